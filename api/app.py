@@ -1,0 +1,44 @@
+"""The FastAPI application; `create_app(settings)` for tests and the server alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.routes import customers, deadletters, dealers, health, vehicles
+from telemetry import __version__
+from telemetry.catalog import default_catalog
+from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError, TelemetryError
+from telemetry.settings import Settings
+from telemetry.storage.db import make_pool
+
+_STATUS = {NotFoundError: 404, ConflictError: 409, InvalidRequestError: 422}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with make_pool(settings) as pool:
+            app.state.pool = pool
+            yield
+
+    app = FastAPI(
+        title="Telemetry server",
+        version=__version__,
+        description="Connected-vehicle telemetry, maintenance alerts and customer records.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.catalog = default_catalog()
+
+    @app.exception_handler(TelemetryError)
+    async def telemetry_error(_request: Request, exc: TelemetryError) -> JSONResponse:
+        status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    for module in (health, dealers, customers, vehicles, deadletters):
+        app.include_router(module.router)
+    return app

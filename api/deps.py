@@ -1,0 +1,31 @@
+"""FastAPI dependencies: settings, catalog and a pooled connection per request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, Request
+
+from telemetry.catalog import Catalog
+from telemetry.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_catalog(request: Request) -> Catalog:
+    return request.app.state.catalog
+
+
+async def get_conn(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
+    """One connection per request; committed when the handler returns, rolled back on error."""
+    async with request.app.state.pool.connection() as conn:
+        yield conn
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+ConnDep = Annotated[psycopg.AsyncConnection, Depends(get_conn)]

@@ -1,0 +1,129 @@
+"""Request and response models of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Powertrain = Literal["combustion", "hybrid", "electric"]
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class DealerIn(BaseModel):
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class DealerOut(DealerIn):
+    id: int
+    created_at: datetime
+
+
+class CustomerIn(BaseModel):
+    kind: Literal["person", "company"] = "person"
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    postcode: str | None = Field(default=None, max_length=20)
+    dealer_id: int | None = None
+
+
+class CustomerOut(CustomerIn):
+    id: int
+    created_at: datetime
+
+
+class VehicleIn(BaseModel):
+    vin: str = Field(
+        min_length=17,
+        max_length=17,
+        pattern=r"^[A-HJ-NPR-Z0-9]{17}$",
+        description="17 characters, VIN alphabet (no I, O, Q)",
+    )
+    make: str = Field(min_length=1, max_length=80)
+    model: str = Field(min_length=1, max_length=80)
+    model_year: int = Field(ge=1981, le=2100)
+    powertrain: Powertrain
+    owner_customer_id: int | None = None
+    dealer_id: int | None = None
+    vss_version: str = Field(
+        default="6.0",
+        pattern=r"^[456](\.[0-9]+)?$",
+        description="VSS release the vehicle's software speaks; older names are mapped",
+    )
+
+
+class VehicleOut(VehicleIn):
+    id: int
+    created_at: datetime
+
+
+class AlertOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    vin: str
+    rule_id: str
+    rule_version: int
+    severity: Literal["info", "warning", "critical"]
+    state: Literal["open", "acknowledged", "resolved", "cleared"]
+    title: str
+    explanation: str
+    first_seen: datetime
+    last_seen: datetime
+    cleared_at: datetime | None
+    occurrences: int
+    peak_value: float | None
+    evidence: dict[str, object]
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerRecord(CustomerOut):
+    vehicles: list[VehicleOut]
+    alerts: list[AlertOut] = Field(description="Alerts on the customer's vehicles, newest first")
+
+
+class SignalPoint(BaseModel):
+    ts: datetime
+    value: float | bool | list[str]
+
+
+class SignalSeries(BaseModel):
+    vin: str
+    signal: str
+    unit: str | None
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    points: list[SignalPoint]
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    vin: str | None
+    reason: str
+    detail: str
+    signal: str | None
+    sample_ts: datetime | None
+    payload: str | None = Field(description="The raw payload as text, when it is UTF-8")
+    payload_base64: str
+    payload_size: int
+
+
+class ComponentStatus(BaseModel):
+    ok: bool
+    detail: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: ComponentStatus
+    broker: ComponentStatus
+    samples_layout: str

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import ConnDep
+from api.models import DeadLetterOut
+from telemetry.reasons import Reason
+from telemetry.storage import deadletters
+
+router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+
+
+@router.get("", response_model=list[DeadLetterOut], summary="What could not be stored, newest first")
+async def list_dead_letters(
+    conn: ConnDep,
+    reason: Reason | None = None,
+    vin: str | None = None,
+    before_id: Annotated[int | None, Query(description="Page: entries older than this id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeadLetterOut]:
+    rows = await deadletters.recent(
+        conn, reason=reason.value if reason else None, vin=vin, before_id=before_id, limit=limit
+    )
+    out = []
+    for r in rows:
+        raw = bytes(r["payload"])
+        try:
+            text: str | None = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        out.append(DeadLetterOut(**{**r, "payload": text, "payload_base64": base64.b64encode(raw).decode()}))
+    return out

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import aiomqtt
+import psycopg
+from fastapi import APIRouter
+
+from api.deps import ConnDep, SettingsDep
+from api.models import ComponentStatus, HealthOut
+from telemetry.errors import TelemetryError
+from telemetry.mqtt import make_client
+from telemetry.storage.layout import samples_layout
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthOut, summary="Database and broker status")
+async def health(conn: ConnDep, settings: SettingsDep) -> HealthOut:
+    layout = "unknown"
+    try:
+        await conn.execute("SELECT 1")
+        layout = await samples_layout(conn)
+        database = ComponentStatus(ok=True, detail=f"connected; samples layout {layout}")
+    except psycopg.Error as exc:
+        database = ComponentStatus(ok=False, detail=str(exc).strip())
+    try:
+        async with make_client(settings.require_mqtt_url(), f"{settings.mqtt_client_id}-health", persistent=False):
+            broker = ComponentStatus(ok=True, detail=f"connected to {settings.mqtt_url}")
+    except (aiomqtt.MqttError, OSError, TelemetryError) as exc:
+        broker = ComponentStatus(ok=False, detail=str(exc))
+    status = "ok" if database.ok and broker.ok else "degraded"
+    return HealthOut(status=status, database=database, broker=broker, samples_layout=layout)

@@ -1,0 +1,1 @@
+"""Ingest: MQTT telemetry into PostgreSQL, validated, each sample stored once."""

@@ -1,0 +1,111 @@
+"""From received MQTT messages to rows to store, dead letters and rule batches. No I/O here.
+
+The worker calls `parse`, looks the VINs up, then calls `prepare`; everything a message holds
+ends up either in the rows or in a dead letter.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from telemetry.catalog import Catalog
+from telemetry.codec import BatchBuilder, Envelope, Limits, parse_envelope
+from telemetry.reasons import Reason, Rejection
+from telemetry.rulebatch import RuleBatch, with_dtcs
+from telemetry.storage.deadletters import DeadLetter
+from telemetry.storage.samples import SampleWriter, WideRows
+from telemetry.topics import TELEMETRY, parse_vehicle_topic
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    topic: str
+    payload: bytes
+    received_ms: int
+
+
+@dataclass
+class Parsed:
+    received: list[Received]
+    outcome: list[Envelope | Rejection]
+    vins: list[str | None]
+
+    def vins_to_look_up(self) -> set[str]:
+        return {v for v, o in zip(self.vins, self.outcome, strict=True) if v and isinstance(o, Envelope)}
+
+
+@dataclass
+class Prepared:
+    rows: WideRows
+    dead: list[DeadLetter]
+    rule_batches: dict[int, RuleBatch] = field(default_factory=dict)
+    accepted_values: int = 0
+
+
+def partition_of(vin: str, partitions: int) -> int:
+    """Stable across processes and restarts (unlike `hash`), so a vehicle always meets the same rule worker."""
+    return zlib.crc32(vin.encode()) % partitions
+
+
+def parse(received: list[Received], *, prefix: str, limits: Limits) -> Parsed:
+    outcome: list[Envelope | Rejection] = []
+    vins: list[str | None] = []
+    for msg in received:
+        where = parse_vehicle_topic(prefix, msg.topic)
+        if where is None or where[1] != TELEMETRY:
+            outcome.append(Rejection(Reason.INVALID_TOPIC, f"topic {msg.topic!r} is not vehicles/{{vin}}/telemetry"))
+            vins.append(None)
+            continue
+        vins.append(where[0])
+        outcome.append(parse_envelope(where[0], msg.payload, limits))
+    return Parsed(received, outcome, vins)
+
+
+def prepare(
+    parsed: Parsed,
+    vehicles: dict[str, tuple[int, int]],
+    *,
+    catalog: Catalog,
+    limits: Limits,
+    writer: SampleWriter,
+    partitions: int,
+    now_ms: int,
+) -> Prepared:
+    builder = BatchBuilder(catalog, limits, now_ms)
+    vehicle_of_msg = np.full(len(parsed.received), -1, dtype=np.int64)
+    for i, (vin, outcome) in enumerate(zip(parsed.vins, parsed.outcome, strict=True)):
+        if isinstance(outcome, Rejection):
+            builder.reject(i, outcome)
+            continue
+        assert vin is not None
+        known = vehicles.get(vin)
+        if known is None:
+            builder.reject(i, Rejection(Reason.UNKNOWN_VEHICLE, f"vehicle {vin} is not registered"))
+            continue
+        vehicle_of_msg[i] = known[0]
+        builder.add(i, outcome, default_major=known[1])
+    decoded = builder.finish()
+
+    vehicle_id = vehicle_of_msg[decoded.msg].astype(np.int32)
+    dtc_rows = [
+        (int(vehicle_of_msg[m]), t, c)
+        for m, t, c in zip(decoded.dtc_msg, decoded.dtc_ts, decoded.dtc_codes, strict=True)
+    ]
+    rows = writer.pivot(vehicle_id, decoded.ts, decoded.signal, decoded.value, dtc_rows)
+
+    dead = [
+        DeadLetter(msg.topic, msg.payload, msg.received_ms, r, parsed.vins[i])
+        for i, rejections in sorted(builder.rejections.items())
+        for r in rejections
+        for msg in (parsed.received[i],)
+    ]
+    forward = with_dtcs(RuleBatch(vehicle_id, decoded.ts, decoded.signal, decoded.value), dtc_rows, catalog)
+    vin_of_vehicle = {vid: vin for vin, (vid, _major) in vehicles.items()}
+    owners, inverse = np.unique(forward.vehicle_id, return_inverse=True)
+    part_of_owner = np.array([partition_of(vin_of_vehicle[int(v)], partitions) for v in owners], dtype=np.int64)
+    parts = part_of_owner[inverse] if len(owners) else np.empty(0, np.int64)
+    batches = {int(p): forward.take(np.flatnonzero(parts == p)) for p in np.unique(parts)}
+    return Prepared(rows, dead, batches, len(decoded))

@@ -1,0 +1,120 @@
+"""The rule worker: owns some VIN-hash partitions, evaluates their batches, writes alerts, then acks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiomqtt
+import psycopg
+
+from rules.definitions import ThresholdRule, load_rules
+from rules.engine import Outcome, RuleEngine, VehicleInfo
+from telemetry import rulebatch
+from telemetry.catalog import Catalog, default_catalog
+from telemetry.mqtt import Backoff, ack, make_client, run_forever
+from telemetry.settings import Settings
+from telemetry.storage import alerts
+from telemetry.storage.db import connect
+from telemetry.timeutil import to_datetime
+from telemetry.topics import rules_topic
+
+log = logging.getLogger(__name__)
+
+
+class RuleWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        partitions: list[int] | None = None,
+        index: int = 0,
+        catalog: Catalog | None = None,
+        rules: list[ThresholdRule] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog or default_catalog()
+        self.rules = rules if rules is not None else load_rules(self.catalog, settings.rules_dir)
+        self.engine = RuleEngine(self.rules)
+        self.partitions = partitions if partitions is not None else list(range(settings.rule_partitions))
+        self.index = index
+        self.conn: psycopg.AsyncConnection | None = None
+
+    @property
+    def client_id(self) -> str:
+        return f"{self.settings.mqtt_client_id}-rules-{self.index}"
+
+    async def run(self) -> None:
+        url = self.settings.require_mqtt_url()
+        await run_forever(self.client_id, lambda: make_client(url, self.client_id, manual_ack=True), self._session)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        prefix = self.settings.mqtt_topic_prefix
+        for p in self.partitions:
+            await client.subscribe(rules_topic(prefix, p), qos=1)
+        log.info("%s: %d rule(s) over partitions %s", self.client_id, len(self.rules), self.partitions)
+        async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
+            batch = rulebatch.decode(payload, self.catalog)
+            await self._with_database(lambda conn, b=batch: self._apply(conn, b))
+            ack(client, message)
+
+    async def _with_database(self, work) -> None:
+        backoff = Backoff(cap=10.0)
+        while True:
+            try:
+                if self.conn is None or self.conn.closed:
+                    self.conn = await connect(self.settings)
+                await work(self.conn)
+                return
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                log.warning("%s: database unavailable (%s); retrying", self.client_id, exc)
+                self.conn = None
+                await backoff.wait()
+
+    async def _apply(self, conn: psycopg.AsyncConnection, batch: rulebatch.RuleBatch) -> None:
+        unknown = sorted({int(v) for v in batch.vehicle_id} - set(self.engine.slot_of))
+        if unknown:
+            cur = await conn.execute("SELECT id, powertrain, make, model FROM vehicles WHERE id = ANY(%s)", (unknown,))
+            for r in await cur.fetchall():
+                self.engine.register(VehicleInfo(r["id"], r["powertrain"], r["make"], r["model"]))
+            await conn.commit()
+        outcomes = self.engine.evaluate(batch)
+        if outcomes:
+            async with conn.transaction():
+                for outcome in outcomes:
+                    await record(conn, outcome)
+
+
+async def record(conn: psycopg.AsyncConnection, outcome: Outcome) -> None:
+    rule = outcome.rule
+    if outcome.fired:
+        await alerts.fire(
+            conn,
+            alerts.Firing(
+                vehicle_id=outcome.vehicle_id,
+                rule_id=rule.id,
+                rule_version=rule.version,
+                severity=rule.severity,
+                title=rule.title,
+                explanation=rule.explain(peak=outcome.peak, duration_ms=outcome.ts - outcome.since),
+                first_seen=to_datetime(outcome.since),
+                last_seen=to_datetime(outcome.ts),
+                peak_value=outcome.peak,
+                evidence={
+                    "signal": rule.signal.path,
+                    "unit": rule.signal.unit,
+                    "from": to_datetime(outcome.since).isoformat(),
+                    "to": to_datetime(outcome.ts).isoformat(),
+                    "peak": outcome.peak,
+                    "threshold": rule.params.on_value,
+                },
+            ),
+        )
+        log.info("alert %s on vehicle %d: peak %.1f", rule.id, outcome.vehicle_id, outcome.peak)
+    else:
+        await alerts.clear(conn, alerts.Clearing(outcome.vehicle_id, rule.id, to_datetime(outcome.ts)))
+
+
+def main(settings: Settings, partitions: list[int] | None = None, index: int = 0) -> None:
+    asyncio.run(RuleWorker(settings, partitions=partitions, index=index).run())

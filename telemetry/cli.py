@@ -1,0 +1,137 @@
+"""The `telemetry` command (typer)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+
+from telemetry.settings import Settings
+
+app = typer.Typer(help="Connected-vehicle telemetry and predictive-maintenance server.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+rules_app = typer.Typer(help="The rule engine.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(rules_app, name="rules")
+log = logging.getLogger("telemetry")
+
+
+@app.callback()
+def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+
+
+def _parse_partitions(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    return [int(p) for p in text.split(",") if p.strip()]
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations (also done at start by `serve` and `demo`)."""
+    from telemetry.storage.migrate import upgrade
+
+    applied = asyncio.run(upgrade(Settings()))
+    typer.echo(f"applied migrations {applied}" if applied else "database is up to date")
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API alone."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings()
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
+
+
+@app.command()
+def ingest(index: Annotated[int, typer.Option(help="Worker number, part of its MQTT client id")] = 0) -> None:
+    """Run one ingest worker."""
+    from ingest.worker import main
+
+    main(Settings(), index)
+
+
+@rules_app.command("run")
+def rules_run(
+    index: Annotated[int, typer.Option(help="Worker number, part of its MQTT client id")] = 0,
+    partitions: Annotated[str | None, typer.Option(help="Comma-separated partitions; default all")] = None,
+) -> None:
+    """Run one rule worker over its VIN-hash partitions."""
+    from rules.worker import main
+
+    main(Settings(), _parse_partitions(partitions), index)
+
+
+@app.command()
+def serve(
+    ingest_workers: Annotated[int, typer.Option(min=1)] = 1,
+    rule_workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Migrate, then run the API, the ingest workers and the rule workers, restarting any that die."""
+    from telemetry.storage.migrate import upgrade
+    from telemetry.supervisor import Supervisor, plan
+
+    settings = Settings()
+    asyncio.run(upgrade(settings))
+    Supervisor(settings, plan(ingest_workers, rule_workers, settings.rule_partitions)).run_forever()
+
+
+@app.command()
+def simulate(
+    vehicles: Annotated[int, typer.Option(min=1)] = 10,
+    rate: Annotated[float, typer.Option(help="Messages per vehicle per second")] = 1.0,
+    faults: Annotated[str, typer.Option(help="NAME:COUNT[,NAME:COUNT], e.g. overheat:2")] = "",
+    duration: Annotated[float, typer.Option(help="Seconds; 0 runs until stopped")] = 0,
+    seed: int = 1,
+    api_url: Annotated[str, typer.Option(help="Where to register the vehicles")] = "http://127.0.0.1:8000",
+) -> None:
+    """Register a simulated fleet through the API, then publish its telemetry over MQTT."""
+    from simulators.fleet import FaultSpec, build_fleet, publish, register
+
+    settings = Settings()
+    fleet = build_fleet(vehicles, FaultSpec.parse(faults), seed)
+    asyncio.run(register(fleet, api_url))
+
+    def progress(sent: int, elapsed: float) -> None:
+        typer.echo(f"\r{sent} messages, {sent / max(elapsed, 1e-9):.0f} msg/s", nl=False)
+
+    sent = asyncio.run(
+        publish(
+            fleet,
+            settings.require_mqtt_url(),
+            prefix=settings.mqtt_topic_prefix,
+            rate_hz=rate,
+            duration_s=duration or None,
+            on_tick=progress,
+        )
+    )
+    typer.echo(f"\npublished {sent} messages")
+
+
+@app.command()
+def demo(
+    vehicles: Annotated[int, typer.Option(min=1)] = 12,
+    faults: str = "overheat:2",
+    duration: Annotated[float, typer.Option(help="Seconds; 0 runs until Ctrl-C")] = 0,
+) -> None:
+    """Everything on this machine: database, broker, server and a simulated fleet with alerts."""
+    from telemetry.demo import run_demo
+
+    run_demo(Settings(), vehicles=vehicles, faults=faults, duration=duration or None)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The one exception tree of the application.
+
+Edges map these to HTTP statuses (api/) and dead-letter reasons (ingest/).
+"""
+
+from __future__ import annotations
+
+
+class TelemetryError(Exception):
+    """Base of every error the application raises on purpose."""
+
+
+class ConfigError(TelemetryError):
+    """Settings, catalog or rule files are invalid; the message says where."""
+
+
+class CatalogError(ConfigError):
+    """The signal catalog data file is inconsistent."""
+
+
+class RuleDefinitionError(ConfigError):
+    """A rule file does not validate against the catalog."""
+
+
+class StorageError(TelemetryError):
+    """The database refused or lost a write."""
+
+
+class NotFoundError(TelemetryError):
+    """A requested record does not exist (HTTP 404)."""
+
+
+class ConflictError(TelemetryError):
+    """The request clashes with stored state (HTTP 409)."""
+
+
+class InvalidRequestError(TelemetryError):
+    """Input breaks a business rule that the request schema cannot express (HTTP 422)."""

@@ -1,0 +1,110 @@
+"""aiomqtt clients as the server uses them: MQTT v5, persistent sessions, acks after commit.
+
+aiomqtt 2.x acknowledges a QoS 1 message as soon as it is queued for the application; paho-mqtt,
+underneath, can leave that to the application (aiomqtt issue #345, PR #346 not merged). We switch
+paho to manual acks so that a message is acknowledged only once what it carries is committed; if
+the process dies first, the broker redelivers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from telemetry.errors import ConfigError
+
+log = logging.getLogger(__name__)
+SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps a consumer's queue for a week of downtime
+RECEIVE_MAXIMUM = 65535  # unacknowledged QoS 1 messages the broker may have in flight to us
+
+
+def broker_address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        raise ConfigError(f"broker URL {url!r} must look like mqtt://host:port")
+    return parts.hostname, parts.port or 1883
+
+
+def make_client(
+    url: str, identifier: str, *, persistent: bool = True, manual_ack: bool = False, keepalive: int = 30
+) -> aiomqtt.Client:
+    host, port = broker_address(url)
+    props = Properties(PacketTypes.CONNECT)
+    props.ReceiveMaximum = RECEIVE_MAXIMUM
+    if persistent:
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+    client = aiomqtt.Client(
+        host,
+        port,
+        identifier=identifier,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=not persistent,
+        properties=props,
+        keepalive=keepalive,
+        timeout=10,
+    )
+    if manual_ack:
+        client._client.manual_ack_set(True)
+    return client
+
+
+def ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    """Acknowledge a message received on a manual-ack client (QoS 0 needs none)."""
+    if message.qos > 0:
+        client._client.ack(message.mid, message.qos)
+
+
+async def next_message(messages: AsyncIterator[aiomqtt.Message], wait_s: float) -> aiomqtt.Message | None:
+    """The next message, or None after `wait_s` seconds without one."""
+    try:
+        return await asyncio.wait_for(anext(messages), wait_s)
+    except TimeoutError:
+        return None
+
+
+class Backoff:
+    """Exponential backoff with full jitter, reset after a success."""
+
+    def __init__(self, base: float = 0.2, cap: float = 15.0) -> None:
+        self.base, self.cap, self.attempt = base, cap, 0
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+    async def wait(self) -> None:
+        delay = random.uniform(0, min(self.cap, self.base * 2**self.attempt))  # noqa: S311 - jitter
+        self.attempt += 1
+        await asyncio.sleep(delay)
+
+
+async def run_forever(
+    name: str, connect: Callable[[], aiomqtt.Client], session: Callable[[aiomqtt.Client], Awaitable[None]]
+) -> None:
+    """Run `session` on a connected client; reconnect with backoff whenever the broker goes away."""
+    backoff = Backoff()
+    while True:
+        client = connect()
+        try:
+            async with client:
+                log.info("%s: connected to the broker", name)
+                backoff.reset()
+                await session(client)
+                return
+        except aiomqtt.MqttError as exc:
+            log.warning("%s: broker connection lost (%s); reconnecting", name, exc)
+            await backoff.wait()
+
+
+@asynccontextmanager
+async def publisher(url: str, identifier: str) -> AsyncIterator[aiomqtt.Client]:
+    """A short-lived, clean-session client for publishing."""
+    async with make_client(url, identifier, persistent=False) as client:
+        yield client

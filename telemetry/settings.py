@@ -1,0 +1,53 @@
+"""One settings object, read from `TELEMETRY_*` environment variables and passed explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from telemetry.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TELEMETRY_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL DSN. Unset: `telemetry demo` starts an embedded PostgreSQL.",
+    )
+    database_schema: str = Field(default="public", description="Schema holding every table.")
+    mqtt_url: str | None = Field(
+        default=None,
+        description="Broker as mqtt://host:port. Unset: `telemetry demo` finds or starts a broker.",
+    )
+    mqtt_topic_prefix: str = Field(default="", description="Prefix before every topic, e.g. `tenant1/`.")
+    mqtt_client_id: str = Field(default="telemetry", description="Stem of the MQTT client ids.")
+    data_dir: Path = Field(default=Path(".telemetry"), description="Embedded database, logs, spool.")
+
+    max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_future_skew_s: int = Field(default=300, ge=0)
+    retention_days: int = Field(default=365, ge=1)
+
+    ingest_batch_max_messages: int = Field(default=2000, ge=1)
+    ingest_batch_max_wait_ms: int = Field(default=200, ge=1)
+
+    rule_partitions: int = Field(default=16, ge=1, le=4096)
+    rules_dir: Path | None = Field(default=None, description="Rule files; unset: the packaged library.")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise ConfigError("TELEMETRY_DATABASE_URL is not set")
+        return self.database_url
+
+    def require_mqtt_url(self) -> str:
+        if not self.mqtt_url:
+            raise ConfigError("TELEMETRY_MQTT_URL is not set")
+        return self.mqtt_url
+
+    def topic(self, suffix: str) -> str:
+        return f"{self.mqtt_topic_prefix}{suffix}"

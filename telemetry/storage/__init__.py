@@ -1,0 +1,1 @@
+"""PostgreSQL storage: connections, migrations, samples, dead letters and the business records."""

@@ -1,0 +1,91 @@
+"""Alerts: exactly one active alert per (vehicle, rule), enforced by a partial unique index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+Row = dict[str, object]
+_ALERT_COLUMNS = (
+    "a.id, v.vin, a.rule_id, a.rule_version, a.severity, a.state, a.title, a.explanation, a.first_seen,"
+    " a.last_seen, a.cleared_at, a.occurrences, a.peak_value, a.evidence, a.created_at, a.updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """A rule's condition held for a vehicle: open an alert or refresh the active one."""
+
+    vehicle_id: int
+    rule_id: str
+    rule_version: int
+    severity: str
+    title: str
+    explanation: str
+    first_seen: datetime
+    last_seen: datetime
+    peak_value: float | None
+    evidence: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Clearing:
+    vehicle_id: int
+    rule_id: str
+    at: datetime
+
+
+async def fire(conn: psycopg.AsyncConnection, firing: Firing) -> int:
+    """Open the alert, or update the active one's last-seen time, count and peak; returns its id."""
+    cur = await conn.execute(
+        "INSERT INTO alerts AS a (vehicle_id, rule_id, rule_version, severity, state, title, explanation,"
+        " first_seen, last_seen, peak_value, evidence)"
+        " VALUES (%s, %s, %s, %s, 'open', %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (vehicle_id, rule_id) WHERE state IN ('open', 'acknowledged') DO UPDATE SET"
+        " last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen), occurrences = a.occurrences + 1,"
+        " peak_value = GREATEST(a.peak_value, EXCLUDED.peak_value), severity = EXCLUDED.severity,"
+        " explanation = EXCLUDED.explanation, evidence = EXCLUDED.evidence, updated_at = now()"
+        " RETURNING id",
+        (
+            firing.vehicle_id,
+            firing.rule_id,
+            firing.rule_version,
+            firing.severity,
+            firing.title,
+            firing.explanation,
+            firing.first_seen,
+            firing.last_seen,
+            firing.peak_value,
+            Jsonb(firing.evidence),
+        ),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+async def clear(conn: psycopg.AsyncConnection, clearing: Clearing) -> int | None:
+    """The condition cleared: an open alert becomes `cleared`; an acknowledged one stays with its advisor."""
+    cur = await conn.execute(
+        "UPDATE alerts SET state = 'cleared', cleared_at = %s, updated_at = now()"
+        " WHERE vehicle_id = %s AND rule_id = %s AND state = 'open' RETURNING id",
+        (clearing.at, clearing.vehicle_id, clearing.rule_id),
+    )
+    row = await cur.fetchone()
+    return None if row is None else int(row["id"])
+
+
+async def for_vehicles(
+    conn: psycopg.AsyncConnection, *, vehicle_ids: list[int], states: list[str] | None = None, limit: int = 200
+) -> list[Row]:
+    """Alerts on these vehicles, newest first."""
+    cur = await conn.execute(
+        f"SELECT {_ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id"
+        " WHERE a.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR a.state = ANY(%s))"
+        " ORDER BY a.created_at DESC, a.id DESC LIMIT %s",
+        (vehicle_ids, states, states, limit),
+    )
+    return list(await cur.fetchall())

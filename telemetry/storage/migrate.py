@@ -1,0 +1,74 @@
+"""Versioned migrations: applied in order, each once, each in its own transaction.
+
+A migration is an SQL file or a Python coroutine; `schema_migrations` records what was applied.
+An advisory lock lets several processes start at once without applying anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+from psycopg import sql
+
+from telemetry.catalog import default_catalog
+from telemetry.settings import Settings
+from telemetry.storage import layout
+from telemetry.storage.db import connect, schema_name
+
+log = logging.getLogger(__name__)
+_LOCK_KEY = 0x7E1E_0001
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[psycopg.AsyncConnection], Awaitable[None]]
+
+
+def _sql_file(filename: str) -> Callable[[psycopg.AsyncConnection], Awaitable[None]]:
+    async def apply(conn: psycopg.AsyncConnection) -> None:
+        text = resources.files("telemetry.storage.migrations").joinpath(filename).read_text("utf-8")
+        await conn.execute(text.encode())
+
+    return apply
+
+
+async def _create_samples(conn: psycopg.AsyncConnection) -> None:
+    await layout.create_samples(conn, default_catalog())
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "core records", _sql_file("0001_core.sql")),
+    Migration(2, "samples table", _create_samples),
+)
+
+
+async def upgrade(settings: Settings) -> list[int]:
+    """Apply pending migrations; returns the versions applied (empty when up to date)."""
+    schema = schema_name(settings)
+    applied: list[int] = []
+    async with await connect(settings, autocommit=True) as conn:
+        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for migration in MIGRATIONS:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_KEY, schema))
+                cur = await conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,))
+                if await cur.fetchone():
+                    continue
+                await migration.apply(conn)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    (migration.version, migration.name),
+                )
+                applied.append(migration.version)
+                log.info("applied migration %04d %s", migration.version, migration.name)
+    return applied

@@ -1,0 +1,121 @@
+"""Dealers, customers and vehicles: plain data access, keyword-only, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg.errors import ForeignKeyViolation, UniqueViolation
+
+from telemetry.errors import ConflictError, NotFoundError
+
+Row = dict[str, object]
+_VEHICLE_COLUMNS = "id, vin, make, model, model_year, powertrain, owner_customer_id, dealer_id, vss_version, created_at"
+
+
+async def create_dealer(conn: psycopg.AsyncConnection, *, code: str, name: str) -> Row:
+    try:
+        cur = await conn.execute(
+            "INSERT INTO dealers (code, name) VALUES (%s, %s) RETURNING id, code, name, created_at", (code, name)
+        )
+    except UniqueViolation as exc:
+        raise ConflictError(f"dealer code {code!r} exists already") from exc
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def get_dealer(conn: psycopg.AsyncConnection, *, dealer_id: int) -> Row:
+    cur = await conn.execute("SELECT id, code, name, created_at FROM dealers WHERE id = %s", (dealer_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"dealer {dealer_id} not found")
+    return row
+
+
+async def list_dealers(conn: psycopg.AsyncConnection) -> list[Row]:
+    cur = await conn.execute("SELECT id, code, name, created_at FROM dealers ORDER BY id")
+    return list(await cur.fetchall())
+
+
+async def create_customer(
+    conn: psycopg.AsyncConnection,
+    *,
+    kind: str,
+    name: str,
+    email: str | None,
+    phone: str | None,
+    postcode: str | None,
+    dealer_id: int | None,
+) -> Row:
+    try:
+        cur = await conn.execute(
+            "INSERT INTO customers (kind, name, email, phone, postcode, dealer_id) VALUES (%s, %s, %s, %s, %s, %s)"
+            " RETURNING id, kind, name, email, phone, postcode, dealer_id, created_at",
+            (kind, name, email, phone, postcode, dealer_id),
+        )
+    except ForeignKeyViolation as exc:
+        raise NotFoundError(f"dealer {dealer_id} not found") from exc
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def get_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> Row:
+    cur = await conn.execute(
+        "SELECT id, kind, name, email, phone, postcode, dealer_id, created_at FROM customers WHERE id = %s",
+        (customer_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"customer {customer_id} not found")
+    return row
+
+
+async def create_vehicle(
+    conn: psycopg.AsyncConnection,
+    *,
+    vin: str,
+    make: str,
+    model: str,
+    model_year: int,
+    powertrain: str,
+    owner_customer_id: int | None,
+    dealer_id: int | None,
+    vss_version: str,
+) -> Row:
+    try:
+        cur = await conn.execute(
+            "INSERT INTO vehicles (vin, make, model, model_year, powertrain, owner_customer_id, dealer_id,"
+            f" vss_version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_VEHICLE_COLUMNS}",
+            (vin, make, model, model_year, powertrain, owner_customer_id, dealer_id, vss_version),
+        )
+    except UniqueViolation as exc:
+        raise ConflictError(f"vehicle {vin} is registered already") from exc
+    except ForeignKeyViolation as exc:
+        raise NotFoundError(f"owner customer {owner_customer_id} or dealer {dealer_id} not found") from exc
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def get_vehicle(conn: psycopg.AsyncConnection, *, vin: str) -> Row:
+    cur = await conn.execute(f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE vin = %s", (vin,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"vehicle {vin} not found")
+    return row
+
+
+async def vehicles_of_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> list[Row]:
+    cur = await conn.execute(
+        f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE owner_customer_id = %s ORDER BY id", (customer_id,)
+    )
+    return list(await cur.fetchall())
+
+
+async def lookup_vehicles(conn: psycopg.AsyncConnection, *, vins: list[str]) -> dict[str, tuple[int, int]]:
+    """VIN -> (vehicle id, VSS major version) for the registered ones among `vins`."""
+    cur = await conn.execute(
+        "SELECT vin, id, split_part(vss_version, '.', 1)::int AS major FROM vehicles WHERE vin = ANY(%s)",
+        (vins,),
+    )
+    return {r["vin"]: (r["id"], r["major"]) for r in await cur.fetchall()}

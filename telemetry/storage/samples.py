@@ -1,0 +1,170 @@
+"""Writing and reading samples.
+
+Write path: pivot a batch's (vehicle, ts, signal, value) columns into wide rows in numpy, encode
+them as a binary COPY stream in numpy (no per-value Python), COPY into a session-local stage
+table, then merge into `samples` with ON CONFLICT: the first value stored for a (vehicle, signal,
+time) is kept, a redelivered message changes nothing, and new signals fill empty columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from telemetry.catalog import Catalog, Signal
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+_COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+
+
+@dataclass
+class WideRows:
+    """One row per (vehicle, ts): `values[:, j]` is numeric column j, NaN where absent."""
+
+    vehicle_id: np.ndarray
+    ts: np.ndarray
+    values: np.ndarray
+    dtc: list[tuple[int, int, tuple[str, ...]]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+class SampleWriter:
+    """Knows the catalog's columns; holds no connection."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.numeric = catalog.numeric
+        self.column_of_signal = np.full(len(catalog.signals), -1, dtype=np.int64)
+        for j, s in enumerate(self.numeric):
+            self.column_of_signal[s.id] = j
+        dtc = [s for s in catalog.signals if s.kind == "string_list"]
+        self.dtc_column = dtc[0].column if dtc else None
+        self._stage_ddl, self._merge, self._dtc_merge = self._statements()
+
+    def _statements(self) -> tuple[sql.Composed, sql.Composed, sql.Composed]:
+        cols = [sql.Identifier(s.column) for s in self.numeric]
+        col_list = sql.SQL(", ").join(cols)
+        stage = sql.SQL(
+            "CREATE TEMP TABLE IF NOT EXISTS samples_stage (vehicle_id integer, ts_ms bigint, {defs})"
+            " ON COMMIT DELETE ROWS"
+        ).format(defs=sql.SQL(", ").join(sql.SQL("{} double precision").format(c) for c in cols))
+        fill = sql.SQL(", ").join(sql.SQL("{c} = COALESCE(s.{c}, EXCLUDED.{c})").format(c=c) for c in cols)
+        changed = sql.SQL(" OR ").join(
+            sql.SQL("(s.{c} IS NULL AND EXCLUDED.{c} IS NOT NULL)").format(c=c) for c in cols
+        )
+        merge = sql.SQL(
+            "INSERT INTO samples AS s (vehicle_id, ts, {cols})"
+            " SELECT vehicle_id, timestamptz 'epoch' + ts_ms * interval '1 millisecond', {cols}"
+            " FROM samples_stage"
+            " ON CONFLICT (vehicle_id, ts) DO UPDATE SET {fill} WHERE {changed}"
+        ).format(cols=col_list, fill=fill, changed=changed)
+        dtc_col = sql.Identifier(self.dtc_column or "dtc_list")
+        dtc_merge = sql.SQL(
+            "INSERT INTO samples AS s (vehicle_id, ts, {c})"
+            " SELECT v, timestamptz 'epoch' + t * interval '1 millisecond', string_to_array(codes, ',')"
+            " FROM unnest(%s::integer[], %s::bigint[], %s::text[]) AS u(v, t, codes)"
+            " ON CONFLICT (vehicle_id, ts) DO UPDATE SET {c} = EXCLUDED.{c} WHERE s.{c} IS NULL"
+        ).format(c=dtc_col)
+        return stage, merge, dtc_merge
+
+    def pivot(
+        self,
+        vehicle_id: np.ndarray,
+        ts: np.ndarray,
+        signal: np.ndarray,
+        value: np.ndarray,
+        dtc: list[tuple[int, int, tuple[str, ...]]] | None = None,
+    ) -> WideRows:
+        """Long columns to wide rows; within the batch the first value of a cell wins."""
+        ncols = len(self.numeric)
+        if len(ts) == 0:
+            rows = WideRows(np.empty(0, np.int32), np.empty(0, np.int64), np.empty((0, ncols)))
+        else:
+            order = np.lexsort((ts, vehicle_id))  # stable: arrival order kept among equal keys
+            v, t = vehicle_id[order], ts[order]
+            starts = np.empty(len(t), dtype=bool)
+            starts[0] = True
+            starts[1:] = (v[1:] != v[:-1]) | (t[1:] != t[:-1])
+            row = np.cumsum(starts) - 1
+            cell = row * ncols + self.column_of_signal[signal[order]]
+            cells, first = np.unique(cell, return_index=True)
+            values = np.full(int(row[-1] + 1) * ncols, np.nan)
+            values[cells] = value[order][first]
+            rows = WideRows(v[starts].astype(np.int32), t[starts].astype(np.int64), values.reshape(-1, ncols))
+        seen: set[tuple[int, int]] = set()
+        for vid, t_ms, codes in dtc or ():
+            if (vid, t_ms) not in seen:
+                seen.add((vid, t_ms))
+                rows.dtc.append((vid, t_ms, codes))
+        return rows
+
+    def encode_copy(self, rows: WideRows) -> bytes:
+        """The binary COPY stream for `samples_stage`, built with numpy (NaN becomes NULL)."""
+        n, ncols = rows.values.shape
+        record = np.dtype(
+            [
+                ("nf", ">i2"),
+                ("l1", ">i4"),
+                ("vid", ">i4"),
+                ("l2", ">i4"),
+                ("ts", ">i8"),
+                ("cells", [("len", ">i4"), ("val", ">f8")], (ncols,)),
+            ]
+        )
+        out = np.empty(n, dtype=record)
+        out["nf"], out["l1"], out["vid"], out["l2"], out["ts"] = 2 + ncols, 4, rows.vehicle_id, 8, rows.ts
+        absent = np.isnan(rows.values)
+        out["cells"]["len"] = np.where(absent, -1, 8)
+        out["cells"]["val"] = rows.values
+        raw = out.view(np.uint8).reshape(n, record.itemsize)
+        keep = np.ones((n, record.itemsize), dtype=bool)
+        value_bytes = 22 + np.arange(ncols)[:, None] * 12 + 4 + np.arange(8)[None, :]
+        keep[:, value_bytes.ravel()] = np.repeat(~absent, 8, axis=1)
+        return _COPY_HEADER + raw[keep].tobytes() + _COPY_TRAILER
+
+    async def write(self, conn: psycopg.AsyncConnection, rows: WideRows) -> int:
+        """Stage and merge inside the caller's transaction; returns rows inserted or filled."""
+        changed = 0
+        if len(rows):
+            await conn.execute(self._stage_ddl)
+            async with conn.cursor() as cur:
+                async with cur.copy("COPY samples_stage FROM STDIN (FORMAT BINARY)") as copy:
+                    await copy.write(self.encode_copy(rows))
+                await cur.execute(self._merge)
+                changed += max(cur.rowcount, 0)
+        if rows.dtc:
+            async with conn.cursor() as cur:
+                await cur.execute(
+                    self._dtc_merge,
+                    (
+                        [d[0] for d in rows.dtc],
+                        [d[1] for d in rows.dtc],
+                        [",".join(d[2]) for d in rows.dtc],
+                    ),
+                )
+                changed += max(cur.rowcount, 0)
+        return changed
+
+
+async def read_series(
+    conn: psycopg.AsyncConnection,
+    *,
+    vehicle_id: int,
+    signal: Signal,
+    start: datetime,
+    end: datetime,
+    limit: int,
+) -> list[tuple[datetime, object]]:
+    """Stored values of one signal for one vehicle, in time order."""
+    query = sql.SQL(
+        "SELECT ts, {c} AS value FROM samples WHERE vehicle_id = %s AND ts >= %s AND ts < %s"
+        " AND {c} IS NOT NULL ORDER BY ts LIMIT %s"
+    ).format(c=sql.Identifier(signal.column))
+    cur = await conn.execute(query, (vehicle_id, start, end, limit))
+    return [(r["ts"], r["value"]) for r in await cur.fetchall()]

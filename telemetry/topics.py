@@ -1,0 +1,32 @@
+"""The MQTT topic contract (see README, "MQTT contract")."""
+
+from __future__ import annotations
+
+TELEMETRY = "telemetry"
+TELEMETRY_ARROW = "telemetry/arrow"
+COMMANDS = "commands"
+COMMAND_ACKS = "commands/ack"
+
+
+def vehicle_topic(prefix: str, vin: str, kind: str) -> str:
+    return f"{prefix}vehicles/{vin}/{kind}"
+
+
+def vehicle_filter(prefix: str, kind: str) -> str:
+    """Subscription filter for one kind of vehicle topic across the fleet."""
+    return f"{prefix}vehicles/+/{kind}"
+
+
+def rules_topic(prefix: str, partition: int) -> str:
+    """Internal topic carrying committed batches to the rule worker that owns the partition."""
+    return f"{prefix}internal/rules/{partition}"
+
+
+def parse_vehicle_topic(prefix: str, topic: str) -> tuple[str, str] | None:
+    """(vin, kind) of `{prefix}vehicles/{vin}/{kind}`, or None for any other topic."""
+    if not topic.startswith(prefix):
+        return None
+    parts = topic[len(prefix) :].split("/", 2)
+    if len(parts) != 3 or parts[0] != "vehicles" or not parts[1]:
+        return None
+    return parts[1], parts[2]
