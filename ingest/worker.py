@@ -26,10 +26,9 @@ from telemetry.storage.db import connect
 from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.samples import SampleWriter
 from telemetry.timeutil import MS_PER_DAY, now_ms
-from telemetry.topics import TELEMETRY, rules_topic, vehicle_filter
+from telemetry.topics import ingest_client_id, ingest_subscription, rules_topic
 
 log = logging.getLogger(__name__)
-SHARE_GROUP = "telemetry-ingest"
 
 
 class IngestWorker:
@@ -46,15 +45,14 @@ class IngestWorker:
 
     @property
     def client_id(self) -> str:
-        return f"{self.settings.mqtt_client_id}-ingest-{self.index}"
+        return ingest_client_id(self.settings.mqtt_client_id, self.index)
 
     async def run(self) -> None:
         url = self.settings.require_mqtt_url()
         await run_forever(self.client_id, lambda: make_client(url, self.client_id, manual_ack=True), self._session)
 
     async def _session(self, client: aiomqtt.Client) -> None:
-        topic = f"$share/{SHARE_GROUP}/{vehicle_filter(self.settings.mqtt_topic_prefix, TELEMETRY)}"
-        await client.subscribe(topic, qos=1)
+        await client.subscribe(ingest_subscription(self.settings.mqtt_topic_prefix), qos=1)
         max_wait = self.settings.ingest_batch_max_wait_ms / 1000
         messages = aiter(client.messages)
         pending: list[aiomqtt.Message] = []

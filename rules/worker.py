@@ -17,7 +17,7 @@ from telemetry.settings import Settings
 from telemetry.storage import alerts
 from telemetry.storage.db import connect
 from telemetry.timeutil import to_datetime
-from telemetry.topics import rules_topic
+from telemetry.topics import rules_client_id, rules_topic
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class RuleWorker:
 
     @property
     def client_id(self) -> str:
-        return f"{self.settings.mqtt_client_id}-rules-{self.index}"
+        return rules_client_id(self.settings.mqtt_client_id, self.index)
 
     async def run(self) -> None:
         url = self.settings.require_mqtt_url()

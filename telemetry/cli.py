@@ -78,10 +78,11 @@ def serve(
 ) -> None:
     """Migrate, then run the API, the ingest workers and the rule workers, restarting any that die."""
     from telemetry.storage.migrate import upgrade
-    from telemetry.supervisor import Supervisor, plan
+    from telemetry.supervisor import Supervisor, plan, prepare_broker_sessions
 
     settings = Settings()
     asyncio.run(upgrade(settings))
+    asyncio.run(prepare_broker_sessions(settings, ingest_workers, rule_workers))
     Supervisor(settings, plan(ingest_workers, rule_workers, settings.rule_partitions)).run_forever()
 
 

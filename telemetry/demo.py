@@ -13,7 +13,7 @@ from simulators.fleet import FaultSpec, build_fleet, publish, register
 from telemetry.localservices import embedded_database, find_or_start_broker
 from telemetry.settings import Settings
 from telemetry.storage.migrate import upgrade
-from telemetry.supervisor import Supervisor, plan
+from telemetry.supervisor import Supervisor, plan, prepare_broker_sessions
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
         if proc:
             started.append(proc)
     asyncio.run(upgrade(settings))
+    asyncio.run(prepare_broker_sessions(settings, 1, 1))
     supervisor = Supervisor(settings, plan(1, 1, settings.rule_partitions))
     supervisor.start()
     api = f"http://{settings.api_host}:{settings.api_port}"

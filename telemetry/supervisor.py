@@ -14,7 +14,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from telemetry.mqtt import make_client
 from telemetry.settings import Settings
+from telemetry.topics import (
+    ingest_client_id,
+    ingest_subscription,
+    partitions_of,
+    rules_client_id,
+    rules_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +48,39 @@ def plan(ingest_workers: int, rule_workers: int, partitions: int, *, api: bool =
     children = [Child("api", ["api"])] if api else []
     children += [Child(f"ingest-{i}", ["ingest", "--index", str(i)]) for i in range(ingest_workers)]
     for i in range(rule_workers):
-        owned = [p for p in range(partitions) if p % rule_workers == i]
+        owned = partitions_of(i, rule_workers, partitions)
         children.append(
             Child(f"rules-{i}", ["rules", "run", "--index", str(i), "--partitions", ",".join(map(str, owned))])
         )
     return children
+
+
+STALE_SESSIONS_CHECKED = 32
+
+
+async def prepare_broker_sessions(settings: Settings, ingest_workers: int, rule_workers: int) -> None:
+    """Create the workers' persistent sessions before the workers start.
+
+    A broker drops QoS 1 messages that match no subscription; until a worker has subscribed
+    once, its session does not exist. Subscribing on its behalf first means nothing published
+    from now on is lost, even if a worker starts late. Sessions of rule workers that no longer
+    exist (fewer workers than last time) are removed so they stop collecting messages.
+    """
+    url, stem, prefix = settings.require_mqtt_url(), settings.mqtt_client_id, settings.mqtt_topic_prefix
+    for i in range(ingest_workers):
+        async with make_client(url, ingest_client_id(stem, i)) as client:
+            await client.subscribe(ingest_subscription(prefix), qos=1)
+    for i in range(rule_workers):
+        owned = set(partitions_of(i, rule_workers, settings.rule_partitions))
+        async with make_client(url, rules_client_id(stem, i)) as client:
+            for p in range(settings.rule_partitions):
+                if p in owned:
+                    await client.subscribe(rules_topic(prefix, p), qos=1)
+                else:
+                    await client.unsubscribe(rules_topic(prefix, p))
+    for i in range(rule_workers, rule_workers + STALE_SESSIONS_CHECKED):
+        async with make_client(url, rules_client_id(stem, i), persistent=False):
+            pass
 
 
 class Supervisor:

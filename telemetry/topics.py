@@ -30,3 +30,24 @@ def parse_vehicle_topic(prefix: str, topic: str) -> tuple[str, str] | None:
     if len(parts) != 3 or parts[0] != "vehicles" or not parts[1]:
         return None
     return parts[1], parts[2]
+
+
+INGEST_SHARE_GROUP = "telemetry-ingest"
+
+
+def ingest_subscription(prefix: str) -> str:
+    """Ingest workers share the fleet's telemetry through an MQTT v5 shared subscription."""
+    return f"$share/{INGEST_SHARE_GROUP}/{vehicle_filter(prefix, TELEMETRY)}"
+
+
+def ingest_client_id(stem: str, index: int) -> str:
+    return f"{stem}-ingest-{index}"
+
+
+def rules_client_id(stem: str, index: int) -> str:
+    return f"{stem}-rules-{index}"
+
+
+def partitions_of(worker: int, workers: int, partitions: int) -> list[int]:
+    """The VIN-hash partitions rule worker `worker` of `workers` owns."""
+    return [p for p in range(partitions) if p % workers == worker]

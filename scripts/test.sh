@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, starts PostgreSQL and Mosquitto, lints, runs the suite.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+bash scripts/bootstrap.sh
+eval "$(bash scripts/services.sh)"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,2 @@
+from tests.fix_server import server  # noqa: F401 - fixtures
+from tests.fix_services import database_url, mqtt_url, settings  # noqa: F401 - fixtures

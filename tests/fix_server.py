@@ -1,0 +1,75 @@
+"""`telemetry serve` as a real process tree (API, ingest worker, rule worker) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from telemetry.localservices import free_port
+from telemetry.settings import Settings
+from telemetry.supervisor import child_env
+from tests.fix_services import drop_schema, make_settings
+
+
+@dataclass
+class Server:
+    settings: Settings
+    api: httpx.Client
+    proc: subprocess.Popen[bytes]
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll until `predicate()` returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def start_server(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "telemetry.cli", "serve", *args],
+        env=child_env(settings),
+        start_new_session=True,
+    )
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, mqtt_url: str) -> Iterator[Server]:
+    settings = make_settings(database_url, mqtt_url, api_port=free_port())
+    proc = start_server(settings)
+    api = httpx.Client(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=10)
+
+    def healthy() -> bool:
+        try:
+            return api.get("/health").json().get("status") == "ok"
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy, timeout=60)
+        yield Server(settings, api, proc)
+    finally:
+        api.close()
+        stop_server(proc)
+        drop_schema(settings)

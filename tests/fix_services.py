@@ -1,0 +1,63 @@
+"""Real PostgreSQL and Mosquitto, given by environment variables (scripts/services.sh starts them).
+
+Every test gets its own schema and its own topic prefix, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from telemetry.settings import Settings
+from telemetry.storage.migrate import upgrade
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(f"TELEMETRY_TEST_{name}") or os.environ.get(f"TELEMETRY_{name}")
+    if not value:
+        pytest.fail(f'TELEMETRY_{name} is not set: run `eval "$(bash scripts/services.sh)"` first')
+    return value
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    return _env("DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def mqtt_url() -> str:
+    return _env("MQTT_URL")
+
+
+def make_settings(database_url: str, mqtt_url: str, **overrides: object) -> Settings:
+    tag = secrets.token_hex(4)
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "database_schema": f"t_{tag}",
+        "mqtt_url": mqtt_url,
+        "mqtt_topic_prefix": f"t{tag}/",
+        "mqtt_client_id": f"t{tag}",
+        "ingest_batch_max_wait_ms": 50,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def drop_schema(settings: Settings) -> None:
+    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(settings.database_schema)))
+
+
+@pytest.fixture
+def settings(database_url: str, mqtt_url: str) -> Iterator[Settings]:
+    """Settings with a fresh, migrated schema of their own."""
+    s = make_settings(database_url, mqtt_url)
+    asyncio.run(upgrade(s))
+    yield s
+    drop_schema(s)

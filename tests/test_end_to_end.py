@@ -1,0 +1,167 @@
+"""The whole path through real processes: MQTT -> ingest -> PostgreSQL -> rules -> API."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import orjson
+import pytest
+
+from telemetry.mqtt import broker_address, publisher
+from telemetry.timeutil import now_ms
+from telemetry.topics import TELEMETRY, vehicle_topic
+from tests.fix_server import Server, wait_for
+
+COOLANT = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
+
+
+def register(server: Server, vin: str, powertrain: str = "combustion") -> dict:
+    api = server.api
+    dealer = api.post("/dealers", json={"code": f"D-{vin[-6:]}", "name": "Dealer"}).json()
+    customer = api.post(
+        "/customers", json={"name": "Ada Driver", "email": "ada@example.com", "dealer_id": dealer["id"]}
+    ).json()
+    vehicle = api.post(
+        "/vehicles",
+        json={
+            "vin": vin,
+            "make": "Aurora",
+            "model": "Compact 1.5",
+            "model_year": 2023,
+            "powertrain": powertrain,
+            "owner_customer_id": customer["id"],
+            "dealer_id": dealer["id"],
+        },
+    )
+    assert vehicle.status_code == 201, vehicle.text
+    return customer
+
+
+def publish(server: Server, vin: str, payloads: list[bytes]) -> None:
+    async def go() -> None:
+        async with publisher(server.settings.require_mqtt_url(), f"{server.settings.mqtt_client_id}-test") as c:
+            for p in payloads:
+                await c.publish(vehicle_topic(server.settings.mqtt_topic_prefix, vin, TELEMETRY), p, qos=1)
+
+    asyncio.run(go())
+
+
+def series(server: Server, vin: str, path: str) -> list[dict]:
+    response = server.api.get(f"/vehicles/{vin}/signals/{path}")
+    assert response.status_code == 200, response.text
+    return response.json()["points"]
+
+
+def test_health_reports_database_and_broker(server: Server) -> None:
+    body = server.api.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"]
+    assert body["broker"]["ok"]
+    assert body["samples_layout"] == "native"
+
+
+def test_mosquitto_pub_of_a_hand_written_message_shows_up_in_the_signals(server: Server) -> None:
+    vin = "1HGCM82633A004352"
+    register(server, vin)
+    host, port = broker_address(server.settings.require_mqtt_url())
+    ts = now_ms()
+    message = f'{{"vin": "{vin}", "seq": 1, "samples": [{{"ts": {ts}, "signals": {{"Vehicle.Speed": 52.3}}}}]}}'
+    subprocess.run(
+        [
+            "mosquitto_pub",
+            "-h",
+            host,
+            "-p",
+            str(port),
+            "-q",
+            "1",
+            "-t",
+            vehicle_topic(server.settings.mqtt_topic_prefix, vin, TELEMETRY),
+            "-m",
+            message,
+        ],
+        check=True,
+        timeout=10,
+    )
+    points = wait_for(lambda: series(server, vin, "Vehicle.Speed"))
+    assert [p["value"] for p in points] == [52.3]
+
+
+def test_duplicate_delivery_is_stored_once_and_other_signals_merge(server: Server) -> None:
+    vin = "WVWZZZ1JZXW000001"
+    register(server, vin)
+    ts = now_ms() - 5_000
+    speed = orjson.dumps({"vin": vin, "seq": 7, "ts": ts, "signals": {"Vehicle.Speed": 80.0}})
+    rpm = orjson.dumps({"vin": vin, "seq": 8, "ts": ts, "signals": {"Vehicle.Powertrain.CombustionEngine.Speed": 2500}})
+    publish(server, vin, [speed, speed, rpm, speed])
+    wait_for(lambda: series(server, vin, "Vehicle.Powertrain.CombustionEngine.Speed"))
+    assert [p["value"] for p in series(server, vin, "Vehicle.Speed")] == [80.0]
+    assert [p["value"] for p in series(server, vin, "Vehicle.Powertrain.CombustionEngine.Speed")] == [2500.0]
+
+
+def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_is_kept(server: Server) -> None:
+    vin = "JH4KA7561PC008269"
+    register(server, vin)
+    ts = now_ms()
+    mixed = orjson.dumps(
+        {"vin": vin, "ts": ts, "signals": {"Vehicle.Speed": 999, "Vehicle.Exterior.AirTemperature": 12.5}}
+    )
+    publish(server, vin, [b"{oops", mixed])
+    publish(server, "5YJ3E1EA7KF317000", [orjson.dumps({"ts": ts, "signals": {"Vehicle.Speed": 1}})])
+
+    def letters() -> list[dict]:
+        rows = server.api.get("/dead-letters").json()
+        return rows if len(rows) >= 3 else []
+
+    rows = {r["reason"]: r for r in wait_for(letters)}
+    assert rows["malformed_json"]["payload"] == "{oops"
+    assert rows["malformed_json"]["topic"] == vehicle_topic(server.settings.mqtt_topic_prefix, vin, TELEMETRY)
+    assert (
+        rows["out_of_range"]["detail"] == "signal 'Vehicle.Speed' value 999 km/h is outside the valid range 0..400 km/h"
+    )
+    assert rows["unknown_vehicle"]["detail"] == "vehicle 5YJ3E1EA7KF317000 is not registered"
+    assert [p["value"] for p in series(server, vin, "Vehicle.Exterior.AirTemperature")] == [12.5]
+    only_range = server.api.get("/dead-letters", params={"reason": "out_of_range"}).json()
+    assert [r["reason"] for r in only_range] == ["out_of_range"]
+
+
+def test_coolant_over_temperature_raises_one_alert_on_the_customer_record(server: Server) -> None:
+    vin = "2T1BURHE0JC043821"
+    customer = register(server, vin)
+    start = now_ms() - 120_000
+
+    def message(seq: int, first_s: int, count: int, temp: float) -> bytes:
+        samples = [
+            {"ts": start + (first_s + i) * 1000, "signals": {COOLANT: temp, "Vehicle.Speed": 90}} for i in range(count)
+        ]
+        return orjson.dumps({"vin": vin, "seq": seq, "samples": samples})
+
+    hot = [message(1, 0, 20, 118.0), message(2, 20, 20, 119.5), message(3, 40, 20, 118.0)]
+    publish(server, vin, [*hot, hot[1]])  # 60 s above 110 °C, one message delivered twice
+
+    def alerts() -> list[dict]:
+        return server.api.get(f"/customers/{customer['id']}").json()["alerts"]
+
+    found = wait_for(alerts)
+    assert len(found) == 1
+    alert = found[0]
+    assert (alert["rule_id"], alert["severity"], alert["state"], alert["vin"]) == (
+        "coolant_overtemp",
+        "critical",
+        "open",
+        vin,
+    )
+    assert alert["peak_value"] == pytest.approx(119.5)
+    assert "120 °C" in alert["explanation"]
+    assert "30 s" in alert["explanation"]
+    vehicle_alerts = server.api.get(f"/vehicles/{vin}/alerts").json()
+    assert [a["id"] for a in vehicle_alerts] == [alert["id"]]
+
+
+def test_unknown_records_answer_404(server: Server) -> None:
+    assert server.api.get("/customers/999999").status_code == 404
+    assert server.api.get("/vehicles/1HGCM82633A000000").status_code == 404
+    missing_signal = server.api.get("/vehicles/1HGCM82633A004352/signals/Vehicle.Warp")
+    assert missing_signal.status_code == 404
+    assert missing_signal.json() == {"detail": "unknown signal 'Vehicle.Warp'"}
