@@ -39,7 +39,9 @@ def fleet_data(vehicles: int, moments: int, signals: int, seed: int = 7) -> tupl
     return vid.astype(np.int32), ts.astype(np.int64), sig.astype(np.int16), val
 
 
-async def narrow(conn: psycopg.AsyncConnection, vid, ts, sig, val) -> float:
+async def narrow(
+    conn: psycopg.AsyncConnection, vid: np.ndarray, ts: np.ndarray, sig: np.ndarray, val: np.ndarray
+) -> float:
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS bench_narrow (vehicle_id int, signal_id int2, ts timestamptz, value float8,"
         " UNIQUE (vehicle_id, signal_id, ts))"
@@ -57,7 +59,14 @@ async def narrow(conn: psycopg.AsyncConnection, vid, ts, sig, val) -> float:
     return len(val) / (time.perf_counter() - began)
 
 
-async def wide(conn: psycopg.AsyncConnection, writer: SampleWriter, vid, ts, sig, val) -> tuple[float, float]:
+async def wide(
+    conn: psycopg.AsyncConnection,
+    writer: SampleWriter,
+    vid: np.ndarray,
+    ts: np.ndarray,
+    sig: np.ndarray,
+    val: np.ndarray,
+) -> tuple[float, float]:
     """(ours end to end incl. pivot/encode/merge, server COPY of the same bytes into a keyed table)."""
     await conn.execute("TRUNCATE samples")
     await conn.commit()

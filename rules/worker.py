@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiomqtt
 import psycopg
@@ -59,7 +60,7 @@ class RuleWorker:
             await self._with_database(lambda conn, b=batch: self._apply(conn, b))
             ack(client, message)
 
-    async def _with_database(self, work) -> None:
+    async def _with_database(self, work: Callable[[psycopg.AsyncConnection], Awaitable[None]]) -> None:
         backoff = Backoff(cap=10.0)
         while True:
             try:

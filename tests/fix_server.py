@@ -7,8 +7,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -18,6 +19,8 @@ from telemetry.settings import Settings
 from telemetry.supervisor import child_env
 from tests.fix_services import drop_schema, make_settings
 
+T = TypeVar("T")
+
 
 @dataclass
 class Server:
@@ -26,7 +29,7 @@ class Server:
     proc: subprocess.Popen[bytes]
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.1) -> T:
     """Poll until `predicate()` returns something truthy; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

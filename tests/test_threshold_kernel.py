@@ -74,7 +74,9 @@ sample = st.tuples(st.integers(0, 3), st.integers(0, 400).map(lambda t: t * 1000
     gap_s=st.integers(1, 30),
     above=st.booleans(),
 )
-def test_kernel_matches_reference(samples, cuts, on_s, off_s, gap_s, above) -> None:
+def test_kernel_matches_reference(
+    samples: list[tuple[int, int, float]], cuts: list[int], on_s: int, off_s: int, gap_s: int, above: bool
+) -> None:
     params = ThresholdParams(
         on_value=110.0 if above else 100.0,
         on_ms=on_s * 1000,

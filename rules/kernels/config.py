@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import numba
+
+T = TypeVar("T")
 
 NJIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False}
 
 
-def njit(func):
+def njit(func: Callable[..., T]) -> Callable[..., T]:
     return numba.njit(**NJIT_OPTIONS)(func)
