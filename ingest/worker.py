@@ -8,6 +8,7 @@ makes the broker redeliver; storing is idempotent, so redelivery adds nothing tw
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -19,7 +20,7 @@ from ingest.pipeline import Prepared, Received, parse, prepare
 from telemetry import rulebatch
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.codec import Limits
-from telemetry.mqtt import Backoff, ack, make_client, next_message, run_forever
+from telemetry.mqtt import Backoff, ack, make_client, run_forever
 from telemetry.settings import Settings
 from telemetry.storage import deadletters, records
 from telemetry.storage.db import connect
@@ -53,26 +54,31 @@ class IngestWorker:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         await client.subscribe(ingest_subscription(self.settings.mqtt_topic_prefix), qos=1)
+        batch = _PendingBatch(self.settings.ingest_batch_max_messages)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._read(client, batch), name=f"{self.client_id}-read")
+            tasks.create_task(self._flush(client, batch), name=f"{self.client_id}-flush")
+
+    async def _read(self, client: aiomqtt.Client, batch: _PendingBatch) -> None:
+        """Move messages into the pending batch; never cancelled mid-message, so none is dropped."""
+        async for message in client.messages:
+            await batch.room.wait()
+            payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
+            batch.add(message, Received(message.topic.value, payload, now_ms()))
+
+    async def _flush(self, client: aiomqtt.Client, batch: _PendingBatch) -> None:
+        """Store a batch when it is full or its first message has waited long enough, then ack it."""
         max_wait = self.settings.ingest_batch_max_wait_ms / 1000
-        messages = aiter(client.messages)
-        pending: list[aiomqtt.Message] = []
-        received: list[Received] = []
-        deadline = 0.0
         while True:
-            timeout = max(deadline - time.monotonic(), 0.0) if pending else 1.0
-            message = await next_message(messages, timeout)
-            if message is not None:
-                if not pending:
-                    deadline = time.monotonic() + max_wait
-                pending.append(message)
-                payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
-                received.append(Received(message.topic.value, payload, now_ms()))
-            full = len(pending) >= self.settings.ingest_batch_max_messages
-            if pending and (full or time.monotonic() >= deadline):
-                await self._store_and_forward(client, received)
-                for m in pending:
-                    ack(client, m)
-                pending, received = [], []
+            await batch.started.wait()
+            remaining = batch.first_at + max_wait - time.monotonic()
+            if remaining > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(batch.full.wait(), remaining)
+            messages, received = batch.take()
+            await self._store_and_forward(client, received)
+            for m in messages:
+                ack(client, m)
 
     async def _store_and_forward(self, client: aiomqtt.Client, received: list[Received]) -> None:
         backoff = Backoff(cap=10.0)
@@ -130,6 +136,46 @@ class IngestWorker:
         if self.conn is not None:
             await self.conn.close()
         self.conn = None
+
+
+class _PendingBatch:
+    """Messages received and not yet stored. The next batch fills while the current one commits;
+    reading pauses at four batches' worth, and the broker holds the rest."""
+
+    def __init__(self, max_messages: int) -> None:
+        self.max_messages = max_messages
+        self.messages: list[aiomqtt.Message] = []
+        self.received: list[Received] = []
+        self.first_at = 0.0
+        self.started = asyncio.Event()
+        self.full = asyncio.Event()
+        self.room = asyncio.Event()
+        self.room.set()
+
+    def add(self, message: aiomqtt.Message, received: Received) -> None:
+        if not self.messages:
+            self.first_at = time.monotonic()
+            self.started.set()
+        self.messages.append(message)
+        self.received.append(received)
+        if len(self.messages) >= self.max_messages:
+            self.full.set()
+        if len(self.messages) >= 4 * self.max_messages:
+            self.room.clear()
+
+    def take(self) -> tuple[list[aiomqtt.Message], list[Received]]:
+        """Up to one batch, oldest first; the rest stays for the next flush."""
+        n = self.max_messages
+        messages, self.messages = self.messages[:n], self.messages[n:]
+        received, self.received = self.received[:n], self.received[n:]
+        if self.messages:
+            self.first_at = time.monotonic()
+        else:
+            self.started.clear()
+        if len(self.messages) < self.max_messages:
+            self.full.clear()
+        self.room.set()
+        return messages, received
 
 
 def main(settings: Settings, index: int = 0) -> None:

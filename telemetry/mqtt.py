@@ -62,14 +62,6 @@ def ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         client._client.ack(message.mid, message.qos)
 
 
-async def next_message(messages: AsyncIterator[aiomqtt.Message], wait_s: float) -> aiomqtt.Message | None:
-    """The next message, or None after `wait_s` seconds without one."""
-    try:
-        return await asyncio.wait_for(anext(messages), wait_s)
-    except TimeoutError:
-        return None
-
-
 class Backoff:
     """Exponential backoff with full jitter, reset after a success."""
 

@@ -65,14 +65,16 @@ async def prepare_broker_sessions(settings: Settings, ingest_workers: int, rule_
     once, its session does not exist. Subscribing on its behalf first means nothing published
     from now on is lost, even if a worker starts late. Sessions of rule workers that no longer
     exist (fewer workers than last time) are removed so they stop collecting messages.
+    Connecting as a worker may be handed messages queued for it: manual acks, never sent, leave
+    them with the broker for the worker itself.
     """
     url, stem, prefix = settings.require_mqtt_url(), settings.mqtt_client_id, settings.mqtt_topic_prefix
     for i in range(ingest_workers):
-        async with make_client(url, ingest_client_id(stem, i)) as client:
+        async with make_client(url, ingest_client_id(stem, i), manual_ack=True) as client:
             await client.subscribe(ingest_subscription(prefix), qos=1)
     for i in range(rule_workers):
         owned = set(partitions_of(i, rule_workers, settings.rule_partitions))
-        async with make_client(url, rules_client_id(stem, i)) as client:
+        async with make_client(url, rules_client_id(stem, i), manual_ack=True) as client:
             for p in range(settings.rule_partitions):
                 if p in owned:
                     await client.subscribe(rules_topic(prefix, p), qos=1)
