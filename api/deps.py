@@ -21,11 +21,15 @@ def get_catalog(request: Request) -> Catalog:
 
 
 async def get_conn(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
-    """One connection per request; committed when the handler returns, rolled back on error."""
+    """One connection per request; committed when the handler returns, rolled back on error.
+
+    Used with scope="function": the commit happens before the response is sent, so a client that
+    got 201 can rely on the record being there for its next request.
+    """
     async with request.app.state.pool.connection() as conn:
         yield conn
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
-ConnDep = Annotated[psycopg.AsyncConnection, Depends(get_conn)]
+ConnDep = Annotated[psycopg.AsyncConnection, Depends(get_conn, scope="function")]

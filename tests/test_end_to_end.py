@@ -18,7 +18,9 @@ COOLANT = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
 
 def register(server: Server, vin: str, powertrain: str = "combustion") -> dict:
     api = server.api
-    dealer = api.post("/dealers", json={"code": f"D-{vin[-6:]}", "name": "Dealer"}).json()
+    dealer = api.post("/dealers", json={"code": f"D-{vin[-6:]}", "name": "Dealer"})
+    assert dealer.status_code == 201, dealer.text
+    dealer = dealer.json()
     customer = api.post(
         "/customers", json={"name": "Ada Driver", "email": "ada@example.com", "dealer_id": dealer["id"]}
     ).json()
