@@ -83,14 +83,14 @@ def _publish_share(plan: LoadPlan, share: int, shares: int, out: mp.Queue, topic
     topics = [topic_override or vehicle_topic(plan.prefix, v, TELEMETRY) for v in vins]
     acks = _Acks()
     client = _connect(plan.mqtt_url, f"bench-load-{share}-{time.time_ns() % 10**9}", acks)
-    per_tick = plan.rate / shares * TICK_S
-    sent, failed, owed, i = 0, 0, 0.0, 0
+    rate = plan.rate / shares
+    sent, failed, i = 0, 0, 0
     started = time.monotonic()
     while time.monotonic() - started < plan.duration_s:
         tick = time.monotonic()
-        owed += per_tick
+        due = int((tick - started) * rate)  # paced by the clock: a slow tick is made up in the next
         now = time.time_ns() // 1_000_000
-        while owed >= 1 and time.monotonic() - started < plan.duration_s:
+        while sent < due and time.monotonic() - started < plan.duration_s:
             while sent - acks.count >= MAX_OUTSTANDING:
                 time.sleep(0.001)
             k = i % len(vins)
@@ -98,7 +98,6 @@ def _publish_share(plan: LoadPlan, share: int, shares: int, out: mp.Queue, topic
             if info.rc != 0:
                 failed += 1
             sent += 1
-            owed -= 1
             i += 1
         time.sleep(max(0.0, TICK_S - (time.monotonic() - tick)))
     elapsed = time.monotonic() - started

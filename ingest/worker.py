@@ -17,7 +17,7 @@ import numpy as np
 import psycopg
 
 from ingest.pipeline import Prepared, Received, parse, prepare
-from telemetry import rulebatch
+from telemetry import metrics, rulebatch
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.codec import Limits
 from telemetry.mqtt import Backoff, ack, make_client, run_forever
@@ -79,6 +79,7 @@ class IngestWorker:
             await self._store_and_forward(client, received)
             for m in messages:
                 ack(client, m)
+            metrics.RECEIVE_TO_COMMIT_SECONDS.observe((now_ms() - received[0].received_ms) / 1000)
 
     async def _store_and_forward(self, client: aiomqtt.Client, received: list[Received]) -> None:
         backoff = Backoff(cap=10.0)
@@ -87,6 +88,7 @@ class IngestWorker:
                 prepared = await self._store(received)
                 break
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                metrics.DATABASE_RETRIES.inc()
                 log.warning("%s: database unavailable (%s); retrying, nothing acknowledged", self.client_id, exc)
                 await self._drop_connection()
                 await backoff.wait()
@@ -114,9 +116,15 @@ class IngestWorker:
         days = {int(d) for d in np.unique(prepared.rows.ts // MS_PER_DAY)}
         days |= {day_of(t) for _v, t, _c in prepared.rows.dtc}
         await self.partitions.ensure(conn, days)
-        async with conn.transaction():
-            await self.writer.write(conn, prepared.rows)
-            await deadletters.insert(conn, prepared.dead)
+        with metrics.COMMIT_SECONDS.time():
+            async with conn.transaction():
+                await self.writer.write(conn, prepared.rows)
+                await deadletters.insert(conn, prepared.dead)
+        metrics.MESSAGES.inc(len(received))
+        metrics.BATCH_MESSAGES.observe(len(received))
+        metrics.SAMPLES.inc(prepared.accepted_values)
+        for letter in prepared.dead:
+            metrics.DEAD_LETTERS.labels(letter.rejection.reason.value).inc()
         if prepared.dead:
             log.info(
                 "%s: dead-lettered %d item(s), first: %s",
@@ -162,6 +170,7 @@ class _PendingBatch:
             self.full.set()
         if len(self.messages) >= 4 * self.max_messages:
             self.room.clear()
+        metrics.PENDING.set(len(self.messages))
 
     def take(self) -> tuple[list[aiomqtt.Message], list[Received]]:
         """Up to one batch, oldest first; the rest stays for the next flush."""
@@ -175,6 +184,7 @@ class _PendingBatch:
         if len(self.messages) < self.max_messages:
             self.full.clear()
         self.room.set()
+        metrics.PENDING.set(len(self.messages))
         return messages, received
 
 

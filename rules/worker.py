@@ -13,6 +13,7 @@ from rules.definitions import ThresholdRule, load_rules
 from rules.engine import Outcome, RuleEngine, VehicleInfo
 from telemetry import rulebatch
 from telemetry.catalog import Catalog, default_catalog
+from telemetry.metrics import ALERT_EVENTS
 from telemetry.mqtt import Backoff, ack, make_client, run_forever
 from telemetry.settings import Settings
 from telemetry.storage import alerts
@@ -115,6 +116,7 @@ async def record(conn: psycopg.AsyncConnection, outcome: Outcome) -> None:
         log.info("alert %s on vehicle %d: peak %.1f", rule.id, outcome.vehicle_id, outcome.peak)
     else:
         await alerts.clear(conn, alerts.Clearing(outcome.vehicle_id, rule.id, to_datetime(outcome.ts)))
+    ALERT_EVENTS.labels(rule.id, "fired" if outcome.fired else "cleared").inc()
 
 
 def main(settings: Settings, partitions: list[int] | None = None, index: int = 0) -> None:

@@ -50,7 +50,7 @@ fi
 if ! command -v mosquitto_pub >/dev/null; then apt_install mosquitto-clients; fi
 if ! port_open "$mqtt_port"; then
   mkdir -p "$state/mosquitto"
-  sed -e "s|@PORT@|$mqtt_port|" -e "s|@DATA@|$state/mosquitto/|" \
+  sed -e "s|@PORT@|$mqtt_port|" -e "s|@DATA@|$state/mosquitto/|" -e "s|@USER@|$(id -un)|" \
     "$here/deploy/mosquitto/dev.conf.in" > "$state/mosquitto/mosquitto.conf"
   chmod -R a+rwX "$state/mosquitto"
   echo "services: starting Mosquitto on 127.0.0.1:$mqtt_port" >&2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -53,8 +54,11 @@ def write_mosquitto_config(directory: Path, port: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o777)
     config = directory / "mosquitto.conf"
+    # Run as whoever started it: as root, Mosquitto would switch to the `mosquitto` user, which
+    # may not reach a private data folder and then silently loses its queues on restart.
+    user = pwd.getpwuid(os.geteuid()).pw_name
     config.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        f"listener {port} 127.0.0.1\nuser {user}\nallow_anonymous true\npersistence true\n"
         f"persistence_location {directory.resolve()}/\nmax_inflight_messages 0\n"
         "max_queued_messages 1000000\nmax_queued_bytes 0\nmax_packet_size 2097152\n"
         "log_dest stderr\nlog_type error\nlog_type warning\n"

@@ -20,6 +20,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from telemetry.errors import ConfigError
+from telemetry.metrics import BROKER_CONNECTED
 
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps a consumer's queue for a week of downtime
@@ -87,12 +88,15 @@ async def run_forever(
         try:
             async with client:
                 log.info("%s: connected to the broker", name)
+                BROKER_CONNECTED.labels(name).set(1)
                 backoff.reset()
                 await session(client)
                 return
-        except aiomqtt.MqttError as exc:
-            log.warning("%s: broker connection lost (%s); reconnecting", name, exc)
-            await backoff.wait()
+        except* aiomqtt.MqttError as lost:  # sessions run task groups: the error may come grouped
+            reason = lost.exceptions[0]
+        BROKER_CONNECTED.labels(name).set(0)
+        log.warning("%s: broker connection lost (%s); reconnecting", name, reason)
+        await backoff.wait()
 
 
 @asynccontextmanager

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
+from telemetry.metrics import MULTIPROC_ENV, forget_process, prepare_directory
 from telemetry.mqtt import make_client
 from telemetry.settings import Settings
 from telemetry.topics import (
@@ -88,6 +90,8 @@ async def prepare_broker_sessions(settings: Settings, ingest_workers: int, rule_
 class Supervisor:
     def __init__(self, settings: Settings, children: list[Child]) -> None:
         self.env = child_env(settings)
+        self.metrics_dir = prepare_directory(settings.data_dir.resolve() / f"metrics-{os.getpid()}")
+        self.env[MULTIPROC_ENV] = str(self.metrics_dir)
         self.children = children
         self.stopping = False
 
@@ -105,6 +109,7 @@ class Supervisor:
         for child in self.children:
             if child.proc is not None and child.proc.poll() is not None and not self.stopping:
                 log.warning("%s exited with %s; restarting", child.name, child.proc.returncode)
+                forget_process(child.proc.pid)
                 child.restarts += 1
                 time.sleep(min(5.0, 0.5 * child.restarts))
                 self._spawn(child)
@@ -120,6 +125,7 @@ class Supervisor:
                     child.proc.wait(10)
                 except subprocess.TimeoutExpired:
                     child.proc.kill()
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
     def run_forever(self) -> None:
         self.start()

@@ -18,7 +18,7 @@ COOLANT = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
 
 def register(server: Server, vin: str, powertrain: str = "combustion") -> dict:
     api = server.api
-    dealer = api.post("/dealers", json={"code": f"D-{vin[-6:]}", "name": "Dealer"})
+    dealer = api.post("/dealers", json={"code": f"D-{vin}", "name": "Dealer"})
     assert dealer.status_code == 201, dealer.text
     dealer = dealer.json()
     customer = api.post(
@@ -167,3 +167,33 @@ def test_unknown_records_answer_404(server: Server) -> None:
     missing_signal = server.api.get("/vehicles/1HGCM82633A004352/signals/Vehicle.Warp")
     assert missing_signal.status_code == 404
     assert missing_signal.json() == {"detail": "unknown signal 'Vehicle.Warp'"}
+
+
+def metric(text: str, name: str) -> float:
+    """The value of one sample line `name value` in Prometheus text."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_metrics_count_messages_and_dead_letters_by_reason(server: Server) -> None:
+    vin = "3VWFE21C04M000001"
+    register(server, vin)
+    before = server.api.get("/metrics").text
+    publish(server, vin, [b"[1, 2", orjson.dumps({"ts": now_ms(), "signals": {"Vehicle.Speed": 3}})])
+
+    def counted() -> str:
+        text = server.api.get("/metrics").text
+        return (
+            text
+            if metric(text, "telemetry_ingest_messages_total") >= metric(before, "telemetry_ingest_messages_total") + 2
+            else ""
+        )
+
+    text = wait_for(counted)
+    reason = 'telemetry_ingest_dead_letters_total{reason="malformed_json"}'
+    assert metric(text, reason) == metric(before, reason) + 1
+    assert metric(text, "telemetry_ingest_samples_total") >= metric(before, "telemetry_ingest_samples_total") + 1
+    ingest_id = f"{server.settings.mqtt_client_id}-ingest-0"
+    assert metric(text, f'telemetry_broker_connected{{component="{ingest_id}"}}') == 1.0

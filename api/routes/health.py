@@ -3,14 +3,27 @@ from __future__ import annotations
 import aiomqtt
 import psycopg
 from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import ConnDep, SettingsDep
 from api.models import ComponentStatus, HealthOut
+from telemetry import metrics
 from telemetry.errors import TelemetryError
 from telemetry.mqtt import make_client
 from telemetry.storage.layout import samples_layout
 
 router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    summary="Prometheus metrics of every server process",
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def prometheus_metrics() -> PlainTextResponse:
+    return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/health", response_model=HealthOut, summary="Database and broker status")

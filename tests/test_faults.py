@@ -1,0 +1,130 @@
+"""Nothing lost, nothing twice, through real failures of real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from simulators.vehicle import MODELS, make_vin
+from telemetry.settings import Settings
+from telemetry.storage.db import connect_sync
+from telemetry.storage.migrate import upgrade
+from tests.fix_faults import OwnMosquitto, OwnPostgres, SteadyPublisher
+from tests.fix_server import start_server, stop_server, wait_for
+from tests.fix_services import drop_schema, make_settings
+
+pytestmark = pytest.mark.slow
+
+
+def fleet(settings: Settings, count: int = 40) -> list[str]:
+    import random
+
+    rng = random.Random(count)
+    vins = [make_vin(rng, MODELS[0].wmi) for _ in range(count)]
+    with connect_sync(settings) as conn:
+        conn.execute(
+            "INSERT INTO vehicles (vin, make, model, model_year, powertrain)"
+            " SELECT v, 'Aurora', 'Compact 1.5', 2024, 'combustion' FROM unnest(%s::text[]) AS v",
+            (vins,),
+        )
+    return vins
+
+
+def stored(settings: Settings) -> int:
+    try:
+        with connect_sync(settings) as conn:
+            return int(conn.execute("SELECT count(*) AS n FROM samples").fetchone()["n"])
+    except psycopg.OperationalError:
+        return -1
+
+
+def ingest_pids(server_pid: int) -> list[int]:
+    """Live ingest workers under the supervisor (a killed one is a zombie until it is reaped)."""
+    pids = []
+    for child in psutil.Process(server_pid).children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "ingest" in " ".join(child.cmdline()):
+                pids.append(child.pid)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+    return pids
+
+
+@contextmanager
+def running_server(settings: Settings, *args: str) -> Iterator[int]:
+    """`telemetry serve` with its ingest workers connected; yields the supervisor's pid."""
+    proc = start_server(settings, *args)
+    try:
+        wait_for(lambda: len(ingest_pids(proc.pid)) >= 1, timeout=30)
+        time.sleep(2)  # workers connected
+        yield proc.pid
+    finally:
+        stop_server(proc)
+
+
+def assert_exactly_once(settings: Settings, publisher: SteadyPublisher) -> None:
+    publisher.join()
+    wait_for(lambda: stored(settings) >= publisher.published, timeout=90, interval=0.5)
+    time.sleep(1)  # a duplicate would show up as more rows than messages, not fewer
+    assert stored(settings) == publisher.published
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[OwnMosquitto]:
+    broker = OwnMosquitto(tmp_path / "mosquitto")
+    yield broker
+    if broker.proc and broker.proc.poll() is None:
+        broker.stop()
+
+
+def test_kill_9_of_an_ingest_worker_loses_nothing(settings: Settings) -> None:
+    vins = fleet(settings)
+    with running_server(settings, "--ingest-workers", "2") as pid:
+        publisher = SteadyPublisher(settings.require_mqtt_url(), settings.mqtt_topic_prefix, vins, 150, 15).start()
+        time.sleep(5)
+        victim = ingest_pids(pid)[-1]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: victim not in ingest_pids(pid) and len(ingest_pids(pid)) == 2, timeout=20)
+        assert_exactly_once(settings, publisher)
+
+
+def test_mosquitto_restart_loses_nothing(database_url: str, own_broker: OwnMosquitto) -> None:
+    settings = make_settings(database_url, own_broker.url)
+    asyncio.run(upgrade(settings))
+    try:
+        vins = fleet(settings)
+        with running_server(settings):
+            publisher = SteadyPublisher(own_broker.url, settings.mqtt_topic_prefix, vins, 150, 15).start()
+            time.sleep(5)
+            own_broker.stop()
+            time.sleep(2)
+            own_broker.start()
+            assert_exactly_once(settings, publisher)
+    finally:
+        drop_schema(settings)
+
+
+def test_postgresql_down_for_30_s_loses_nothing(tmp_path: Path, mqtt_url: str) -> None:
+    database = OwnPostgres(tmp_path)
+    try:
+        settings = make_settings(database.url, mqtt_url)
+        asyncio.run(upgrade(settings))
+        vins = fleet(settings)
+        with running_server(settings):
+            publisher = SteadyPublisher(mqtt_url, settings.mqtt_topic_prefix, vins, 100, 40).start()
+            time.sleep(4)
+            database.stop()
+            time.sleep(30)
+            database.start()
+            assert_exactly_once(settings, publisher)
+    finally:
+        database.close()
