@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ingest.ratelimit import VehicleRateLimiter
 from telemetry.catalog import Catalog
 from telemetry.codec import BatchBuilder, Envelope, Limits, parse_envelope
+from telemetry.codec_arrow import parse_arrow_envelope
 from telemetry.reasons import Reason, Rejection
 from telemetry.rulebatch import RuleBatch, with_dtcs
 from telemetry.storage.deadletters import DeadLetter
 from telemetry.storage.samples import SampleWriter, WideRows
-from telemetry.topics import TELEMETRY, parse_vehicle_topic
+from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, parse_vehicle_topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +52,23 @@ def partition_of(vin: str, partitions: int) -> int:
     return zlib.crc32(vin.encode()) % partitions
 
 
-def parse(received: list[Received], *, prefix: str, limits: Limits) -> Parsed:
+def parse(received: list[Received], *, prefix: str, limits: Limits, catalog: Catalog) -> Parsed:
+    """Check each message's shape; JSON on .../telemetry, Arrow IPC on .../telemetry/arrow."""
     outcome: list[Envelope | Rejection] = []
     vins: list[str | None] = []
     for msg in received:
         where = parse_vehicle_topic(prefix, msg.topic)
-        if where is None or where[1] != TELEMETRY:
-            outcome.append(Rejection(Reason.INVALID_TOPIC, f"topic {msg.topic!r} is not vehicles/{{vin}}/telemetry"))
+        if where is None or where[1] not in (TELEMETRY, TELEMETRY_ARROW):
+            outcome.append(
+                Rejection(Reason.INVALID_TOPIC, f"topic {msg.topic!r} is not vehicles/{{vin}}/telemetry[/arrow]")
+            )
             vins.append(None)
             continue
         vins.append(where[0])
-        outcome.append(parse_envelope(where[0], msg.payload, limits))
+        if where[1] == TELEMETRY:
+            outcome.append(parse_envelope(where[0], msg.payload, limits))
+        else:
+            outcome.append(parse_arrow_envelope(where[0], msg.payload, limits, catalog))
     return Parsed(received, outcome, vins)
 
 
@@ -73,6 +81,7 @@ def prepare(
     writer: SampleWriter,
     partitions: int,
     now_ms: int,
+    rate_limiter: VehicleRateLimiter | None = None,
 ) -> Prepared:
     builder = BatchBuilder(catalog, limits, now_ms)
     vehicle_of_msg = np.full(len(parsed.received), -1, dtype=np.int64)
@@ -84,6 +93,16 @@ def prepare(
         known = vehicles.get(vin)
         if known is None:
             builder.reject(i, Rejection(Reason.UNKNOWN_VEHICLE, f"vehicle {vin} is not registered"))
+            continue
+        if rate_limiter is not None and not rate_limiter.allow(vin, parsed.received[i].received_ms / 1000):
+            builder.reject(
+                i,
+                Rejection(
+                    Reason.RATE_LIMITED,
+                    f"vehicle {vin} sends more than {rate_limiter.per_second:g} messages/s"
+                    f" (burst {rate_limiter.burst:g})",
+                ),
+            )
             continue
         vehicle_of_msg[i] = known[0]
         builder.add(i, outcome, default_major=known[1])

@@ -17,6 +17,7 @@ import numpy as np
 import psycopg
 
 from ingest.pipeline import Prepared, Received, parse, prepare
+from ingest.ratelimit import VehicleRateLimiter
 from telemetry import metrics, rulebatch
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.codec import Limits
@@ -27,20 +28,24 @@ from telemetry.storage.db import connect
 from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.samples import SampleWriter
 from telemetry.timeutil import MS_PER_DAY, now_ms
-from telemetry.topics import ingest_client_id, ingest_subscription, rules_topic
+from telemetry.topics import ingest_client_id, ingest_subscriptions, rules_topic
 
 log = logging.getLogger(__name__)
 
 
 class IngestWorker:
-    def __init__(self, settings: Settings, *, index: int = 0, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, index: int = 0, shared: bool = False, catalog: Catalog | None = None
+    ) -> None:
         self.settings = settings
         self.index = index
+        self.shared = shared
         self.catalog = catalog or default_catalog()
         self.limits = Limits.from_settings(settings)
         self.writer = SampleWriter(self.catalog)
         self.partitions = PartitionManager()
         self.vehicles: dict[str, tuple[int, int]] = {}
+        self.rate_limiter = VehicleRateLimiter(settings.vehicle_max_messages_per_s, settings.vehicle_burst_messages)
         self.conn: psycopg.AsyncConnection | None = None
         self.stored_batches = 0
 
@@ -53,7 +58,8 @@ class IngestWorker:
         await run_forever(self.client_id, lambda: make_client(url, self.client_id, manual_ack=True), self._session)
 
     async def _session(self, client: aiomqtt.Client) -> None:
-        await client.subscribe(ingest_subscription(self.settings.mqtt_topic_prefix), qos=1)
+        for topic in ingest_subscriptions(self.settings.mqtt_topic_prefix, shared=self.shared):
+            await client.subscribe(topic, qos=1)
         batch = _PendingBatch(self.settings.ingest_batch_max_messages)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._read(client, batch), name=f"{self.client_id}-read")
@@ -99,7 +105,7 @@ class IngestWorker:
 
     async def _store(self, received: list[Received]) -> Prepared:
         conn = await self._connection()
-        parsed = parse(received, prefix=self.settings.mqtt_topic_prefix, limits=self.limits)
+        parsed = parse(received, prefix=self.settings.mqtt_topic_prefix, limits=self.limits, catalog=self.catalog)
         missing = [v for v in parsed.vins_to_look_up() if v not in self.vehicles]
         if missing:
             self.vehicles.update(await records.lookup_vehicles(conn, vins=missing))
@@ -112,6 +118,7 @@ class IngestWorker:
             writer=self.writer,
             partitions=self.settings.rule_partitions,
             now_ms=now_ms(),
+            rate_limiter=self.rate_limiter,
         )
         days = {int(d) for d in np.unique(prepared.rows.ts // MS_PER_DAY)}
         days |= {day_of(t) for _v, t, _c in prepared.rows.dtc}
@@ -188,5 +195,5 @@ class _PendingBatch:
         return messages, received
 
 
-def main(settings: Settings, index: int = 0) -> None:
-    asyncio.run(IngestWorker(settings, index=index).run())
+def main(settings: Settings, index: int = 0, shared: bool = False) -> None:
+    asyncio.run(IngestWorker(settings, index=index, shared=shared).run())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +15,11 @@ from telemetry.settings import Settings
 app = typer.Typer(help="Connected-vehicle telemetry and predictive-maintenance server.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 rules_app = typer.Typer(help="The rule engine.", no_args_is_help=True)
+vehicles_app = typer.Typer(help="Vehicles.", no_args_is_help=True)
+broker_app = typer.Typer(help="The MQTT broker.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(vehicles_app, name="vehicles")
+app.add_typer(broker_app, name="broker")
 app.add_typer(rules_app, name="rules")
 log = logging.getLogger("telemetry")
 
@@ -43,6 +49,55 @@ def db_upgrade() -> None:
     typer.echo(f"applied migrations {applied}" if applied else "database is up to date")
 
 
+PasswordFile = Annotated[Path, typer.Option(help="Mosquitto password file (created if missing)")]
+
+
+@vehicles_app.command("credentials")
+def vehicle_credentials(vin: str, password_file: PasswordFile = Path("/etc/mosquitto/telemetry.passwd")) -> None:
+    """Create (or replace) a vehicle's broker account; prints its password once."""
+    from telemetry.credentials import add_vehicle
+
+    password = add_vehicle(password_file, vin)
+    typer.echo(f"user {vin}\npassword {password}\n(reload the broker: kill -HUP $(pidof mosquitto))")
+
+
+@broker_app.command("user")
+def broker_user(name: str, password_file: PasswordFile = Path("/etc/mosquitto/telemetry.passwd")) -> None:
+    """Create (or replace) a broker account such as the server's own; prints its password once."""
+    from telemetry.credentials import add_user
+
+    password = add_user(password_file, name)
+    typer.echo(f"user {name}\npassword {password}")
+
+
+@app.command("export")
+def export_samples(
+    since: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First UTC day")],
+    until: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last UTC day (included)")],
+    out: Annotated[Path, typer.Option(help="Folder for samples-YYYY-MM-DD.parquet files")],
+) -> None:
+    """Export stored samples to Parquet, one file per UTC day."""
+    from telemetry.catalog import default_catalog
+    from telemetry.storage.db import connect_sync
+    from telemetry.storage.retention import export_day
+
+    catalog, day = default_catalog(), since.date()
+    with connect_sync(Settings()) as conn:
+        while day <= until.date():
+            path, rows = export_day(conn, catalog, day, out)
+            typer.echo(f"{path}: {rows} rows")
+            day += timedelta(days=1)
+
+
+@app.command("retention")
+def retention() -> None:
+    """Drop samples older than TELEMETRY_RETENTION_DAYS (exported first to TELEMETRY_RETENTION_EXPORT_DIR)."""
+    from telemetry.storage.retention import run_retention
+
+    dropped = run_retention(Settings())
+    typer.echo(f"dropped {len(dropped)} day(s): {', '.join(map(str, dropped))}" if dropped else "nothing to drop")
+
+
 @app.command()
 def api() -> None:
     """Run the HTTP API alone."""
@@ -55,11 +110,14 @@ def api() -> None:
 
 
 @app.command()
-def ingest(index: Annotated[int, typer.Option(help="Worker number, part of its MQTT client id")] = 0) -> None:
+def ingest(
+    index: Annotated[int, typer.Option(help="Worker number, part of its MQTT client id")] = 0,
+    shared: Annotated[bool, typer.Option(help="Share the fleet with other ingest workers ($share)")] = False,
+) -> None:
     """Run one ingest worker."""
     from ingest.worker import main
 
-    main(Settings(), index)
+    main(Settings(), index, shared)
 
 
 @rules_app.command("run")
@@ -85,7 +143,7 @@ def serve(
     settings = Settings()
     asyncio.run(upgrade(settings))
     asyncio.run(prepare_broker_sessions(settings, ingest_workers, rule_workers))
-    Supervisor(settings, plan(ingest_workers, rule_workers, settings.rule_partitions)).run_forever()
+    Supervisor(settings, plan(ingest_workers, rule_workers, settings.rule_partitions)).run_forever(settings)
 
 
 @app.command()

@@ -11,6 +11,7 @@ import httpx
 
 from simulators.fleet import FaultSpec, build_fleet, publish, register
 from telemetry.localservices import embedded_database, find_or_start_broker
+from telemetry.mqtt import redacted
 from telemetry.settings import Settings
 from telemetry.storage.migrate import upgrade
 from telemetry.supervisor import Supervisor, plan, prepare_broker_sessions
@@ -39,7 +40,10 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
         asyncio.run(register(fleet, api))
         faulty = [v.vin for v in fleet if v.faults]
         print(f"\nServer up. API docs: {api}/docs   health: {api}/health   dead letters: {api}/dead-letters")
-        print(f"Publishing {vehicles} vehicles at 1 Hz to {settings.mqtt_url}; overheating: {', '.join(faulty)}")
+        print(
+            f"Publishing {vehicles} vehicles at 1 Hz to {redacted(settings.require_mqtt_url())};"
+            f" overheating: {', '.join(faulty)}"
+        )
         if fleet:
             print(f"Try: curl '{api}/vehicles/{fleet[0].vin}/signals/Vehicle.Speed'")
         print("Alerts appear below as the rule engine raises them (Ctrl-C stops).\n", flush=True)

@@ -13,7 +13,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -30,14 +30,27 @@ RECEIVE_MAXIMUM = 65535  # unacknowledged QoS 1 messages the broker may have in 
 def broker_address(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-        raise ConfigError(f"broker URL {url!r} must look like mqtt://host:port")
+        raise ConfigError(f"broker URL {url!r} must look like mqtt://[user:password@]host:port")
     return parts.hostname, parts.port or 1883
+
+
+def redacted(url: str) -> str:
+    """The broker URL without its password, for logs and status pages."""
+    host, port = broker_address(url)
+    user, _ = broker_login(url)
+    return f"mqtt://{user + '@' if user else ''}{host}:{port}"
+
+
+def broker_login(url: str) -> tuple[str | None, str | None]:
+    parts = urlsplit(url)
+    return (unquote(parts.username) if parts.username else None, unquote(parts.password) if parts.password else None)
 
 
 def make_client(
     url: str, identifier: str, *, persistent: bool = True, manual_ack: bool = False, keepalive: int = 30
 ) -> aiomqtt.Client:
     host, port = broker_address(url)
+    username, password = broker_login(url)
     props = Properties(PacketTypes.CONNECT)
     props.ReceiveMaximum = RECEIVE_MAXIMUM
     if persistent:
@@ -46,6 +59,8 @@ def make_client(
         host,
         port,
         identifier=identifier,
+        username=username,
+        password=password,
         protocol=aiomqtt.ProtocolVersion.V5,
         clean_start=not persistent,
         properties=props,

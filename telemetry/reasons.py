@@ -10,6 +10,7 @@ class Reason(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     NOT_UTF8 = "not_utf8"
     MALFORMED_JSON = "malformed_json"
+    MALFORMED_ARROW = "malformed_arrow"
     INVALID_PAYLOAD = "invalid_payload"
     INVALID_TOPIC = "invalid_topic"
     INVALID_VIN = "invalid_vin"
@@ -23,6 +24,7 @@ class Reason(StrEnum):
     NOT_FINITE = "not_finite"
     OUT_OF_RANGE = "out_of_range"
     INVALID_VALUE = "invalid_value"
+    RATE_LIMITED = "rate_limited"
 
 
 @dataclass(frozen=True, slots=True)

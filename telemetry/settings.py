@@ -28,7 +28,15 @@ class Settings(BaseSettings):
 
     max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
     max_future_skew_s: int = Field(default=300, ge=0)
-    retention_days: int = Field(default=365, ge=1)
+    retention_days: int = Field(default=365, ge=1, description="Older samples are refused and dropped")
+    retention_export_dir: Path | None = Field(
+        default=None, description="Export each day to Parquet here before retention drops it"
+    )
+
+    vehicle_max_messages_per_s: float = Field(
+        default=20.0, gt=0, description="Per vehicle and ingest worker; excess is dead-lettered as rate_limited"
+    )
+    vehicle_burst_messages: float = Field(default=200.0, ge=1, description="Messages a vehicle may send at once")
 
     ingest_batch_max_messages: int = Field(default=2000, ge=1)
     ingest_batch_max_wait_ms: int = Field(default=200, ge=1)

@@ -15,12 +15,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import psycopg
+
 from telemetry.metrics import MULTIPROC_ENV, forget_process, prepare_directory
 from telemetry.mqtt import make_client
 from telemetry.settings import Settings
+from telemetry.storage.retention import run_retention
 from telemetry.topics import (
     ingest_client_id,
-    ingest_subscription,
+    ingest_subscriptions,
     partitions_of,
     rules_client_id,
     rules_topic,
@@ -48,7 +51,8 @@ def child_env(settings: Settings) -> dict[str, str]:
 
 def plan(ingest_workers: int, rule_workers: int, partitions: int, *, api: bool = True) -> list[Child]:
     children = [Child("api", ["api"])] if api else []
-    children += [Child(f"ingest-{i}", ["ingest", "--index", str(i)]) for i in range(ingest_workers)]
+    shared = ["--shared"] if ingest_workers > 1 else []
+    children += [Child(f"ingest-{i}", ["ingest", "--index", str(i), *shared]) for i in range(ingest_workers)]
     for i in range(rule_workers):
         owned = partitions_of(i, rule_workers, partitions)
         children.append(
@@ -71,9 +75,13 @@ async def prepare_broker_sessions(settings: Settings, ingest_workers: int, rule_
     them with the broker for the worker itself.
     """
     url, stem, prefix = settings.require_mqtt_url(), settings.mqtt_client_id, settings.mqtt_topic_prefix
+    shared = ingest_workers > 1
     for i in range(ingest_workers):
         async with make_client(url, ingest_client_id(stem, i), manual_ack=True) as client:
-            await client.subscribe(ingest_subscription(prefix), qos=1)
+            for topic in ingest_subscriptions(prefix, shared=not shared):  # the other form would double-deliver
+                await client.unsubscribe(topic)
+            for topic in ingest_subscriptions(prefix, shared=shared):
+                await client.subscribe(topic, qos=1)
     for i in range(rule_workers):
         owned = set(partitions_of(i, rule_workers, settings.rule_partitions))
         async with make_client(url, rules_client_id(stem, i), manual_ack=True) as client:
@@ -127,11 +135,26 @@ class Supervisor:
                     child.proc.kill()
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
-    def run_forever(self) -> None:
+    def run_forever(self, settings: Settings) -> None:
         self.start()
+        next_maintenance = time.monotonic()
         try:
             while True:
                 self.poll()
+                if time.monotonic() >= next_maintenance:
+                    maintain(settings)
+                    next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL_S
                 time.sleep(0.5)
         finally:
             self.stop()
+
+
+MAINTENANCE_INTERVAL_S = 3600
+
+
+def maintain(settings: Settings) -> None:
+    """Hourly: retention (export, then drop old days). Failures are logged, never fatal."""
+    try:
+        run_retention(settings)
+    except (psycopg.Error, OSError) as exc:
+        log.warning("retention failed (%s); will try again in an hour", exc)

@@ -35,9 +35,12 @@ def parse_vehicle_topic(prefix: str, topic: str) -> tuple[str, str] | None:
 INGEST_SHARE_GROUP = "telemetry-ingest"
 
 
-def ingest_subscription(prefix: str) -> str:
-    """Ingest workers share the fleet's telemetry through an MQTT v5 shared subscription."""
-    return f"$share/{INGEST_SHARE_GROUP}/{vehicle_filter(prefix, TELEMETRY)}"
+def ingest_subscriptions(prefix: str, *, shared: bool) -> list[str]:
+    """The fleet's telemetry (JSON and Arrow). Several ingest workers share it through MQTT v5 shared
+    subscriptions; a single worker subscribes plainly, because a plain subscription survives a broker
+    restart on every broker while Mosquitto 2.0.11 forgets shared ones (see README, "Failures")."""
+    filters = [vehicle_filter(prefix, kind) for kind in (TELEMETRY, TELEMETRY_ARROW)]
+    return [f"$share/{INGEST_SHARE_GROUP}/{f}" for f in filters] if shared else filters
 
 
 def ingest_client_id(stem: str, index: int) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from telemetry.mqtt import broker_address, publisher
 from telemetry.timeutil import now_ms
-from telemetry.topics import TELEMETRY, vehicle_topic
+from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, vehicle_topic
 from tests.fix_server import Server, wait_for
 
 COOLANT = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
@@ -197,3 +197,30 @@ def test_metrics_count_messages_and_dead_letters_by_reason(server: Server) -> No
     assert metric(text, "telemetry_ingest_samples_total") >= metric(before, "telemetry_ingest_samples_total") + 1
     ingest_id = f"{server.settings.mqtt_client_id}-ingest-0"
     assert metric(text, f'telemetry_broker_connected{{component="{ingest_id}"}}') == 1.0
+
+
+def test_an_arrow_batch_over_mqtt_is_stored(server: Server) -> None:
+    import pyarrow as pa
+
+    vin = "1FTFW1ET5DFC10312"
+    register(server, vin)
+    start = now_ms() - 60_000
+    table = pa.table(
+        {
+            "ts": pa.array([start + i * 1000 for i in range(30)], pa.int64()),
+            "path": pa.array(["Vehicle.Speed"] * 30),
+            "value": pa.array([float(i) for i in range(30)]),
+        }
+    )
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+
+    async def go() -> None:
+        async with publisher(server.settings.require_mqtt_url(), f"{server.settings.mqtt_client_id}-arrow") as c:
+            topic = vehicle_topic(server.settings.mqtt_topic_prefix, vin, TELEMETRY_ARROW)
+            await c.publish(topic, sink.getvalue().to_pybytes(), qos=1)
+
+    asyncio.run(go())
+    points = wait_for(lambda: len(series(server, vin, "Vehicle.Speed")) == 30 and series(server, vin, "Vehicle.Speed"))
+    assert [p["value"] for p in points] == [float(i) for i in range(30)]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import orjson
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.pipeline import Prepared, Received, parse, partition_of, prepare
+from ingest.ratelimit import VehicleRateLimiter
 from telemetry.catalog import default_catalog
 from telemetry.codec import Envelope, Limits, parse_envelope
 from telemetry.storage.samples import SampleWriter
@@ -23,14 +26,14 @@ PARTITION_OF_VIN = 10  # zlib.crc32(VIN) % 16, the same in every process and rel
 
 
 def run(messages: list[tuple[str, bytes]]) -> Prepared:
-    parsed = parse([Received(t, p, NOW) for t, p in messages], prefix="", limits=LIMITS)
+    parsed = parse([Received(t, p, NOW) for t, p in messages], prefix="", limits=LIMITS, catalog=CATALOG)
     return prepare(parsed, VEHICLES, catalog=CATALOG, limits=LIMITS, writer=WRITER, partitions=16, now_ms=NOW)
 
 
 def test_a_message_on_a_foreign_topic_is_dead_lettered() -> None:
     prepared = run([("vehicles/1HGCM82633A004352/status", b"{}")])
     assert [(d.rejection.reason, d.rejection.detail) for d in prepared.dead] == [
-        ("invalid_topic", "topic 'vehicles/1HGCM82633A004352/status' is not vehicles/{vin}/telemetry")
+        ("invalid_topic", "topic 'vehicles/1HGCM82633A004352/status' is not vehicles/{vin}/telemetry[/arrow]")
     ]
 
 
@@ -87,3 +90,99 @@ def test_fuzz_every_input_is_stored_or_dead_lettered(payload: bytes) -> None:
     for letter in prepared.dead:
         assert letter.payload == payload
         assert letter.rejection.detail
+
+
+def arrow_batch(columns: dict[str, pa.Array]) -> bytes:
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def stored_values(prepared: Prepared) -> dict[tuple[int, str], float]:
+    rows = prepared.rows
+    return {
+        (int(rows.ts[i]), s.path): float(rows.values[i, j])
+        for i in range(len(rows))
+        for j, s in enumerate(WRITER.numeric)
+        if not np.isnan(rows.values[i, j])
+    }
+
+
+def test_an_arrow_batch_is_stored_like_json() -> None:
+    payload = arrow_batch(
+        {
+            "ts": pa.array([NOW - 1000, NOW - 1000, NOW], pa.int64()),
+            "path": pa.array(["Vehicle.Speed", "Vehicle.Powertrain.CombustionEngine.IsRunning", "Vehicle.Speed"]),
+            "value": pa.array([50.0, 1.0, 52.5]),
+        }
+    )
+    prepared = run([(f"vehicles/{VIN}/telemetry/arrow", payload)])
+    assert prepared.dead == []
+    assert stored_values(prepared) == {
+        (NOW - 1000, "Vehicle.Speed"): 50.0,
+        (NOW - 1000, "Vehicle.Powertrain.CombustionEngine.IsRunning"): 1.0,
+        (NOW, "Vehicle.Speed"): 52.5,
+    }
+
+
+def test_arrow_timestamps_and_bad_values_meet_the_same_checks() -> None:
+    payload = arrow_batch(
+        {
+            "ts": pa.array([NOW * 1000, NOW * 1000], pa.timestamp("us", tz="UTC")),
+            "path": pa.array(["Vehicle.Speed", "Vehicle.Exterior.AirTemperature"]).dictionary_encode(),
+            "value": pa.array([900.0, 20.0]),
+        }
+    )
+    prepared = run([(f"vehicles/{VIN}/telemetry/arrow", payload)])
+    assert stored_values(prepared) == {(NOW, "Vehicle.Exterior.AirTemperature"): 20.0}
+    assert [(d.rejection.reason, d.rejection.detail) for d in prepared.dead] == [
+        ("out_of_range", "signal 'Vehicle.Speed' value 900 km/h is outside the valid range 0..400 km/h")
+    ]
+
+
+def test_a_broken_arrow_batch_is_dead_lettered() -> None:
+    prepared = run(
+        [
+            (f"vehicles/{VIN}/telemetry/arrow", b"not arrow at all"),
+            (f"vehicles/{VIN}/telemetry/arrow", arrow_batch({"ts": pa.array([NOW]), "value": pa.array([1.0])})),
+        ]
+    )
+    reasons = [(d.rejection.reason, d.rejection.detail) for d in prepared.dead]
+    assert reasons[0][0] == "malformed_arrow"
+    assert reasons[0][1].startswith("not an Arrow IPC stream: ")
+    assert reasons[1] == ("invalid_payload", "Arrow batch needs columns ts, path, value; missing path")
+
+
+def test_a_flooding_vehicle_is_rate_limited_and_others_are_not() -> None:
+    other = "WVWZZZ1JZXW000001"
+    limiter = VehicleRateLimiter(per_second=5, burst=10)
+    flood = [
+        Received(f"vehicles/{VIN}/telemetry", orjson.dumps({"ts": NOW - i, "signals": {"Vehicle.Speed": 1}}), NOW)
+        for i in range(50)
+    ]
+    calm = [Received(f"vehicles/{other}/telemetry", orjson.dumps({"ts": NOW, "signals": {"Vehicle.Speed": 2}}), NOW)]
+    parsed = parse(flood + calm, prefix="", limits=LIMITS, catalog=CATALOG)
+    prepared = prepare(
+        parsed,
+        {**VEHICLES, other: (8, 6)},
+        catalog=CATALOG,
+        limits=LIMITS,
+        writer=WRITER,
+        partitions=16,
+        now_ms=NOW,
+        rate_limiter=limiter,
+    )
+    limited = [d for d in prepared.dead if d.rejection.reason == "rate_limited"]
+    assert len(limited) == 40
+    assert limited[0].rejection.detail == f"vehicle {VIN} sends more than 5 messages/s (burst 10)"
+    assert len(prepared.rows) == 11  # 10 of the flood (the burst) and the calm vehicle's one
+    assert 8 in prepared.rows.vehicle_id.tolist()
+
+
+def test_the_bucket_refills_with_time() -> None:
+    limiter = VehicleRateLimiter(per_second=2, burst=2)
+    assert [limiter.allow(VIN, 0.0) for _ in range(3)] == [True, True, False]
+    assert limiter.allow(VIN, 0.5)
+    assert not limiter.allow(VIN, 0.5)

@@ -10,7 +10,7 @@ from api.deps import ConnDep, SettingsDep
 from api.models import ComponentStatus, HealthOut
 from telemetry import metrics
 from telemetry.errors import TelemetryError
-from telemetry.mqtt import make_client
+from telemetry.mqtt import make_client, redacted
 from telemetry.storage.layout import samples_layout
 
 router = APIRouter(tags=["health"])
@@ -37,7 +37,7 @@ async def health(conn: ConnDep, settings: SettingsDep) -> HealthOut:
         database = ComponentStatus(ok=False, detail=str(exc).strip())
     try:
         async with make_client(settings.require_mqtt_url(), f"{settings.mqtt_client_id}-health", persistent=False):
-            broker = ComponentStatus(ok=True, detail=f"connected to {settings.mqtt_url}")
+            broker = ComponentStatus(ok=True, detail=f"connected to {redacted(settings.require_mqtt_url())}")
     except (aiomqtt.MqttError, OSError, TelemetryError) as exc:
         broker = ComponentStatus(ok=False, detail=str(exc))
     status = "ok" if database.ok and broker.ok else "degraded"

@@ -1,0 +1,116 @@
+"""Retention: samples older than the window go by whole partitions (or TimescaleDB chunks),
+optionally exported to Parquet first, one file per UTC day."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+from psycopg import sql
+
+from telemetry.catalog import Catalog, default_catalog
+from telemetry.settings import Settings
+from telemetry.storage.db import connect_sync
+from telemetry.storage.layout import NATIVE, TIMESCALEDB
+
+log = logging.getLogger(__name__)
+_PARTITION = re.compile(r"^samples_p(\d{8})$")
+EXPORT_CHUNK_ROWS = 50_000
+
+
+def _schema(catalog: Catalog) -> pa.Schema:
+    fields = [pa.field("vin", pa.string()), pa.field("ts", pa.timestamp("us", tz="UTC"))]
+    for s in catalog.signals:
+        kind = pa.list_(pa.string()) if s.kind == "string_list" else pa.float64()
+        fields.append(pa.field(s.path, kind, metadata={"unit": s.unit or "", "column": s.column}))
+    return pa.schema(fields)
+
+
+def export_day(conn: psycopg.Connection, catalog: Catalog, day: date, out_dir: Path) -> tuple[Path, int]:
+    """Write the day's samples (VIN, time, one column per signal path) to `samples-YYYY-MM-DD.parquet`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"samples-{day.isoformat()}.parquet"
+    schema = _schema(catalog)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    cols = sql.SQL(", ").join(sql.Identifier("s", c.column) for c in catalog.signals)
+    query = sql.SQL(
+        "SELECT v.vin, s.ts, {cols} FROM samples s JOIN vehicles v ON v.id = s.vehicle_id"
+        " WHERE s.ts >= %s AND s.ts < %s ORDER BY s.vehicle_id, s.ts"
+    ).format(cols=cols)
+    rows_written = 0
+    tmp = path.with_suffix(".parquet.partial")
+    with (
+        pq.ParquetWriter(tmp, schema, compression="zstd") as writer,
+        conn.cursor(name=f"export_{day:%Y%m%d}", row_factory=psycopg.rows.tuple_row) as cur,
+    ):
+        cur.execute(query, (start, start + timedelta(days=1)))
+        while rows := cur.fetchmany(EXPORT_CHUNK_ROWS):
+            columns = list(zip(*rows, strict=True))
+            arrays = {f.name: pa.array(col, type=f.type) for f, col in zip(schema, columns, strict=True)}
+            writer.write_table(pa.table(arrays, schema=schema))
+            rows_written += len(rows)
+    tmp.replace(path)
+    return path, rows_written
+
+
+def expired_days(conn: psycopg.Connection, now: datetime, retention_days: int) -> list[date]:
+    """Days whose whole partition lies outside the window (native layout)."""
+    cutoff = (now - timedelta(days=retention_days)).date()
+    cur = conn.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = to_regclass('samples')"
+    )
+    days = []
+    for row in cur.fetchall():
+        match = _PARTITION.match(row["relname"])
+        if match:
+            day = datetime.strptime(match.group(1), "%Y%m%d").date()
+            if day < cutoff:
+                days.append(day)
+    return sorted(days)
+
+
+def apply_retention(
+    conn: psycopg.Connection, catalog: Catalog, *, retention_days: int, now: datetime, export_dir: Path | None
+) -> list[date]:
+    """Export (when asked) then drop what is older than the window; returns the days dropped."""
+    row = conn.execute("SELECT value FROM storage_info WHERE key = 'samples_layout'").fetchone()
+    layout = row["value"] if row else "missing"
+    if layout == TIMESCALEDB:
+        cutoff = now - timedelta(days=retention_days)
+        if export_dir is not None:
+            first = conn.execute("SELECT min(ts) AS first FROM samples WHERE ts < %s", (cutoff,)).fetchone()["first"]
+            day = first.date() if first else cutoff.date()
+            while day < cutoff.date():
+                export_day(conn, catalog, day, export_dir)
+                day += timedelta(days=1)
+        conn.execute("SELECT drop_chunks('samples', older_than => %s::timestamptz)", (cutoff,))
+        conn.commit()
+        return []
+    assert layout == NATIVE, layout
+    dropped = []
+    for day in expired_days(conn, now, retention_days):
+        if export_dir is not None:
+            path, count = export_day(conn, catalog, day, export_dir)
+            log.info("exported %d rows of %s to %s", count, day, path)
+        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(f"samples_p{day:%Y%m%d}")))
+        conn.commit()
+        dropped.append(day)
+        log.info("dropped samples of %s (retention %d days)", day, retention_days)
+    return dropped
+
+
+def run_retention(settings: Settings, now: datetime | None = None) -> list[date]:
+    with connect_sync(settings) as conn:
+        return apply_retention(
+            conn,
+            default_catalog(),
+            retention_days=settings.retention_days,
+            now=now or datetime.now(UTC),
+            export_dir=settings.retention_export_dir,
+        )
