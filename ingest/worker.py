@@ -18,6 +18,7 @@ import psycopg
 
 from ingest.pipeline import Prepared, Received, parse, prepare
 from ingest.ratelimit import VehicleRateLimiter
+from ingest.spool import Spool
 from telemetry import metrics, rulebatch
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.codec import Limits
@@ -47,7 +48,8 @@ class IngestWorker:
         self.vehicles: dict[str, tuple[int, int]] = {}
         self.rate_limiter = VehicleRateLimiter(settings.vehicle_max_messages_per_s, settings.vehicle_burst_messages)
         self.conn: psycopg.AsyncConnection | None = None
-        self.stored_batches = 0
+        self._db_lock = asyncio.Lock()
+        self.spool = Spool(settings.data_dir / "spool" / self.client_id, settings.spool_max_bytes)
 
     @property
     def client_id(self) -> str:
@@ -64,9 +66,11 @@ class IngestWorker:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._read(client, batch), name=f"{self.client_id}-read")
             tasks.create_task(self._flush(client, batch), name=f"{self.client_id}-flush")
+            tasks.create_task(self._drain_spool(client), name=f"{self.client_id}-drain-spool")
 
     async def _read(self, client: aiomqtt.Client, batch: _PendingBatch) -> None:
-        """Move messages into the pending batch; never cancelled mid-message, so none is dropped."""
+        """Move messages into the pending batch. The iterator is never cancelled while the connection
+        lives (a timed-out read could take a message and drop it un-acknowledged until a reconnect)."""
         async for message in client.messages:
             await batch.room.wait()
             payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
@@ -88,22 +92,57 @@ class IngestWorker:
             metrics.RECEIVE_TO_COMMIT_SECONDS.observe((now_ms() - received[0].received_ms) / 1000)
 
     async def _store_and_forward(self, client: aiomqtt.Client, received: list[Received]) -> None:
+        """Store (retrying while the database is down), or spool once the outage is long; then forward."""
         backoff = Backoff(cap=10.0)
+        failing_since: float | None = None
         while True:
             try:
                 prepared = await self._store(received)
                 break
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 metrics.DATABASE_RETRIES.inc()
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() - failing_since >= self.settings.spool_after_s and self.spool.has_room():
+                    self.spool.write(received)
+                    metrics.SPOOLED.inc(len(received))
+                    metrics.SPOOL_FILES.set(len(self.spool.files()))
+                    log.warning(
+                        "%s: database unavailable (%s); spooled %d messages", self.client_id, exc, len(received)
+                    )
+                    return
                 log.warning("%s: database unavailable (%s); retrying, nothing acknowledged", self.client_id, exc)
-                await self._drop_connection()
                 await backoff.wait()
+        await self._forward(client, prepared)
+
+    async def _forward(self, client: aiomqtt.Client, prepared: Prepared) -> None:
         prefix = self.settings.mqtt_topic_prefix
         for partition, batch in prepared.rule_batches.items():
             await client.publish(rules_topic(prefix, partition), rulebatch.encode(batch, self.catalog), qos=1)
-        self.stored_batches += 1
+
+    async def _drain_spool(self, client: aiomqtt.Client) -> None:
+        """Replay spooled batches, oldest first, whenever the database answers."""
+        while True:
+            for path in self.spool.files():
+                try:
+                    prepared = await self._store(Spool.read(path))
+                except (psycopg.OperationalError, psycopg.InterfaceError):
+                    break
+                await self._forward(client, prepared)
+                path.unlink()
+                metrics.SPOOL_FILES.set(len(self.spool.files()))
+                log.info("%s: replayed spooled batch %s", self.client_id, path.name)
+            await asyncio.sleep(2.0)
 
     async def _store(self, received: list[Received]) -> Prepared:
+        """One batch into the database; the live flush and the spool drain take turns on one connection."""
+        async with self._db_lock:
+            try:
+                return await self._store_now(received)
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                await self._drop_connection()
+                raise
+
+    async def _store_now(self, received: list[Received]) -> Prepared:
         conn = await self._connection()
         parsed = parse(received, prefix=self.settings.mqtt_topic_prefix, limits=self.limits, catalog=self.catalog)
         missing = [v for v in parsed.vins_to_look_up() if v not in self.vehicles]

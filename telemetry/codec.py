@@ -17,6 +17,7 @@ import orjson
 
 from telemetry.catalog import PINNED_MAJOR, Catalog, Resolution
 from telemetry.reasons import Reason, Rejection
+from telemetry.settings import Settings
 from telemetry.timeutil import MS_PER_DAY, iso, parse_ts
 from telemetry.vin import is_valid_vin
 
@@ -31,11 +32,11 @@ class Limits:
     retention_ms: int
 
     @classmethod
-    def from_settings(cls, settings: object) -> Limits:
+    def from_settings(cls, settings: Settings) -> Limits:
         return cls(
-            max_payload_bytes=settings.max_payload_bytes,  # type: ignore[attr-defined]
-            max_future_skew_ms=settings.max_future_skew_s * 1000,  # type: ignore[attr-defined]
-            retention_ms=settings.retention_days * MS_PER_DAY,  # type: ignore[attr-defined]
+            max_payload_bytes=settings.max_payload_bytes,
+            max_future_skew_ms=settings.max_future_skew_s * 1000,
+            retention_ms=settings.retention_days * MS_PER_DAY,
         )
 
 
@@ -61,8 +62,8 @@ def _load_json(payload: bytes) -> object:
             raise fast_error from None
 
 
-def parse_envelope(topic_vin: str, payload: bytes, limits: Limits) -> Envelope | Rejection:
-    """Check size, encoding, JSON and structure; the topic's VIN is the vehicle's identity."""
+def check_message(topic_vin: str, payload: bytes, limits: Limits) -> Rejection | None:
+    """What every format checks first: the payload's size and the topic's VIN."""
     if len(payload) > limits.max_payload_bytes:
         return Rejection(
             Reason.PAYLOAD_TOO_LARGE,
@@ -70,6 +71,13 @@ def parse_envelope(topic_vin: str, payload: bytes, limits: Limits) -> Envelope |
         )
     if not is_valid_vin(topic_vin):
         return Rejection(Reason.INVALID_VIN, f"topic VIN {topic_vin!r} is not 17 characters of the VIN alphabet")
+    return None
+
+
+def parse_envelope(topic_vin: str, payload: bytes, limits: Limits) -> Envelope | Rejection:
+    """Check size, encoding, JSON and structure; the topic's VIN is the vehicle's identity."""
+    if rejected := check_message(topic_vin, payload, limits):
+        return rejected
     try:
         doc = _load_json(payload)
     except orjson.JSONDecodeError as exc:

@@ -13,20 +13,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from telemetry.catalog import Catalog
-from telemetry.codec import Envelope, Limits
+from telemetry.codec import Envelope, Limits, check_message
 from telemetry.reasons import Reason, Rejection
-from telemetry.vin import is_valid_vin
 
 COLUMNS = ("ts", "path", "value")
 
 
 def parse_arrow_envelope(topic_vin: str, payload: bytes, limits: Limits, catalog: Catalog) -> Envelope | Rejection:
-    if len(payload) > limits.max_payload_bytes:
-        return Rejection(
-            Reason.PAYLOAD_TOO_LARGE, f"payload is {len(payload)} bytes, the limit is {limits.max_payload_bytes}"
-        )
-    if not is_valid_vin(topic_vin):
-        return Rejection(Reason.INVALID_VIN, f"topic VIN {topic_vin!r} is not 17 characters of the VIN alphabet")
+    if rejected := check_message(topic_vin, payload, limits):
+        return rejected
     try:
         table = pa.ipc.open_stream(payload).read_all()
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:

@@ -31,6 +31,8 @@ RECEIVE_TO_COMMIT_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30),
 )
 PENDING = Gauge("telemetry_ingest_pending_messages", "Received, not yet stored", multiprocess_mode="livesum")
+SPOOLED = Counter("telemetry_ingest_spooled_messages", "Messages written to the disk spool during an outage")
+SPOOL_FILES = Gauge("telemetry_ingest_spool_files", "Batches waiting in the disk spool", multiprocess_mode="livesum")
 DATABASE_RETRIES = Counter("telemetry_ingest_database_retries", "Batch writes retried because the database failed")
 BROKER_CONNECTED = Gauge(
     "telemetry_broker_connected", "1 while connected to the broker", ["component"], multiprocess_mode="livemax"

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     ingest_batch_max_messages: int = Field(default=2000, ge=1)
     ingest_batch_max_wait_ms: int = Field(default=200, ge=1)
 
+    spool_after_s: float = Field(
+        default=10.0, ge=0, description="Database down this long: batches go to the local disk spool"
+    )
+    spool_max_bytes: int = Field(default=10 * 2**30, ge=0, description="Spool size cap; then the broker holds")
+
     rule_partitions: int = Field(default=16, ge=1, le=4096)
     rules_dir: Path | None = Field(default=None, description="Rule files; unset: the packaged library.")
 

@@ -14,7 +14,6 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from telemetry.localservices import free_port
 from telemetry.settings import Settings
 from telemetry.supervisor import child_env
 from tests.fix_services import drop_schema, make_settings
@@ -59,7 +58,7 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module")
 def server(database_url: str, mqtt_url: str) -> Iterator[Server]:
-    settings = make_settings(database_url, mqtt_url, api_port=free_port())
+    settings = make_settings(database_url, mqtt_url)
     proc = start_server(settings)
     api = httpx.Client(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=10)
 

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from telemetry.localservices import free_port
 from telemetry.settings import Settings
 from telemetry.storage.migrate import upgrade
 
@@ -44,6 +45,7 @@ def make_settings(database_url: str, mqtt_url: str, **overrides: object) -> Sett
         "mqtt_topic_prefix": f"t{tag}/",
         "mqtt_client_id": f"t{tag}",
         "ingest_batch_max_wait_ms": 50,
+        "api_port": free_port(),
         **overrides,
     }
     return Settings(**values)

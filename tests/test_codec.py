@@ -63,6 +63,12 @@ def test_old_names_are_renamed_and_converted() -> None:
         ),
         (None, b'{"vin": "\xff"}', Reason.NOT_UTF8, "payload is not UTF-8: invalid byte at offset 9"),
         (None, b"x" * 5000, Reason.PAYLOAD_TOO_LARGE, "payload is 5000 bytes, the limit is 4096"),
+        (
+            None,
+            b"[" * 2000 + b"]" * 2000,
+            Reason.MALFORMED_JSON,
+            "malformed JSON: depth limit exceeded: line 1 column 1026 (char 1025)",
+        ),
         ([1, 2], None, Reason.INVALID_PAYLOAD, "payload must be a JSON object, got array"),
         ({"vin": VIN}, None, Reason.INVALID_PAYLOAD, "payload needs 'samples' (a list) or 'ts' and 'signals'"),
         (

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import psutil
 import psycopg
 import pytest
@@ -116,9 +117,10 @@ def test_mosquitto_restart_loses_nothing(database_url: str, own_broker: OwnMosqu
 
 
 def test_postgresql_down_for_30_s_loses_nothing(tmp_path: Path, mqtt_url: str) -> None:
+    """The outage outlasts TELEMETRY_SPOOL_AFTER_S, so part of it goes through the disk spool."""
     database = OwnPostgres(tmp_path)
     try:
-        settings = make_settings(database.url, mqtt_url)
+        settings = make_settings(database.url, mqtt_url, spool_after_s=5, data_dir=tmp_path / "data")
         asyncio.run(upgrade(settings))
         vins = fleet(settings)
         with running_server(settings):
@@ -128,5 +130,12 @@ def test_postgresql_down_for_30_s_loses_nothing(tmp_path: Path, mqtt_url: str) -
             time.sleep(30)
             database.start()
             assert_exactly_once(settings, publisher)
+            metrics = httpx.get(f"http://127.0.0.1:{settings.api_port}/metrics", timeout=10).text
+            spooled = [
+                line for line in metrics.splitlines() if line.startswith("telemetry_ingest_spooled_messages_total")
+            ]
+            assert spooled
+            assert float(spooled[0].split()[-1]) > 0
+            assert list((tmp_path / "data" / "spool").rglob("*.arrow")) == []
     finally:
         database.close()
