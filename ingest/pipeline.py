@@ -13,7 +13,7 @@ import numpy as np
 
 from ingest.ratelimit import VehicleRateLimiter
 from telemetry.catalog import Catalog
-from telemetry.codec import BatchBuilder, Envelope, Limits, parse_envelope
+from telemetry.codec import BatchBuilder, DecodedBatch, Envelope, Limits, parse_envelope
 from telemetry.codec_arrow import parse_arrow_envelope
 from telemetry.reasons import Reason, Rejection
 from telemetry.rulebatch import RuleBatch, with_dtcs
@@ -39,12 +39,57 @@ class Parsed:
         return {v for v, o in zip(self.vins, self.outcome, strict=True) if v and isinstance(o, Envelope)}
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A stored message that carried a `seq`: which rows it wrote, to tell new data from redelivery."""
+
+    msg: int
+    vehicle_id: int
+    seq: int
+    keys: frozenset[tuple[int, int]]
+
+
 @dataclass
 class Prepared:
     rows: WideRows
     dead: list[DeadLetter]
     rule_batches: dict[int, RuleBatch] = field(default_factory=dict)
     accepted_values: int = 0
+    counted: list[Counted] = field(default_factory=list)
+
+
+def flag_seq_regressions(
+    parsed: Parsed, prepared: Prepared, changed: set[tuple[int, int]], last_seq: dict[int, int | None]
+) -> tuple[list[DeadLetter], dict[int, int]]:
+    """Messages with new data whose `seq` is below the vehicle's highest so far: stored, but flagged.
+
+    `last_seq` is this worker's own memory: the broker delivers a vehicle's messages to one
+    subscriber in order, while several workers commit in any order, so only a per-worker counter
+    flags real regressions (a vehicle that reset or replays its counter) and never mere sharing.
+    A redelivered message wrote nothing new, so it is never flagged, whatever its seq.
+    Returns the flags and each vehicle's new highest seq.
+    """
+    highest = dict(last_seq)
+    flags: list[DeadLetter] = []
+    unclaimed = set(changed)  # a new row is credited to the first message that wrote it (first wins)
+    for c in prepared.counted:
+        if not c.keys & unclaimed:
+            continue
+        unclaimed -= c.keys
+        previous = highest.get(c.vehicle_id)
+        if previous is not None and c.seq < previous:
+            msg = parsed.received[c.msg]
+            flags.append(
+                DeadLetter(
+                    msg.topic,
+                    msg.payload,
+                    msg.received_ms,
+                    Rejection(Reason.SEQ_REGRESSED, f"seq {c.seq} after {previous}: samples stored", ts_ms=None),
+                    parsed.vins[c.msg],
+                )
+            )
+        highest[c.vehicle_id] = max(c.seq, previous if previous is not None else c.seq)
+    return flags, {v: s for v, s in highest.items() if s is not None and s != last_seq.get(v)}
 
 
 def partition_of(vin: str, partitions: int) -> int:
@@ -127,4 +172,17 @@ def prepare(
     part_of_owner = np.array([partition_of(vin_of_vehicle[int(v)], partitions) for v in owners], dtype=np.int64)
     parts = part_of_owner[inverse] if len(owners) else np.empty(0, np.int64)
     batches = {int(p): forward.take(np.flatnonzero(parts == p)) for p in np.unique(parts)}
-    return Prepared(rows, dead, batches, len(decoded))
+    return Prepared(rows, dead, batches, len(decoded), _counted(parsed, decoded, vehicle_of_msg))
+
+
+def _counted(parsed: Parsed, decoded: DecodedBatch, vehicle_of_msg: np.ndarray) -> list[Counted]:
+    keys: dict[int, set[tuple[int, int]]] = {}
+    for m, t in zip(decoded.msg.tolist(), decoded.ts.tolist(), strict=True):
+        keys.setdefault(m, set()).add((int(vehicle_of_msg[m]), t))
+    for m, t in zip(decoded.dtc_msg, decoded.dtc_ts, strict=True):
+        keys.setdefault(m, set()).add((int(vehicle_of_msg[m]), t))
+    return [
+        Counted(m, int(vehicle_of_msg[m]), env.seq, frozenset(k))
+        for m, k in sorted(keys.items())
+        if isinstance(env := parsed.outcome[m], Envelope) and env.seq is not None
+    ]

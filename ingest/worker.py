@@ -16,7 +16,7 @@ import aiomqtt
 import numpy as np
 import psycopg
 
-from ingest.pipeline import Prepared, Received, parse, prepare
+from ingest.pipeline import Prepared, Received, flag_seq_regressions, parse, prepare
 from ingest.ratelimit import VehicleRateLimiter
 from ingest.spool import Spool
 from telemetry import metrics, rulebatch
@@ -46,6 +46,7 @@ class IngestWorker:
         self.writer = SampleWriter(self.catalog)
         self.partitions = PartitionManager()
         self.vehicles: dict[str, tuple[int, int]] = {}
+        self.highest_seq: dict[int, int | None] = {}  # per vehicle id, as this worker saw it
         self.rate_limiter = VehicleRateLimiter(settings.vehicle_max_messages_per_s, settings.vehicle_burst_messages)
         self.conn: psycopg.AsyncConnection | None = None
         self._db_lock = asyncio.Lock()
@@ -164,8 +165,11 @@ class IngestWorker:
         await self.partitions.ensure(conn, days)
         with metrics.COMMIT_SECONDS.time():
             async with conn.transaction():
-                await self.writer.write(conn, prepared.rows)
+                changed = await self.writer.write(conn, prepared.rows)
+                flags, highest = flag_seq_regressions(parsed, prepared, changed, self.highest_seq)
+                prepared.dead.extend(flags)
                 await deadletters.insert(conn, prepared.dead)
+        self.highest_seq.update(highest)  # only once committed
         metrics.MESSAGES.inc(len(received))
         metrics.BATCH_MESSAGES.observe(len(received))
         metrics.SAMPLES.inc(prepared.accepted_values)

@@ -25,6 +25,7 @@ class Reason(StrEnum):
     OUT_OF_RANGE = "out_of_range"
     INVALID_VALUE = "invalid_value"
     RATE_LIMITED = "rate_limited"
+    SEQ_REGRESSED = "seq_regressed"  # a flag: the samples were stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,3 +224,22 @@ def test_an_arrow_batch_over_mqtt_is_stored(server: Server) -> None:
     asyncio.run(go())
     points = wait_for(lambda: len(series(server, vin, "Vehicle.Speed")) == 30 and series(server, vin, "Vehicle.Speed"))
     assert [p["value"] for p in points] == [float(i) for i in range(30)]
+
+
+def test_late_history_is_stored_and_queried_in_time_order(server: Server) -> None:
+    vin = "1G1ZT53826F109149"
+    register(server, vin)
+    now = now_ms()
+    live = orjson.dumps({"vin": vin, "ts": now - 1_000, "signals": {"Vehicle.Speed": 99.0}})
+    hour_ago = now - 3_600_000
+    history = orjson.dumps(
+        {
+            "vin": vin,
+            "samples": [
+                {"ts": hour_ago + i * 60_000, "signals": {"Vehicle.Speed": float(i)}} for i in range(0, 60, 10)
+            ],
+        }
+    )
+    publish(server, vin, [live, history])  # the vehicle was offline and uploads its buffer afterwards
+    points = wait_for(lambda: len(series(server, vin, "Vehicle.Speed")) == 7 and series(server, vin, "Vehicle.Speed"))
+    assert [p["value"] for p in points] == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 99.0]

@@ -79,6 +79,8 @@ def assert_exactly_once(settings: Settings, publisher: SteadyPublisher) -> None:
         time.sleep(0.5)
     time.sleep(1)  # a duplicate would show up as more rows than messages, not fewer
     assert stored(settings) == publisher.published, f"stored {stored(settings)} of {publisher.published}"
+    with connect_sync(settings) as conn:  # redeliveries are neither rejected nor flagged
+        assert conn.execute("SELECT count(*) AS n FROM dead_letters").fetchone()["n"] == 0
 
 
 @pytest.fixture

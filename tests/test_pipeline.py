@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.pipeline import Prepared, Received, parse, partition_of, prepare
+from ingest.pipeline import Prepared, Received, flag_seq_regressions, parse, partition_of, prepare
 from ingest.ratelimit import VehicleRateLimiter
 from telemetry.catalog import default_catalog
 from telemetry.codec import Envelope, Limits, parse_envelope
@@ -186,3 +186,23 @@ def test_the_bucket_refills_with_time() -> None:
     assert [limiter.allow(VIN, 0.0) for _ in range(3)] == [True, True, False]
     assert limiter.allow(VIN, 0.5)
     assert not limiter.allow(VIN, 0.5)
+
+
+def test_a_seq_going_backwards_is_stored_and_flagged_but_a_redelivery_is_not() -> None:
+    def message(seq: int, ts: int) -> tuple[str, bytes]:
+        return f"vehicles/{VIN}/telemetry", orjson.dumps({"seq": seq, "ts": ts, "signals": {"Vehicle.Speed": 1}})
+
+    batch = [message(41, NOW - 3000), message(42, NOW - 2000), message(7, NOW - 1000), message(41, NOW - 3000)]
+    parsed = parse([Received(t, p, NOW) for t, p in batch], prefix="", limits=LIMITS, catalog=CATALOG)
+    prepared = prepare(parsed, VEHICLES, catalog=CATALOG, limits=LIMITS, writer=WRITER, partitions=16, now_ms=NOW)
+    # the database reports which rows were new: the last message repeats the first one's row
+    changed = {(7, NOW - 3000), (7, NOW - 2000), (7, NOW - 1000)}
+    flags, highest = flag_seq_regressions(parsed, prepared, changed, {})
+    assert [(f.rejection.reason, f.rejection.detail) for f in flags] == [
+        ("seq_regressed", "seq 7 after 42: samples stored")
+    ]
+    assert highest == {7: 42}
+    assert len(prepared.rows) == 3  # all stored
+
+    replay, _ = flag_seq_regressions(parsed, prepared, set(), {7: 42})  # a redelivery writes nothing new
+    assert replay == []

@@ -39,7 +39,7 @@ def _write(settings: Settings, vehicle: list[int], ts: list[int], signal: list[i
         async with await connect(settings) as conn:
             await PartitionManager().ensure(conn, {day_of(t) for t in ts})
             async with conn.transaction():
-                return await writer.write(conn, rows)
+                return len(await writer.write(conn, rows))
 
     return asyncio.run(go())
 

@@ -63,6 +63,7 @@ class SampleWriter:
             " SELECT vehicle_id, timestamptz 'epoch' + ts_ms * interval '1 millisecond', {cols}"
             " FROM samples_stage"
             " ON CONFLICT (vehicle_id, ts) DO UPDATE SET {fill} WHERE {changed}"
+            " RETURNING s.vehicle_id, (extract(epoch FROM s.ts) * 1000)::bigint AS ts_ms"
         ).format(cols=col_list, fill=fill, changed=changed)
         dtc_col = sql.Identifier(self.dtc_column or "dtc_list")
         dtc_merge = sql.SQL(
@@ -70,6 +71,7 @@ class SampleWriter:
             " SELECT v, timestamptz 'epoch' + t * interval '1 millisecond', string_to_array(codes, ',')"
             " FROM unnest(%s::integer[], %s::bigint[], %s::text[]) AS u(v, t, codes)"
             " ON CONFLICT (vehicle_id, ts) DO UPDATE SET {c} = EXCLUDED.{c} WHERE s.{c} IS NULL"
+            " RETURNING s.vehicle_id, (extract(epoch FROM s.ts) * 1000)::bigint AS ts_ms"
         ).format(c=dtc_col)
         return stage, merge, dtc_merge
 
@@ -128,18 +130,19 @@ class SampleWriter:
         keep[:, value_bytes.ravel()] = np.repeat(~absent, 8, axis=1)
         return _COPY_HEADER + raw[keep].tobytes() + _COPY_TRAILER
 
-    async def write(self, conn: psycopg.AsyncConnection, rows: WideRows) -> int:
-        """Stage and merge inside the caller's transaction; returns rows inserted or filled."""
-        changed = 0
+    async def write(self, conn: psycopg.AsyncConnection, rows: WideRows) -> set[tuple[int, int]]:
+        """Stage and merge inside the caller's transaction; returns the (vehicle, ts ms) rows that
+        were inserted or gained values. A redelivered batch returns an empty set."""
+        changed: set[tuple[int, int]] = set()
         if len(rows):
             await conn.execute(self._stage_ddl)
-            async with conn.cursor() as cur:
+            async with conn.cursor(row_factory=psycopg.rows.tuple_row) as cur:
                 async with cur.copy("COPY samples_stage FROM STDIN (FORMAT BINARY)") as copy:
                     await copy.write(self.encode_copy(rows))
                 await cur.execute(self._merge)
-                changed += max(cur.rowcount, 0)
+                changed.update(await cur.fetchall())
         if rows.dtc:
-            async with conn.cursor() as cur:
+            async with conn.cursor(row_factory=psycopg.rows.tuple_row) as cur:
                 await cur.execute(
                     self._dtc_merge,
                     (
@@ -148,7 +151,7 @@ class SampleWriter:
                         [",".join(d[2]) for d in rows.dtc],
                     ),
                 )
-                changed += max(cur.rowcount, 0)
+                changed.update(await cur.fetchall())
         return changed
 
 
