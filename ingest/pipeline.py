@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.ratelimit import VehicleRateLimiter
 from telemetry.catalog import Catalog
 from telemetry.codec import BatchBuilder, DecodedBatch, Envelope, Limits, parse_envelope
 from telemetry.codec_arrow import parse_arrow_envelope
@@ -27,6 +26,7 @@ class Received:
     topic: str
     payload: bytes
     received_ms: int
+    over_rate: bool = False  # decided once, on receipt: retries and spool replays never count again
 
 
 @dataclass
@@ -126,7 +126,6 @@ def prepare(
     writer: SampleWriter,
     partitions: int,
     now_ms: int,
-    rate_limiter: VehicleRateLimiter | None = None,
 ) -> Prepared:
     builder = BatchBuilder(catalog, limits, now_ms)
     vehicle_of_msg = np.full(len(parsed.received), -1, dtype=np.int64)
@@ -139,15 +138,8 @@ def prepare(
         if known is None:
             builder.reject(i, Rejection(Reason.UNKNOWN_VEHICLE, f"vehicle {vin} is not registered"))
             continue
-        if rate_limiter is not None and not rate_limiter.allow(vin, parsed.received[i].received_ms / 1000):
-            builder.reject(
-                i,
-                Rejection(
-                    Reason.RATE_LIMITED,
-                    f"vehicle {vin} sends more than {rate_limiter.per_second:g} messages/s"
-                    f" (burst {rate_limiter.burst:g})",
-                ),
-            )
+        if parsed.received[i].over_rate:
+            builder.reject(i, Rejection(Reason.RATE_LIMITED, f"vehicle {vin} sends faster than its rate limit"))
             continue
         vehicle_of_msg[i] = known[0]
         builder.add(i, outcome, default_major=known[1])

@@ -15,8 +15,10 @@ class VehicleRateLimiter:
         self._tokens: dict[str, tuple[float, float]] = {}  # vin -> (tokens, at seconds)
 
     def allow(self, vin: str, now_s: float) -> bool:
-        """Take one token for `vin` at `now_s`; False when the vehicle is over its rate."""
+        """Take one token for `vin` at `now_s`; False when the vehicle is over its rate.
+        Call it once per message, when it arrives; time never runs backwards here."""
         tokens, at = self._tokens.get(vin, (self.burst, now_s))
+        now_s = max(now_s, at)
         tokens = min(self.burst, tokens + (now_s - at) * self.per_second)
         allowed = tokens >= 1.0
         if allowed:

@@ -16,7 +16,9 @@ import pyarrow as pa
 
 from ingest.pipeline import Received
 
-SCHEMA = pa.schema([("topic", pa.string()), ("payload", pa.binary()), ("received_ms", pa.int64())])
+SCHEMA = pa.schema(
+    [("topic", pa.string()), ("payload", pa.binary()), ("received_ms", pa.int64()), ("over_rate", pa.bool_())]
+)
 
 
 class Spool:
@@ -45,6 +47,7 @@ class Spool:
                 "topic": [r.topic for r in received],
                 "payload": [r.payload for r in received],
                 "received_ms": [r.received_ms for r in received],
+                "over_rate": [r.over_rate for r in received],
             },
             schema=SCHEMA,
         )
@@ -65,11 +68,12 @@ class Spool:
     def read(path: Path) -> list[Received]:
         table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
         return [
-            Received(t, p, r)
-            for t, p, r in zip(
+            Received(*row)
+            for row in zip(
                 table.column("topic").to_pylist(),
                 table.column("payload").to_pylist(),
                 table.column("received_ms").to_pylist(),
+                table.column("over_rate").to_pylist(),
                 strict=True,
             )
         ]

@@ -29,7 +29,7 @@ from telemetry.storage.db import connect
 from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.samples import SampleWriter
 from telemetry.timeutil import MS_PER_DAY, now_ms
-from telemetry.topics import ingest_client_id, ingest_subscriptions, rules_topic
+from telemetry.topics import ingest_client_id, ingest_subscriptions, parse_vehicle_topic, rules_topic
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,10 @@ class IngestWorker:
         async for message in client.messages:
             await batch.room.wait()
             payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
-            batch.add(message, Received(message.topic.value, payload, now_ms()))
+            topic, received_ms = message.topic.value, now_ms()
+            where = parse_vehicle_topic(self.settings.mqtt_topic_prefix, topic)
+            over_rate = where is not None and not self.rate_limiter.allow(where[0], received_ms / 1000)
+            batch.add(message, Received(topic, payload, received_ms, over_rate))
 
     async def _flush(self, client: aiomqtt.Client, batch: _PendingBatch) -> None:
         """Store a batch when it is full or its first message has waited long enough, then ack it."""
@@ -125,7 +128,7 @@ class IngestWorker:
         while True:
             for path in self.spool.files():
                 try:
-                    prepared = await self._store(Spool.read(path))
+                    prepared = await self._store(Spool.read(path), in_order=False)
                 except (psycopg.OperationalError, psycopg.InterfaceError):
                     break
                 await self._forward(client, prepared)
@@ -134,16 +137,17 @@ class IngestWorker:
                 log.info("%s: replayed spooled batch %s", self.client_id, path.name)
             await asyncio.sleep(2.0)
 
-    async def _store(self, received: list[Received]) -> Prepared:
-        """One batch into the database; the live flush and the spool drain take turns on one connection."""
+    async def _store(self, received: list[Received], *, in_order: bool = True) -> Prepared:
+        """One batch into the database; the live flush and the spool drain take turns on one connection.
+        A spool replay is not `in_order`: its message counters are not compared with live ones."""
         async with self._db_lock:
             try:
-                return await self._store_now(received)
+                return await self._store_now(received, in_order)
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 await self._drop_connection()
                 raise
 
-    async def _store_now(self, received: list[Received]) -> Prepared:
+    async def _store_now(self, received: list[Received], in_order: bool) -> Prepared:
         conn = await self._connection()
         parsed = parse(received, prefix=self.settings.mqtt_topic_prefix, limits=self.limits, catalog=self.catalog)
         missing = [v for v in parsed.vins_to_look_up() if v not in self.vehicles]
@@ -158,7 +162,6 @@ class IngestWorker:
             writer=self.writer,
             partitions=self.settings.rule_partitions,
             now_ms=now_ms(),
-            rate_limiter=self.rate_limiter,
         )
         days = {int(d) for d in np.unique(prepared.rows.ts // MS_PER_DAY)}
         days |= {day_of(t) for _v, t, _c in prepared.rows.dtc}
@@ -166,8 +169,10 @@ class IngestWorker:
         with metrics.COMMIT_SECONDS.time():
             async with conn.transaction():
                 changed = await self.writer.write(conn, prepared.rows)
-                flags, highest = flag_seq_regressions(parsed, prepared, changed, self.highest_seq)
-                prepared.dead.extend(flags)
+                highest: dict[int, int] = {}
+                if in_order:
+                    flags, highest = flag_seq_regressions(parsed, prepared, changed, self.highest_seq)
+                    prepared.dead.extend(flags)
                 await deadletters.insert(conn, prepared.dead)
         self.highest_seq.update(highest)  # only once committed
         metrics.MESSAGES.inc(len(received))

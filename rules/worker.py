@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import aiomqtt
 import psycopg
@@ -84,11 +85,12 @@ class RuleWorker:
         outcomes = self.engine.evaluate(batch)
         if outcomes:
             async with conn.transaction():
+                reopen_within = timedelta(seconds=self.settings.alert_reopen_within_s)
                 for outcome in outcomes:
-                    await record(conn, outcome)
+                    await record(conn, outcome, reopen_within=reopen_within)
 
 
-async def record(conn: psycopg.AsyncConnection, outcome: Outcome) -> None:
+async def record(conn: psycopg.AsyncConnection, outcome: Outcome, *, reopen_within: timedelta) -> None:
     rule = outcome.rule
     if outcome.fired:
         await alerts.fire(
@@ -112,6 +114,7 @@ async def record(conn: psycopg.AsyncConnection, outcome: Outcome) -> None:
                     "threshold": rule.params.on_value,
                 },
             ),
+            reopen_within=reopen_within,
         )
         log.info("alert %s on vehicle %d: peak %.1f", rule.id, outcome.vehicle_id, outcome.peak)
     else:

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     )
     spool_max_bytes: int = Field(default=10 * 2**30, ge=0, description="Spool size cap; then the broker holds")
 
+    alert_reopen_within_s: int = Field(
+        default=3600, ge=0, description="A cleared alert that fires again this soon is reopened, not duplicated"
+    )
+
     rule_partitions: int = Field(default=16, ge=1, le=4096)
     rules_dir: Path | None = Field(default=None, description="Rule files; unset: the packaged library.")
 

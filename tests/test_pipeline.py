@@ -158,27 +158,22 @@ def test_a_broken_arrow_batch_is_dead_lettered() -> None:
 def test_a_flooding_vehicle_is_rate_limited_and_others_are_not() -> None:
     other = "WVWZZZ1JZXW000001"
     limiter = VehicleRateLimiter(per_second=5, burst=10)
-    flood = [
-        Received(f"vehicles/{VIN}/telemetry", orjson.dumps({"ts": NOW - i, "signals": {"Vehicle.Speed": 1}}), NOW)
-        for i in range(50)
-    ]
-    calm = [Received(f"vehicles/{other}/telemetry", orjson.dumps({"ts": NOW, "signals": {"Vehicle.Speed": 2}}), NOW)]
-    parsed = parse(flood + calm, prefix="", limits=LIMITS, catalog=CATALOG)
-    prepared = prepare(
-        parsed,
-        {**VEHICLES, other: (8, 6)},
-        catalog=CATALOG,
-        limits=LIMITS,
-        writer=WRITER,
-        partitions=16,
-        now_ms=NOW,
-        rate_limiter=limiter,
-    )
+
+    def arrive(vin: str, ts: int, speed: float) -> Received:  # what the worker does on receipt
+        payload = orjson.dumps({"ts": ts, "signals": {"Vehicle.Speed": speed}})
+        return Received(f"vehicles/{vin}/telemetry", payload, NOW, not limiter.allow(vin, NOW / 1000))
+
+    received = [arrive(VIN, NOW - i, 1) for i in range(50)] + [arrive(other, NOW, 2)]
+    parsed = parse(received, prefix="", limits=LIMITS, catalog=CATALOG)
+    fleet = {**VEHICLES, other: (8, 6)}
+    prepared = prepare(parsed, fleet, catalog=CATALOG, limits=LIMITS, writer=WRITER, partitions=16, now_ms=NOW)
     limited = [d for d in prepared.dead if d.rejection.reason == "rate_limited"]
     assert len(limited) == 40
-    assert limited[0].rejection.detail == f"vehicle {VIN} sends more than 5 messages/s (burst 10)"
+    assert limited[0].rejection.detail == f"vehicle {VIN} sends faster than its rate limit"
     assert len(prepared.rows) == 11  # 10 of the flood (the burst) and the calm vehicle's one
     assert 8 in prepared.rows.vehicle_id.tolist()
+    again = prepare(parsed, fleet, catalog=CATALOG, limits=LIMITS, writer=WRITER, partitions=16, now_ms=NOW)
+    assert len(again.rows) == 11  # a retried batch is judged the same: nothing more is spent
 
 
 def test_the_bucket_refills_with_time() -> None:
@@ -186,6 +181,7 @@ def test_the_bucket_refills_with_time() -> None:
     assert [limiter.allow(VIN, 0.0) for _ in range(3)] == [True, True, False]
     assert limiter.allow(VIN, 0.5)
     assert not limiter.allow(VIN, 0.5)
+    assert not limiter.allow(VIN, 0.1)  # an older clock reading adds no tokens and drains none
 
 
 def test_a_seq_going_backwards_is_stored_and_flagged_but_a_redelivery_is_not() -> None:

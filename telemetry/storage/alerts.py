@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -38,8 +38,36 @@ class Clearing:
     at: datetime
 
 
-async def fire(conn: psycopg.AsyncConnection, firing: Firing) -> int:
-    """Open the alert, or update the active one's last-seen time, count and peak; returns its id."""
+async def fire(conn: psycopg.AsyncConnection, firing: Firing, *, reopen_within: timedelta) -> int:
+    """Open the alert, or update the active one's last-seen time, count and peak; returns its id.
+
+    A cleared alert of the same vehicle and rule that cleared less than `reopen_within` before
+    this firing (in the data's time) is reopened instead of a new one being created.
+    """
+    cur = await conn.execute(
+        "UPDATE alerts SET state = 'open', cleared_at = NULL, occurrences = occurrences + 1,"
+        " last_seen = GREATEST(last_seen, %(last)s), peak_value = GREATEST(peak_value, %(peak)s),"
+        " severity = %(severity)s, explanation = %(explanation)s, evidence = %(evidence)s, updated_at = now()"
+        " WHERE id = (SELECT id FROM alerts WHERE vehicle_id = %(vehicle)s AND rule_id = %(rule)s"
+        "   AND state = 'cleared' AND cleared_at >= %(first)s - %(within)s ORDER BY cleared_at DESC LIMIT 1)"
+        " AND NOT EXISTS (SELECT 1 FROM alerts WHERE vehicle_id = %(vehicle)s AND rule_id = %(rule)s"
+        "   AND state IN ('open', 'acknowledged'))"
+        " RETURNING id",
+        {
+            "last": firing.last_seen,
+            "peak": firing.peak_value,
+            "severity": firing.severity,
+            "explanation": firing.explanation,
+            "evidence": Jsonb(firing.evidence),
+            "vehicle": firing.vehicle_id,
+            "rule": firing.rule_id,
+            "first": firing.first_seen,
+            "within": reopen_within,
+        },
+    )
+    reopened = await cur.fetchone()
+    if reopened is not None:
+        return int(reopened["id"])
     cur = await conn.execute(
         "INSERT INTO alerts AS a (vehicle_id, rule_id, rule_version, severity, state, title, explanation,"
         " first_seen, last_seen, peak_value, evidence)"
