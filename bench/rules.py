@@ -102,6 +102,24 @@ severity = "warning"
 """
 RULES += """
 [[rule]]
+id = "fuel_low"
+kind = "threshold"
+signal = "Vehicle.Powertrain.FuelSystem.RelativeLevel"
+below = 5.0
+for = "5m"
+clear_above = 10.0
+severity = "info"
+scope = { powertrain = ["combustion", "hybrid"] }
+[[rule]]
+id = "hv_health_low"
+kind = "threshold"
+signal = "Vehicle.Powertrain.TractionBattery.StateOfHealth"
+below = 70.0
+for = "1h"
+max_gap = "1d"
+severity = "warning"
+scope = { powertrain = ["electric", "hybrid"] }
+[[rule]]
 id = "lv_low"
 kind = "threshold"
 signal = "Vehicle.LowVoltageBattery.CurrentVoltage"
@@ -156,10 +174,15 @@ def main() -> None:
     rules = parse_rules(RULES, catalog, "bench")
     signal_ids = np.unique([r.signal.id for r in rules]).astype(np.int16)
     batch = fleet_samples(args.samples, args.vehicles, signal_ids)
-    # values around each watched signal's thresholds, so rules fire and clear
+    # normal operating values on the safe side of each threshold, and 1 % of the vehicles drifting
+    # beyond it for a while, so rules fire and clear about as often as in a real fleet
+    drifting = (batch.vehicle_id % 100 == 0) & ((batch.ts // 600_000) % 2 == 0)
     for r in rules:
         mask = batch.signal == r.signal.id
-        batch.value[mask] = r.params.on_value + batch.value[mask] * max(abs(r.params.on_value) * 0.05, 1.0)
+        scale = max(abs(r.params.on_value) * 0.03, 0.5)
+        side = -1.0 if r.params.above else 1.0
+        offset = np.where(drifting[mask], -4.0, 4.0) * side
+        batch.value[mask] = r.params.on_value + (offset + batch.value[mask]) * scale
 
     def engine() -> RuleEngine:
         e = RuleEngine(rules)
@@ -193,7 +216,7 @@ def main() -> None:
         )
     began = time.perf_counter()
     for r, slot, ts, value in prepared:
-        evaluate_threshold(slot, ts, value, r.params, ThresholdState.empty(args.vehicles))
+        evaluate_threshold(slot, ts, value, r.params, ThresholdState.empty(args.vehicles), presorted=True)
     kernel_rate = evals / (time.perf_counter() - began)
 
     sub = batch.take(np.arange(min(args.python_samples, len(batch))))

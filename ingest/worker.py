@@ -107,7 +107,7 @@ class IngestWorker:
                 metrics.DATABASE_RETRIES.inc()
                 failing_since = failing_since or time.monotonic()
                 if time.monotonic() - failing_since >= self.settings.spool_after_s and self.spool.has_room():
-                    self.spool.write(received)
+                    await asyncio.to_thread(self.spool.write, received)  # fsync: off the event loop
                     metrics.SPOOLED.inc(len(received))
                     metrics.SPOOL_FILES.set(len(self.spool.files()))
                     log.warning(
@@ -128,7 +128,7 @@ class IngestWorker:
         while True:
             for path in self.spool.files():
                 try:
-                    prepared = await self._store(Spool.read(path), in_order=False)
+                    prepared = await self._store(await asyncio.to_thread(Spool.read, path), in_order=False)
                 except (psycopg.OperationalError, psycopg.InterfaceError):
                     break
                 await self._forward(client, prepared)

@@ -38,6 +38,7 @@ class RuleEngine:
         self.rules = rules
         self.slot_of: dict[int, int] = {}
         self.vehicle_of_slot: list[int] = []
+        self._slot_lookup = np.full(0, -1, dtype=np.int64)  # vehicle id -> slot, -1: unknown
         self.applies = {r.id: np.zeros(0, dtype=bool) for r in rules}
         self.states = {r.id: ThresholdState.empty(0) for r in rules}
 
@@ -50,6 +51,11 @@ class RuleEngine:
         slot = len(self.vehicle_of_slot)
         self.slot_of[info.vehicle_id] = slot
         self.vehicle_of_slot.append(info.vehicle_id)
+        if info.vehicle_id >= len(self._slot_lookup):
+            grown = np.full(max(2 * len(self._slot_lookup), info.vehicle_id + 1, 1024), -1, dtype=np.int64)
+            grown[: len(self._slot_lookup)] = self._slot_lookup
+            self._slot_lookup = grown
+        self._slot_lookup[info.vehicle_id] = slot
         for rule in self.rules:
             flag = rule.scope.applies(powertrain=info.powertrain, make=info.make, model=info.model)
             self.applies[rule.id] = np.append(self.applies[rule.id], flag)
@@ -59,15 +65,30 @@ class RuleEngine:
         """Samples of registered vehicles only; callers register vehicles first."""
         if not len(batch):
             return []
-        slots = np.array([self.slot_of.get(int(v), -1) for v in batch.vehicle_id], dtype=np.int64)
+        vid = batch.vehicle_id.astype(np.int64)
+        known = (vid >= 0) & (vid < len(self._slot_lookup))
+        slots = np.where(known, self._slot_lookup[np.where(known, vid, 0)], -1)
+        # One sort per batch, by signal then vehicle then time: each rule reads its signal's
+        # contiguous run, already in the (slot, ts) order its kernel needs.
+        order = np.lexsort((batch.ts, slots, batch.signal))
+        slots, ts, signal, value = slots[order], batch.ts[order], batch.signal[order], batch.value[order]
         outcomes: list[Outcome] = []
         for rule in self.rules:
-            mask = (batch.signal == rule.signal.id) & (slots >= 0)
-            if not mask.any():
+            lo, hi = np.searchsorted(signal, [rule.signal.id, rule.signal.id + 1])
+            lo += np.searchsorted(slots[lo:hi], 0)  # unknown vehicles (slot -1) sort first
+            if lo >= hi:
                 continue
-            mask[mask] = self.applies[rule.id][slots[mask]]
+            run_slots = slots[lo:hi]
+            keep = self.applies[rule.id][run_slots]
+            if not keep.any():
+                continue
             events = evaluate_threshold(
-                slots[mask], batch.ts[mask], batch.value[mask], rule.params, self.states[rule.id]
+                run_slots[keep],
+                ts[lo:hi][keep],
+                value[lo:hi][keep],
+                rule.params,
+                self.states[rule.id],
+                presorted=True,
             )
             for i in range(len(events)):
                 outcomes.append(

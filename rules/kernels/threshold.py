@@ -151,13 +151,24 @@ def _threshold_kernel(
 
 
 def evaluate_threshold(
-    slot: np.ndarray, ts: np.ndarray, value: np.ndarray, params: ThresholdParams, state: ThresholdState
+    slot: np.ndarray,
+    ts: np.ndarray,
+    value: np.ndarray,
+    params: ThresholdParams,
+    state: ThresholdState,
+    *,
+    presorted: bool = False,
 ) -> Events:
-    """Run one signal's samples (any order) through the rule; updates `state` in place."""
-    order = np.lexsort((ts, slot))
-    slot_s = np.ascontiguousarray(slot[order], dtype=np.int64)
-    ts_s = np.ascontiguousarray(ts[order], dtype=np.int64)
-    value_s = np.ascontiguousarray(value[order], dtype=np.float64)
+    """Run one signal's samples through the rule; updates `state` in place.
+    Samples may come in any order; callers that already sorted by (slot, ts) say `presorted`."""
+    if presorted:
+        slot_s, ts_s, value_s = slot, ts, value
+    else:
+        order = np.lexsort((ts, slot))
+        slot_s, ts_s, value_s = slot[order], ts[order], value[order]
+    slot_s = np.ascontiguousarray(slot_s, dtype=np.int64)
+    ts_s = np.ascontiguousarray(ts_s, dtype=np.int64)
+    value_s = np.ascontiguousarray(value_s, dtype=np.float64)
     n = len(slot_s)
     ev = Events(
         np.empty(n, np.int64),
