@@ -61,6 +61,35 @@ class RuleEngine:
             self.applies[rule.id] = np.append(self.applies[rule.id], flag)
             self.states[rule.id] = self.states[rule.id].grow(slot + 1)
 
+    def state_of(self, vehicle_id: int) -> dict[str, list[float | int | None]]:
+        """The vehicle's state for every rule, keyed `id@version`, as JSON-ready lists."""
+        slot = self.slot_of[vehicle_id]
+        out: dict[str, list[float | int | None]] = {}
+        for rule in self.rules:
+            s = self.states[rule.id]
+            peak = float(s.peak[slot])
+            out[f"{rule.id}@{rule.version}"] = [
+                int(s.last_ts[slot]),
+                int(s.since[slot]),
+                int(s.clear_since[slot]),
+                int(s.active[slot]),
+                None if np.isnan(peak) else peak,
+            ]
+        return out
+
+    def restore(self, vehicle_id: int, saved: dict[str, list[float | int | None]]) -> None:
+        """Load saved state of a registered vehicle; rules whose id or version changed start fresh."""
+        slot = self.slot_of[vehicle_id]
+        for rule in self.rules:
+            values = saved.get(f"{rule.id}@{rule.version}")
+            if values is None:
+                continue
+            last_ts, since, clear_since, active, peak = values
+            s = self.states[rule.id]
+            s.last_ts[slot], s.since[slot], s.clear_since[slot] = last_ts, since, clear_since
+            s.active[slot] = active
+            s.peak[slot] = np.nan if peak is None else peak
+
     def evaluate(self, batch: RuleBatch) -> list[Outcome]:
         """Samples of registered vehicles only; callers register vehicles first."""
         if not len(batch):

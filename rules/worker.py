@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import aiomqtt
 import psycopg
+from psycopg.types.json import Jsonb
 
 from rules.definitions import ThresholdRule, load_rules
 from rules.engine import Outcome, RuleEngine, VehicleInfo
@@ -59,7 +60,7 @@ class RuleWorker:
         async for message in client.messages:
             payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
             batch = rulebatch.decode(payload, self.catalog)
-            await self._with_database(lambda conn, b=batch: self._apply(conn, b))
+            await self._with_database(lambda conn, b=batch: self.apply(conn, b))
             ack(client, message)
 
     async def _with_database(self, work: Callable[[psycopg.AsyncConnection], Awaitable[None]]) -> None:
@@ -75,19 +76,45 @@ class RuleWorker:
                 self.conn = None
                 await backoff.wait()
 
-    async def _apply(self, conn: psycopg.AsyncConnection, batch: rulebatch.RuleBatch) -> None:
-        unknown = sorted({int(v) for v in batch.vehicle_id} - set(self.engine.slot_of))
+    async def apply(self, conn: psycopg.AsyncConnection, batch: rulebatch.RuleBatch) -> None:
+        """Evaluate a batch; its alerts and the new state of its vehicles commit together.
+
+        If the worker dies before the commit, the batch is redelivered and replayed on the state
+        saved before it; after the commit, a redelivered batch holds only samples the state has
+        seen, which the kernels skip. Either way no alert fires twice and no duration is lost.
+        """
+        vehicles = sorted({int(v) for v in batch.vehicle_id})
+        unknown = [v for v in vehicles if not self.engine.knows(v)]
         if unknown:
-            cur = await conn.execute("SELECT id, powertrain, make, model FROM vehicles WHERE id = ANY(%s)", (unknown,))
+            cur = await conn.execute(
+                "SELECT v.id, v.powertrain, v.make, v.model, s.state FROM vehicles v"
+                " LEFT JOIN rule_state s ON s.vehicle_id = v.id WHERE v.id = ANY(%s)",
+                (unknown,),
+            )
             for r in await cur.fetchall():
                 self.engine.register(VehicleInfo(r["id"], r["powertrain"], r["make"], r["model"]))
+                if r["state"]:
+                    self.engine.restore(r["id"], r["state"])
             await conn.commit()
+        before = {v: self.engine.state_of(v) for v in vehicles if self.engine.knows(v)}
         outcomes = self.engine.evaluate(batch)
-        if outcomes:
+        changed = {v: s for v in before if (s := self.engine.state_of(v)) != before[v]}
+        try:
             async with conn.transaction():
                 reopen_within = timedelta(seconds=self.settings.alert_reopen_within_s)
                 for outcome in outcomes:
                     await record(conn, outcome, reopen_within=reopen_within)
+                if changed:
+                    await conn.execute(
+                        "INSERT INTO rule_state (vehicle_id, state)"
+                        " SELECT * FROM unnest(%s::integer[], %s::jsonb[])"
+                        " ON CONFLICT (vehicle_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+                        (list(changed), [Jsonb(s) for s in changed.values()]),
+                    )
+        except BaseException:
+            for v, saved in before.items():  # the batch comes again: evaluate it from the saved state
+                self.engine.restore(v, saved)
+            raise
 
 
 async def record(conn: psycopg.AsyncConnection, outcome: Outcome, *, reopen_within: timedelta) -> None:

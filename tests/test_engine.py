@@ -74,9 +74,9 @@ def test_engine_matches_the_reference_per_rule(samples: list[tuple], rnd: object
     got = sorted((o.rule.id, o.vehicle_id, o.fired, o.ts) for o in engine().evaluate(batch))
     want = []
     for rule in RULES:
-        mine = [
+        mine = [  # in the batch's order: for equal (vehicle, time) the first sample wins, as in storage
             (vid, ts, value)
-            for vid, ts, path, value in samples
+            for vid, ts, path, value in shuffled
             if path == rule.signal.path
             and vid in POWERTRAIN
             and rule.scope.applies(powertrain=POWERTRAIN[vid], make="Aurora", model="X")

@@ -45,6 +45,7 @@ async def _create_samples(conn: psycopg.AsyncConnection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core records", _sql_file("0001_core.sql")),
     Migration(2, "samples table", _create_samples),
+    Migration(3, "rule engine state", _sql_file("0003_rule_state.sql")),
 )
 
 
