@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routes import customers, deadletters, dealers, health, vehicles
+from api.routes import alerts, customers, deadletters, dealers, health, vehicles
 from telemetry import __version__
 from telemetry.catalog import default_catalog
 from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError, TelemetryError
@@ -39,6 +39,6 @@ def create_app(settings: Settings) -> FastAPI:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    for module in (health, dealers, customers, vehicles, deadletters):
+    for module in (health, dealers, customers, vehicles, alerts, deadletters):
         app.include_router(module.router)
     return app

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Powertrain = Literal["combustion", "hybrid", "electric"]
+Resolution = Literal["booked", "declined", "customer_unreachable", "not_our_vehicle", "no_fault_found"]
 
 
 class ErrorOut(BaseModel):
@@ -82,6 +83,23 @@ class AlertOut(BaseModel):
     evidence: dict[str, object]
     created_at: datetime
     updated_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: Resolution | None = None
+    note: str | None = None
+
+
+class AcknowledgeIn(BaseModel):
+    by: str = Field(min_length=1, max_length=120, description="Who takes the alert")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ResolveIn(BaseModel):
+    by: str = Field(min_length=1, max_length=120)
+    resolution: Resolution
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class CustomerRecord(CustomerOut):

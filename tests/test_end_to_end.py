@@ -160,6 +160,25 @@ def test_coolant_over_temperature_raises_one_alert_on_the_customer_record(server
     vehicle_alerts = server.api.get(f"/vehicles/{vin}/alerts").json()
     assert [a["id"] for a in vehicle_alerts] == [alert["id"]]
 
+    # an advisor works it: acknowledge, then resolve with what came of it
+    taken = server.api.post(f"/alerts/{alert['id']}/acknowledge", json={"by": "ada@dealer", "note": "calling"})
+    assert (taken.status_code, taken.json()["state"], taken.json()["acknowledged_by"]) == (
+        200,
+        "acknowledged",
+        "ada@dealer",
+    )
+    twice = server.api.post(f"/alerts/{alert['id']}/acknowledge", json={"by": "bob@dealer"})
+    assert twice.status_code == 409
+    assert twice.json() == {"detail": f"alert {alert['id']} is acknowledged; only an open alert can be acknowledged"}
+    done = server.api.post(f"/alerts/{alert['id']}/resolve", json={"by": "ada@dealer", "resolution": "booked"})
+    assert (done.json()["state"], done.json()["resolution"], done.json()["note"]) == ("resolved", "booked", "calling")
+    assert (
+        server.api.post(f"/alerts/{alert['id']}/resolve", json={"by": "x", "resolution": "booked"}).status_code == 409
+    )
+    bad = server.api.post(f"/alerts/{alert['id']}/resolve", json={"by": "x", "resolution": "ignored"})
+    assert bad.status_code == 422
+    assert server.api.get("/alerts/99999999").status_code == 404
+
 
 def test_unknown_records_answer_404(server: Server) -> None:
     assert server.api.get("/customers/999999").status_code == 404

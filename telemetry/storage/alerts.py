@@ -8,10 +8,13 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.types.json import Jsonb
 
+from telemetry.errors import ConflictError, NotFoundError
+
 Row = dict[str, object]
 _ALERT_COLUMNS = (
     "a.id, v.vin, a.rule_id, a.rule_version, a.severity, a.state, a.title, a.explanation, a.first_seen,"
-    " a.last_seen, a.cleared_at, a.occurrences, a.peak_value, a.evidence, a.created_at, a.updated_at"
+    " a.last_seen, a.cleared_at, a.occurrences, a.peak_value, a.evidence, a.created_at, a.updated_at,"
+    " a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_by, a.resolution, a.note"
 )
 
 
@@ -117,3 +120,39 @@ async def for_vehicles(
         (vehicle_ids, states, states, limit),
     )
     return list(await cur.fetchall())
+
+
+async def get(conn: psycopg.AsyncConnection, *, alert_id: int) -> Row:
+    cur = await conn.execute(
+        f"SELECT {_ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id WHERE a.id = %s", (alert_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"alert {alert_id} not found")
+    return row
+
+
+async def acknowledge(conn: psycopg.AsyncConnection, *, alert_id: int, by: str, note: str | None) -> Row:
+    """open -> acknowledged: someone is working on it."""
+    cur = await conn.execute(
+        "UPDATE alerts SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = %s,"
+        " note = COALESCE(%s, note), updated_at = now() WHERE id = %s AND state = 'open' RETURNING id",
+        (by, note, alert_id),
+    )
+    if await cur.fetchone() is None:
+        current = await get(conn, alert_id=alert_id)
+        raise ConflictError(f"alert {alert_id} is {current['state']}; only an open alert can be acknowledged")
+    return await get(conn, alert_id=alert_id)
+
+
+async def resolve(conn: psycopg.AsyncConnection, *, alert_id: int, by: str, resolution: str, note: str | None) -> Row:
+    """open, acknowledged or cleared -> resolved, with what came of it."""
+    cur = await conn.execute(
+        "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = %s, resolution = %s,"
+        " note = COALESCE(%s, note), updated_at = now() WHERE id = %s AND state <> 'resolved' RETURNING id",
+        (by, resolution, note, alert_id),
+    )
+    if await cur.fetchone() is None:
+        await get(conn, alert_id=alert_id)  # 404 when it does not exist
+        raise ConflictError(f"alert {alert_id} is resolved already")
+    return await get(conn, alert_id=alert_id)

@@ -46,6 +46,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core records", _sql_file("0001_core.sql")),
     Migration(2, "samples table", _create_samples),
     Migration(3, "rule engine state", _sql_file("0003_rule_state.sql")),
+    Migration(4, "alert lifecycle", _sql_file("0004_alert_lifecycle.sql")),
 )
 
 
