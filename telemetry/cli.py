@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -129,6 +129,37 @@ def rules_run(
     from rules.worker import main
 
     main(Settings(), _parse_partitions(partitions), index)
+
+
+@rules_app.command("backtest")
+def rules_backtest(
+    since: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])],
+    until: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])],
+    rules_dir: Annotated[Path | None, typer.Option("--rules", help="Rule files; default: the packaged ones")] = None,
+    vin: Annotated[str | None, typer.Option(help="Only this vehicle")] = None,
+) -> None:
+    """Run rules over stored samples (UTC times) and print the alerts they would raise; writes nothing."""
+    from collections import Counter
+
+    from rules.backtest import backtest
+    from rules.definitions import load_rules
+    from telemetry.catalog import default_catalog
+    from telemetry.storage.db import connect_sync
+    from telemetry.timeutil import iso
+
+    catalog = default_catalog()
+    rules = load_rules(catalog, rules_dir)
+    with connect_sync(Settings()) as conn:
+        result = backtest(conn, catalog, rules, start=since.replace(tzinfo=UTC), end=until.replace(tzinfo=UTC), vin=vin)
+    for o in result.outcomes:
+        what = "FIRES " if o.fired else "clears"
+        peak = f" peak {o.peak:g} {o.rule.signal.unit or ''}" if o.fired else ""
+        typer.echo(f"{iso(o.ts)}  {what} {o.rule.id:<24} {result.vin_of[o.vehicle_id]}  since {iso(o.since)}{peak}")
+    fired = Counter(o.rule.id for o in result.outcomes if o.fired)
+    typer.echo(
+        f"{result.samples:,} samples, {len(rules)} rules: "
+        + (", ".join(f"{rule} fired {n}x" for rule, n in sorted(fired.items())) or "no alert")
+    )
 
 
 @app.command()
