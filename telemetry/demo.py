@@ -42,7 +42,7 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
         print(f"\nServer up. API docs: {api}/docs   health: {api}/health   dead letters: {api}/dead-letters")
         print(
             f"Publishing {vehicles} vehicles at 1 Hz to {redacted(settings.require_mqtt_url())};"
-            f" overheating: {', '.join(faulty)}"
+            f" overheating: {', '.join(faulty) or 'none'}"
         )
         if fleet:
             print(f"Try: curl '{api}/vehicles/{fleet[0].vin}/signals/Vehicle.Speed'")
