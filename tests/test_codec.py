@@ -185,3 +185,10 @@ def test_envelope_keeps_seq_and_vss_version() -> None:
     assert isinstance(env, Envelope)
     assert env.seq == 1
     assert env.vss_major == 4
+
+
+@pytest.mark.parametrize("code", ["P0217", "P0A80", "C1234", "B0001", "U0100"])
+def test_trouble_codes_travel_to_the_rules_as_numbers_and_back(code: str) -> None:
+    from telemetry import dtc
+
+    assert dtc.decode(dtc.encode(code)) == code
