@@ -38,6 +38,7 @@ class RuleEngine:
         self.rules = rules
         self.slot_of: dict[int, int] = {}
         self.vehicle_of_slot: list[int] = []
+        self.infos: list[VehicleInfo] = []
         self._slot_lookup = np.full(0, -1, dtype=np.int64)  # vehicle id -> slot, -1: unknown
         self.applies = {r.id: np.zeros(0, dtype=bool) for r in rules}
         self.states = {r.id: ThresholdState.empty(0) for r in rules}
@@ -51,6 +52,7 @@ class RuleEngine:
         slot = len(self.vehicle_of_slot)
         self.slot_of[info.vehicle_id] = slot
         self.vehicle_of_slot.append(info.vehicle_id)
+        self.infos.append(info)
         if info.vehicle_id >= len(self._slot_lookup):
             grown = np.full(max(2 * len(self._slot_lookup), info.vehicle_id + 1, 1024), -1, dtype=np.int64)
             grown[: len(self._slot_lookup)] = self._slot_lookup
@@ -89,6 +91,15 @@ class RuleEngine:
             s.last_ts[slot], s.since[slot], s.clear_since[slot] = last_ts, since, clear_since
             s.active[slot] = active
             s.peak[slot] = np.nan if peak is None else peak
+
+    def with_rules(self, rules: list[ThresholdRule]) -> RuleEngine:
+        """A new engine for a changed rule set, keeping every vehicle and the state of every rule
+        whose id and version are unchanged."""
+        engine = RuleEngine(rules)
+        for info in self.infos:
+            engine.register(info)
+            engine.restore(info.vehicle_id, self.state_of(info.vehicle_id))
+        return engine
 
     def evaluate(self, batch: RuleBatch) -> list[Outcome]:
         """Samples of registered vehicles only; callers register vehicles first."""

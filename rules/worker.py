@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
 import aiomqtt
 import psycopg
@@ -15,6 +17,7 @@ from rules.definitions import ThresholdRule, load_rules
 from rules.engine import Outcome, RuleEngine, VehicleInfo
 from telemetry import rulebatch
 from telemetry.catalog import Catalog, default_catalog
+from telemetry.errors import RuleDefinitionError
 from telemetry.metrics import ALERT_EVENTS
 from telemetry.mqtt import Backoff, ack, make_client, run_forever
 from telemetry.settings import Settings
@@ -24,6 +27,7 @@ from telemetry.timeutil import to_datetime
 from telemetry.topics import rules_client_id, rules_topic
 
 log = logging.getLogger(__name__)
+RULES_CHECK_INTERVAL_S = 2.0
 
 
 class RuleWorker:
@@ -40,6 +44,8 @@ class RuleWorker:
         self.catalog = catalog or default_catalog()
         self.rules = rules if rules is not None else load_rules(self.catalog, settings.rules_dir)
         self.engine = RuleEngine(self.rules)
+        self._rules_stamp = self._stamp()
+        self._next_rules_check = 0.0
         self.partitions = partitions if partitions is not None else list(range(settings.rule_partitions))
         self.index = index
         self.conn: psycopg.AsyncConnection | None = None
@@ -47,6 +53,28 @@ class RuleWorker:
     @property
     def client_id(self) -> str:
         return rules_client_id(self.settings.mqtt_client_id, self.index)
+
+    def _stamp(self) -> tuple[tuple[str, float], ...]:
+        folder = self.settings.rules_dir
+        if folder is None:
+            return ()
+        return tuple(sorted((p.name, p.stat().st_mtime) for p in Path(folder).glob("*.toml")))
+
+    def reload_if_changed(self) -> bool:
+        """Pick up edited rule files without a restart. A file that does not validate is logged and
+        the running rules stay; nothing is half-applied."""
+        stamp = self._stamp()
+        if stamp == self._rules_stamp:
+            return False
+        self._rules_stamp = stamp
+        try:
+            rules = load_rules(self.catalog, self.settings.rules_dir)
+        except RuleDefinitionError as exc:
+            log.error("%s: rule files not reloaded: %s", self.client_id, exc)
+            return False
+        self.rules, self.engine = rules, self.engine.with_rules(rules)
+        log.info("%s: reloaded %d rule(s)", self.client_id, len(rules))
+        return True
 
     async def run(self) -> None:
         url = self.settings.require_mqtt_url()
@@ -58,6 +86,9 @@ class RuleWorker:
             await client.subscribe(rules_topic(prefix, p), qos=1)
         log.info("%s: %d rule(s) over partitions %s", self.client_id, len(self.rules), self.partitions)
         async for message in client.messages:
+            if time.monotonic() >= self._next_rules_check:
+                self._next_rules_check = time.monotonic() + RULES_CHECK_INTERVAL_S
+                self.reload_if_changed()
             payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
             batch = rulebatch.decode(payload, self.catalog)
             await self._with_database(lambda conn, b=batch: self.apply(conn, b))
