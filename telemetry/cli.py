@@ -174,7 +174,7 @@ def serve(
     settings = Settings()
     asyncio.run(upgrade(settings))
     asyncio.run(prepare_broker_sessions(settings, ingest_workers, rule_workers))
-    Supervisor(settings, plan(ingest_workers, rule_workers, settings.rule_partitions)).run_forever(settings)
+    Supervisor(settings, plan(ingest_workers, rule_workers, settings.rule_partitions)).run_forever()
 
 
 @app.command()

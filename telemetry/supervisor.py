@@ -97,6 +97,7 @@ async def prepare_broker_sessions(settings: Settings, ingest_workers: int, rule_
 
 class Supervisor:
     def __init__(self, settings: Settings, children: list[Child]) -> None:
+        self.settings = settings
         self.env = child_env(settings)
         self.metrics_dir = prepare_directory(settings.data_dir.resolve() / f"metrics-{os.getpid()}")
         self.env[MULTIPROC_ENV] = str(self.metrics_dir)
@@ -135,14 +136,14 @@ class Supervisor:
                     child.proc.kill()
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
-    def run_forever(self, settings: Settings) -> None:
+    def run_forever(self) -> None:
         self.start()
         next_maintenance = time.monotonic()
         try:
             while True:
                 self.poll()
                 if time.monotonic() >= next_maintenance:
-                    maintain(settings)
+                    maintain(self.settings)
                     next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL_S
                 time.sleep(0.5)
         finally:

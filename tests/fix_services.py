@@ -16,6 +16,7 @@ from psycopg import sql
 
 from telemetry.localservices import free_port
 from telemetry.settings import Settings
+from telemetry.storage import records
 from telemetry.storage.migrate import upgrade
 
 
@@ -63,3 +64,20 @@ def settings(database_url: str, mqtt_url: str) -> Iterator[Settings]:
     asyncio.run(upgrade(s))
     yield s
     drop_schema(s)
+
+
+async def add_vehicle(conn: psycopg.AsyncConnection, vin: str, powertrain: str = "combustion") -> int:
+    """Register a test vehicle through the storage layer; returns its id (committed)."""
+    row = await records.create_vehicle(
+        conn,
+        vin=vin,
+        make="Aurora",
+        model="Compact 1.5",
+        model_year=2024,
+        powertrain=powertrain,
+        owner_customer_id=None,
+        dealer_id=None,
+        vss_version="6.0",
+    )
+    await conn.commit()
+    return int(row["id"])

@@ -11,6 +11,7 @@ import pytest
 from telemetry.settings import Settings
 from telemetry.storage import alerts
 from telemetry.storage.db import connect
+from tests.fix_services import add_vehicle
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -34,11 +35,7 @@ def firing(vehicle_id: int, at: datetime, peak: float) -> alerts.Firing:
 def lifecycle(settings: Settings) -> list[tuple[bool, str, int, float]]:
     async def go() -> list[tuple[bool, str, int, float]]:
         async with await connect(settings) as conn:
-            cur = await conn.execute(
-                "INSERT INTO vehicles (vin, make, model, model_year, powertrain)"
-                " VALUES ('1HGCM82633A004352', 'Aurora', 'Compact 1.5', 2024, 'combustion') RETURNING id"
-            )
-            vid = (await cur.fetchone())["id"]
+            vid = await add_vehicle(conn, "1HGCM82633A004352")
             first = await alerts.fire(conn, firing(vid, T0, 118.0), reopen_within=HOUR)
             again = await alerts.fire(conn, firing(vid, T0 + timedelta(minutes=1), 121.0), reopen_within=HOUR)
             assert again == first  # the active alert is refreshed, not duplicated

@@ -15,6 +15,7 @@ from telemetry.storage.db import connect
 from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.samples import SampleWriter
 from telemetry.supervisor import child_env
+from tests.fix_services import add_vehicle
 
 CATALOG = default_catalog()
 COOLANT = CATALOG["Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"].id
@@ -28,13 +29,7 @@ def seed(settings: Settings) -> None:
         async with await connect(settings) as conn:
             ids = {}
             for vin in (HOT, FINE):
-                cur = await conn.execute(
-                    "INSERT INTO vehicles (vin, make, model, model_year, powertrain)"
-                    " VALUES (%s, 'Aurora', 'Compact 1.5', 2024, 'combustion') RETURNING id",
-                    (vin,),
-                )
-                ids[vin] = (await cur.fetchone())["id"]
-            await conn.commit()
+                ids[vin] = await add_vehicle(conn, vin)
             seconds = np.arange(0, 200)
             hot = np.where(seconds < 40, 118.0, 90.0)  # 40 s over 110 °C, then back to normal
             vid = np.concatenate([np.full(200, ids[HOT]), np.full(200, ids[FINE])])

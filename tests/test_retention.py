@@ -16,6 +16,7 @@ from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.retention import run_retention
 from telemetry.storage.samples import SampleWriter
 from telemetry.timeutil import MS_PER_DAY
+from tests.fix_services import add_vehicle
 
 CATALOG = default_catalog()
 VIN = "1HGCM82633A004352"
@@ -25,13 +26,7 @@ def seed(settings: Settings, stamps: list[int]) -> None:
     async def go() -> None:
         writer = SampleWriter(CATALOG)
         async with await connect(settings) as conn:
-            cur = await conn.execute(
-                "INSERT INTO vehicles (vin, make, model, model_year, powertrain)"
-                " VALUES (%s, 'Aurora', 'Compact 1.5', 2024, 'combustion') RETURNING id",
-                (VIN,),
-            )
-            vid = (await cur.fetchone())["id"]
-            await conn.commit()
+            vid = await add_vehicle(conn, VIN)
             await PartitionManager().ensure(conn, {day_of(t) for t in stamps})
             speed = CATALOG["Vehicle.Speed"].id
             rows = writer.pivot(

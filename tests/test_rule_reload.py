@@ -13,6 +13,7 @@ from telemetry.catalog import default_catalog
 from telemetry.rulebatch import RuleBatch
 from telemetry.settings import Settings
 from telemetry.storage.db import connect
+from tests.fix_services import add_vehicle
 
 CATALOG = default_catalog()
 COOLANT = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
@@ -50,12 +51,7 @@ def test_rules_reload_in_place(settings: Settings, tmp_path: Path) -> None:
 
     async def scenario() -> list[str]:
         async with await connect(settings) as conn:
-            cur = await conn.execute(
-                "INSERT INTO vehicles (vin, make, model, model_year, powertrain)"
-                " VALUES ('1HGCM82633A004352', 'Aurora', 'Compact 1.5', 2024, 'combustion') RETURNING id"
-            )
-            vid = (await cur.fetchone())["id"]
-            await conn.commit()
+            vid = await add_vehicle(conn, "1HGCM82633A004352")
             worker = RuleWorker(settings)
             await worker.apply(conn, hot(vid, 0, 20, COOLANT, 118.0))
 

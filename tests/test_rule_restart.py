@@ -11,6 +11,7 @@ from telemetry.catalog import default_catalog
 from telemetry.rulebatch import RuleBatch
 from telemetry.settings import Settings
 from telemetry.storage.db import connect
+from tests.fix_services import add_vehicle
 
 CATALOG = default_catalog()
 COOLANT = CATALOG["Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"].id
@@ -30,12 +31,7 @@ def hot(vehicle_id: int, first_s: int, last_s: int) -> RuleBatch:
 def test_restarts_carry_durations_over_and_replays_fire_nothing(settings: Settings) -> None:
     async def scenario() -> list[tuple[str, int]]:
         async with await connect(settings) as conn:
-            cur = await conn.execute(
-                "INSERT INTO vehicles (vin, make, model, model_year, powertrain)"
-                " VALUES ('1HGCM82633A004352', 'Aurora', 'Compact 1.5', 2024, 'combustion') RETURNING id"
-            )
-            vid = (await cur.fetchone())["id"]
-            await conn.commit()
+            vid = await add_vehicle(conn, "1HGCM82633A004352")
 
             async def alerts() -> list[tuple[str, int]]:
                 cur = await conn.execute("SELECT state, occurrences FROM alerts ORDER BY id")

@@ -19,6 +19,7 @@ from telemetry.catalog import Catalog
 
 TIMESCALEDB = "timescaledb"
 NATIVE = "native"
+LAYOUT_QUERY = "SELECT value FROM storage_info WHERE key = 'samples_layout'"
 
 
 async def timescaledb_available(conn: psycopg.AsyncConnection) -> bool:
@@ -94,7 +95,7 @@ async def _timescale_features(conn: psycopg.AsyncConnection, catalog: Catalog) -
 
 
 async def samples_layout(conn: psycopg.AsyncConnection) -> str:
-    cur = await conn.execute("SELECT value FROM storage_info WHERE key = 'samples_layout'")
+    cur = await conn.execute(LAYOUT_QUERY)
     row = await cur.fetchone()
     if row is None:
         return "missing"

@@ -16,7 +16,7 @@ from psycopg import sql
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.settings import Settings
 from telemetry.storage.db import connect_sync
-from telemetry.storage.layout import NATIVE, TIMESCALEDB
+from telemetry.storage.layout import LAYOUT_QUERY, NATIVE, TIMESCALEDB
 
 log = logging.getLogger(__name__)
 _PARTITION = re.compile(r"^samples_p(\d{8})$")
@@ -79,7 +79,7 @@ def apply_retention(
     conn: psycopg.Connection, catalog: Catalog, *, retention_days: int, now: datetime, export_dir: Path | None
 ) -> list[date]:
     """Export (when asked) then drop what is older than the window; returns the days dropped."""
-    row = conn.execute("SELECT value FROM storage_info WHERE key = 'samples_layout'").fetchone()
+    row = conn.execute(LAYOUT_QUERY).fetchone()
     layout = row["value"] if row else "missing"
     if layout == TIMESCALEDB:
         cutoff = now - timedelta(days=retention_days)
