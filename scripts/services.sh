@@ -10,6 +10,10 @@ db_name="${TELEMETRY_DB_NAME:-telemetry}"
 state="${TELEMETRY_SERVICES_DIR:-$here/.telemetry/services}"
 mkdir -p "$state"
 
+# Only the exports at the end may reach stdout (callers eval it): everything in this block goes to
+# stderr, since tools such as pg_ctlcluster print notes ("Removed stale pid file.") on stdout.
+{
+
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_updated=""
 apt_install() {
@@ -58,6 +62,7 @@ if ! port_open "$mqtt_port"; then
   for _ in $(seq 1 50); do port_open "$mqtt_port" && break; sleep 0.1; done
 fi
 port_open "$mqtt_port" || { echo "services: Mosquitto did not start" >&2; exit 1; }
+} >&2
 
 echo "export TELEMETRY_DATABASE_URL=postgresql://telemetry:telemetry@127.0.0.1:$pg_port/$db_name"
 echo "export TELEMETRY_MQTT_URL=mqtt://127.0.0.1:$mqtt_port"
