@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Powertrain = Literal["combustion", "hybrid", "electric"]
 Resolution = Literal["booked", "declined", "customer_unreachable", "not_our_vehicle", "no_fault_found"]
@@ -57,10 +57,39 @@ class VehicleIn(BaseModel):
         pattern=r"^[456](\.[0-9]+)?$",
         description="VSS release the vehicle's software speaks; older names are mapped",
     )
+    delivered_on: date | None = Field(
+        default=None, description="Maintenance plans count from here until a first service is recorded"
+    )
 
 
 class VehicleOut(VehicleIn):
     id: int
+    created_at: datetime
+
+
+ServiceKind = Literal["scheduled", "repair", "inspection", "tyres", "recall"]
+
+
+class ServiceIn(BaseModel):
+    performed_at: datetime = Field(description="When the work was done (RFC 3339 with an offset)")
+    odometer_km: float = Field(ge=0, le=5_000_000)
+    kind: ServiceKind = Field(
+        default="scheduled", description="A 'scheduled' service restarts the maintenance plan's interval"
+    )
+    dealer_id: int | None = None
+    description: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("performed_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give a time zone offset, e.g. 2026-11-22T09:30:00+01:00")
+        return value
+
+
+class ServiceOut(ServiceIn):
+    id: int
+    vehicle_id: int
     created_at: datetime
 
 

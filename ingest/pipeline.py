@@ -6,7 +6,6 @@ ends up either in the rows or in a dead letter.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +17,7 @@ from telemetry.reasons import Reason, Rejection
 from telemetry.rulebatch import RuleBatch, with_dtcs
 from telemetry.storage.deadletters import DeadLetter
 from telemetry.storage.samples import SampleWriter, WideRows
-from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, parse_vehicle_topic
+from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, parse_vehicle_topic, partition_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +89,6 @@ def flag_seq_regressions(
             )
         highest[c.vehicle_id] = max(c.seq, previous if previous is not None else c.seq)
     return flags, {v: s for v, s in highest.items() if s is not None and s != last_seq.get(v)}
-
-
-def partition_of(vin: str, partitions: int) -> int:
-    """Stable across processes and restarts (unlike `hash`), so a vehicle always meets the same rule worker."""
-    return zlib.crc32(vin.encode()) % partitions
 
 
 def parse(received: list[Received], *, prefix: str, limits: Limits, catalog: Catalog) -> Parsed:

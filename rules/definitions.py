@@ -1,14 +1,30 @@
-"""Rules are data: TOML files validated against the signal catalog at load, with clear errors."""
+"""Rules are data: TOML files validated against the signal catalog at load, with clear errors.
+
+A rule is one or more conditions (each a kernel over one signal), combined by an expression, with
+an optional hard level (a second condition that raises the severity) and an optional escalation
+(a warning that lasts becomes critical). README "Rules" documents every key.
+"""
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+from rules.expression import Expression
+from rules.kernels.base import Kernel
+from rules.kernels.dtc import DtcParams
+from rules.kernels.rate import RateParams
+from rules.kernels.service import DAY_MS, ServiceParams
+from rules.kernels.stale import StaleParams
 from rules.kernels.threshold import ThresholdParams
+from rules.kernels.trend import TrendParams
+from rules.kernels.zscore import ZScoreParams
+from telemetry import dtc
 from telemetry.catalog import Catalog, Signal
 from telemetry.errors import RuleDefinitionError
 
@@ -16,6 +32,9 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 SEVERITIES = ("info", "warning", "critical")
 POWERTRAINS = ("combustion", "hybrid", "electric")
+ODOMETER = "Vehicle.TraveledDistance"
+DTC_SIGNAL = "Vehicle.Diagnostics.DTCList"
+Entry = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -35,38 +54,81 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class ThresholdRule:
+class Gate:
+    """Only samples taken while another signal of the same message is above or below a value
+    ("while parked": speed below 1 km/h)."""
+
+    signal: Signal
+    value: float
+    above: bool
+
+
+@dataclass(frozen=True)
+class Residual:
+    """Evaluate `signal - (c0 + c1 * input1 + ...)` instead of the signal: what the vehicle's model
+    predicts from its inputs is taken out (a hot day or a heavy load is not a fault)."""
+
+    inputs: tuple[Signal, ...]
+    coefficients: Mapping[str, tuple[float, ...]]  # model name (or "default") -> c0, c1, ...
+
+    def for_model(self, model: str) -> tuple[float, ...] | None:
+        return self.coefficients.get(model) or self.coefficients.get("default")
+
+
+@dataclass(frozen=True, eq=False)
+class Condition:
+    """One kernel over one signal (or over any signal: `signal` None)."""
+
+    name: str
+    kind: str
+    signal: Signal | None
+    kernel: Kernel
+    limit: float = float("nan")  # the threshold or limit, for explanations
+    gate: Gate | None = None
+    residual: Residual | None = None
+    plans: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # model -> (km, months)
+    code: dtc.CodeInfo | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
     id: str
     version: int
+    kind: str
     title: str
     severity: str
-    signal: Signal
-    params: ThresholdParams
     explanation: str
     scope: Scope
     source: str
+    conditions: tuple[Condition, ...]  # the hard level, when there is one, is last
+    expression: Expression
+    hard_severity: str | None = None  # set when the rule has a hard level
+    escalate_after_ms: int | None = None
+    escalate_severity: str = "critical"
+    context: tuple[tuple[str, Signal], ...] = ()
 
-    def explain(self, *, peak: float, duration_ms: int) -> str:
-        return self.explanation.format(
-            peak=peak,
-            threshold=self.params.on_value,
-            duration=humanize_ms(duration_ms),
-            unit=unit_symbol(self.signal.unit),
-        )
+    @property
+    def hard(self) -> Condition | None:
+        return self.conditions[-1] if self.hard_severity is not None else None
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}"
 
 
-def parse_duration(text: object, where: str) -> int:
+def parse_duration(text: object, where: str, *, zero: bool = False) -> int:
+    """Milliseconds from '30s', '15m', '4h', '90d'; '0s' only where `zero` (at once) makes sense."""
     match = _DURATION.match(str(text)) if isinstance(text, str) else None
     if match is None:
         raise RuleDefinitionError(f"{where}: bad window {text!r}; use a number and ms, s, m, h or d, e.g. '30s'")
     ms = int(float(match.group(1)) * _UNIT_MS[match.group(2)])
-    if ms <= 0:
+    if ms < 0 or (ms == 0 and not zero):
         raise RuleDefinitionError(f"{where}: bad window {text!r}; it must be longer than zero")
     return ms
 
 
-def humanize_ms(ms: int) -> str:
-    seconds = ms // 1000
+def humanize_ms(ms: float) -> str:
+    seconds = int(ms // 1000)
     if seconds < 120:
         return f"{seconds} s"
     if seconds < 7200:
@@ -80,67 +142,318 @@ def unit_symbol(unit: str | None) -> str:
     return {"celsius": "°C", "percent": "%", None: ""}.get(unit, unit or "")
 
 
-def _threshold(entry: dict, catalog: Catalog, where: str) -> ThresholdRule:
-    path = entry.get("signal")
-    if path not in catalog.by_path:
-        raise RuleDefinitionError(f"{where}: unknown signal {path!r}")
-    signal = catalog.by_path[path]
-    if signal.kind != "number":
-        raise RuleDefinitionError(f"{where}: signal {path!r} is not numeric; a threshold needs numbers")
-    if "unit" in entry and entry["unit"] != signal.unit:
-        raise RuleDefinitionError(
-            f"{where}: bad unit {entry['unit']!r} for {path!r}; the catalog stores it in {signal.unit!r}"
-        )
-    if ("above" in entry) == ("below" in entry):
-        raise RuleDefinitionError(f"{where}: give exactly one of 'above' or 'below'")
-    above = "above" in entry
-    on_value = float(entry["above" if above else "below"])
+class _Reader:
+    """Typed access to one TOML table, naming the rule in every error."""
+
+    def __init__(self, entry: Entry, catalog: Catalog, where: str) -> None:
+        self.entry, self.catalog, self.where = entry, catalog, where
+
+    def has(self, key: str) -> bool:
+        return key in self.entry
+
+    def number(self, key: str, default: float | None = None) -> float:
+        value = self.entry.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RuleDefinitionError(f"{self.where}: '{key}' must be a number, got {value!r}")
+        return float(value)
+
+    def count(self, key: str, default: int) -> int:
+        value = self.entry.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise RuleDefinitionError(f"{self.where}: '{key}' must be a whole number of at least 1, got {value!r}")
+        return value
+
+    def duration(self, key: str, default: str, *, zero: bool = False) -> int:
+        return parse_duration(self.entry.get(key, default), f"{self.where} '{key}'", zero=zero)
+
+    def signal(self, key: str = "signal", *, numeric: bool = True) -> Signal:
+        path = self.entry.get(key)
+        if path not in self.catalog.by_path:
+            raise RuleDefinitionError(f"{self.where}: unknown signal {path!r}")
+        signal = self.catalog.by_path[path]
+        if numeric and signal.kind != "number":
+            raise RuleDefinitionError(f"{self.where}: signal {path!r} is not numeric")
+        return signal
+
+    def one_of(self, *keys: str) -> str:
+        present = [k for k in keys if k in self.entry]
+        if len(present) != 1:
+            raise RuleDefinitionError(f"{self.where}: give exactly one of {', '.join(repr(k) for k in keys)}")
+        return present[0]
+
+
+def _threshold(r: _Reader, signal: Signal) -> tuple[Kernel, float]:
+    above = r.one_of("above", "below") == "above"
+    on_value = r.number("above" if above else "below")
     off_key = "clear_below" if above else "clear_above"
-    off_value = float(entry.get(off_key, on_value))
+    off_value = r.number(off_key, on_value)
     if (above and off_value > on_value) or (not above and off_value < on_value):
-        raise RuleDefinitionError(f"{where}: '{off_key}' must lie on the safe side of the threshold")
-    severity = entry.get("severity", "warning")
-    if severity not in SEVERITIES:
-        raise RuleDefinitionError(f"{where}: severity {severity!r} is not one of {', '.join(SEVERITIES)}")
-    scope_entry = entry.get("scope", {})
-    bad = set(scope_entry.get("powertrain", [])) - set(POWERTRAINS)
-    if bad:
-        raise RuleDefinitionError(f"{where}: unknown powertrain(s) {sorted(bad)} in scope")
-    explanation = entry.get("explanation", "{peak:.1f} {unit} beyond {threshold:.1f} {unit} for {duration}")
+        raise RuleDefinitionError(f"{r.where}: '{off_key}' must lie on the safe side of the threshold")
     params = ThresholdParams(
         on_value=on_value,
-        on_ms=parse_duration(entry.get("for", "1ms"), f"{where} 'for'"),
+        on_ms=r.duration("for", "0s", zero=True),
         off_value=off_value,
-        off_ms=parse_duration(entry.get("clear_for", "1ms"), f"{where} 'clear_for'"),
-        max_gap_ms=parse_duration(entry.get("max_gap", "60s"), f"{where} 'max_gap'"),
+        off_ms=r.duration("clear_for", "0s", zero=True),
+        max_gap_ms=r.duration("max_gap", "60s"),
         above=above,
     )
-    rule = ThresholdRule(
-        id=str(entry["id"]),
-        version=int(entry.get("version", 1)),
-        title=str(entry.get("title", entry["id"])),
-        severity=severity,
-        signal=signal,
-        params=params,
-        explanation=explanation,
-        scope=Scope(
-            frozenset(scope_entry.get("powertrain", [])),
-            frozenset(scope_entry.get("make", [])),
-            frozenset(scope_entry.get("model", [])),
-        ),
-        source=where,
+    return params, on_value
+
+
+def _rate(r: _Reader, signal: Signal) -> tuple[Kernel, float]:
+    falling = r.one_of("falls_faster_than", "rises_faster_than") == "falls_faster_than"
+    per_hour = r.number("falls_faster_than" if falling else "rises_faster_than")
+    if per_hour <= 0:
+        raise RuleDefinitionError(f"{r.where}: the rate limit is per hour and must be positive")
+    window = r.duration("window", "1h")
+    return RateParams(per_hour, falling, window, r.duration("max_gap", f"{2 * window}ms")), per_hour
+
+
+def _anomaly(r: _Reader, signal: Signal) -> tuple[Kernel, float]:
+    z_on = r.number("z", 4.0)
+    z_off = r.number("clear_z", z_on / 2)
+    if not 0 < z_off <= z_on:
+        raise RuleDefinitionError(f"{r.where}: need 0 < clear_z <= z")
+    direction = {"both": 0, "above": 1, "below": -1}.get(r.entry.get("direction", "both"))
+    if direction is None:
+        raise RuleDefinitionError(f"{r.where}: 'direction' is one of both, above, below")
+    halflife = r.number("halflife", 200)  # samples
+    min_run = r.count("min_run", 5)
+    params = ZScoreParams(
+        alpha=1.0 - 0.5 ** (1.0 / halflife),
+        z_on=z_on,
+        z_off=z_off,
+        warmup=r.count("warmup", 100),
+        min_run=min_run,
+        clear_run=r.count("clear_run", min_run),
+        min_sd=r.number("min_sd", 1e-6),
+        max_gap_ms=r.duration("max_gap", "10m"),
+        direction=direction,
     )
-    try:
-        rule.explain(peak=on_value, duration_ms=params.on_ms)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise RuleDefinitionError(f"{where}: explanation template is invalid: {exc}") from exc
-    return rule
+    return params, z_on
 
 
-KINDS = {"threshold": _threshold}
+def _trend(r: _Reader, signal: Signal) -> tuple[Kernel, float]:
+    falling = r.one_of("falls_to", "rises_to") == "falls_to"
+    limit = r.number("falls_to" if falling else "rises_to")
+    window = r.count("window", 30)
+    horizon = r.duration("horizon", "30d")
+    clear_horizon = r.duration("clear_horizon", f"{2 * horizon}ms")
+    if clear_horizon < horizon:
+        raise RuleDefinitionError(f"{r.where}: 'clear_horizon' must not be shorter than 'horizon'")
+    min_points = r.count("min_points", min(7, window))
+    if not 2 <= min_points <= window:
+        raise RuleDefinitionError(f"{r.where}: need 2 <= min_points <= window")
+    params = TrendParams(limit, falling, r.duration("step", "1d"), window, min_points, horizon, clear_horizon)
+    return params, limit
 
 
-def parse_rules(text: str, catalog: Catalog, source: str) -> list[ThresholdRule]:
+def _stale(r: _Reader) -> Kernel:
+    return StaleParams(r.duration("after", "48h"))
+
+
+SIGNAL_KINDS = {"threshold": _threshold, "rate": _rate, "anomaly": _anomaly, "trend": _trend}
+KINDS = (*SIGNAL_KINDS, "stale", "dtc", "service_plan", "compound")
+
+
+def _gate(r: _Reader) -> Gate | None:
+    entry = r.entry.get("when")
+    if entry is None:
+        return None
+    g = _Reader(entry, r.catalog, f"{r.where} 'when'")
+    above = g.one_of("above", "below") == "above"
+    return Gate(g.signal(), g.number("above" if above else "below"), above)
+
+
+def _residual(r: _Reader) -> Residual | None:
+    entry = r.entry.get("residual")
+    if entry is None:
+        return None
+    where = f"{r.where} 'residual'"
+    inputs = tuple(_Reader({"signal": p}, r.catalog, where).signal() for p in entry.get("inputs", []))
+    if not inputs:
+        raise RuleDefinitionError(f"{where}: give the 'inputs' the signal is predicted from")
+    coefficients = {}
+    for model, values in entry.get("coefficients", {}).items():
+        if not isinstance(values, list) or len(values) != len(inputs) + 1:
+            raise RuleDefinitionError(
+                f"{where}: coefficients for {model!r} must be {len(inputs) + 1} numbers (intercept, then one per input)"
+            )
+        coefficients[model] = tuple(float(v) for v in values)
+    if not coefficients:
+        raise RuleDefinitionError(f"{where}: give 'coefficients' per model (or 'default')")
+    return Residual(inputs, coefficients)
+
+
+def _signal_condition(name: str, kind: str, r: _Reader) -> Condition:
+    signal = r.signal()
+    if r.has("unit") and r.entry["unit"] != signal.unit:
+        raise RuleDefinitionError(
+            f"{r.where}: bad unit {r.entry['unit']!r} for {signal.path!r}; the catalog stores it in {signal.unit!r}"
+        )
+    kernel, limit = SIGNAL_KINDS[kind](r, signal)
+    return Condition(name, kind, signal, kernel, limit, _gate(r), _residual(r))
+
+
+def _condition(name: str, r: _Reader) -> Condition:
+    """A condition of a compound rule: any kind but compound, service_plan and a DTC list."""
+    kind = r.entry.get("kind")
+    if kind in SIGNAL_KINDS:
+        return _signal_condition(name, kind, r)
+    if kind == "stale":
+        return Condition(name, kind, None, _stale(r))
+    if kind == "dtc":
+        code = r.entry.get("code")
+        if not dtc.is_valid(code):
+            raise RuleDefinitionError(f"{r.where}: 'code' must be one OBD-II code such as 'P0217', got {code!r}")
+        params = DtcParams(dtc.encode(code), r.count("clear_after", 1))
+        return Condition(name, kind, r.catalog[DTC_SIGNAL], params, code=dtc.describe(code))
+    known = ", ".join([*SIGNAL_KINDS, "stale", "dtc"])
+    raise RuleDefinitionError(f"{r.where}: condition kind {kind!r} is not one of {known}")
+
+
+def _severity(value: object, where: str) -> str:
+    if value not in SEVERITIES:
+        raise RuleDefinitionError(f"{where}: severity {value!r} is not one of {', '.join(SEVERITIES)}")
+    return str(value)
+
+
+def _scope(entry: Entry, where: str) -> Scope:
+    scope = entry.get("scope", {})
+    bad = set(scope.get("powertrain", [])) - set(POWERTRAINS)
+    if bad:
+        raise RuleDefinitionError(f"{where}: unknown powertrain(s) {sorted(bad)} in scope")
+    return Scope(
+        frozenset(scope.get("powertrain", [])), frozenset(scope.get("make", [])), frozenset(scope.get("model", []))
+    )
+
+
+def _service_conditions(r: _Reader) -> tuple[Condition, Condition]:
+    plans: dict[str, tuple[float, float]] = {}
+    for model, plan in r.entry.get("plans", {}).items():
+        p = _Reader(plan, r.catalog, f"{r.where} plan {model!r}")
+        plans[model] = (p.number("km"), p.number("months"))
+    if not plans:
+        raise RuleDefinitionError(f"{r.where}: give 'plans' per model (or 'default'), each with km and months")
+    odometer = r.catalog[ODOMETER]
+    soon = ServiceParams(r.number("due_soon_km", 1000), r.count("due_soon_days", 30) * DAY_MS)
+    return (
+        Condition("due_soon", "service_plan", odometer, soon, plans=plans),
+        Condition("overdue", "service_plan", odometer, ServiceParams(0.0, 0), plans=plans),
+    )
+
+
+def _rule(entry: Entry, catalog: Catalog, where: str) -> list[Rule]:
+    r = _Reader(entry, catalog, where)
+    kind = entry.get("kind")
+    if kind not in KINDS:
+        raise RuleDefinitionError(f"{where}: unknown kind {kind!r}; known: {', '.join(KINDS)}")
+    base = {
+        "id": str(entry["id"]),
+        "version": int(entry.get("version", 1)),
+        "kind": kind,
+        "title": str(entry.get("title", entry["id"])),
+        "severity": _severity(entry.get("severity", "warning"), where),
+        "explanation": str(entry.get("explanation", DEFAULT_EXPLANATIONS[kind])),
+        "scope": _scope(entry, where),
+        "source": where,
+        "context": tuple((name, r_signal(catalog, path, where)) for name, path in entry.get("context", {}).items()),
+    }
+    escalate = entry.get("escalate_after")
+    if escalate is not None:
+        base["escalate_after_ms"] = parse_duration(escalate, f"{where} 'escalate_after'")
+        base["escalate_severity"] = _severity(entry.get("escalate_to", "critical"), where)
+    if kind == "dtc":
+        return _dtc_rules(r, base)
+    hard_severity = None
+    if kind == "compound":
+        tables = entry.get("conditions", {})
+        if not tables:
+            raise RuleDefinitionError(f"{where}: a compound rule needs [rule.conditions.NAME] tables")
+        conditions = [_condition(n, _Reader(t, catalog, f"{where} condition {n!r}")) for n, t in tables.items()]
+        expression = Expression(str(entry.get("condition", "")), {c.name for c in conditions}, where)
+    elif kind == "service_plan":
+        conditions = list(_service_conditions(r))
+        expression = Expression("due_soon", {"due_soon"}, where)
+        hard_severity = _severity(entry.get("overdue_severity", "warning"), where)
+    else:
+        main = _signal_condition("main", kind, r) if kind in SIGNAL_KINDS else Condition("main", kind, None, _stale(r))
+        conditions = [main]
+        expression = Expression("main", {"main"}, where)
+        if "hard" in entry:
+            hard_entry = {**{k: v for k, v in entry.items() if k != "hard"}, **entry["hard"]}
+            hard_where = f"{where} 'hard'"
+            hard = _Reader(hard_entry, catalog, hard_where)
+            if kind in SIGNAL_KINDS:
+                for pair in (("above", "below"), ("falls_faster_than", "rises_faster_than"), ("falls_to", "rises_to")):
+                    given = [k for k in pair if k in entry["hard"]]
+                    for other in pair:
+                        if given and other not in given:
+                            hard_entry.pop(other, None)
+                conditions.append(_signal_condition("hard", kind, hard))
+            else:
+                conditions.append(Condition("hard", kind, None, _stale(hard)))
+            hard_severity = _severity(entry["hard"].get("severity", "critical"), hard_where)
+    rule = Rule(conditions=tuple(conditions), expression=expression, hard_severity=hard_severity, **base)
+    _check_explanation(rule)
+    return [rule]
+
+
+def r_signal(catalog: Catalog, path: object, where: str) -> Signal:
+    return _Reader({"signal": path}, catalog, f"{where} 'context'").signal()
+
+
+def _dtc_rules(r: _Reader, base: dict[str, Any]) -> list[Rule]:
+    """One rule per code, `{id}.{code}`, so each code is its own alert with its own severity."""
+    codes = r.entry.get("codes", "all")
+    if codes == "all":
+        codes = sorted(dtc.obd2_table())
+    if not isinstance(codes, list) or not codes or not all(dtc.is_valid(c) for c in codes):
+        raise RuleDefinitionError(f"{r.where}: 'codes' is \"all\" or a list of OBD-II codes such as 'P0217'")
+    signal = r.catalog[DTC_SIGNAL]
+    clear_after = r.count("clear_after", 1)
+    rules = []
+    for code in codes:
+        info = dtc.describe(code)
+        condition = Condition("main", "dtc", signal, DtcParams(dtc.encode(code), clear_after), code=info)
+        fields = {
+            **base,
+            "id": f"{base['id']}.{code}",
+            "title": f"{code}: {info.description}",
+            "severity": info.severity if "severity" not in r.entry else base["severity"],
+        }
+        rule = Rule(conditions=(condition,), expression=Expression("main", {"main"}, r.where), **fields)
+        _check_explanation(rule)
+        rules.append(rule)
+    return rules
+
+
+DEFAULT_EXPLANATIONS = {
+    "threshold": "{peak:.1f} {unit} beyond {threshold:.1f} {unit} for {duration}",
+    "rate": "{signal} changed by {rate:+.1f} {unit}/h (limit {limit:.1f} {unit}/h); now {now:.1f} {unit}",
+    "anomaly": "{z:.1f} standard deviations from this vehicle's usual {mean:.1f} {unit}, for {duration}",
+    "trend": "{level:.1f} {unit} and heading for {limit:.1f} {unit} in about {days_left:.0f} days ({projected_date})",
+    "stale": "no telemetry for {silence}",
+    "dtc": "{code}: {description}",
+    "service_plan": (
+        "{km:,.0f} km and {days:.0f} days since the last service;"
+        " the plan is every {interval_km:,.0f} km or {interval_months:.0f} months"
+    ),
+    "compound": "{title}",
+}
+
+
+def _check_explanation(rule: Rule) -> None:
+    from rules.explain import sample_variables  # explain imports this module
+
+    for condition in rule.conditions:
+        try:
+            rule.explanation.format(**sample_variables(rule, condition))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise RuleDefinitionError(f"{rule.source}: explanation template is invalid: {exc!r}") from exc
+
+
+def parse_rules(text: str, catalog: Catalog, source: str) -> list[Rule]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -150,14 +463,11 @@ def parse_rules(text: str, catalog: Catalog, source: str) -> list[ThresholdRule]
         where = f"{source} rule #{i + 1} ({entry.get('id', '?')})"
         if "id" not in entry:
             raise RuleDefinitionError(f"{where}: missing 'id'")
-        kind = entry.get("kind")
-        if kind not in KINDS:
-            raise RuleDefinitionError(f"{where}: unknown kind {kind!r}; known: {', '.join(KINDS)}")
-        rules.append(KINDS[kind](entry, catalog, where))
+        rules += _rule(entry, catalog, where)
     return rules
 
 
-def load_rules(catalog: Catalog, directory: Path | None = None) -> list[ThresholdRule]:
+def load_rules(catalog: Catalog, directory: Path | None = None) -> list[Rule]:
     """Every `*.toml` in `directory` (default: the packaged library), ids unique across files."""
     if directory is None:
         files = sorted(
@@ -167,7 +477,7 @@ def load_rules(catalog: Catalog, directory: Path | None = None) -> list[Threshol
         )
     else:
         files = sorted((str(p), p.read_text("utf-8")) for p in Path(directory).glob("*.toml"))
-    rules: list[ThresholdRule] = []
+    rules: list[Rule] = []
     seen: dict[str, str] = {}
     for name, text in files:
         for rule in parse_rules(text, catalog, name):

@@ -1,18 +1,33 @@
-"""The rule engine of one worker: dense per-vehicle state for each rule, no I/O.
+"""The rule engine of one worker: dense per-vehicle state for every rule, no I/O.
 
 Vehicles get slots (0, 1, 2, ...) in the order the worker first sees them; a rule applies to a
-slot only when the vehicle is in the rule's scope.
+slot only when the vehicle is in the rule's scope. Per batch: one sort, then each condition's
+kernel runs over its signal's contiguous run; the kernels emit sparse transitions, which
+`_combine` turns into alert outcomes (compound expressions, hard levels) in plain Python.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from rules.definitions import ThresholdRule
-from rules.kernels.threshold import FIRE, ThresholdState, evaluate_threshold
+from rules.definitions import Condition, Rule
+from rules.explain import explain
+from rules.kernels.base import FIRE, Events, SlotState, Spec
+from rules.kernels.service import ServiceParams
 from telemetry.rulebatch import RuleBatch
+
+RULE_STATE: Spec = {
+    "mask": (np.int64, 0, ()),  # bit i: condition i is active
+    "active": (np.int8, 0, ()),
+    "level": (np.int8, 0, ()),  # 0: the rule's severity, 1: hard level or escalated
+    "since": (np.int64, -1, ()),
+}
+_TS_BITS = 42  # epoch ms fit in 42 bits until the year 2109; slots take the bits above
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,24 +40,99 @@ class VehicleInfo:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    rule: ThresholdRule
+    rule: Rule
+    condition: Condition  # the condition whose transition caused this
     vehicle_id: int
     fired: bool  # False: cleared
+    severity: str
     ts: int
     since: int
-    peak: float
+    value: float
+    detail: float
+    context: dict[str, float] = field(default_factory=dict)
+    escalated: bool = False
+    plan: tuple[float, float] | None = None
+
+    def explanation(self) -> str:
+        text = explain(
+            self.rule,
+            self.condition,
+            ts=self.ts,
+            since=self.since,
+            value=self.value,
+            detail=self.detail,
+            context=self.context,
+            plan=self.plan,
+        )
+        if self.escalated:
+            text += f" (still active after {self.rule.escalate_after_ms // 3_600_000} h: escalated)"
+        return text
+
+
+class SortedBatch:
+    """A batch sorted by (signal, slot, ts), with per-signal runs and same-message lookups."""
+
+    def __init__(self, batch: RuleBatch, slot_lookup: np.ndarray) -> None:
+        vid = batch.vehicle_id.astype(np.int64)
+        known = (vid >= 0) & (vid < len(slot_lookup))
+        slots = np.where(known, slot_lookup[np.where(known, vid, 0)], -1)
+        order = np.lexsort((batch.ts, slots, batch.signal))
+        self.slot, self.ts = slots[order], batch.ts[order].astype(np.int64)
+        self.signal, self.value = batch.signal[order], batch.value[order]
+        self.key = (self.slot << _TS_BITS) | self.ts
+        self._runs: dict[int, tuple[int, int]] = {}
+
+    def bounds(self, signal_id: int) -> tuple[int, int]:
+        if signal_id not in self._runs:
+            lo, hi = np.searchsorted(self.signal, [signal_id, signal_id + 1])
+            lo += int(np.searchsorted(self.slot[lo:hi], 0))  # unknown vehicles (slot -1) sort first
+            self._runs[signal_id] = (int(lo), int(hi))
+        return self._runs[signal_id]
+
+    def run(self, signal_id: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(slot, ts, value) of one signal, sorted by (slot, ts); of every signal when None."""
+        if signal_id is None:
+            known = self.slot >= 0
+            return self.slot[known], self.ts[known], self.value[known]
+        lo, hi = self.bounds(signal_id)
+        return self.slot[lo:hi], self.ts[lo:hi], self.value[lo:hi]
+
+    def lookup(self, signal_id: int, slot: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """The signal's value in the same message (same vehicle and time); NaN where absent."""
+        lo, hi = self.bounds(signal_id)
+        keys = self.key[lo:hi]
+        want = (slot.astype(np.int64) << _TS_BITS) | ts
+        pos = np.minimum(np.searchsorted(keys, want), max(hi - lo - 1, 0))
+        if hi == lo:
+            return np.full(len(want), np.nan)
+        return np.where(keys[pos] == want, self.value[lo:hi][pos], np.nan)
 
 
 class RuleEngine:
-    def __init__(self, rules: list[ThresholdRule]) -> None:
+    def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
         self.slot_of: dict[int, int] = {}
         self.vehicle_of_slot: list[int] = []
         self.infos: list[VehicleInfo] = []
+        self.baselines: dict[int, tuple[int, float]] = {}  # vehicle -> last service (epoch ms, km)
+        self.touched: set[int] = set()  # vehicles whose state ticks and services changed; callers clear it
         self._slot_lookup = np.full(0, -1, dtype=np.int64)  # vehicle id -> slot, -1: unknown
         self.applies = {r.id: np.zeros(0, dtype=bool) for r in rules}
-        self.states = {r.id: ThresholdState.empty(0) for r in rules}
+        self.rule_states = {r.id: SlotState(RULE_STATE, 0) for r in rules}
+        self.states = {(r.id, c.name): c.kernel.new_state(0) for r in rules for c in r.conditions}
+        self.coefficients = {  # residual conditions: one row of coefficients per slot (NaN: none)
+            (r.id, c.name): np.zeros((0, len(c.residual.inputs) + 1)) for r in rules for c in r.conditions if c.residual
+        }
+        self.layout = [
+            (f"{r.key}/{part}/{name}", np.dtype(dtype).str, list(tail))
+            for r in rules
+            for part, spec in [("rule", RULE_STATE)]
+            + [(c.name, self.states[(r.id, c.name)].spec) for c in r.conditions]
+            for name, (dtype, _, tail) in spec.items()
+        ]
+        self.layout_id = hashlib.blake2b(json.dumps(self.layout).encode(), digest_size=8).hexdigest()
 
+    # --- vehicles -------------------------------------------------------------------------------
     def knows(self, vehicle_id: int) -> bool:
         return vehicle_id in self.slot_of
 
@@ -59,86 +149,265 @@ class RuleEngine:
             self._slot_lookup = grown
         self._slot_lookup[info.vehicle_id] = slot
         for rule in self.rules:
-            flag = rule.scope.applies(powertrain=info.powertrain, make=info.make, model=info.model)
-            self.applies[rule.id] = np.append(self.applies[rule.id], flag)
-            self.states[rule.id] = self.states[rule.id].grow(slot + 1)
+            self.applies[rule.id] = _grow(self.applies[rule.id], slot + 1, False)
+            self.rule_states[rule.id] = self.rule_states[rule.id].grow(slot + 1)
+            for c in rule.conditions:
+                key = (rule.id, c.name)
+                self.states[key] = self.states[key].grow(slot + 1)
+                if c.residual is not None:
+                    self.coefficients[key] = _grow(self.coefficients[key], slot + 1, np.nan)
+        self._setup(slot, info)
 
-    def state_of(self, vehicle_id: int) -> dict[str, list[float | int | None]]:
-        """The vehicle's state for every rule, keyed `id@version`, as JSON-ready lists."""
-        slot = self.slot_of[vehicle_id]
-        out: dict[str, list[float | int | None]] = {}
+    def _setup(self, slot: int, info: VehicleInfo) -> None:
+        """What a fresh slot knows about its vehicle: scope, maintenance plan, residual model."""
         for rule in self.rules:
-            s = self.states[rule.id]
-            peak = float(s.peak[slot])
-            out[f"{rule.id}@{rule.version}"] = [
-                int(s.last_ts[slot]),
-                int(s.since[slot]),
-                int(s.clear_since[slot]),
-                int(s.active[slot]),
-                None if np.isnan(peak) else peak,
-            ]
+            applies = rule.scope.applies(powertrain=info.powertrain, make=info.make, model=info.model)
+            self.applies[rule.id][slot] = applies
+            for c in rule.conditions:
+                state = self.states[(rule.id, c.name)]
+                plan = c.plans.get(info.model) or c.plans.get("default")
+                if applies and plan is not None:
+                    ServiceParams.plan(state, slot, *plan)
+                if c.residual is not None:
+                    self.coefficients[(rule.id, c.name)][slot] = c.residual.for_model(info.model) or np.nan
+        if info.vehicle_id in self.baselines:
+            self.set_service(info.vehicle_id, *self.baselines[info.vehicle_id])
+
+    def reset(self, vehicle_id: int) -> None:
+        """Forget a registered vehicle's state (before loading what was last saved)."""
+        slot = self.slot_of[vehicle_id]
+        for state in [*self.rule_states.values(), *self.states.values()]:
+            state.reset(slot)
+        self._setup(slot, self.infos[slot])
+
+    def set_service(self, vehicle_id: int, ts_ms: int, km: float) -> None:
+        """The vehicle's last service (or delivery): maintenance plans count from it."""
+        self.baselines[vehicle_id] = (ts_ms, km)
+        slot = self.slot_of.get(vehicle_id)
+        if slot is None:
+            return
+        self.touched.add(vehicle_id)
+        for rule in self.rules:
+            for c in rule.conditions:
+                if c.kind == "service_plan":
+                    ServiceParams.baseline(self.states[(rule.id, c.name)], slot, ts_ms, km)
+
+    # --- state snapshots ------------------------------------------------------------------------
+    def _arrays(self) -> list[np.ndarray]:
+        """Every state array, in layout order."""
+        out = []
+        for r in self.rules:
+            for state in [self.rule_states[r.id]] + [self.states[(r.id, c.name)] for c in r.conditions]:
+                out += [state[name] for name in state.spec]
         return out
 
-    def restore(self, vehicle_id: int, saved: dict[str, list[float | int | None]]) -> None:
-        """Load saved state of a registered vehicle; rules whose id or version changed start fresh."""
-        slot = self.slot_of[vehicle_id]
-        for rule in self.rules:
-            values = saved.get(f"{rule.id}@{rule.version}")
-            if values is None:
-                continue
-            last_ts, since, clear_since, active, peak = values
-            s = self.states[rule.id]
-            s.last_ts[slot], s.since[slot], s.clear_since[slot] = last_ts, since, clear_since
-            s.active[slot] = active
-            s.peak[slot] = np.nan if peak is None else peak
+    def pack(self, vehicle_ids: list[int]) -> np.ndarray:
+        """The vehicles' whole state as one row of bytes each (uint8 matrix, layout order)."""
+        slots = np.array([self.slot_of[v] for v in vehicle_ids], dtype=np.int64)
+        parts = [np.ascontiguousarray(a[slots]).reshape(len(slots), -1).view(np.uint8) for a in self._arrays()]
+        return np.hstack(parts) if parts else np.zeros((len(slots), 0), np.uint8)
 
-    def with_rules(self, rules: list[ThresholdRule]) -> RuleEngine:
+    def unpack(self, vehicle_id: int, blob: bytes, layout: list) -> None:
+        """Load a registered vehicle's saved state. Fields are matched by name, type and shape, so
+        rules whose id or version changed start fresh and the others resume."""
+        slot = self.slot_of[vehicle_id]
+        current = {
+            name: (dtype, tuple(tail), arr)
+            for (name, dtype, tail), arr in zip(self.layout, self._arrays(), strict=True)
+        }
+        offset = 0
+        for name, dtype, tail in layout:
+            width = np.dtype(dtype).itemsize * math.prod(tail)
+            mine = current.get(name)
+            if mine is not None and mine[0] == dtype and mine[1] == tuple(tail):
+                mine[2][slot] = np.frombuffer(blob, dtype=dtype, count=math.prod(tail), offset=offset).reshape(tail)
+            offset += width
+
+    def with_rules(self, rules: list[Rule]) -> RuleEngine:
         """A new engine for a changed rule set, keeping every vehicle and the state of every rule
         whose id and version are unchanged."""
         engine = RuleEngine(rules)
-        for info in self.infos:
+        engine.baselines = dict(self.baselines)
+        packed = self.pack(self.vehicle_of_slot) if self.infos else None
+        for i, info in enumerate(self.infos):
             engine.register(info)
-            engine.restore(info.vehicle_id, self.state_of(info.vehicle_id))
+            assert packed is not None
+            engine.unpack(info.vehicle_id, packed[i].tobytes(), self.layout)
         return engine
 
+    # --- evaluation -----------------------------------------------------------------------------
     def evaluate(self, batch: RuleBatch) -> list[Outcome]:
         """Samples of registered vehicles only; callers register vehicles first."""
         if not len(batch):
             return []
-        vid = batch.vehicle_id.astype(np.int64)
-        known = (vid >= 0) & (vid < len(self._slot_lookup))
-        slots = np.where(known, self._slot_lookup[np.where(known, vid, 0)], -1)
-        # One sort per batch, by signal then vehicle then time: each rule reads its signal's
-        # contiguous run, already in the (slot, ts) order its kernel needs.
-        order = np.lexsort((batch.ts, slots, batch.signal))
-        slots, ts, signal, value = slots[order], batch.ts[order], batch.signal[order], batch.value[order]
+        sb = SortedBatch(batch, self._slot_lookup)
         outcomes: list[Outcome] = []
         for rule in self.rules:
-            lo, hi = np.searchsorted(signal, [rule.signal.id, rule.signal.id + 1])
-            lo += np.searchsorted(slots[lo:hi], 0)  # unknown vehicles (slot -1) sort first
-            if lo >= hi:
-                continue
-            run_slots = slots[lo:hi]
-            keep = self.applies[rule.id][run_slots]
-            if not keep.any():
-                continue
-            events = evaluate_threshold(
-                run_slots[keep],
-                ts[lo:hi][keep],
-                value[lo:hi][keep],
-                rule.params,
-                self.states[rule.id],
-                presorted=True,
-            )
-            for i in range(len(events)):
-                outcomes.append(
-                    Outcome(
-                        rule=rule,
-                        vehicle_id=self.vehicle_of_slot[int(events.slot[i])],
-                        fired=bool(events.kind[i] == FIRE),
-                        ts=int(events.ts[i]),
-                        since=int(events.since[i]),
-                        peak=float(events.peak[i]),
-                    )
-                )
+            found = []
+            for i, c in enumerate(rule.conditions):
+                rows = self._rows(sb, rule, c)
+                if rows is None:
+                    continue
+                events = c.kernel.evaluate(*rows, self.states[(rule.id, c.name)], presorted=True)
+                if len(events):
+                    found.append((i, events))
+            if found:
+                outcomes += self._combine(rule, found, sb)
         return outcomes
+
+    def tick(self, now_ms: int) -> list[Outcome]:
+        """What the clock alone decides: silent vehicles, maintenance by date, escalations."""
+        outcomes: list[Outcome] = []
+        for rule in self.rules:
+            found = []
+            for i, c in enumerate(rule.conditions):
+                tick = getattr(c.kernel, "tick", None)
+                if tick is not None:
+                    events = tick(now_ms, self.states[(rule.id, c.name)])
+                    if len(events):
+                        found.append((i, events))
+            if found:
+                outcomes += self._combine(rule, found, None)
+            if rule.escalate_after_ms is not None:
+                outcomes += self._escalate(rule, now_ms)
+        return outcomes
+
+    def _rows(self, sb: SortedBatch, rule: Rule, c: Condition) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        slot, ts, value = sb.run(c.signal.id if c.signal is not None else None)
+        if not len(slot):
+            return None
+        keep = self.applies[rule.id][slot]
+        if c.gate is not None:
+            gate = sb.lookup(c.gate.signal.id, slot, ts)
+            with np.errstate(invalid="ignore"):
+                keep &= gate > c.gate.value if c.gate.above else gate < c.gate.value
+        if c.residual is not None:
+            coef = self.coefficients[(rule.id, c.name)][slot]
+            predicted = coef[:, 0].copy()
+            for j, signal in enumerate(c.residual.inputs):
+                predicted += coef[:, j + 1] * sb.lookup(signal.id, slot, ts)
+            value = value - predicted
+            keep &= ~np.isnan(value)
+        if not keep.any():
+            return None
+        return slot[keep], ts[keep], value[keep]
+
+    def _combine(self, rule: Rule, found: list[tuple[int, Events]], sb: SortedBatch | None) -> list[Outcome]:
+        """Fold condition transitions, in time order per vehicle, into the rule's own transitions."""
+        cond = np.concatenate([np.full(len(ev), i) for i, ev in found])
+        slot, kind, ts, since, value, detail = (np.concatenate([ev.columns()[k] for _, ev in found]) for k in range(6))
+        order = np.lexsort((cond, ts, slot))
+        rs = self.rule_states[rule.id]
+        hard_bit = 1 << (len(rule.conditions) - 1) if rule.hard is not None else 0
+        main = [(c.name, 1 << i) for i, c in enumerate(rule.conditions) if (1 << i) != hard_bit]
+        outcomes = []
+        self.touched.update(self.vehicle_of_slot[int(x)] for x in np.unique(slot))
+        for k in order:
+            s, bit = int(slot[k]), 1 << int(cond[k])
+            mask = int(rs["mask"][s]) | bit if kind[k] == FIRE else int(rs["mask"][s]) & ~bit
+            rs["mask"][s] = mask
+            active_now = rule.expression({name: bool(mask & b) for name, b in main}) or bool(mask & hard_bit)
+            level = 1 if mask & hard_bit else 0
+            was_active, was_level = int(rs["active"][s]), int(rs["level"][s])
+            if active_now and (not was_active or level > was_level):
+                rs["active"][s], rs["level"][s] = 1, max(level, was_level)
+                if not was_active:
+                    rs["since"][s] = since[k]
+                fired = True
+            elif was_active and not active_now:
+                rs["active"][s], rs["level"][s] = 0, 0
+                fired = False
+            else:
+                continue
+            c = rule.conditions[int(cond[k])]
+            context = {}
+            if fired and sb is not None:
+                one_slot, one_ts = np.array([s]), np.array([ts[k]])
+                context = {name: float(sb.lookup(sig.id, one_slot, one_ts)[0]) for name, sig in rule.context}
+            outcomes.append(
+                self._outcome(
+                    rule,
+                    c,
+                    s,
+                    fired,
+                    int(rs["level"][s]) if fired else level,
+                    ts[k],
+                    since[k],
+                    value[k],
+                    detail[k],
+                    context,
+                )
+            )
+        return outcomes
+
+    def _escalate(self, rule: Rule, now_ms: int) -> list[Outcome]:
+        rs = self.rule_states[rule.id]
+        assert rule.escalate_after_ms is not None
+        due = np.flatnonzero(
+            (rs["active"] == 1) & (rs["level"] == 0) & (now_ms - rs["since"] >= rule.escalate_after_ms)
+        )
+        rs["level"][due] = 1
+        self.touched.update(self.vehicle_of_slot[int(x)] for x in due)
+        return [
+            self._outcome(
+                rule,
+                rule.conditions[0],
+                int(s),
+                True,
+                1,
+                now_ms,
+                int(rs["since"][s]),
+                math.nan,
+                math.nan,
+                {},
+                escalated=True,
+            )
+            for s in due
+        ]
+
+    def _outcome(
+        self,
+        rule: Rule,
+        c: Condition,
+        slot: int,
+        fired: bool,
+        level: int,
+        ts: int,
+        since: int,
+        value: float,
+        detail: float,
+        context: dict[str, float],
+        *,
+        escalated: bool = False,
+    ) -> Outcome:
+        severity = rule.severity
+        if level:
+            severity = (
+                rule.hard_severity if rule.hard_severity is not None and not escalated else rule.escalate_severity
+            )
+        plan = None
+        if c.kind == "service_plan":
+            state = self.states[(rule.id, c.name)]
+            plan = (float(state["plan_km"][slot]), float(state["plan_ms"][slot]) / (30.4375 * 86_400_000))
+        return Outcome(
+            rule=rule,
+            condition=c,
+            vehicle_id=self.vehicle_of_slot[slot],
+            fired=fired,
+            severity=severity,
+            ts=int(ts),
+            since=int(since),
+            value=float(value),
+            detail=float(detail),
+            context=context,
+            escalated=escalated,
+            plan=plan,
+        )
+
+
+def _grow(array: np.ndarray, rows: int, fill: object) -> np.ndarray:
+    if rows <= len(array):
+        return array
+    bigger = np.full((max(rows, 2 * len(array)), *array.shape[1:]), fill, dtype=array.dtype)
+    bigger[: len(array)] = array
+    return bigger

@@ -137,6 +137,10 @@ def rules_backtest(
     until: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])],
     rules_dir: Annotated[Path | None, typer.Option("--rules", help="Rule files; default: the packaged ones")] = None,
     vin: Annotated[str | None, typer.Option(help="Only this vehicle")] = None,
+    parquet: Annotated[
+        list[Path] | None,
+        typer.Option(help="Read these Parquet files (or every *.parquet in a folder) instead of the samples table"),
+    ] = None,
 ) -> None:
     """Run rules over stored samples (UTC times) and print the alerts they would raise; writes nothing."""
     from collections import Counter
@@ -150,14 +154,20 @@ def rules_backtest(
     catalog = default_catalog()
     rules = load_rules(catalog, rules_dir)
     with connect_sync(Settings()) as conn:
-        result = backtest(conn, catalog, rules, start=since.replace(tzinfo=UTC), end=until.replace(tzinfo=UTC), vin=vin)
+        files = None
+        if parquet:
+            files = [f for p in parquet for f in (sorted(p.glob("*.parquet")) if p.is_dir() else [p])]
+        start, end = since.replace(tzinfo=UTC), until.replace(tzinfo=UTC)
+        result = backtest(conn, catalog, rules, start=start, end=end, vin=vin, parquet=files)
     for o in result.outcomes:
         what = "FIRES " if o.fired else "clears"
-        peak = f" peak {o.peak:g} {o.rule.signal.unit or ''}" if o.fired else ""
-        typer.echo(f"{iso(o.ts)}  {what} {o.rule.id:<24} {result.vin_of[o.vehicle_id]}  since {iso(o.since)}{peak}")
+        since = f"  since {iso(o.since)}" if o.since >= 0 else ""
+        why = f"  {o.severity}: {o.explanation()}" if o.fired else ""
+        typer.echo(f"{iso(o.ts)}  {what} {o.rule.id:<24} {result.vin_of[o.vehicle_id]}{since}{why}")
     fired = Counter(o.rule.id for o in result.outcomes if o.fired)
+    skipped = f" ({result.unknown_vins:,} rows of unregistered VINs skipped)" if result.unknown_vins else ""
     typer.echo(
-        f"{result.samples:,} samples, {len(rules)} rules: "
+        f"{result.samples:,} samples{skipped}, {len(rules)} rules: "
         + (", ".join(f"{rule} fired {n}x" for rule, n in sorted(fired.items())) or "no alert")
     )
 

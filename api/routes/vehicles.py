@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import CatalogDep, ConnDep
-from api.models import AlertOut, ErrorOut, SignalSeries, VehicleIn, VehicleOut
+from api.models import AlertOut, ErrorOut, ServiceIn, ServiceOut, SignalSeries, VehicleIn, VehicleOut
 from telemetry.errors import InvalidRequestError, NotFoundError
-from telemetry.storage import alerts, records
+from telemetry.storage import alerts, records, services
 from telemetry.storage.samples import read_series
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
@@ -24,6 +24,29 @@ async def create_vehicle(body: VehicleIn, conn: ConnDep) -> dict[str, object]:
 @router.get("/{vin}", response_model=VehicleOut, responses={404: {"model": ErrorOut}})
 async def get_vehicle(vin: str, conn: ConnDep) -> dict[str, object]:
     return await records.get_vehicle(conn, vin=vin)
+
+
+@router.post(
+    "/{vin}/services",
+    response_model=ServiceOut,
+    status_code=201,
+    responses={404: {"model": ErrorOut}},
+    summary="Record a service; a scheduled one restarts the maintenance plan's interval",
+)
+async def record_service(vin: str, body: ServiceIn, conn: ConnDep) -> dict[str, object]:
+    vehicle = await records.get_vehicle(conn, vin=vin)
+    return await services.record(conn, vehicle_id=int(vehicle["id"]), **body.model_dump())
+
+
+@router.get(
+    "/{vin}/services",
+    response_model=list[ServiceOut],
+    responses={404: {"model": ErrorOut}},
+    summary="The vehicle's service history, newest first",
+)
+async def service_history(vin: str, conn: ConnDep) -> list[dict[str, object]]:
+    vehicle = await records.get_vehicle(conn, vin=vin)
+    return await services.history(conn, vehicle_id=int(vehicle["id"]))
 
 
 @router.get(

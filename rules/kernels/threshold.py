@@ -13,14 +13,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rules.kernels.base import Events, SlotState, Spec, sort_samples
 from rules.kernels.config import njit
 
-FIRE = 1
-CLEAR = 2
-_STATE_FIELDS = ("last_ts", "since", "clear_since", "active", "peak")
+STATE: Spec = {
+    "last_ts": (np.int64, -1, ()),  # -1: no sample yet
+    "since": (np.int64, -1, ()),  # start of the current run beyond on_value, -1: none
+    "clear_since": (np.int64, -1, ()),  # start of the current run on the safe side while active
+    "active": (np.int8, 0, ()),
+    "peak": (np.float64, np.nan, ()),  # worst value of the current run or episode
+}
 
 
-@dataclass
+@dataclass(frozen=True)
 class ThresholdParams:
     on_value: float
     on_ms: int
@@ -29,49 +34,38 @@ class ThresholdParams:
     max_gap_ms: int
     above: bool = True
 
+    def new_state(self, slots: int) -> SlotState:
+        return SlotState(STATE, slots)
 
-@dataclass
-class ThresholdState:
-    """Per-slot state in dense arrays; a slot is a vehicle's index in its rule worker."""
-
-    last_ts: np.ndarray  # int64, -1: no sample yet
-    since: np.ndarray  # int64, start of the current run beyond on_value, -1: none
-    clear_since: np.ndarray  # int64, start of the current run on the safe side while active, -1: none
-    active: np.ndarray  # int8
-    peak: np.ndarray  # float64, worst value of the current run/episode
-
-    @classmethod
-    def empty(cls, slots: int) -> ThresholdState:
-        return cls(
-            np.full(slots, -1, np.int64),
-            np.full(slots, -1, np.int64),
-            np.full(slots, -1, np.int64),
-            np.zeros(slots, np.int8),
-            np.full(slots, np.nan),
+    def evaluate(
+        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
+    ) -> Events:
+        """Run one signal's samples through the rule, updating `state` in place. Samples may come
+        in any order; callers that already sorted them by (slot, ts) say `presorted`."""
+        slot, ts, value = sort_samples(slot, ts, value, presorted)
+        ev = Events.empty(len(slot))
+        count = _threshold_kernel(
+            slot,
+            ts,
+            value,
+            float(self.on_value),
+            int(self.on_ms),
+            float(self.off_value),
+            int(self.off_ms),
+            int(self.max_gap_ms),
+            bool(self.above),
+            state["last_ts"],
+            state["since"],
+            state["clear_since"],
+            state["active"],
+            state["peak"],
+            ev.slot,
+            ev.kind,
+            ev.ts,
+            ev.since,
+            ev.value,
         )
-
-    def grow(self, slots: int) -> ThresholdState:
-        if slots <= len(self.last_ts):
-            return self
-        bigger = ThresholdState.empty(slots)
-        for name in _STATE_FIELDS:
-            getattr(bigger, name)[: len(self.last_ts)] = getattr(self, name)
-        return bigger
-
-    def copy(self) -> ThresholdState:
-        return ThresholdState(*(getattr(self, n).copy() for n in _STATE_FIELDS))
-
-
-@dataclass
-class Events:
-    slot: np.ndarray
-    kind: np.ndarray  # FIRE or CLEAR
-    ts: np.ndarray  # when it fired/cleared
-    since: np.ndarray  # start of the run that made it fire/clear
-    peak: np.ndarray  # worst value in the episode
-
-    def __len__(self) -> int:
-        return len(self.slot)
+        return ev.head(count)
 
 
 @njit
@@ -148,54 +142,3 @@ def _threshold_kernel(
             else:
                 clear_since[s] = -1
     return n_ev
-
-
-def evaluate_threshold(
-    slot: np.ndarray,
-    ts: np.ndarray,
-    value: np.ndarray,
-    params: ThresholdParams,
-    state: ThresholdState,
-    *,
-    presorted: bool = False,
-) -> Events:
-    """Run one signal's samples through the rule; updates `state` in place.
-    Samples may come in any order; callers that already sorted by (slot, ts) say `presorted`."""
-    if presorted:
-        slot_s, ts_s, value_s = slot, ts, value
-    else:
-        order = np.lexsort((ts, slot))
-        slot_s, ts_s, value_s = slot[order], ts[order], value[order]
-    slot_s = np.ascontiguousarray(slot_s, dtype=np.int64)
-    ts_s = np.ascontiguousarray(ts_s, dtype=np.int64)
-    value_s = np.ascontiguousarray(value_s, dtype=np.float64)
-    n = len(slot_s)
-    ev = Events(
-        np.empty(n, np.int64),
-        np.empty(n, np.int8),
-        np.empty(n, np.int64),
-        np.empty(n, np.int64),
-        np.empty(n, np.float64),
-    )
-    count = _threshold_kernel(
-        slot_s,
-        ts_s,
-        value_s,
-        float(params.on_value),
-        int(params.on_ms),
-        float(params.off_value),
-        int(params.off_ms),
-        int(params.max_gap_ms),
-        bool(params.above),
-        state.last_ts,
-        state.since,
-        state.clear_since,
-        state.active,
-        state.peak,
-        ev.slot,
-        ev.kind,
-        ev.ts,
-        ev.since,
-        ev.peak,
-    )
-    return Events(ev.slot[:count], ev.kind[:count], ev.ts[:count], ev.since[:count], ev.peak[:count])

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import psycopg
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
 from telemetry.errors import ConflictError, NotFoundError
 
 Row = dict[str, object]
-_VEHICLE_COLUMNS = "id, vin, make, model, model_year, powertrain, owner_customer_id, dealer_id, vss_version, created_at"
+_VEHICLE_COLUMNS = (
+    "id, vin, make, model, model_year, powertrain, owner_customer_id, dealer_id, vss_version, delivered_on, created_at"
+)
 
 
 async def create_dealer(conn: psycopg.AsyncConnection, *, code: str, name: str) -> Row:
@@ -81,12 +85,13 @@ async def create_vehicle(
     owner_customer_id: int | None,
     dealer_id: int | None,
     vss_version: str,
+    delivered_on: date | None = None,
 ) -> Row:
     try:
         cur = await conn.execute(
             "INSERT INTO vehicles (vin, make, model, model_year, powertrain, owner_customer_id, dealer_id,"
-            f" vss_version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_VEHICLE_COLUMNS}",
-            (vin, make, model, model_year, powertrain, owner_customer_id, dealer_id, vss_version),
+            f" vss_version, delivered_on) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_VEHICLE_COLUMNS}",
+            (vin, make, model, model_year, powertrain, owner_customer_id, dealer_id, vss_version, delivered_on),
         )
     except UniqueViolation as exc:
         raise ConflictError(f"vehicle {vin} is registered already") from exc

@@ -1,0 +1,100 @@
+"""DTC present: a diagnostic trouble code is in the vehicle's reported list.
+
+The DTC signal arrives as one row per code of a report (rows sharing the vehicle and time), an
+empty report being one NaN row; codes are numbers (`telemetry.dtc.encode`). A report holding the
+code fires; `clear_after` consecutive reports without it clear (a code that comes and goes does
+not flap). A report not newer than the vehicle's last one is skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rules.kernels.base import Events, SlotState, Spec, sort_samples
+from rules.kernels.config import njit
+
+STATE: Spec = {
+    "last_ts": (np.int64, -1, ()),
+    "active": (np.int8, 0, ()),
+    "since": (np.int64, -1, ()),
+    "absent": (np.int32, 0, ()),  # consecutive reports without the code while active
+}
+
+
+@dataclass(frozen=True)
+class DtcParams:
+    code: float  # telemetry.dtc.encode(...)
+    clear_after: int = 1
+
+    def new_state(self, slots: int) -> SlotState:
+        return SlotState(STATE, slots)
+
+    def evaluate(
+        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
+    ) -> Events:
+        """Events carry the code as `value` and the number of reports seen with it as `detail`."""
+        slot, ts, value = sort_samples(slot, ts, value, presorted)
+        ev = Events.empty(len(slot))
+        count = _dtc_kernel(
+            slot,
+            ts,
+            value,
+            float(self.code),
+            int(self.clear_after),
+            state["last_ts"],
+            state["active"],
+            state["since"],
+            state["absent"],
+            ev.slot,
+            ev.kind,
+            ev.ts,
+            ev.since,
+            ev.value,
+        )
+        return ev.head(count)
+
+
+@njit
+def _dtc_kernel(
+    slot, ts, value, code, clear_after, last_ts, active, since, absent, ev_slot, ev_kind, ev_ts, ev_since, ev_value
+):
+    n_ev = 0
+    n = slot.shape[0]
+    i = 0
+    while i < n:
+        s = slot[i]
+        t = ts[i]
+        j = i
+        present = False
+        while j < n and slot[j] == s and ts[j] == t:
+            if value[j] == code:
+                present = True
+            j += 1
+        if t > last_ts[s]:
+            last_ts[s] = t
+            if present:
+                absent[s] = 0
+                if active[s] == 0:
+                    active[s] = 1
+                    since[s] = t
+                    ev_slot[n_ev] = s
+                    ev_kind[n_ev] = 1
+                    ev_ts[n_ev] = t
+                    ev_since[n_ev] = t
+                    ev_value[n_ev] = code
+                    n_ev += 1
+            elif active[s] == 1:
+                absent[s] += 1
+                if absent[s] >= clear_after:
+                    active[s] = 0
+                    absent[s] = 0
+                    ev_slot[n_ev] = s
+                    ev_kind[n_ev] = 2
+                    ev_ts[n_ev] = t
+                    ev_since[n_ev] = since[s]
+                    ev_value[n_ev] = code
+                    n_ev += 1
+        i = j
+    return n_ev

@@ -1,0 +1,139 @@
+"""Rate of change: the value moves faster than a limit per hour ("tyre pressure falls more than
+10 kPa/h": a slow puncture).
+
+The rate is measured over consecutive windows of at least `window_ms`: each window runs from an
+anchor sample to the first sample `window_ms` or more later, which becomes the next anchor. A
+window whose rate is beyond the limit fires; the first window within it clears. A silence longer
+than `max_gap_ms` drops the anchor. Late or duplicate samples are skipped, as in every kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rules.kernels.base import Events, SlotState, Spec, sort_samples
+from rules.kernels.config import njit
+
+HOUR_MS = 3_600_000
+STATE: Spec = {
+    "last_ts": (np.int64, -1, ()),
+    "anchor_ts": (np.int64, -1, ()),  # -1: no anchor
+    "anchor_value": (np.float64, np.nan, ()),
+    "active": (np.int8, 0, ()),
+    "since": (np.int64, -1, ()),  # start of the first window beyond the limit
+    "worst": (np.float64, np.nan, ()),  # worst rate of the episode, per hour
+}
+
+
+@dataclass(frozen=True)
+class RateParams:
+    per_hour: float  # the limit, always positive
+    falling: bool  # True: alert when the value falls faster than the limit
+    window_ms: int
+    max_gap_ms: int
+
+    def new_state(self, slots: int) -> SlotState:
+        return SlotState(STATE, slots)
+
+    def evaluate(
+        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
+    ) -> Events:
+        """Events carry the episode's worst rate per hour as `value` and the signal's value at the
+        event as `detail`."""
+        slot, ts, value = sort_samples(slot, ts, value, presorted)
+        ev = Events.empty(len(slot))
+        count = _rate_kernel(
+            slot,
+            ts,
+            value,
+            float(self.per_hour),
+            bool(self.falling),
+            int(self.window_ms),
+            int(self.max_gap_ms),
+            state["last_ts"],
+            state["anchor_ts"],
+            state["anchor_value"],
+            state["active"],
+            state["since"],
+            state["worst"],
+            ev.slot,
+            ev.kind,
+            ev.ts,
+            ev.since,
+            ev.value,
+            ev.detail,
+        )
+        return ev.head(count)
+
+
+@njit
+def _rate_kernel(
+    slot,
+    ts,
+    value,
+    per_hour,
+    falling,
+    window_ms,
+    max_gap_ms,
+    last_ts,
+    anchor_ts,
+    anchor_value,
+    active,
+    since,
+    worst,
+    ev_slot,
+    ev_kind,
+    ev_ts,
+    ev_since,
+    ev_value,
+    ev_detail,
+):
+    n_ev = 0
+    for i in range(slot.shape[0]):
+        s = slot[i]
+        t = ts[i]
+        v = value[i]
+        if t <= last_ts[s]:
+            continue
+        if last_ts[s] >= 0 and t - last_ts[s] > max_gap_ms:
+            anchor_ts[s] = -1
+        last_ts[s] = t
+        if np.isnan(v):
+            continue
+        if anchor_ts[s] < 0:
+            anchor_ts[s] = t
+            anchor_value[s] = v
+            continue
+        span = t - anchor_ts[s]
+        if span < window_ms:
+            continue
+        rate = (v - anchor_value[s]) * HOUR_MS / span
+        beyond = rate < -per_hour if falling else rate > per_hour
+        if beyond:
+            if active[s] == 0:
+                active[s] = 1
+                since[s] = anchor_ts[s]
+                worst[s] = rate
+                ev_slot[n_ev] = s
+                ev_kind[n_ev] = 1
+                ev_ts[n_ev] = t
+                ev_since[n_ev] = since[s]
+                ev_value[n_ev] = rate
+                ev_detail[n_ev] = v
+                n_ev += 1
+            elif (falling and rate < worst[s]) or (not falling and rate > worst[s]):
+                worst[s] = rate
+        elif active[s] == 1:
+            active[s] = 0
+            ev_slot[n_ev] = s
+            ev_kind[n_ev] = 2
+            ev_ts[n_ev] = t
+            ev_since[n_ev] = since[s]
+            ev_value[n_ev] = worst[s]
+            ev_detail[n_ev] = v
+            n_ev += 1
+        anchor_ts[s] = t
+        anchor_value[s] = v
+    return n_ev

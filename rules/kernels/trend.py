@@ -1,0 +1,203 @@
+"""Trend to a limit: when will the value reach it? (remaining useful life)
+
+Samples are averaged into buckets of `step_ms` (a day, say); the last `window` bucket means form
+a sliding window with a robust Theil-Sen fit (median of pairwise slopes), which a few outliers
+cannot tip. When a bucket closes and the window holds at least `min_points`, the fit projects
+when the line crosses `limit`: within `horizon_ms` fires, beyond `clear_horizon_ms` clears.
+A bucket closes when the first sample of a later bucket arrives, so results do not depend on how
+the stream is cut into batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rules.kernels.base import Events, SlotState, sort_samples
+from rules.kernels.config import njit
+
+NEVER = np.inf  # projected date when the trend does not head for the limit
+
+
+@dataclass(frozen=True)
+class TrendParams:
+    limit: float
+    falling: bool  # True: the value falls towards the limit (pad wear, state of health, voltage)
+    step_ms: int
+    window: int
+    min_points: int
+    horizon_ms: int
+    clear_horizon_ms: int
+
+    def new_state(self, slots: int) -> SlotState:
+        spec = {
+            "last_ts": (np.int64, -1, ()),
+            "bucket": (np.int64, -1, ()),  # index of the open bucket, -1: none
+            "bucket_sum": (np.float64, 0.0, ()),
+            "bucket_ts_sum": (np.float64, 0.0, ()),  # of times since the bucket start
+            "bucket_n": (np.int64, 0, ()),
+            "points_ts": (np.float64, np.nan, (self.window,)),  # ring of closed buckets' mean time
+            "points_v": (np.float64, np.nan, (self.window,)),
+            "count": (np.int64, 0, ()),  # closed buckets so far (the ring holds the last `window`)
+            "active": (np.int8, 0, ()),
+            "since": (np.int64, -1, ()),
+            "projected": (np.float64, np.nan, ()),  # epoch ms when the limit is reached
+        }
+        return SlotState(spec, slots)
+
+    def evaluate(
+        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
+    ) -> Events:
+        """Events carry the fitted current level as `value` and the projected date (epoch ms,
+        inf: never) as `detail`."""
+        slot, ts, value = sort_samples(slot, ts, value, presorted)
+        ev = Events.empty(len(slot))
+        count = _trend_kernel(
+            slot,
+            ts,
+            value,
+            float(self.limit),
+            bool(self.falling),
+            int(self.step_ms),
+            int(self.window),
+            int(self.min_points),
+            int(self.horizon_ms),
+            int(self.clear_horizon_ms),
+            state["last_ts"],
+            state["bucket"],
+            state["bucket_sum"],
+            state["bucket_ts_sum"],
+            state["bucket_n"],
+            state["points_ts"],
+            state["points_v"],
+            state["count"],
+            state["active"],
+            state["since"],
+            state["projected"],
+            ev.slot,
+            ev.kind,
+            ev.ts,
+            ev.since,
+            ev.value,
+            ev.detail,
+        )
+        return ev.head(count)
+
+
+def theil_sen(t: np.ndarray, v: np.ndarray, scratch: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept): the median of pairwise slopes, and the median of v - slope * t."""
+    m = 0
+    k = t.shape[0]
+    for a in range(k):
+        for b in range(a + 1, k):
+            if t[b] != t[a]:
+                scratch[m] = (v[b] - v[a]) / (t[b] - t[a])
+                m += 1
+    if m == 0:
+        return 0.0, np.nan
+    slope = np.median(scratch[:m])
+    return slope, np.median(v - slope * t)
+
+
+def projection(t_now: float, level: float, slope: float, limit: float, falling: bool) -> float:
+    """When the fitted line reaches the limit: now if it is there already, inf if it heads away."""
+    if (falling and level <= limit) or (not falling and level >= limit):
+        return t_now
+    if (falling and slope >= 0.0) or (not falling and slope <= 0.0):
+        return np.inf
+    return t_now + (limit - level) / slope
+
+
+_theil_sen = njit(theil_sen)
+_projection = njit(projection)
+
+
+@njit
+def _trend_kernel(
+    slot,
+    ts,
+    value,
+    limit,
+    falling,
+    step_ms,
+    window,
+    min_points,
+    horizon_ms,
+    clear_horizon_ms,
+    last_ts,
+    bucket,
+    bucket_sum,
+    bucket_ts_sum,
+    bucket_n,
+    points_ts,
+    points_v,
+    count,
+    active,
+    since,
+    projected,
+    ev_slot,
+    ev_kind,
+    ev_ts,
+    ev_since,
+    ev_value,
+    ev_detail,
+):
+    n_ev = 0
+    scratch = np.empty(window * (window - 1) // 2 + 1)
+    t_win = np.empty(window)
+    v_win = np.empty(window)
+    for i in range(slot.shape[0]):
+        s = slot[i]
+        t = ts[i]
+        v = value[i]
+        if t <= last_ts[s]:
+            continue
+        last_ts[s] = t
+        if np.isnan(v):
+            continue
+        b = t // step_ms
+        if b != bucket[s] and bucket_n[s] > 0:
+            pos = count[s] % window
+            points_ts[s, pos] = bucket[s] * step_ms + bucket_ts_sum[s] / bucket_n[s]
+            points_v[s, pos] = bucket_sum[s] / bucket_n[s]
+            count[s] += 1
+            bucket_sum[s] = 0.0
+            bucket_ts_sum[s] = 0.0
+            bucket_n[s] = 0
+            k = min(count[s], window)
+            if k >= min_points:
+                for j in range(k):  # oldest first, so results do not depend on the ring's head
+                    src = (count[s] - k + j) % window
+                    t_win[j] = points_ts[s, src]
+                    v_win[j] = points_v[s, src]
+                slope, intercept = _theil_sen(t_win[:k], v_win[:k], scratch)
+                t_now = t_win[k - 1]
+                level = intercept + slope * t_now
+                when = _projection(t_now, level, slope, limit, falling)
+                projected[s] = when
+                left = when - t_now
+                if active[s] == 0 and left <= horizon_ms:
+                    active[s] = 1
+                    since[s] = t
+                    ev_slot[n_ev] = s
+                    ev_kind[n_ev] = 1
+                    ev_ts[n_ev] = t
+                    ev_since[n_ev] = t
+                    ev_value[n_ev] = level
+                    ev_detail[n_ev] = when
+                    n_ev += 1
+                elif active[s] == 1 and left > clear_horizon_ms:
+                    active[s] = 0
+                    ev_slot[n_ev] = s
+                    ev_kind[n_ev] = 2
+                    ev_ts[n_ev] = t
+                    ev_since[n_ev] = since[s]
+                    ev_value[n_ev] = level
+                    ev_detail[n_ev] = when
+                    n_ev += 1
+        bucket[s] = b
+        bucket_sum[s] += v
+        bucket_ts_sum[s] += t - b * step_ms
+        bucket_n[s] += 1
+    return n_ev

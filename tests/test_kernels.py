@@ -1,0 +1,246 @@
+"""Every numba kernel agrees with its pure-Python reference on random streams: out-of-order and
+duplicate samples, NaN gaps, and batch boundaries at every position. Plus the behaviour each
+kind promises, on streams a person can read."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rules.kernels.base import CLEAR, FIRE
+from rules.kernels.dtc import DtcParams
+from rules.kernels.rate import RateParams
+from rules.kernels.service import DAY_MS, ServiceParams
+from rules.kernels.stale import StaleParams
+from rules.kernels.trend import TrendParams
+from rules.kernels.zscore import ZScoreParams
+from telemetry import dtc
+from tests.kernel_harness import normalised, run_batches
+from tests.naive import (
+    dtc_reference,
+    rate_reference,
+    service_reference,
+    stale_reference,
+    trend_reference,
+    zscore_reference,
+)
+
+MIN = 60_000
+HOUR = 3_600_000
+cuts = st.lists(st.integers(0, 200), max_size=5)
+
+
+def stream(values: st.SearchStrategy[float], *, step_ms: int, max_t: int, size: int = 150) -> st.SearchStrategy:
+    """Time-ordered samples of up to 3 vehicles (duplicates and equal times included)."""
+    sample = st.tuples(st.integers(0, 2), st.integers(0, max_t).map(lambda t: t * step_ms), values)
+    return st.lists(sample, max_size=size).map(lambda xs: sorted(xs, key=lambda s: s[1]))
+
+
+# --- rate of change ----------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(
+    samples=stream(st.one_of(st.floats(150, 300), st.just(math.nan)), step_ms=10 * MIN, max_t=200),
+    cuts=cuts,
+    falling=st.booleans(),
+    window_steps=st.integers(1, 8),
+    gap_steps=st.integers(1, 20),
+)
+def test_rate_kernel_matches_reference(samples, cuts, falling, window_steps, gap_steps) -> None:
+    params = RateParams(10.0, falling, window_steps * 10 * MIN, gap_steps * 10 * MIN)
+    assert normalised(run_batches(params, samples, cuts)) == normalised(rate_reference(samples, params))
+
+
+def test_a_slow_puncture_fires_and_a_refill_clears() -> None:
+    params = RateParams(per_hour=10.0, falling=True, window_ms=HOUR, max_gap_ms=3 * HOUR)
+    leak = [(0, t * 10 * MIN, 240.0 - t * 3.0) for t in range(13)]  # 18 kPa/h for 2 h
+    steady = [(0, (13 + t) * 10 * MIN, 202.0) for t in range(12)]
+    events = run_batches(params, leak + steady, [5])
+    assert [e[1] for e in events] == [FIRE, CLEAR]
+    assert events[0][2] == HOUR
+    assert math.isclose(events[0][4], -18.0)
+
+
+# --- DTC present -------------------------------------------------------------------------------
+CODES = ["P0217", "P0128", "P0562"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    reports=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 40).map(lambda t: t * 1000), st.lists(st.sampled_from(CODES))),
+        max_size=60,
+    ),
+    cut_reports=st.lists(st.integers(0, 60), max_size=4),
+    clear_after=st.integers(1, 3),
+)
+def test_dtc_kernel_matches_reference(reports, cut_reports, clear_after) -> None:
+    unique = {(slot, ts): (slot, ts, codes) for slot, ts, codes in reversed(reports)}  # one report per time
+    reports = sorted(unique.values(), key=lambda r: r[1])
+    params = DtcParams(dtc.encode("P0217"), clear_after)
+    rows, cuts_at = [], []
+    for i, (slot, ts, codes) in enumerate(reports):  # a report's rows travel together, as in one message
+        if i in cut_reports:
+            cuts_at.append(len(rows))
+        rows += [(slot, ts, dtc.encode(c)) for c in codes] or [(slot, ts, math.nan)]
+    got = run_batches(params, rows, cuts_at)
+    assert normalised(got) == normalised(dtc_reference(reports, params, dtc.encode))
+
+
+def test_a_code_that_comes_back_within_clear_after_does_not_flap() -> None:
+    params = DtcParams(dtc.encode("P0217"), clear_after=3)
+    code, empty = dtc.encode("P0217"), math.nan
+    rows = [(0, 0, code), (0, 1000, empty), (0, 2000, code), (0, 3000, empty), (0, 4000, empty), (0, 5000, empty)]
+    assert [(e[1], e[2]) for e in run_batches(params, rows, [])] == [(FIRE, 0), (CLEAR, 5000)]
+
+
+# --- EWMA z-score anomaly ------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(
+    samples=stream(
+        st.one_of(st.floats(88, 92), st.floats(60, 130), st.just(math.nan)), step_ms=1000, max_t=300, size=250
+    ),
+    cuts=cuts,
+    direction=st.sampled_from([-1, 0, 1]),
+    min_run=st.integers(1, 4),
+)
+def test_zscore_kernel_matches_reference(samples, cuts, direction, min_run) -> None:
+    params = ZScoreParams(0.05, 3.0, 1.5, 20, min_run, 2, 0.5, 30_000, direction)
+    assert normalised(run_batches(params, samples, cuts)) == normalised(zscore_reference(samples, params))
+
+
+def test_a_lone_spike_is_not_an_anomaly_but_a_sustained_shift_is() -> None:
+    params = ZScoreParams(0.02, 4.0, 2.0, 50, 5, 5, 0.5, 60_000)
+    rng = np.random.default_rng(7)
+    normal = [(0, t * 1000, 90.0 + rng.normal(0, 1)) for t in range(200)]
+    spike = [(0, 200_000, 140.0)]
+    more = [(0, (201 + t) * 1000, 90.0 + rng.normal(0, 1)) for t in range(50)]
+    assert run_batches(params, normal + spike + more, []) == []
+    shifted = [(0, (251 + t) * 1000, 105.0 + rng.normal(0, 1)) for t in range(10)]
+    events = run_batches(params, normal + spike + more + shifted, [120])
+    assert [e[1] for e in events] == [FIRE]
+    assert events[0][4] > 4.0
+
+
+# --- trend to a limit (Theil-Sen) --------------------------------------------------------------
+@settings(max_examples=150, deadline=None)
+@given(
+    samples=stream(st.one_of(st.floats(0, 100), st.just(math.nan)), step_ms=6 * HOUR, max_t=120, size=200),
+    cuts=cuts,
+    falling=st.booleans(),
+    window=st.integers(2, 10),
+)
+def test_trend_kernel_matches_reference(samples, cuts, falling, window) -> None:
+    params = TrendParams(
+        limit=20.0 if falling else 80.0,
+        falling=falling,
+        step_ms=DAY_MS,
+        window=window,
+        min_points=min(3, window),
+        horizon_ms=10 * DAY_MS,
+        clear_horizon_ms=20 * DAY_MS,
+    )
+    assert normalised(run_batches(params, samples, cuts)) == normalised(trend_reference(samples, params))
+
+
+def test_pad_wear_projects_the_day_the_limit_is_reached_despite_outliers() -> None:
+    params = TrendParams(90.0, False, DAY_MS, 30, 7, 20 * DAY_MS, 40 * DAY_MS)
+    samples = []
+    for day in range(60):  # +1 %/day from 30 %; on some days a sensor glitch reads 0 % or 100 %
+        for h in range(0, 24, 2):
+            wear = 30.0 + day + h / 24
+            glitch = (day % 7 == 3 and h == 4) or (day % 11 == 5 and h == 8)
+            samples.append((0, day * DAY_MS + h * HOUR, (0.0 if day % 2 else 100.0) if glitch else wear))
+    events = run_batches(params, samples, [100, 400])
+    assert [e[1] for e in events] == [FIRE]
+    fired_day = events[0][2] / DAY_MS
+    projected_day = events[0][5] / DAY_MS
+    assert 39 <= fired_day <= 42  # 20 days before wear reaches 90 % on day 60
+    assert abs(projected_day - 60) < 2
+
+
+# --- stale vehicle (clock driven) ---------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("tick"), st.integers(0, 100).map(lambda t: t * HOUR)),
+            st.tuples(
+                st.just("samples"),
+                st.lists(st.tuples(st.integers(0, 3), st.integers(0, 100).map(lambda t: t * HOUR), st.just(1.0))),
+            ),
+        ),
+        max_size=30,
+    )
+)
+def test_stale_kernel_matches_reference(steps) -> None:
+    params = StaleParams(after_ms=24 * HOUR)
+    state = params.new_state(4)
+    got = []
+    for step, arg in steps:
+        if step == "tick":
+            got += params.tick(arg, state).tuples()
+        elif arg:
+            got += params.evaluate(
+                np.array([a[0] for a in arg]), np.array([a[1] for a in arg]), np.array([a[2] for a in arg]), state
+            ).tuples()
+    assert normalised(got) == normalised(stale_reference(steps, 24 * HOUR))
+
+
+# --- maintenance plan ---------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("tick"), st.integers(0, 500).map(lambda d: d * DAY_MS)),
+            st.tuples(
+                st.just("samples"),
+                st.lists(
+                    st.tuples(
+                        st.integers(0, 2),
+                        st.integers(0, 500).map(lambda d: d * DAY_MS),
+                        st.one_of(st.floats(0, 40_000_000), st.just(math.nan)),
+                    )
+                ),
+            ),
+        ),
+        max_size=20,
+    ),
+    lead_km=st.sampled_from([0.0, 1000.0]),
+    lead_days=st.sampled_from([0, 30]),
+)
+def test_service_kernel_matches_reference(steps, lead_km, lead_days) -> None:
+    params = ServiceParams(lead_km, lead_days * DAY_MS)
+    plans = {0: (15000.0, 12.0), 1: (30000.0, 24.0)}  # slot 2 has no plan: never due
+    bases = {0: (0, 0.0), 1: (10 * DAY_MS, 5000.0)}
+    state = params.new_state(3)
+    for slot, (km, months) in plans.items():
+        ServiceParams.plan(state, slot, km, months)
+    for slot, (ts, km) in bases.items():
+        ServiceParams.baseline(state, slot, ts, km)
+    got = []
+    for step, arg in steps:
+        if step == "tick":
+            got += params.tick(arg, state).tuples()
+        elif arg:
+            got += params.evaluate(
+                np.array([a[0] for a in arg]), np.array([a[1] for a in arg]), np.array([a[2] for a in arg]), state
+            ).tuples()
+    assert normalised(got) == normalised(service_reference(steps, plans, bases, (lead_km, lead_days * DAY_MS)))
+
+
+def test_service_is_due_by_distance_or_time_whichever_comes_first() -> None:
+    soon = ServiceParams(1000.0, 30 * DAY_MS)
+    state = soon.new_state(2)
+    for slot in (0, 1):
+        ServiceParams.plan(state, slot, 15000.0, 12.0)
+        ServiceParams.baseline(state, slot, 0, 20000.0)
+    km = np.array([0, 1])
+    ev = soon.evaluate(km, np.array([DAY_MS, DAY_MS]), np.array([34_100_000.0, 25_000_000.0]), state)
+    assert ev.tuples()[0][:3] == (0, FIRE, DAY_MS)  # 14,100 km since the service: within 1,000 km
+    assert len(ev) == 1
+    assert [e[0] for e in soon.tick(340 * DAY_MS, state).tuples()] == [1]  # 11.2 months: within 30 days
+    ServiceParams.baseline(state, 0, 341 * DAY_MS, 34100.0)  # serviced
+    assert [(e[0], e[1]) for e in soon.tick(342 * DAY_MS, state).tuples()] == [(0, CLEAR)]

@@ -1,0 +1,275 @@
+"""What each rule kind and combination tells a service advisor, through the engine as it runs live."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rules.definitions import load_rules, parse_rules
+from rules.engine import RuleEngine, VehicleInfo
+from rules.kernels.service import DAY_MS
+from telemetry import dtc
+from telemetry.catalog import default_catalog
+from telemetry.errors import RuleDefinitionError
+from telemetry.rulebatch import RuleBatch
+
+CATALOG = default_catalog()
+COOLANT = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
+RPM = "Vehicle.Powertrain.CombustionEngine.Speed"
+LOAD = "Vehicle.Powertrain.CombustionEngine.EngineLoad"
+SPEED = "Vehicle.Speed"
+TYRE = "Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Pressure"
+HOUR = 3_600_000
+CAR = VehicleInfo(1, "combustion", "Aurora", "Tourer")
+
+
+def engine_for(text: str, *vehicles: VehicleInfo) -> RuleEngine:
+    engine = RuleEngine(parse_rules(text, CATALOG, "test.toml"))
+    for v in vehicles or (CAR,):
+        engine.register(v)
+    return engine
+
+
+def batch(rows: list[tuple[int, int, str, float]]) -> RuleBatch:
+    """rows: (vehicle id, ts, signal path, value)"""
+    return RuleBatch(
+        np.array([r[0] for r in rows], dtype=np.int32),
+        np.array([r[1] for r in rows], dtype=np.int64),
+        np.array([CATALOG[r[2]].id for r in rows], dtype=np.int16),
+        np.array([r[3] for r in rows], dtype=np.float64),
+    )
+
+
+def drive(seconds: range, **signals: object) -> list[tuple[int, int, str, float]]:
+    """One row per second and signal; a value may be a function of the second."""
+    paths = {"coolant": COOLANT, "rpm": RPM, "load": LOAD, "speed": SPEED, "tyre": TYRE}
+    return [
+        (1, t * 1000, paths[name], float(v(t) if callable(v) else v)) for t in seconds for name, v in signals.items()
+    ]
+
+
+def test_threshold_explanation_has_the_numbers_and_the_context() -> None:
+    engine = engine_for(f"""
+[[rule]]
+id = "coolant_hot"
+kind = "threshold"
+signal = "{COOLANT}"
+above = 110.0
+for = "30s"
+context = {{ rpm = "{RPM}" }}
+explanation = "coolant {{peak:.0f}} {{unit}} for {{duration}} at {{rpm:,.0f}} rpm"
+""")
+    [fired] = engine.evaluate(batch(drive(range(46), coolant=lambda t: 112 + t % 7, rpm=2300)))
+    assert fired.explanation() == "coolant 118 °C for 30 s at 2,300 rpm"
+
+
+def test_hard_level_raises_the_same_alert_to_critical() -> None:
+    engine = engine_for(f"""
+[[rule]]
+id = "coolant"
+kind = "threshold"
+signal = "{COOLANT}"
+above = 105.0
+for = "10s"
+clear_below = 100.0
+severity = "warning"
+hard = {{ above = 115.0, for = "5s" }}
+""")
+    rows = drive(range(20), coolant=108) + drive(range(20, 40), coolant=118) + drive(range(40, 60), coolant=95)
+    outcomes = engine.evaluate(batch(rows))
+    assert [(o.fired, o.severity, o.ts // 1000) for o in outcomes] == [
+        (True, "warning", 10),
+        (True, "critical", 25),
+        (False, "warning", 40),
+    ]
+
+
+def test_compound_condition_needs_both_and_clears_when_one_ends() -> None:
+    engine = engine_for(f"""
+[[rule]]
+id = "hot_under_load"
+kind = "compound"
+condition = "hot and loaded and not parked"
+[rule.conditions.hot]
+kind = "threshold"
+signal = "{COOLANT}"
+above = 105.0
+for = "5s"
+[rule.conditions.loaded]
+kind = "threshold"
+signal = "{LOAD}"
+above = 60.0
+[rule.conditions.parked]
+kind = "threshold"
+signal = "{SPEED}"
+below = 1.0
+""")
+    hot_idle = drive(range(20), coolant=110, load=20, speed=50)
+    hot_loaded = drive(range(20, 40), coolant=110, load=80, speed=50)
+    cool_loaded = drive(range(40, 60), coolant=95, load=80, speed=50)
+    outcomes = engine.evaluate(batch(hot_idle + hot_loaded + cool_loaded))
+    assert [(o.fired, o.ts // 1000) for o in outcomes] == [(True, 20), (False, 40)]
+
+
+def test_escalation_makes_a_lasting_warning_critical() -> None:
+    engine = engine_for(f"""
+[[rule]]
+id = "tyre_low"
+kind = "threshold"
+signal = "{TYRE}"
+below = 200.0
+severity = "warning"
+escalate_after = "4h"
+""")
+    [fired] = engine.evaluate(batch(drive(range(3), tyre=190)))
+    assert fired.severity == "warning"
+    assert engine.tick(2 * HOUR) == []
+    [escalated] = engine.tick(5 * HOUR)
+    assert (escalated.severity, escalated.escalated) == ("critical", True)
+    assert "escalated" in escalated.explanation()
+    assert engine.tick(6 * HOUR) == []  # once
+
+
+def test_a_gate_keeps_only_samples_taken_while_parked() -> None:
+    engine = engine_for(f"""
+[[rule]]
+id = "slow_puncture"
+kind = "rate"
+signal = "{TYRE}"
+falls_faster_than = 10.0
+window = "30m"
+when = {{ signal = "{SPEED}", below = 1.0 }}
+""")
+    minutes = range(0, 121, 5)
+    driving = [(1, m * 60_000, path, v) for m in minutes for path, v in ((TYRE, 240 - m * 0.5), (SPEED, 80.0))]
+    assert engine.evaluate(batch(driving)) == []  # 30 kPa/h, but while driving (warm tyres): ignored
+    parked = [(1, (200 + m) * 60_000, p, v) for m in minutes for p, v in ((TYRE, 220 - m * 0.5), (SPEED, 0.0))]
+    [fired] = engine.evaluate(batch(parked))
+    assert fired.value == pytest.approx(-30.0)
+    assert "-30.0 kPa/h" in fired.explanation()
+
+
+def test_residual_takes_out_what_load_explains() -> None:
+    engine = engine_for(f"""
+[[rule]]
+id = "coolant_residual"
+kind = "threshold"
+signal = "{COOLANT}"
+above = 12.0
+for = "10s"
+residual = {{ inputs = ["{LOAD}"], coefficients = {{ default = [80.0, 0.3] }} }}
+explanation = "{{peak:.0f}} {{unit}} hotter than expected"
+""")
+    heavy = drive(range(30), coolant=lambda t: 80 + 0.3 * 90, load=90)  # hot, and load says why
+    assert engine.evaluate(batch(heavy)) == []
+    fault = drive(range(30, 60), coolant=lambda t: 80 + 0.3 * 30 + 20, load=30)
+    [fired] = engine.evaluate(batch(fault))
+    assert fired.explanation() == "20 °C hotter than expected"
+
+
+def test_dtc_rules_are_one_alert_per_code_with_the_table_severity() -> None:
+    engine = engine_for("""
+[[rule]]
+id = "dtc"
+kind = "dtc"
+codes = ["P0217", "P0420"]
+""")
+    assert [r.id for r in engine.rules] == ["dtc.P0217", "dtc.P0420"]
+    sid = CATALOG["Vehicle.Diagnostics.DTCList"].id
+    rows = RuleBatch(
+        np.array([1, 1, 1], dtype=np.int32),
+        np.array([0, 0, 1000], dtype=np.int64),
+        np.full(3, sid, dtype=np.int16),
+        np.array([dtc.encode("P0217"), dtc.encode("P0300"), np.nan]),
+    )
+    outcomes = engine.evaluate(rows)
+    assert [(o.rule.id, o.fired, o.severity) for o in outcomes] == [
+        ("dtc.P0217", True, "critical"),
+        ("dtc.P0217", False, "critical"),
+    ]
+    assert outcomes[0].explanation() == "P0217: Engine coolant over temperature condition"
+
+
+def test_silence_fires_on_the_clock_and_clears_with_the_next_message() -> None:
+    engine = engine_for("""
+[[rule]]
+id = "silent"
+kind = "stale"
+after = "48h"
+""")
+    engine.evaluate(batch(drive(range(2), speed=0)))
+    assert engine.tick(47 * HOUR) == []
+    [fired] = engine.tick(49 * HOUR)
+    assert fired.explanation() == "no telemetry for 2.0 days"
+    [cleared] = engine.evaluate(batch([(1, 50 * HOUR, SPEED, 0.0)]))
+    assert not cleared.fired
+
+
+def test_maintenance_plan_due_soon_then_overdue_then_cleared_by_a_service() -> None:
+    engine = engine_for("""
+[[rule]]
+id = "service"
+kind = "service_plan"
+severity = "info"
+overdue_severity = "warning"
+due_soon_km = 1000
+due_soon_days = 30
+[rule.plans]
+default = { km = 30000, months = 24 }
+Tourer = { km = 15000, months = 12 }
+""")
+    engine.set_service(1, 0, 10_000.0)
+    odometer = "Vehicle.TraveledDistance"
+    [soon] = engine.evaluate(batch([(1, 100 * DAY_MS, odometer, 24_500_000.0)]))  # 14,500 km
+    assert (soon.fired, soon.severity) == (True, "info")
+    assert "14,500 km and 100 days since the last service" in soon.explanation()
+    [overdue] = engine.evaluate(batch([(1, 120 * DAY_MS, odometer, 25_100_000.0)]))
+    assert (overdue.fired, overdue.severity) == (True, "warning")
+    engine.set_service(1, 121 * DAY_MS, 25_100.0)
+    [cleared] = engine.tick(122 * DAY_MS)
+    assert not cleared.fired
+
+
+def test_state_survives_a_pack_and_unpack_and_a_changed_rule_starts_fresh() -> None:
+    text = f"""
+[[rule]]
+id = "coolant"
+kind = "threshold"
+signal = "{COOLANT}"
+above = 110.0
+for = "30s"
+"""
+    engine = engine_for(text)
+    engine.evaluate(batch(drive(range(20), coolant=115)))  # 20 s of the 30 s
+    saved = engine.pack([1])[0].tobytes()
+    restored = engine_for(text)
+    restored.unpack(1, saved, engine.layout)
+    assert [o.ts for o in restored.evaluate(batch(drive(range(20, 35), coolant=115)))] == [30_000]
+    changed = engine_for(text.replace('"30s"', '"31s"').replace('id = "coolant"', 'id = "coolant"\nversion = 2'))
+    changed.unpack(1, saved, engine.layout)
+    assert changed.evaluate(batch(drive(range(20, 35), coolant=115))) == []  # its duration restarted
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        ('kind = "compound"\ncondition = "a and b"\n[rule.conditions.a]\nkind = "stale"', "'b', which is not one of"),
+        ('kind = "compound"\ncondition = "a + 1"\n[rule.conditions.a]\nkind = "stale"', "may only combine names"),
+        (f'kind = "threshold"\nsignal = "{COOLANT}"\nabove = 1\nresidual = {{ inputs = ["{LOAD}"] }}', "coefficients"),
+        (f'kind = "trend"\nsignal = "{COOLANT}"\nfalls_to = 1\nwindow = 5\nmin_points = 9', "min_points"),
+        ('kind = "dtc"\ncodes = ["X123"]', "OBD-II codes"),
+        ('kind = "service_plan"', "plans"),
+        (f'kind = "rate"\nsignal = "{TYRE}"\nfalls_faster_than = -3', "positive"),
+        (f'kind = "threshold"\nsignal = "{COOLANT}"\nabove = 1\nexplanation = "{{nope}}"', "explanation"),
+    ],
+)
+def test_bad_rules_are_refused_with_a_clear_error(snippet: str, message: str) -> None:
+    with pytest.raises(RuleDefinitionError, match=message):
+        parse_rules(f'[[rule]]\nid = "r"\n{snippet}\n', CATALOG, "bad.toml")
+
+
+def test_the_packaged_rule_library_loads() -> None:
+    rules = load_rules(CATALOG)
+    kinds = {r.kind for r in rules}
+    assert {"threshold", "rate", "stale", "dtc", "anomaly", "trend", "service_plan", "compound"} <= kinds
+    assert len({r.id for r in rules if r.kind != "dtc"}) >= 20
