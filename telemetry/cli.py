@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from telemetry.settings import Settings
@@ -172,6 +173,51 @@ def rules_backtest(
     )
 
 
+@rules_app.command("fit-residual")
+def rules_fit_residual(
+    signal: Annotated[str, typer.Option(help="The signal to predict, e.g. the coolant temperature")],
+    inputs: Annotated[list[str], typer.Option("--input", help="A signal it is predicted from; repeat")],
+    since: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])],
+    until: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])],
+    when: Annotated[str | None, typer.Option(help="Only rows where SIGNAL>VALUE or SIGNAL<VALUE")] = None,
+) -> None:
+    """Fit a residual model per vehicle model on stored samples (pick a healthy window), and print
+    the `coefficients` line for a rule's `residual`."""
+    import re
+
+    from rules.definitions import Gate
+    from rules.fit import as_toml, fit_residual
+    from telemetry.catalog import Signal, default_catalog
+    from telemetry.storage.db import connect_sync
+
+    catalog = default_catalog()
+
+    def signal_of(path: str) -> Signal:
+        if path not in catalog.by_path or catalog.by_path[path].kind != "number":
+            raise typer.BadParameter(f"{path!r} is not a numeric signal of the catalog")
+        return catalog.by_path[path]
+
+    gate = None
+    if when is not None:
+        match = re.fullmatch(r"\s*([\w.]+)\s*([<>])\s*(-?[\d.]+)\s*", when)
+        if match is None:
+            raise typer.BadParameter("--when takes SIGNAL>VALUE or SIGNAL<VALUE")
+        gate = Gate(signal_of(match.group(1)), float(match.group(3)), match.group(2) == ">")
+    with connect_sync(Settings()) as conn:
+        fits = fit_residual(
+            conn,
+            signal_of(signal),
+            [signal_of(p) for p in inputs],
+            start=since.replace(tzinfo=UTC),
+            end=until.replace(tzinfo=UTC),
+            gate=gate,
+        )
+    for f in fits:
+        typer.echo(f"# {f.model}: {f.rows:,} rows, residual RMS {f.rmse:.2f}")
+    typer.echo(f"inputs = [{', '.join(repr(p).replace(chr(39), chr(34)) for p in inputs)}]")
+    typer.echo(as_toml(fits))
+
+
 @app.command()
 def serve(
     ingest_workers: Annotated[int, typer.Option(min=1)] = 1,
@@ -232,7 +278,22 @@ def demo(
 
 
 def main() -> None:
-    app()
+    """Errors of ours (a bad rule file, an unset URL, no data) end in one clear line, not a traceback."""
+    from telemetry.errors import TelemetryError
+
+    try:
+        app(standalone_mode=False)
+    except TelemetryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

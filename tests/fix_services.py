@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
+import httpx
 import psycopg
 import pytest
 from psycopg import sql
 
+from api.app import create_app
 from telemetry.localservices import free_port
 from telemetry.settings import Settings
 from telemetry.storage import records
@@ -81,3 +84,13 @@ async def add_vehicle(conn: psycopg.AsyncConnection, vin: str, powertrain: str =
     )
     await conn.commit()
     return int(row["id"])
+
+
+@asynccontextmanager
+async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in this process (lifespan included), for tests that mix API calls and workers."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            yield client

@@ -157,6 +157,10 @@ def test_coolant_over_temperature_raises_one_alert_on_the_customer_record(server
     assert alert["peak_value"] == pytest.approx(119.5)
     assert "120 °C" in alert["explanation"]
     assert "30 s" in alert["explanation"]
+    evidence = alert["evidence"]  # the samples behind it, from the first hot one to the firing one
+    assert (evidence["kind"], evidence["signal"], evidence["limit"]) == ("threshold", COOLANT, 110.0)
+    assert len(evidence["samples"]) == 31
+    assert {v for _, v in evidence["samples"]} == {118.0, 119.5}
     vehicle_alerts = server.api.get(f"/vehicles/{vin}/alerts").json()
     assert [a["id"] for a in vehicle_alerts] == [alert["id"]]
 
