@@ -18,6 +18,7 @@ from typing import Any
 from rules.expression import Expression
 from rules.kernels.base import Kernel
 from rules.kernels.dtc import DtcParams
+from rules.kernels.fold import MAX_CONDITIONS
 from rules.kernels.rate import RateParams
 from rules.kernels.service import DAY_MS, ServiceParams
 from rules.kernels.stale import StaleParams
@@ -370,6 +371,8 @@ def _rule(entry: Entry, catalog: Catalog, where: str) -> list[Rule]:
         tables = entry.get("conditions", {})
         if not tables:
             raise RuleDefinitionError(f"{where}: a compound rule needs [rule.conditions.NAME] tables")
+        if len(tables) > MAX_CONDITIONS:
+            raise RuleDefinitionError(f"{where}: at most {MAX_CONDITIONS} conditions in a compound rule")
         conditions = [_condition(n, _Reader(t, catalog, f"{where} condition {n!r}")) for n, t in tables.items()]
         expression = Expression(str(entry.get("condition", "")), {c.name for c in conditions}, where)
     elif kind == "service_plan":

@@ -17,7 +17,9 @@ import numpy as np
 
 from rules.definitions import Condition, Rule
 from rules.explain import explain
-from rules.kernels.base import FIRE, Events, SlotState, Spec
+from rules.kernels.base import Events, SlotState, Spec
+from rules.kernels.fold import fold
+from rules.kernels.grouping import group_order, merge_lookup
 from rules.kernels.service import ServiceParams
 from telemetry.rulebatch import RuleBatch
 
@@ -72,22 +74,35 @@ class Outcome:
 class SortedBatch:
     """A batch sorted by (signal, slot, ts), with per-signal runs and same-message lookups."""
 
-    def __init__(self, batch: RuleBatch, slot_lookup: np.ndarray) -> None:
+    def __init__(self, batch: RuleBatch, slot_lookup: np.ndarray, n_slots: int) -> None:
         vid = batch.vehicle_id.astype(np.int64)
         known = (vid >= 0) & (vid < len(slot_lookup))
         slots = np.where(known, slot_lookup[np.where(known, vid, 0)], -1)
-        order = np.lexsort((batch.ts, slots, batch.signal))
+        n_signals = int(batch.signal.max()) + 1 if len(batch) else 0
+        order = group_order(batch.signal, slots, batch.ts, n_signals, n_slots)
         self.slot, self.ts = slots[order], batch.ts[order].astype(np.int64)
         self.signal, self.value = batch.signal[order], batch.value[order]
         self.key = (self.slot << _TS_BITS) | self.ts
-        self._runs: dict[int, tuple[int, int]] = {}
+        self._starts = np.searchsorted(self.signal, np.arange(n_signals + 1))  # run of signal i: [i], [i + 1]
+        self._unknown = bool((self.slot < 0).any())
+        self._lookups: dict[tuple[int, int], np.ndarray] = {}
+
+    def lookup_in_run(self, signal_id: int, run_signal_id: int) -> np.ndarray:
+        """`lookup` of a signal for every sample of another signal's run, computed once a batch
+        (rules on the same signal often share a gate or an input)."""
+        key = (signal_id, run_signal_id)
+        if key not in self._lookups:
+            slot, ts, _ = self.run(run_signal_id)
+            self._lookups[key] = self.lookup(signal_id, slot, ts)
+        return self._lookups[key]
 
     def bounds(self, signal_id: int) -> tuple[int, int]:
-        if signal_id not in self._runs:
-            lo, hi = np.searchsorted(self.signal, [signal_id, signal_id + 1])
+        if signal_id + 1 >= len(self._starts):
+            return 0, 0
+        lo, hi = int(self._starts[signal_id]), int(self._starts[signal_id + 1])
+        if self._unknown:
             lo += int(np.searchsorted(self.slot[lo:hi], 0))  # unknown vehicles (slot -1) sort first
-            self._runs[signal_id] = (int(lo), int(hi))
-        return self._runs[signal_id]
+        return lo, hi
 
     def run(self, signal_id: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(slot, ts, value) of one signal, sorted by (slot, ts); of every signal when None."""
@@ -98,14 +113,11 @@ class SortedBatch:
         return self.slot[lo:hi], self.ts[lo:hi], self.value[lo:hi]
 
     def lookup(self, signal_id: int, slot: np.ndarray, ts: np.ndarray) -> np.ndarray:
-        """The signal's value in the same message (same vehicle and time); NaN where absent."""
+        """The signal's value in the same message (same vehicle and time); NaN where absent.
+        `slot` and `ts` must be in (slot, ts) order, as every run is."""
         lo, hi = self.bounds(signal_id)
-        keys = self.key[lo:hi]
         want = (slot.astype(np.int64) << _TS_BITS) | ts
-        pos = np.minimum(np.searchsorted(keys, want), max(hi - lo - 1, 0))
-        if hi == lo:
-            return np.full(len(want), np.nan)
-        return np.where(keys[pos] == want, self.value[lo:hi][pos], np.nan)
+        return merge_lookup(self.key[lo:hi], self.value[lo:hi], want)
 
 
 class RuleEngine:
@@ -115,9 +127,12 @@ class RuleEngine:
         self.vehicle_of_slot: list[int] = []
         self.infos: list[VehicleInfo] = []
         self.baselines: dict[int, tuple[int, float]] = {}  # vehicle -> last service (epoch ms, km)
+        self.evaluations = 0  # sample-rule evaluations: samples taken by a condition's kernel
         self.touched: set[int] = set()  # vehicles whose state ticks and services changed; callers clear it
         self._slot_lookup = np.full(0, -1, dtype=np.int64)  # vehicle id -> slot, -1: unknown
         self.applies = {r.id: np.zeros(0, dtype=bool) for r in rules}
+        self._everyone = {r.id: True for r in rules}  # the rule applies to every registered vehicle
+        self._tables = {r.id: truth_table(r) for r in rules}
         self.rule_states = {r.id: SlotState(RULE_STATE, 0) for r in rules}
         self.states = {(r.id, c.name): c.kernel.new_state(0) for r in rules for c in r.conditions}
         self.coefficients = {  # residual conditions: one row of coefficients per slot (NaN: none)
@@ -163,6 +178,7 @@ class RuleEngine:
         for rule in self.rules:
             applies = rule.scope.applies(powertrain=info.powertrain, make=info.make, model=info.model)
             self.applies[rule.id][slot] = applies
+            self._everyone[rule.id] &= applies
             for c in rule.conditions:
                 state = self.states[(rule.id, c.name)]
                 plan = c.plans.get(info.model) or c.plans.get("default")
@@ -240,7 +256,7 @@ class RuleEngine:
         """Samples of registered vehicles only; callers register vehicles first."""
         if not len(batch):
             return []
-        sb = SortedBatch(batch, self._slot_lookup)
+        sb = SortedBatch(batch, self._slot_lookup, len(self.vehicle_of_slot))
         outcomes: list[Outcome] = []
         for rule in self.rules:
             found = []
@@ -248,6 +264,7 @@ class RuleEngine:
                 rows = self._rows(sb, rule, c)
                 if rows is None:
                     continue
+                self.evaluations += len(rows[0])
                 events = c.kernel.evaluate(*rows, self.states[(rule.id, c.name)], presorted=True)
                 if len(events):
                     found.append((i, events))
@@ -276,20 +293,30 @@ class RuleEngine:
         slot, ts, value = sb.run(c.signal.id if c.signal is not None else None)
         if not len(slot):
             return None
-        keep = self.applies[rule.id][slot]
+        keep = None if self._everyone[rule.id] else self.applies[rule.id][slot]
         if c.gate is not None:
-            gate = sb.lookup(c.gate.signal.id, slot, ts)
+            gate = (
+                sb.lookup_in_run(c.gate.signal.id, c.signal.id) if c.signal else sb.lookup(c.gate.signal.id, slot, ts)
+            )
             with np.errstate(invalid="ignore"):
-                keep &= gate > c.gate.value if c.gate.above else gate < c.gate.value
+                passed = gate > c.gate.value if c.gate.above else gate < c.gate.value
+            keep = passed if keep is None else keep & passed
         if c.residual is not None:
             coef = self.coefficients[(rule.id, c.name)][slot]
             predicted = coef[:, 0].copy()
             for j, signal in enumerate(c.residual.inputs):
-                predicted += coef[:, j + 1] * sb.lookup(signal.id, slot, ts)
+                assert c.signal is not None
+                predicted += coef[:, j + 1] * sb.lookup_in_run(signal.id, c.signal.id)
             value = value - predicted
-            keep &= ~np.isnan(value)
-        if not keep.any():
+            known = ~np.isnan(value)
+            keep = known if keep is None else keep & known
+        if keep is None:
+            return slot, ts, value
+        count = int(np.count_nonzero(keep))
+        if count == 0:
             return None
+        if count == len(keep):
+            return slot, ts, value
         return slot[keep], ts[keep], value[keep]
 
     def _combine(self, rule: Rule, found: list[tuple[int, Events]], sb: SortedBatch | None) -> list[Outcome]:
@@ -297,47 +324,23 @@ class RuleEngine:
         cond = np.concatenate([np.full(len(ev), i) for i, ev in found])
         slot, kind, ts, since, value, detail = (np.concatenate([ev.columns()[k] for _, ev in found]) for k in range(6))
         order = np.lexsort((cond, ts, slot))
+        slot, kind, ts, since, value, detail, cond = (a[order] for a in (slot, kind, ts, since, value, detail, cond))
         rs = self.rule_states[rule.id]
-        hard_bit = 1 << (len(rule.conditions) - 1) if rule.hard is not None else 0
-        main = [(c.name, 1 << i) for i, c in enumerate(rule.conditions) if (1 << i) != hard_bit]
-        outcomes = []
         self.touched.update(self.vehicle_of_slot[int(x)] for x in np.unique(slot))
-        for k in order:
-            s, bit = int(slot[k]), 1 << int(cond[k])
-            mask = int(rs["mask"][s]) | bit if kind[k] == FIRE else int(rs["mask"][s]) & ~bit
-            rs["mask"][s] = mask
-            active_now = rule.expression({name: bool(mask & b) for name, b in main}) or bool(mask & hard_bit)
-            level = 1 if mask & hard_bit else 0
-            was_active, was_level = int(rs["active"][s]), int(rs["level"][s])
-            if active_now and (not was_active or level > was_level):
-                rs["active"][s], rs["level"][s] = 1, max(level, was_level)
-                if not was_active:
-                    rs["since"][s] = since[k]
-                fired = True
-            elif was_active and not active_now:
-                rs["active"][s], rs["level"][s] = 0, 0
-                fired = False
-            else:
-                continue
-            c = rule.conditions[int(cond[k])]
+        hard = rule.hard is not None
+        picked, fired, level = fold(
+            slot, kind, cond, since, self._tables[rule.id], len(rule.conditions) - hard, hard,
+            rs["mask"], rs["active"], rs["level"], rs["since"],
+        )  # fmt: skip
+        outcomes = []
+        for k, f, lv in zip(picked.tolist(), fired.tolist(), level.tolist(), strict=True):
+            s = int(slot[k])
             context = {}
-            if fired and sb is not None:
+            if f and sb is not None:
                 one_slot, one_ts = np.array([s]), np.array([ts[k]])
                 context = {name: float(sb.lookup(sig.id, one_slot, one_ts)[0]) for name, sig in rule.context}
-            outcomes.append(
-                self._outcome(
-                    rule,
-                    c,
-                    s,
-                    fired,
-                    int(rs["level"][s]) if fired else level,
-                    ts[k],
-                    since[k],
-                    value[k],
-                    detail[k],
-                    context,
-                )
-            )
+            c = rule.conditions[int(cond[k])]
+            outcomes.append(self._outcome(rule, c, s, bool(f), lv, ts[k], since[k], value[k], detail[k], context))
         return outcomes
 
     def _escalate(self, rule: Rule, now_ms: int) -> list[Outcome]:
@@ -403,6 +406,15 @@ class RuleEngine:
             escalated=escalated,
             plan=plan,
         )
+
+
+def truth_table(rule: Rule) -> np.ndarray:
+    """The rule's expression for every combination of its main conditions (bit i: condition i)."""
+    names = [c.name for c in rule.conditions[: len(rule.conditions) - (rule.hard is not None)]]
+    return np.array(
+        [rule.expression({n: bool(m >> i & 1) for i, n in enumerate(names)}) for m in range(1 << len(names))],
+        dtype=np.bool_,
+    )
 
 
 def _grow(array: np.ndarray, rows: int, fill: object) -> np.ndarray:

@@ -286,3 +286,26 @@ def service_reference(
             odo[slot] = newest[slot]
             check(slot, newest[slot][0])
     return events
+
+
+def fold_reference(
+    events: list[tuple[int, int, int]], names: list[str], expression: object, has_hard: bool
+) -> list[tuple[int, int, int]]:
+    """events: (slot, kind, condition index) in order -> (event index, fired, level) per rule transition."""
+    masks: dict[int, set[int]] = {}
+    active: dict[int, int] = {}  # slot -> level, while active
+    out = []
+    hard = len(names) if has_hard else None
+    for j, (slot, kind, cond) in enumerate(events):
+        on = masks.setdefault(slot, set())
+        (on.add if kind == 1 else on.discard)(cond)
+        is_hard = hard is not None and hard in on
+        now = expression({n: i in on for i, n in enumerate(names)}) or is_hard  # type: ignore[operator]
+        level = 1 if is_hard else 0
+        if now and (slot not in active or level > active[slot]):
+            active[slot] = max(level, active.get(slot, 0))
+            out.append((j, 1, active[slot]))
+        elif not now and slot in active:
+            del active[slot]
+            out.append((j, 0, level))
+    return out

@@ -10,8 +10,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rules.expression import Expression
 from rules.kernels.base import CLEAR, FIRE
 from rules.kernels.dtc import DtcParams
+from rules.kernels.fold import fold
+from rules.kernels.grouping import group_order, merge_lookup
 from rules.kernels.rate import RateParams
 from rules.kernels.service import DAY_MS, ServiceParams
 from rules.kernels.stale import StaleParams
@@ -21,6 +24,7 @@ from telemetry import dtc
 from tests.kernel_harness import normalised, run_batches
 from tests.naive import (
     dtc_reference,
+    fold_reference,
     rate_reference,
     service_reference,
     stale_reference,
@@ -244,3 +248,48 @@ def test_service_is_due_by_distance_or_time_whichever_comes_first() -> None:
     assert [e[0] for e in soon.tick(340 * DAY_MS, state).tuples()] == [1]  # 11.2 months: within 30 days
     ServiceParams.baseline(state, 0, 341 * DAY_MS, 34100.0)  # serviced
     assert [(e[0], e[1]) for e in soon.tick(342 * DAY_MS, state).tuples()] == [(0, CLEAR)]
+
+
+# --- the engine's own kernels: the batch sort, same-message lookups, folding into rules ----------
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 5), st.integers(-1, 9), st.integers(0, 30)), max_size=300),
+    n_slots=st.sampled_from([10, 10_000]),  # one counting sort on (signal, slot), or two
+)
+def test_group_order_is_a_stable_lexsort(rows, n_slots) -> None:
+    signal, slot, ts = (np.array([r[i] for r in rows], dtype=np.int64) for i in range(3))
+    got = group_order(signal, slot, ts, 6, n_slots)
+    assert got.tolist() == np.lexsort((ts, slot, signal)).tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    have=st.sets(st.integers(0, 60), max_size=40),
+    want=st.lists(st.integers(0, 60), max_size=40).map(sorted),
+)
+def test_merge_lookup_finds_what_a_search_finds(have, want) -> None:
+    keys = np.array(sorted(have), dtype=np.int64)
+    values = keys * 0.5
+    got = merge_lookup(keys, values, np.array(want, dtype=np.int64))
+    expected = [k * 0.5 if k in have else math.nan for k in want]
+    assert [("nan" if math.isnan(g) else g) for g in got] == [("nan" if math.isnan(e) else e) for e in expected]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(st.tuples(st.integers(0, 2), st.sampled_from([FIRE, CLEAR]), st.integers(0, 2)), max_size=80),
+    has_hard=st.booleans(),
+    text=st.sampled_from(["a and b", "a or b", "a and not b", "not (a or b)", "a"]),
+)
+def test_fold_matches_reference(events, has_hard, text) -> None:
+    names = ["a", "b"]
+    expression = Expression(text, set(names), "test")
+    if not has_hard:
+        events = [e for e in events if e[2] < 2]
+    table = np.array([expression({"a": bool(m & 1), "b": bool(m & 2)}) for m in range(4)], dtype=np.bool_)
+    state = [np.zeros(3, np.int64), np.zeros(3, np.int8), np.zeros(3, np.int8), np.full(3, -1, np.int64)]
+    arrays = (np.array([e[i] for e in events], dtype=np.int64) for i in range(3))
+    slot, kind, cond = arrays
+    idx, fired, level = fold(slot, kind, cond, np.zeros(len(events), np.int64), table, 2, has_hard, *state)
+    got = list(zip(idx.tolist(), fired.tolist(), level.tolist(), strict=True))
+    assert got == fold_reference(events, names, expression, has_hard)

@@ -49,14 +49,15 @@ class ServiceParams:
     def evaluate(
         self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
     ) -> Events:
-        """Odometer samples in metres, any order; the newest per vehicle counts."""
-        del presorted
+        """Odometer samples in metres; the newest per vehicle counts."""
         last = state["last_ts"]
         slot = np.asarray(slot, dtype=np.int64)
         ts = np.asarray(ts, dtype=np.int64)
         keep = (ts > last[slot]) & ~np.isnan(value)
-        order = np.lexsort((ts[keep], slot[keep]))
-        s, t, v = slot[keep][order], ts[keep][order], np.asarray(value)[keep][order]
+        s, t, v = slot[keep], ts[keep], np.asarray(value)[keep]
+        if not presorted:
+            order = np.lexsort((t, s))
+            s, t, v = s[order], t[order], v[order]
         newest = np.r_[s[1:] != s[:-1], True] if len(s) else np.zeros(0, bool)
         s, t, v = s[newest], t[newest], v[newest]
         last[s] = t
