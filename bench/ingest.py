@@ -8,6 +8,8 @@ signals), and measures:
 - committed messages/s and samples/s (everything published is stored: checked at the end);
 - publish-to-commit latency p50/p99: ingest publishes each committed batch to the rule
   partitions, the benchmark listens there and compares with each message's publish time;
+- the rule engine's part of publish-to-alert: from a rule worker receiving a committed batch to
+  its alerts and state committed (the worker's histogram, read from /metrics);
 - peak RSS of each ingest process, and its growth between the first and the last third of the run;
 - in the same run, a raw binary COPY of the same rows and a naive one-INSERT-per-sample loop.
 The last line of output is one JSON object.
@@ -19,7 +21,9 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -35,6 +39,7 @@ import psycopg
 from psycopg import sql
 
 from bench.loadgen import LoadPlan, run_load
+from rules.definitions import load_rules
 from simulators.vehicle import MODELS, make_vin
 from telemetry import rulebatch
 from telemetry.catalog import default_catalog
@@ -180,6 +185,29 @@ def baselines(settings: Settings, vins: list[str], messages: int, signals: dict[
     return copy_rate, naive_rate
 
 
+def histogram_quantiles(text: str, name: str, qs: tuple[float, ...]) -> tuple[float, ...]:
+    """Quantiles of a Prometheus histogram from its exposition text, interpolated within buckets
+    as PromQL's histogram_quantile does; the last value is the observation count."""
+    buckets = sorted(
+        (float(m.group(1)), float(m.group(2)))
+        for m in re.finditer(rf'^{name}_bucket{{le="([^"]+)"}} (\S+)$', text, re.MULTILINE)
+    )
+    total = buckets[-1][1] if buckets else 0.0
+    out = []
+    for q in qs:
+        rank, lower, below = q * total, 0.0, 0.0
+        for upper, count in buckets:
+            if count >= rank and total:
+                width = count - below
+                bound = upper if math.isfinite(upper) else lower
+                out.append(lower + (bound - lower) * ((rank - below) / width if width else 1.0))
+                break
+            lower, below = upper, count
+        else:
+            out.append(float("nan"))
+    return (*out, total)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=3000, help="messages/s")
@@ -251,6 +279,8 @@ def main() -> None:
         while stored_rows(settings) < expected_rows and time.monotonic() - observer.last_seen < 15:
             time.sleep(0.5)
         finished = observer.last_seen
+        time.sleep(2)  # the rule worker finishes the last batches
+        metrics = httpx.get(f"{api}/metrics", timeout=10).text
         stop_rss.set()
         observer.stop.set()
         stored = stored_rows(settings)
@@ -269,6 +299,7 @@ def main() -> None:
         third = max(len(series) // 3, 1)
         growth.append(statistics.median(series[-third:]) - statistics.median(series[:third]))
     copy_rate, naive_rate = baselines(settings, vins, sent, signals)
+    rule_p50, rule_p99, rule_batches = histogram_quantiles(metrics, "telemetry_rules_batch_seconds", (0.5, 0.99))
 
     print(
         f"published {sent:,} messages ({sent * samples_per_message:,} samples) at a target of {args.rate:,.0f} msg/s "
@@ -281,6 +312,10 @@ def main() -> None:
         f"publish-to-commit latency: p50 {np.nanpercentile(latencies, 50):,.0f} ms, "
         f"p99 {np.nanpercentile(latencies, 99):,.0f} ms"
     )
+    print(
+        f"rule engine, committed batch received -> alerts and state committed ({rule_batches:,.0f} batches,"
+        f" {len(load_rules(default_catalog()))} rules): p50 {rule_p50 * 1000:,.1f} ms, p99 {rule_p99 * 1000:,.1f} ms"
+    )
     print(f"ingest RSS: peak {peak_rss:,.0f} MiB, growth first->last third {max(growth, default=0):+.1f} MiB")
     print(f"raw binary COPY of the same rows: {copy_rate:,.0f} samples/s")
     print(f"naive INSERT per sample: {naive_rate:,.0f} samples/s")
@@ -291,6 +326,8 @@ def main() -> None:
                 "samples_per_s": round(sample_rate),
                 "p50_ms": round(float(np.nanpercentile(latencies, 50)), 1),
                 "p99_ms": round(float(np.nanpercentile(latencies, 99)), 1),
+                "rules_p50_ms": round(rule_p50 * 1000, 1),
+                "rules_p99_ms": round(rule_p99 * 1000, 1),
                 "peak_rss_mb": round(peak_rss, 1),
                 "rss_growth_mb": round(max(growth, default=0.0), 1),
                 "copy_ratio": round(sample_rate / copy_rate, 4),

@@ -17,7 +17,7 @@ import numpy as np
 
 from rules.definitions import Condition, Rule
 from rules.explain import explain
-from rules.kernels.base import Events, SlotState, Spec
+from rules.kernels.base import Events, SlotState, Spec, StateBlock, field_width
 from rules.kernels.fold import fold
 from rules.kernels.grouping import group_order, merge_lookup
 from rules.kernels.service import ServiceParams
@@ -146,6 +146,9 @@ class RuleEngine:
             for name, (dtype, _, tail) in spec.items()
         ]
         self.layout_id = hashlib.blake2b(json.dumps(self.layout).encode(), digest_size=8).hexdigest()
+        self.block = StateBlock(
+            [s for r in rules for s in [self.rule_states[r.id]] + [self.states[(r.id, c.name)] for c in r.conditions]]
+        )
 
     # --- vehicles -------------------------------------------------------------------------------
     def knows(self, vehicle_id: int) -> bool:
@@ -158,6 +161,7 @@ class RuleEngine:
         self.slot_of[info.vehicle_id] = slot
         self.vehicle_of_slot.append(info.vehicle_id)
         self.infos.append(info)
+        self.block.grow(slot + 1)
         if info.vehicle_id >= len(self._slot_lookup):
             grown = np.full(max(2 * len(self._slot_lookup), info.vehicle_id + 1, 1024), -1, dtype=np.int64)
             grown[: len(self._slot_lookup)] = self._slot_lookup
@@ -165,10 +169,8 @@ class RuleEngine:
         self._slot_lookup[info.vehicle_id] = slot
         for rule in self.rules:
             self.applies[rule.id] = _grow(self.applies[rule.id], slot + 1, False)
-            self.rule_states[rule.id] = self.rule_states[rule.id].grow(slot + 1)
             for c in rule.conditions:
                 key = (rule.id, c.name)
-                self.states[key] = self.states[key].grow(slot + 1)
                 if c.residual is not None:
                     self.coefficients[key] = _grow(self.coefficients[key], slot + 1, np.nan)
         self._setup(slot, info)
@@ -192,8 +194,7 @@ class RuleEngine:
     def reset(self, vehicle_id: int) -> None:
         """Forget a registered vehicle's state (before loading what was last saved)."""
         slot = self.slot_of[vehicle_id]
-        for state in [*self.rule_states.values(), *self.states.values()]:
-            state.reset(slot)
+        self.block.reset(slot)
         self._setup(slot, self.infos[slot])
 
     def set_service(self, vehicle_id: int, ts_ms: int, km: float) -> None:
@@ -209,34 +210,30 @@ class RuleEngine:
                     ServiceParams.baseline(self.states[(rule.id, c.name)], slot, ts_ms, km)
 
     # --- state snapshots ------------------------------------------------------------------------
-    def _arrays(self) -> list[np.ndarray]:
-        """Every state array, in layout order."""
-        out = []
-        for r in self.rules:
-            for state in [self.rule_states[r.id]] + [self.states[(r.id, c.name)] for c in r.conditions]:
-                out += [state[name] for name in state.spec]
-        return out
-
     def pack(self, vehicle_ids: list[int]) -> np.ndarray:
-        """The vehicles' whole state as one row of bytes each (uint8 matrix, layout order)."""
-        slots = np.array([self.slot_of[v] for v in vehicle_ids], dtype=np.int64)
-        parts = [np.ascontiguousarray(a[slots]).reshape(len(slots), -1).view(np.uint8) for a in self._arrays()]
-        return np.hstack(parts) if parts else np.zeros((len(slots), 0), np.uint8)
+        """The vehicles' whole state, one row of bytes each (a copy)."""
+        return self.block.buffer[np.array([self.slot_of[v] for v in vehicle_ids], dtype=np.int64)]
 
     def unpack(self, vehicle_id: int, blob: bytes, layout: list) -> None:
-        """Load a registered vehicle's saved state. Fields are matched by name, type and shape, so
-        rules whose id or version changed start fresh and the others resume."""
+        """Load a registered vehicle's saved state. With another layout (the rules changed), fields
+        are matched by name, type and shape, so rules whose id or version changed start fresh and
+        the others resume."""
         slot = self.slot_of[vehicle_id]
-        current = {
-            name: (dtype, tuple(tail), arr)
-            for (name, dtype, tail), arr in zip(self.layout, self._arrays(), strict=True)
-        }
+        saved = np.frombuffer(blob, dtype=np.uint8)
+        if [list(f) for f in layout] == [list(f) for f in self.layout]:
+            self.block.buffer[slot] = saved
+            return
+        mine = {}
+        offset = 0
+        for name, dtype, tail in self.layout:
+            mine[name] = (dtype, list(tail), offset)
+            offset += field_width(dtype, tail)
         offset = 0
         for name, dtype, tail in layout:
-            width = np.dtype(dtype).itemsize * math.prod(tail)
-            mine = current.get(name)
-            if mine is not None and mine[0] == dtype and mine[1] == tuple(tail):
-                mine[2][slot] = np.frombuffer(blob, dtype=dtype, count=math.prod(tail), offset=offset).reshape(tail)
+            width = field_width(dtype, tail)
+            ours = mine.get(name)
+            if ours is not None and ours[0] == dtype and ours[1] == list(tail):
+                self.block.buffer[slot, ours[2] : ours[2] + width] = saved[offset : offset + width]
             offset += width
 
     def with_rules(self, rules: list[Rule]) -> RuleEngine:

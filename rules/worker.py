@@ -19,7 +19,7 @@ from rules.engine import Outcome, RuleEngine, VehicleInfo
 from telemetry import rulebatch
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.errors import RuleDefinitionError
-from telemetry.metrics import ALERT_EVENTS
+from telemetry.metrics import ALERT_EVENTS, RULE_BATCH_SECONDS
 from telemetry.mqtt import Backoff, ack, make_client, run_forever
 from telemetry.settings import Settings
 from telemetry.storage import alerts, rulestate, services
@@ -98,9 +98,11 @@ class RuleWorker:
                 if time.monotonic() >= self._next_rules_check:
                     self._next_rules_check = time.monotonic() + RULES_CHECK_INTERVAL_S
                     self.reload_if_changed()
+                received = time.monotonic()
                 payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
                 batch = rulebatch.decode(payload, self.catalog)
                 await self._with_database(lambda conn, b=batch: self.apply(conn, b))
+                RULE_BATCH_SECONDS.observe(time.monotonic() - received)
                 ack(client, message)
 
     async def _ticker(self) -> None:

@@ -37,6 +37,11 @@ DATABASE_RETRIES = Counter("telemetry_ingest_database_retries", "Batch writes re
 BROKER_CONNECTED = Gauge(
     "telemetry_broker_connected", "1 while connected to the broker", ["component"], multiprocess_mode="livemax"
 )
+RULE_BATCH_SECONDS = Histogram(
+    "telemetry_rules_batch_seconds",
+    "Rule worker: from receiving a committed batch to its alerts and state committed",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2.5),
+)
 ALERT_EVENTS = Counter("telemetry_alert_events", "Alerts fired or cleared by the rule engine", ["rule", "event"])
 
 

@@ -18,60 +18,81 @@ FIRE = 1
 CLEAR = 2
 
 Spec = dict[str, tuple[type, float, tuple[int, ...]]]  # name -> (dtype, fill, shape after the slot axis)
-JsonRow = list[object]
+
+
+def field_width(dtype: object, tail: tuple[int, ...] | list[int]) -> int:
+    """Bytes a field takes in a state row, padded to 8 so that every field stays aligned."""
+    raw = np.dtype(dtype).itemsize * math.prod(tail)
+    return -(-raw // 8) * 8
 
 
 class SlotState:
-    """Named numpy arrays whose first axis is the slot (a vehicle's index in its worker)."""
+    """Named per-slot arrays (a slot is a vehicle's index in its worker). They are views into a
+    byte matrix with one row per slot, so that a vehicle's whole state is one row: saving it is
+    one copy, whatever the number of fields."""
 
-    def __init__(self, spec: Spec, slots: int) -> None:
+    def __init__(self, spec: Spec, slots: int = 0) -> None:
         self.spec = spec
-        self.arrays = {name: np.full((slots, *tail), fill, dtype) for name, (dtype, fill, tail) in spec.items()}
+        self.width = sum(field_width(dtype, tail) for dtype, _, tail in spec.values())
+        self.bind(np.empty((slots, self.width), np.uint8), 0)
+        self.fill(slice(None))
+
+    def bind(self, buffer: np.ndarray, offset: int) -> None:
+        """Make the fields views of `buffer` columns [offset, offset + width)."""
+        self.buffer, self.offset = buffer, offset
+        self.arrays: dict[str, np.ndarray] = {}
+        for name, (dtype, _, tail) in self.spec.items():
+            raw = np.dtype(dtype).itemsize * math.prod(tail)
+            self.arrays[name] = buffer[:, offset : offset + raw].view(dtype).reshape((buffer.shape[0], *tail))
+            offset += field_width(dtype, tail)
+
+    def fill(self, rows: slice | int | np.ndarray) -> None:
+        """Set these slots to the fresh state."""
+        for name, (_, fill, _) in self.spec.items():
+            self.arrays[name][rows] = fill
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
 
     def __len__(self) -> int:
-        return len(next(iter(self.arrays.values()))) if self.arrays else 0
-
-    def grow(self, slots: int) -> SlotState:
-        """Room for at least `slots` slots; existing slots keep their state."""
-        if slots <= len(self):
-            return self
-        bigger = SlotState(self.spec, max(slots, 2 * len(self)))
-        for name, arr in self.arrays.items():
-            bigger.arrays[name][: len(arr)] = arr
-        return bigger
+        return self.buffer.shape[0]
 
     def copy(self) -> SlotState:
         twin = SlotState(self.spec, 0)
-        twin.arrays = {name: arr.copy() for name, arr in self.arrays.items()}
+        twin.bind(np.ascontiguousarray(self.buffer[:, self.offset : self.offset + self.width]), 0)
         return twin
 
-    def row(self, slot: int) -> JsonRow:
-        """One slot's state as JSON-ready values, in spec order (NaN becomes None)."""
-        return [_jsonable(self.arrays[name][slot]) for name in self.spec]
 
-    def set_row(self, slot: int, values: JsonRow) -> None:
-        for name, value in zip(self.spec, values, strict=True):
-            self.arrays[name][slot] = _from_json(value)
+class StateBlock:
+    """Many SlotStates sharing one byte matrix: an engine's whole state for a vehicle is one row."""
+
+    def __init__(self, states: list[SlotState]) -> None:
+        self.states = states
+        self.width = sum(s.width for s in states)
+        self.buffer = np.empty((0, self.width), np.uint8)
+        self._rebind()
+
+    def _rebind(self) -> None:
+        offset = 0
+        for state in self.states:
+            state.bind(self.buffer, offset)
+            offset += state.width
+
+    def grow(self, slots: int) -> None:
+        """Room for at least `slots` slots; new slots are fresh, existing ones keep their state."""
+        old = len(self.buffer)
+        if slots <= old:
+            return
+        bigger = np.empty((max(slots, 2 * old, 64), self.width), np.uint8)
+        bigger[:old] = self.buffer
+        self.buffer = bigger
+        self._rebind()
+        for state in self.states:
+            state.fill(slice(old, None))
 
     def reset(self, slot: int) -> None:
-        for name, (_, fill, _) in self.spec.items():
-            self.arrays[name][slot] = fill
-
-
-def _jsonable(value: np.ndarray | np.generic) -> object:
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value]
-    item = value.item()
-    return None if isinstance(item, float) and math.isnan(item) else item
-
-
-def _from_json(value: object) -> object:
-    if isinstance(value, list):
-        return [_from_json(v) for v in value]
-    return math.nan if value is None else value
+        for state in self.states:
+            state.fill(slot)
 
 
 @dataclass

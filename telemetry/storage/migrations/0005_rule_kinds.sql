@@ -10,7 +10,7 @@ CREATE TABLE rule_state_layouts (
 CREATE TABLE rule_state (
     vehicle_id  integer PRIMARY KEY REFERENCES vehicles (id) ON DELETE CASCADE,
     layout      text NOT NULL REFERENCES rule_state_layouts (id),
-    state       bytea NOT NULL,
+    state       bytea NOT NULL,  -- LZ4, after a 4-byte little-endian uncompressed size
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
