@@ -20,7 +20,8 @@ from telemetry import rulebatch
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.errors import RuleDefinitionError
 from telemetry.metrics import ALERT_EVENTS, RULE_BATCH_SECONDS
-from telemetry.mqtt import Backoff, ack, make_client, run_forever
+from telemetry.mqtt import Backoff, ack_delivery, make_client, run_forever
+from telemetry.rulebatch import RuleBatch
 from telemetry.settings import Settings
 from telemetry.storage import alerts, rulestate, services
 from telemetry.storage.db import connect
@@ -30,6 +31,17 @@ from telemetry.topics import partition_of, rules_client_id, rules_topic
 
 log = logging.getLogger(__name__)
 RULES_CHECK_INTERVAL_S = 2.0
+# Batches waiting when the worker gets to them are evaluated and committed together: one engine
+# pass and one transaction, so a backlog drains faster instead of growing.
+COALESCE_MESSAGES = 64
+# Deliveries are acknowledged by checkpoints (every `rule_checkpoint_s`, or after this many), so
+# the broker may have this many unacknowledged with us.
+RECEIVE_MAXIMUM = 4096
+CHECKPOINT_AFTER_MESSAGES = RECEIVE_MAXIMUM // 2
+
+
+def _payload(message: aiomqtt.Message) -> bytes:
+    return message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
 
 
 class RuleWorker:
@@ -52,7 +64,9 @@ class RuleWorker:
         self.index = index
         self.conn: psycopg.AsyncConnection | None = None
         self._db_lock = asyncio.Lock()  # the ticker and the message loop share one connection
-        self._unsaved: set[int] = set()  # vehicles whose in-memory state a failed commit left ahead
+        self._dirty: set[int] = set()  # vehicles whose state changed since the last checkpoint
+        self._unrecorded: list[Outcome] = []  # outcomes evaluated, their alert writes not committed yet
+        self._to_ack: list[tuple[int, int]] = []  # (mid, qos) of deliveries the next checkpoint covers
         self._services_seen = 0  # newest service_events id taken into account
         self._layout_saved = ""  # the state layout known to be in rule_state_layouts
 
@@ -84,31 +98,55 @@ class RuleWorker:
 
     async def run(self) -> None:
         url = self.settings.require_mqtt_url()
-        await run_forever(self.client_id, lambda: make_client(url, self.client_id, manual_ack=True), self._session)
+        await run_forever(
+            self.client_id,
+            lambda: make_client(url, self.client_id, manual_ack=True, receive_maximum=RECEIVE_MAXIMUM),
+            self._session,
+        )
 
     async def _session(self, client: aiomqtt.Client) -> None:
         prefix = self.settings.mqtt_topic_prefix
+        self._to_ack = []  # deliveries of a previous connection come again: the broker redelivers them
         await self._with_database(self.load_fleet)
         for p in self.partitions:
             await client.subscribe(rules_topic(prefix, p), qos=1)
         log.info("%s: %d rule(s) over partitions %s", self.client_id, len(self.rules), self.partitions)
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._ticker())
+        queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
+
+        async def receive() -> None:
             async for message in client.messages:
+                queue.put_nowait(message)
+
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(receive())
+            tasks.create_task(self._clock(client))
+            while True:
+                messages = [await queue.get()]
+                received = time.monotonic()
+                while not queue.empty() and len(messages) < COALESCE_MESSAGES:
+                    messages.append(queue.get_nowait())
                 if time.monotonic() >= self._next_rules_check:
                     self._next_rules_check = time.monotonic() + RULES_CHECK_INTERVAL_S
                     self.reload_if_changed()
-                received = time.monotonic()
-                payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
-                batch = rulebatch.decode(payload, self.catalog)
+                batch = RuleBatch.concat([rulebatch.decode(_payload(m), self.catalog) for m in messages])
                 await self._with_database(lambda conn, b=batch: self.apply(conn, b))
                 RULE_BATCH_SECONDS.observe(time.monotonic() - received)
-                ack(client, message)
+                self._to_ack += [(m.mid, m.qos) for m in messages]
+                if len(self._to_ack) >= CHECKPOINT_AFTER_MESSAGES:
+                    await self._with_database(lambda conn: self.checkpoint(conn, client))
 
-    async def _ticker(self) -> None:
+    async def _clock(self, client: aiomqtt.Client) -> None:
+        """Ticks for the clock-driven rules, and checkpoints while deliveries wait for their ack."""
+        next_tick = time.monotonic() + self.settings.rule_tick_s
+        next_checkpoint = time.monotonic() + self.settings.rule_checkpoint_s
         while True:
-            await asyncio.sleep(self.settings.rule_tick_s)
-            await self._with_database(lambda conn: self.tick(conn, now_ms()))
+            await asyncio.sleep(min(1.0, self.settings.rule_tick_s, self.settings.rule_checkpoint_s))
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self.settings.rule_tick_s
+                await self._with_database(lambda conn: self.tick(conn, now_ms()))
+            if time.monotonic() >= next_checkpoint:
+                next_checkpoint = time.monotonic() + self.settings.rule_checkpoint_s
+                await self._with_database(lambda conn: self.checkpoint(conn, client))
 
     async def _with_database(self, work: Callable[[psycopg.AsyncConnection], Awaitable[None]]) -> None:
         backoff = Backoff(cap=10.0)
@@ -117,7 +155,6 @@ class RuleWorker:
                 try:
                     if self.conn is None or self.conn.closed:
                         self.conn = await connect(self.settings)
-                    await self._restore_unsaved(self.conn)
                     await work(self.conn)
                     return
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
@@ -146,67 +183,69 @@ class RuleWorker:
             self.engine.set_service(vid, ts, km)
         if vehicle_ids is None:
             self._services_seen = newest
-        self.engine.touched.clear()  # loaded state is saved state
-        await conn.commit()
-
-    async def _restore_unsaved(self, conn: psycopg.AsyncConnection) -> None:
-        """After a failed commit, go back to the last saved state of the vehicles it touched."""
-        if not self._unsaved:
-            return
-        rows = {int(r["id"]): r for r in await rulestate.fleet(conn, sorted(self._unsaved))}
-        for vid in self._unsaved:
-            self.engine.reset(vid)
-            row = rows.get(vid)
-            if row is not None and row["state"] is not None:
-                self.engine.unpack(vid, bytes(row["state"]), row["layout"])
-        self._unsaved.clear()
+        self._dirty.update(self.engine.touched)
+        self.engine.touched.clear()
         await conn.commit()
 
     async def apply(self, conn: psycopg.AsyncConnection, batch: rulebatch.RuleBatch) -> None:
-        """Evaluate a batch; its alerts and the new state of its vehicles commit together.
+        """Evaluate a batch and record its alerts at once; its state is saved at the next checkpoint.
 
-        If the worker dies before the commit, the batch is redelivered and replayed on the state
-        saved before it; after the commit, a redelivered batch holds only samples the state has
-        seen, which the kernels skip. Either way no alert fires twice and no duration is lost.
+        A retry after a failed alert commit evaluates the batch again, which the kernels skip as
+        seen, and records the outcomes the failure left. After a crash, the deliveries since the
+        last checkpoint come again (they are acknowledged only by a checkpoint) and are replayed
+        on the state it saved; alert writes are idempotent, so nothing fires twice and no
+        duration in progress is lost.
         """
+        await self._record_pending(conn)
         vehicles = sorted({int(v) for v in batch.vehicle_id})
         unknown = [v for v in vehicles if not self.engine.knows(v)]
         if unknown:
             await self._register(conn, unknown)
         known = [v for v in vehicles if self.engine.knows(v)]
         before = self.engine.pack(known)
-        outcomes = self.engine.evaluate(batch)
-        after = self.engine.pack(known)
+        self._unrecorded += self.engine.evaluate(batch)
+        changed = np.flatnonzero((before != self.engine.pack(known)).any(axis=1))
+        self._dirty.update(known[i] for i in changed)
         self.engine.touched.clear()
-        changed = np.flatnonzero((before != after).any(axis=1))
-        await self._commit(conn, outcomes, [known[i] for i in changed], after[changed])
+        await self._record_pending(conn)
 
     async def tick(self, conn: psycopg.AsyncConnection, now: int) -> None:
         """New services recorded through the API, then what the clock decides."""
+        await self._record_pending(conn)
         found, newest = await services.baselines(conn, after_id=self._services_seen)
         for vid, (ts, km) in found.items():
             self.engine.set_service(vid, ts, km)
-        outcomes = self.engine.tick(now)
-        touched = sorted(self.engine.touched)
+        self._unrecorded += self.engine.tick(now)
+        self._dirty.update(self.engine.touched)
         self.engine.touched.clear()
-        await self._commit(conn, outcomes, touched, self.engine.pack(touched))
+        await self._record_pending(conn)
         self._services_seen = newest
 
-    async def _commit(
-        self, conn: psycopg.AsyncConnection, outcomes: list[Outcome], vehicle_ids: list[int], packed: np.ndarray
-    ) -> None:
-        try:
-            async with conn.transaction():
-                if self._layout_saved != self.engine.layout_id:
-                    await rulestate.ensure_layout(conn, self.engine.layout_id, self.engine.layout)
-                reopen_within = timedelta(seconds=self.settings.alert_reopen_within_s)
-                for outcome in outcomes:
-                    await record(conn, outcome, reopen_within=reopen_within)
-                await rulestate.save(conn, self.engine.layout_id, vehicle_ids, [row.tobytes() for row in packed])
-            self._layout_saved = self.engine.layout_id
-        except BaseException:
-            self._unsaved.update(vehicle_ids)  # evaluate again from the saved state
-            raise
+    async def _record_pending(self, conn: psycopg.AsyncConnection) -> None:
+        if not self._unrecorded:
+            return
+        async with conn.transaction():
+            reopen_within = timedelta(seconds=self.settings.alert_reopen_within_s)
+            for outcome in self._unrecorded:
+                await record(conn, outcome, reopen_within=reopen_within)
+        self._unrecorded = []
+
+    async def checkpoint(self, conn: psycopg.AsyncConnection, client: aiomqtt.Client | None = None) -> None:
+        """Save the state of every vehicle that changed since the last checkpoint, then acknowledge
+        the deliveries it covers: until then the broker keeps them for a replay."""
+        await self._record_pending(conn)
+        dirty = sorted(self._dirty)
+        async with conn.transaction():
+            if self._layout_saved != self.engine.layout_id:
+                await rulestate.ensure_layout(conn, self.engine.layout_id, self.engine.layout)
+            packed = self.engine.pack(dirty)
+            await rulestate.save(conn, self.engine.layout_id, dirty, [row.tobytes() for row in packed])
+        self._layout_saved = self.engine.layout_id
+        self._dirty.difference_update(dirty)
+        if client is not None:
+            for mid, qos in self._to_ack:
+                ack_delivery(client, mid, qos)
+        self._to_ack = []
 
 
 EVIDENCE_POINTS = 120

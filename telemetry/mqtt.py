@@ -47,12 +47,20 @@ def broker_login(url: str) -> tuple[str | None, str | None]:
 
 
 def make_client(
-    url: str, identifier: str, *, persistent: bool = True, manual_ack: bool = False, keepalive: int = 30
+    url: str,
+    identifier: str,
+    *,
+    persistent: bool = True,
+    manual_ack: bool = False,
+    keepalive: int = 30,
+    receive_maximum: int = RECEIVE_MAXIMUM,
 ) -> aiomqtt.Client:
+    """An MQTT v5 client; `receive_maximum` caps the unacknowledged QoS 1 messages the broker
+    sends us, which bounds what a manual-ack consumer holds in memory."""
     host, port = broker_address(url)
     username, password = broker_login(url)
     props = Properties(PacketTypes.CONNECT)
-    props.ReceiveMaximum = RECEIVE_MAXIMUM
+    props.ReceiveMaximum = receive_maximum
     if persistent:
         props.SessionExpiryInterval = SESSION_EXPIRY_S
     client = aiomqtt.Client(
@@ -74,8 +82,13 @@ def make_client(
 
 def ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
     """Acknowledge a message received on a manual-ack client (QoS 0 needs none)."""
-    if message.qos > 0:
-        client._client.ack(message.mid, message.qos)
+    ack_delivery(client, message.mid, message.qos)
+
+
+def ack_delivery(client: aiomqtt.Client, mid: int, qos: int) -> None:
+    """`ack` by message id, for consumers that acknowledge long after they let go of the message."""
+    if qos > 0:
+        client._client.ack(mid, qos)
 
 
 class Backoff:

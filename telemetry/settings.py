@@ -52,6 +52,11 @@ class Settings(BaseSettings):
 
     rule_partitions: int = Field(default=16, ge=1, le=4096)
     rules_dir: Path | None = Field(default=None, description="Rule files; unset: the packaged library.")
+    rule_checkpoint_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Rule workers save engine state this often; deliveries since are replayed after a crash",
+    )
     rule_tick_s: float = Field(
         default=10.0, gt=0, description="How often rule workers check the clock: silent vehicles, plans by date"
     )

@@ -56,6 +56,29 @@ def test_an_alert_refreshes_clears_reopens_within_cooldown_and_is_new_after(sett
     assert lifecycle(settings) == [(True, "cleared", 3, 121.0), (False, "open", 1, 112.0)]
 
 
+def test_replaying_firings_and_clearings_changes_nothing(settings: Settings) -> None:
+    async def go() -> list[tuple[str, int, datetime | None]]:
+        async with await connect(settings) as conn:
+            vid = await add_vehicle(conn, "1HGCM82633A004352")
+            clear_at = alerts.Clearing(vid, "coolant_overtemp", T0 + timedelta(minutes=5))
+            story = [
+                ("fire", firing(vid, T0, 118.0)),
+                ("clear", clear_at),
+                ("fire", firing(vid, T0 + timedelta(minutes=30), 119.0)),
+            ]
+            for _ in range(2):  # as told, then replayed after a crash
+                for what, event in story:
+                    if what == "fire":
+                        await alerts.fire(conn, event, reopen_within=HOUR)  # type: ignore[arg-type]
+                    else:
+                        await alerts.clear(conn, event)  # type: ignore[arg-type]
+            await conn.commit()
+            cur = await conn.execute("SELECT state, occurrences, cleared_at FROM alerts ORDER BY id")
+            return [(r["state"], r["occurrences"], r["cleared_at"]) for r in await cur.fetchall()]
+
+    assert asyncio.run(go()) == [("open", 2, None)]
+
+
 def test_the_database_refuses_a_second_active_alert(settings: Settings) -> None:
     with psycopg.connect(settings.require_database_url()) as conn:
         conn.execute(f"SET search_path = {settings.database_schema}")

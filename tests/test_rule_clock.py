@@ -86,6 +86,7 @@ def test_silence_and_the_maintenance_plan_follow_the_clock_and_the_service_histo
             assert await alerts(conn) == [("silent", "warning", "open"), ("service", "warning", "open")]
 
             # a restarted worker knows the vehicle before it says anything, and fires nothing again
+            await worker.checkpoint(conn)
             worker = RuleWorker(settings, rules=load_rules(CATALOG, tmp_path))
             await worker.load_fleet(conn)
             await worker.tick(conn, T0 + 42 * DAY)

@@ -39,12 +39,23 @@ def test_restarts_carry_durations_over_and_replays_fire_nothing(settings: Settin
                 await conn.commit()
                 return rows
 
-            await RuleWorker(settings).apply(conn, hot(vid, 0, 20))  # 20 s hot: below the 30 s minimum
+            first = RuleWorker(settings)
+            await first.apply(conn, hot(vid, 0, 20))  # 20 s hot: below the 30 s minimum
+            await first.checkpoint(conn)
             assert await alerts() == []
-            await RuleWorker(settings).apply(conn, hot(vid, 21, 35))  # restarted: the 20 s carry over
+            second = RuleWorker(settings)  # restarted: the 20 s carry over
+            await second.load_fleet(conn)
+            await second.apply(conn, hot(vid, 21, 35))
             assert await alerts() == [("open", 1)]
-            await RuleWorker(settings).apply(conn, hot(vid, 21, 35))  # redelivered after a restart
-            await RuleWorker(settings).apply(conn, hot(vid, 36, 60))  # still hot: the same alert, no re-fire
+            # it dies before its next checkpoint: the broker redelivers what came since the last one
+            third = RuleWorker(settings)
+            await third.load_fleet(conn)
+            await third.apply(conn, hot(vid, 21, 35))  # replayed: fires again in memory, not in the database
+            await third.apply(conn, hot(vid, 36, 60))  # still hot: the same alert, no re-fire
+            await third.checkpoint(conn)
+            fourth = RuleWorker(settings)
+            await fourth.load_fleet(conn)
+            await fourth.apply(conn, hot(vid, 21, 60))  # an old delivery again, after the checkpoint
             return await alerts()
 
     assert asyncio.run(scenario()) == [("open", 1)]

@@ -2,7 +2,7 @@
 
 Silence can only be seen against a clock, so this condition fires from `tick(now)` (the wall
 clock live, the data's clock in a backtest) and clears at the first sample after the silence.
-Plain numpy: the work is one pass over the slots per tick, nothing per sample but a maximum.
+The tick is plain numpy (one pass over the slots); per sample there is only a minimum and a maximum.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import CLEAR, FIRE, Events, SlotState, Spec
+from rules.kernels.config import njit
 
 STATE: Spec = {
     "last_ts": (np.int64, -1, ()),  # newest sample of any signal, -1: never reported
@@ -33,13 +34,9 @@ class StaleParams:
         """Samples of any signal, in any order. Clears carry the silence in ms as `value`."""
         del value, presorted
         last, active = state["last_ts"], state["active"]
-        slot = np.asarray(slot, dtype=np.int64)
-        ts = np.asarray(ts, dtype=np.int64)
-        fresh = ts > last[slot]
-        first_new = np.full(len(last), np.iinfo(np.int64).max)
-        np.minimum.at(first_new, slot[fresh], ts[fresh])
-        newest = np.full(len(last), -1, dtype=np.int64)
-        np.maximum.at(newest, slot[fresh], ts[fresh])
+        first_new, newest = _fresh_range(
+            np.ascontiguousarray(slot, dtype=np.int64), np.ascontiguousarray(ts, dtype=np.int64), last
+        )
         back = np.flatnonzero((newest >= 0) & (active == 1))
         events = _events(back, CLEAR, first_new[back], state["since"][back], (first_new[back] - last[back]))
         active[back] = 0
@@ -53,6 +50,23 @@ class StaleParams:
         active[silent] = 1
         state["since"][silent] = last[silent]
         return _events(silent, FIRE, np.full(len(silent), now_ms), last[silent], now_ms - last[silent])
+
+
+@njit
+def _fresh_range(slot, ts, last):
+    """Per slot, the first and the newest time after its last sample (-1 newest: nothing new).
+    A loop, because numpy's `minimum.at` is slow for this."""
+    first_new = np.full(last.shape[0], np.iinfo(np.int64).max)
+    newest = np.full(last.shape[0], -1)
+    for i in range(slot.shape[0]):
+        s = slot[i]
+        t = ts[i]
+        if t > last[s]:
+            if t < first_new[s]:
+                first_new[s] = t
+            if t > newest[s]:
+                newest[s] = t
+    return first_new, newest
 
 
 def _events(slots: np.ndarray, kind: int, ts: np.ndarray, since: np.ndarray, value: np.ndarray) -> Events:

@@ -46,7 +46,19 @@ async def fire(conn: psycopg.AsyncConnection, firing: Firing, *, reopen_within: 
 
     A cleared alert of the same vehicle and rule that cleared less than `reopen_within` before
     this firing (in the data's time) is reopened instead of a new one being created.
+
+    Idempotent under replay: a firing no later than what an alert of this vehicle and rule has
+    already seen (it fired or cleared at that time or after) changes nothing. Rule workers
+    replay the batches since their last checkpoint after a crash, so this matters.
     """
+    cur = await conn.execute(
+        "SELECT id FROM alerts WHERE vehicle_id = %s AND rule_id = %s"
+        " AND (last_seen >= %s OR cleared_at >= %s) ORDER BY id DESC LIMIT 1",
+        (firing.vehicle_id, firing.rule_id, firing.last_seen, firing.last_seen),
+    )
+    seen = await cur.fetchone()
+    if seen is not None:
+        return int(seen["id"])
     cur = await conn.execute(
         "UPDATE alerts SET state = 'open', cleared_at = NULL, occurrences = occurrences + 1,"
         " last_seen = GREATEST(last_seen, %(last)s), peak_value = GREATEST(peak_value, %(peak)s),"
@@ -99,11 +111,12 @@ async def fire(conn: psycopg.AsyncConnection, firing: Firing, *, reopen_within: 
 
 
 async def clear(conn: psycopg.AsyncConnection, clearing: Clearing) -> int | None:
-    """The condition cleared: an open alert becomes `cleared`; an acknowledged one stays with its advisor."""
+    """The condition cleared: an open alert becomes `cleared`; an acknowledged one stays with its
+    advisor. A replayed clearing older than the alert's last firing changes nothing."""
     cur = await conn.execute(
         "UPDATE alerts SET state = 'cleared', cleared_at = %s, updated_at = now()"
-        " WHERE vehicle_id = %s AND rule_id = %s AND state = 'open' RETURNING id",
-        (clearing.at, clearing.vehicle_id, clearing.rule_id),
+        " WHERE vehicle_id = %s AND rule_id = %s AND state = 'open' AND last_seen <= %s RETURNING id",
+        (clearing.at, clearing.vehicle_id, clearing.rule_id, clearing.at),
     )
     row = await cur.fetchone()
     return None if row is None else int(row["id"])

@@ -29,7 +29,7 @@ async def save(conn: psycopg.AsyncConnection, layout_id: str, vehicle_ids: list[
         return
     await conn.execute(
         "INSERT INTO rule_state (vehicle_id, layout, state)"
-        " SELECT * FROM unnest(%s::integer[], %s::text[], %s::bytea[])"
+        " SELECT * FROM unnest(%s::integer[], %s::text[], %b::bytea[])"
         " ON CONFLICT (vehicle_id) DO UPDATE SET layout = EXCLUDED.layout, state = EXCLUDED.state, updated_at = now()",
         (vehicle_ids, [layout_id] * len(vehicle_ids), [compress(b) for b in blobs]),
     )
