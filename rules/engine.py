@@ -107,6 +107,8 @@ class SortedBatch:
     def run(self, signal_id: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(slot, ts, value) of one signal, sorted by (slot, ts); of every signal when None."""
         if signal_id is None:
+            if not self._unknown:
+                return self.slot, self.ts, self.value
             known = self.slot >= 0
             return self.slot[known], self.ts[known], self.value[known]
         lo, hi = self.bounds(signal_id)
@@ -212,7 +214,8 @@ class RuleEngine:
     # --- state snapshots ------------------------------------------------------------------------
     def pack(self, vehicle_ids: list[int]) -> np.ndarray:
         """The vehicles' whole state, one row of bytes each (a copy)."""
-        return self.block.buffer[np.array([self.slot_of[v] for v in vehicle_ids], dtype=np.int64)]
+        slots = self._slot_lookup[np.asarray(vehicle_ids, dtype=np.int64)] if len(vehicle_ids) else []
+        return self.block.buffer[slots]
 
     def unpack(self, vehicle_id: int, blob: bytes, layout: list) -> None:
         """Load a registered vehicle's saved state. With another layout (the rules changed), fields

@@ -197,15 +197,14 @@ class RuleWorker:
         duration in progress is lost.
         """
         await self._record_pending(conn)
-        vehicles = sorted({int(v) for v in batch.vehicle_id})
+        vehicles = np.unique(batch.vehicle_id).tolist()
         unknown = [v for v in vehicles if not self.engine.knows(v)]
         if unknown:
             await self._register(conn, unknown)
-        known = [v for v in vehicles if self.engine.knows(v)]
-        before = self.engine.pack(known)
         self._unrecorded += self.engine.evaluate(batch)
-        changed = np.flatnonzero((before != self.engine.pack(known)).any(axis=1))
-        self._dirty.update(known[i] for i in changed)
+        # a sample moves some state of its vehicle (its last time, at least); vehicles not known
+        # after registering belong to another worker's partitions
+        self._dirty.update(v for v in vehicles if self.engine.knows(v))
         self.engine.touched.clear()
         await self._record_pending(conn)
 
@@ -234,7 +233,7 @@ class RuleWorker:
         """Save the state of every vehicle that changed since the last checkpoint, then acknowledge
         the deliveries it covers: until then the broker keeps them for a replay."""
         await self._record_pending(conn)
-        dirty = sorted(self._dirty)
+        dirty = sorted(v for v in self._dirty if self.engine.knows(v))
         async with conn.transaction():
             if self._layout_saved != self.engine.layout_id:
                 await rulestate.ensure_layout(conn, self.engine.layout_id, self.engine.layout)

@@ -109,13 +109,14 @@ class Events:
 
     @classmethod
     def empty(cls, n: int = 0) -> Events:
+        """Room for n events, uninitialised: kernels fill what they emit (`head` keeps that)."""
         return cls(
             np.empty(n, np.int64),
             np.empty(n, np.int8),
             np.empty(n, np.int64),
             np.empty(n, np.int64),
             np.empty(n, np.float64),
-            np.full(n, np.nan),
+            np.empty(n, np.float64),
         )
 
     def head(self, count: int) -> Events:

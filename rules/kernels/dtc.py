@@ -53,6 +53,7 @@ class DtcParams:
             ev.since,
             ev.value,
         )
+        ev.detail[:count] = np.nan  # this kind has no detail
         return ev.head(count)
 
 

@@ -76,4 +76,5 @@ def _events(slots: np.ndarray, kind: int, ts: np.ndarray, since: np.ndarray, val
     ev.ts[:] = ts
     ev.since[:] = since
     ev.value[:] = value
+    ev.detail[:] = np.nan
     return ev

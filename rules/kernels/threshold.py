@@ -65,6 +65,7 @@ class ThresholdParams:
             ev.since,
             ev.value,
         )
+        ev.detail[:count] = np.nan  # this kind has no detail
         return ev.head(count)
 
 
