@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 
 import numpy as np
 
 from rules.kernels.base import Kernel
 
 
-def run_batches(kernel: Kernel, samples: list[tuple[int, int, float]], cuts: list[int], slots: int = 8) -> list[tuple]:
-    """Feed the samples in batches split at `cuts`, carrying state across batches."""
+def run_batches(
+    kernel: Kernel,
+    samples: list[tuple[int, int, float]],
+    cuts: list[int],
+    slots: int = 8,
+    rnd: random.Random | None = None,
+) -> list[tuple]:
+    """Feed the samples in batches split at `cuts`, carrying state across batches; with `rnd`,
+    each batch arrives in a shuffled order."""
     state = kernel.new_state(slots)
     events: list[tuple] = []
     for a, b in itertools.pairwise([0, *sorted(set(cuts)), len(samples)]):
-        part = samples[a:b]
+        part = list(samples[a:b])
+        if rnd is not None:
+            rnd.shuffle(part)
         if part:
             ev = kernel.evaluate(
                 np.array([s[0] for s in part], dtype=np.int64),
