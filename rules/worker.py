@@ -36,7 +36,7 @@ RULES_CHECK_INTERVAL_S = 2.0
 COALESCE_MESSAGES = 64
 # Deliveries are acknowledged by checkpoints (every `rule_checkpoint_s`, or after this many), so
 # the broker may have this many unacknowledged with us.
-RECEIVE_MAXIMUM = 4096
+RECEIVE_MAXIMUM = 8192
 CHECKPOINT_AFTER_MESSAGES = RECEIVE_MAXIMUM // 2
 
 

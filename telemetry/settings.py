@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     rule_partitions: int = Field(default=16, ge=1, le=4096)
     rules_dir: Path | None = Field(default=None, description="Rule files; unset: the packaged library.")
     rule_checkpoint_s: float = Field(
-        default=5.0,
+        default=15.0,
         gt=0,
         description="Rule workers save engine state this often; deliveries since are replayed after a crash",
     )
