@@ -358,7 +358,9 @@ def _rule(entry: Entry, catalog: Catalog, where: str) -> list[Rule]:
         "explanation": str(entry.get("explanation", DEFAULT_EXPLANATIONS[kind])),
         "scope": _scope(entry, where),
         "source": where,
-        "context": tuple((name, r_signal(catalog, path, where)) for name, path in entry.get("context", {}).items()),
+        "context": tuple(
+            (name, _context_signal(catalog, path, where)) for name, path in entry.get("context", {}).items()
+        ),
     }
     escalate = entry.get("escalate_after")
     if escalate is not None:
@@ -384,25 +386,32 @@ def _rule(entry: Entry, catalog: Catalog, where: str) -> list[Rule]:
         conditions = [main]
         expression = Expression("main", {"main"}, where)
         if "hard" in entry:
-            hard_entry = {**{k: v for k, v in entry.items() if k != "hard"}, **entry["hard"]}
             hard_where = f"{where} 'hard'"
-            hard = _Reader(hard_entry, catalog, hard_where)
-            if kind in SIGNAL_KINDS:
-                for pair in (("above", "below"), ("falls_faster_than", "rises_faster_than"), ("falls_to", "rises_to")):
-                    given = [k for k in pair if k in entry["hard"]]
-                    for other in pair:
-                        if given and other not in given:
-                            hard_entry.pop(other, None)
-                conditions.append(_signal_condition("hard", kind, hard))
-            else:
-                conditions.append(Condition("hard", kind, None, _stale(hard)))
+            hard = _Reader(_level_entry(entry, entry["hard"]), catalog, hard_where)
+            hard_condition = _signal_condition("hard", kind, hard) if kind in SIGNAL_KINDS else None
+            conditions.append(hard_condition or Condition("hard", kind, None, _stale(hard)))
             hard_severity = _severity(entry["hard"].get("severity", "critical"), hard_where)
     rule = Rule(conditions=tuple(conditions), expression=expression, hard_severity=hard_severity, **base)
     _check_explanation(rule)
     return [rule]
 
 
-def r_signal(catalog: Catalog, path: object, where: str) -> Signal:
+_EXCLUSIVE = (("above", "below"), ("falls_faster_than", "rises_faster_than"), ("falls_to", "rises_to"))
+
+
+def _level_entry(entry: Entry, overrides: Entry) -> dict[str, Any]:
+    """The rule's keys with a level's overrides on top; a level giving `below` drops the rule's
+    `above` (and so on for each pair of exclusive keys)."""
+    merged = {k: v for k, v in entry.items() if k != "hard"} | dict(overrides)
+    for pair in _EXCLUSIVE:
+        if any(k in overrides for k in pair):
+            for k in pair:
+                if k not in overrides:
+                    merged.pop(k, None)
+    return merged
+
+
+def _context_signal(catalog: Catalog, path: object, where: str) -> Signal:
     return _Reader({"signal": path}, catalog, f"{where} 'context'").signal()
 
 

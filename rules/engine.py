@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rules.definitions import Condition, Rule
+from rules.definitions import Condition, Rule, humanize_ms
 from rules.explain import explain
 from rules.kernels.base import Events, SlotState, Spec, StateBlock, field_width
 from rules.kernels.fold import fold
@@ -67,7 +67,7 @@ class Outcome:
             plan=self.plan,
         )
         if self.escalated:
-            text += f" (still active after {self.rule.escalate_after_ms // 3_600_000} h: escalated)"
+            text += f" (still active after {humanize_ms(self.rule.escalate_after_ms or 0)}: escalated)"
         return text
 
 
@@ -135,6 +135,7 @@ class RuleEngine:
         self.applies = {r.id: np.zeros(0, dtype=bool) for r in rules}
         self._everyone = {r.id: True for r in rules}  # the rule applies to every registered vehicle
         self._tables = {r.id: truth_table(r) for r in rules}
+        self._watched = {r.id: {c.signal.id if c.signal else None for c in r.conditions} for r in rules}
         self.rule_states = {r.id: SlotState(RULE_STATE, 0) for r in rules}
         self.states = {(r.id, c.name): c.kernel.new_state(0) for r in rules for c in r.conditions}
         self.coefficients = {  # residual conditions: one row of coefficients per slot (NaN: none)
@@ -257,8 +258,11 @@ class RuleEngine:
         if not len(batch):
             return []
         sb = SortedBatch(batch, self._slot_lookup, len(self.vehicle_of_slot))
+        present = set(np.flatnonzero(np.diff(sb._starts)).tolist())
         outcomes: list[Outcome] = []
         for rule in self.rules:
+            if self._watched[rule.id].isdisjoint(present) and None not in self._watched[rule.id]:
+                continue  # none of its signals in this batch (most of the one-per-code DTC rules, say)
             found = []
             for i, c in enumerate(rule.conditions):
                 rows = self._rows(sb, rule, c)

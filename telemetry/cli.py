@@ -125,10 +125,15 @@ def ingest(
 def rules_run(
     index: Annotated[int, typer.Option(help="Worker number, part of its MQTT client id")] = 0,
     partitions: Annotated[str | None, typer.Option(help="Comma-separated partitions; default all")] = None,
+    nice: Annotated[int, typer.Option(min=0, max=19, help="Lower CPU priority by this much")] = 0,
 ) -> None:
     """Run one rule worker over its VIN-hash partitions."""
+    import os
+
     from rules.worker import main
 
+    if nice:
+        os.nice(nice)
     main(Settings(), _parse_partitions(partitions), index)
 
 
