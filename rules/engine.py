@@ -77,7 +77,8 @@ class SortedBatch:
     def __init__(self, batch: RuleBatch, slot_lookup: np.ndarray, n_slots: int) -> None:
         vid = batch.vehicle_id.astype(np.int64)
         known = (vid >= 0) & (vid < len(slot_lookup))
-        slots = np.where(known, slot_lookup[np.where(known, vid, 0)], -1)
+        slots = np.full(len(vid), -1, dtype=np.int64)
+        slots[known] = slot_lookup[vid[known]]
         n_signals = int(batch.signal.max()) + 1 if len(batch) else 0
         order = group_order(batch.signal, slots, batch.ts, n_signals, n_slots)
         self.slot, self.ts = slots[order], batch.ts[order].astype(np.int64)

@@ -62,6 +62,8 @@ class RuleWorker:
         self._next_rules_check = 0.0
         self.partitions = partitions if partitions is not None else list(range(settings.rule_partitions))
         self.index = index
+        # autocommit: every write is an explicit `conn.transaction()`, and a plain read (the
+        # service poll) cannot leave a transaction open that would swallow the next commits
         self.conn: psycopg.AsyncConnection | None = None
         self._db_lock = asyncio.Lock()  # the ticker and the message loop share one connection
         self._dirty: set[int] = set()  # vehicles whose state changed since the last checkpoint
@@ -107,7 +109,7 @@ class RuleWorker:
     async def _session(self, client: aiomqtt.Client) -> None:
         prefix = self.settings.mqtt_topic_prefix
         self._to_ack = []  # deliveries of a previous connection come again: the broker redelivers them
-        await self._with_database(self.load_fleet)
+        await self.with_database(self.load_fleet)
         for p in self.partitions:
             await client.subscribe(rules_topic(prefix, p), qos=1)
         log.info("%s: %d rule(s) over partitions %s", self.client_id, len(self.rules), self.partitions)
@@ -129,11 +131,11 @@ class RuleWorker:
                     self._next_rules_check = time.monotonic() + RULES_CHECK_INTERVAL_S
                     self.reload_if_changed()
                 batch = RuleBatch.concat([rulebatch.decode(_payload(m), self.catalog) for m in messages])
-                await self._with_database(lambda conn, b=batch: self.apply(conn, b))
+                await self.with_database(lambda conn, b=batch: self.apply(conn, b))
                 RULE_BATCH_SECONDS.observe(time.monotonic() - received)
                 self._to_ack += [(m.mid, m.qos) for m in messages]
                 if len(self._to_ack) >= CHECKPOINT_AFTER_MESSAGES:
-                    await self._with_database(lambda conn: self.checkpoint(conn, client))
+                    await self.with_database(lambda conn: self.checkpoint(conn, client))
 
     async def _clock(self, client: aiomqtt.Client) -> None:
         """Ticks for the clock-driven rules, and checkpoints while deliveries wait for their ack."""
@@ -143,24 +145,29 @@ class RuleWorker:
             await asyncio.sleep(min(1.0, self.settings.rule_tick_s, self.settings.rule_checkpoint_s))
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.settings.rule_tick_s
-                await self._with_database(lambda conn: self.tick(conn, now_ms()))
+                await self.with_database(lambda conn: self.tick(conn, now_ms()))
             if time.monotonic() >= next_checkpoint:
                 next_checkpoint = time.monotonic() + self.settings.rule_checkpoint_s
-                await self._with_database(lambda conn: self.checkpoint(conn, client))
+                await self.with_database(lambda conn: self.checkpoint(conn, client))
 
-    async def _with_database(self, work: Callable[[psycopg.AsyncConnection], Awaitable[None]]) -> None:
+    async def with_database(self, work: Callable[[psycopg.AsyncConnection], Awaitable[None]]) -> None:
         backoff = Backoff(cap=10.0)
         async with self._db_lock:
             while True:
                 try:
                     if self.conn is None or self.conn.closed:
-                        self.conn = await connect(self.settings)
+                        self.conn = await connect(self.settings, autocommit=True)
                     await work(self.conn)
                     return
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                     log.warning("%s: database unavailable (%s); retrying", self.client_id, exc)
                     self.conn = None
                     await backoff.wait()
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+            self.conn = None
 
     async def load_fleet(self, conn: psycopg.AsyncConnection) -> None:
         """Register every vehicle of our partitions with its saved state, so that silence and

@@ -52,14 +52,15 @@ def test_silence_and_the_maintenance_plan_follow_the_clock_and_the_service_histo
     (tmp_path / "clock.toml").write_text(RULES)
     settings = settings.model_copy(update={"rules_dir": tmp_path})
 
-    async def alerts(conn) -> list[tuple[str, str, str]]:
-        cur = await conn.execute("SELECT rule_id, severity, state FROM alerts ORDER BY id")
-        rows = [(r["rule_id"], r["severity"], r["state"]) for r in await cur.fetchall()]
-        await conn.commit()
-        return rows
+    async def alerts() -> list[tuple[str, str, str]]:
+        """What everyone else sees: read on a connection of its own, so that an alert the worker
+        wrote but did not commit does not count."""
+        async with await connect(settings) as reader:
+            cur = await reader.execute("SELECT rule_id, severity, state FROM alerts ORDER BY id")
+            return [(r["rule_id"], r["severity"], r["state"]) for r in await cur.fetchall()]
 
     async def scenario() -> None:
-        async with await connect(settings) as conn, api_client(settings) as api:
+        async with await connect(settings, autocommit=True) as conn, api_client(settings) as api:
             row = await records.create_vehicle(
                 conn,
                 vin="1HGCM82633A004352",
@@ -74,38 +75,43 @@ def test_silence_and_the_maintenance_plan_follow_the_clock_and_the_service_histo
             )
             await conn.commit()
             vid = int(row["id"])
+            # the worker on its own connection, as it runs: what it writes must be committed
             worker = RuleWorker(settings, rules=load_rules(CATALOG, tmp_path))
-            await worker.load_fleet(conn)
-            await worker.apply(conn, odometer(vid, T0, 9_000.0))
-            assert await alerts(conn) == []  # 9,000 km and 295 days: neither due
-            await worker.tick(conn, T0 + DAY)
-            assert await alerts(conn) == []
-            await worker.tick(conn, T0 + 3 * DAY)  # silent for 3 days
-            assert await alerts(conn) == [("silent", "warning", "open")]
-            await worker.tick(conn, T0 + 41 * DAY)  # 336 days since delivery: within 30 days of 12 months
-            assert await alerts(conn) == [("silent", "warning", "open"), ("service", "warning", "open")]
+            await worker.with_database(worker.load_fleet)
+            await worker.with_database(lambda c: worker.apply(c, odometer(vid, T0, 9_000.0)))
+            assert await alerts() == []  # 9,000 km and 295 days: neither due
+            await worker.with_database(lambda c: worker.tick(c, T0 + DAY))
+            assert await alerts() == []
+            await worker.with_database(lambda c: worker.tick(c, T0 + 3 * DAY))  # silent for 3 days
+            assert await alerts() == [("silent", "warning", "open")]
+            await worker.with_database(
+                lambda c: worker.tick(c, T0 + 41 * DAY)
+            )  # 336 days since delivery: within 30 days of 12 months
+            assert await alerts() == [("silent", "warning", "open"), ("service", "warning", "open")]
 
             # a restarted worker knows the vehicle before it says anything, and fires nothing again
-            await worker.checkpoint(conn)
+            await worker.with_database(worker.checkpoint)
+            await worker.close()
             worker = RuleWorker(settings, rules=load_rules(CATALOG, tmp_path))
-            await worker.load_fleet(conn)
-            await worker.tick(conn, T0 + 42 * DAY)
-            assert len(await alerts(conn)) == 2
+            await worker.with_database(worker.load_fleet)
+            await worker.with_database(lambda c: worker.tick(c, T0 + 42 * DAY))
+            assert len(await alerts()) == 2
 
             done = await api.post(
                 "/vehicles/1HGCM82633A004352/services",
                 json={"performed_at": "2025-12-13T09:00:00+01:00", "odometer_km": 9_100, "description": "annual"},
             )
             assert done.status_code == 201
-            await worker.tick(conn, T0 + 43 * DAY)
-            await worker.apply(conn, odometer(vid, T0 + 43 * DAY, 9_150.0))
-            assert await alerts(conn) == [("silent", "warning", "cleared"), ("service", "warning", "cleared")]
+            await worker.with_database(lambda c: worker.tick(c, T0 + 43 * DAY))
+            await worker.with_database(lambda c: worker.apply(c, odometer(vid, T0 + 43 * DAY, 9_150.0)))
+            assert await alerts() == [("silent", "warning", "cleared"), ("service", "warning", "cleared")]
+            await worker.close()
             history = (await api.get("/vehicles/1HGCM82633A004352/services")).json()
             assert [(h["kind"], h["odometer_km"], h["description"]) for h in history] == [
                 ("scheduled", 9100.0, "annual")
             ]
 
-    asyncio.run(scenario())
+    asyncio.run(asyncio.wait_for(scenario(), 60))  # a worker holding a transaction open would block the API
 
 
 def test_a_service_without_a_time_zone_is_refused(settings: Settings) -> None:

@@ -250,6 +250,15 @@ for = "30s"
     assert changed.evaluate(batch(drive(range(20, 35), coolant=115))) == []  # its duration restarted
 
 
+def test_samples_of_vehicles_the_engine_does_not_know_are_ignored() -> None:
+    engine = RuleEngine(
+        parse_rules(f'[[rule]]\nid = "hot"\nkind = "threshold"\nsignal = "{COOLANT}"\nabove = 1.0', CATALOG, "t")
+    )
+    assert engine.evaluate(batch(drive(range(5), coolant=120))) == []  # no vehicle registered at all
+    engine.register(VehicleInfo(7, "combustion", "Aurora", "Tourer"))
+    assert engine.evaluate(batch(drive(range(5), coolant=120))) == []  # vehicle 1 is not ours
+
+
 @pytest.mark.parametrize(
     ("snippet", "message"),
     [
