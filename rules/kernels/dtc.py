@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import Events, SlotState, Spec, sort_samples
-from rules.kernels.config import njit
+from rules.kernels.config import emit, njit
 
 STATE: Spec = {
     "last_ts": (np.int64, -1, ()),
@@ -47,20 +47,13 @@ class DtcParams:
             state["active"],
             state["since"],
             state["absent"],
-            ev.slot,
-            ev.kind,
-            ev.ts,
-            ev.since,
-            ev.value,
+            ev.columns(),
         )
-        ev.detail[:count] = np.nan  # this kind has no detail
         return ev.head(count)
 
 
 @njit
-def _dtc_kernel(
-    slot, ts, value, code, clear_after, last_ts, active, since, absent, ev_slot, ev_kind, ev_ts, ev_since, ev_value
-):
+def _dtc_kernel(slot, ts, value, code, clear_after, last_ts, active, since, absent, ev):
     n_ev = 0
     n = slot.shape[0]
     i = 0
@@ -80,22 +73,12 @@ def _dtc_kernel(
                 if active[s] == 0:
                     active[s] = 1
                     since[s] = t
-                    ev_slot[n_ev] = s
-                    ev_kind[n_ev] = 1
-                    ev_ts[n_ev] = t
-                    ev_since[n_ev] = t
-                    ev_value[n_ev] = code
-                    n_ev += 1
+                    n_ev = emit(ev, n_ev, s, 1, t, t, code, np.nan)
             elif active[s] == 1:
                 absent[s] += 1
                 if absent[s] >= clear_after:
                     active[s] = 0
                     absent[s] = 0
-                    ev_slot[n_ev] = s
-                    ev_kind[n_ev] = 2
-                    ev_ts[n_ev] = t
-                    ev_since[n_ev] = since[s]
-                    ev_value[n_ev] = code
-                    n_ev += 1
+                    n_ev = emit(ev, n_ev, s, 2, t, since[s], code, np.nan)
         i = j
     return n_ev

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import Events, SlotState, Spec, sort_samples
-from rules.kernels.config import njit
+from rules.kernels.config import emit, njit
 
 HOUR_MS = 3_600_000
 STATE: Spec = {
@@ -58,12 +58,7 @@ class RateParams:
             state["active"],
             state["since"],
             state["worst"],
-            ev.slot,
-            ev.kind,
-            ev.ts,
-            ev.since,
-            ev.value,
-            ev.detail,
+            ev.columns(),
         )
         return ev.head(count)
 
@@ -83,12 +78,7 @@ def _rate_kernel(
     active,
     since,
     worst,
-    ev_slot,
-    ev_kind,
-    ev_ts,
-    ev_since,
-    ev_value,
-    ev_detail,
+    ev,
 ):
     n_ev = 0
     for i in range(slot.shape[0]):
@@ -116,24 +106,12 @@ def _rate_kernel(
                 active[s] = 1
                 since[s] = anchor_ts[s]
                 worst[s] = rate
-                ev_slot[n_ev] = s
-                ev_kind[n_ev] = 1
-                ev_ts[n_ev] = t
-                ev_since[n_ev] = since[s]
-                ev_value[n_ev] = rate
-                ev_detail[n_ev] = v
-                n_ev += 1
+                n_ev = emit(ev, n_ev, s, 1, t, since[s], rate, v)
             elif (falling and rate < worst[s]) or (not falling and rate > worst[s]):
                 worst[s] = rate
         elif active[s] == 1:
             active[s] = 0
-            ev_slot[n_ev] = s
-            ev_kind[n_ev] = 2
-            ev_ts[n_ev] = t
-            ev_since[n_ev] = since[s]
-            ev_value[n_ev] = worst[s]
-            ev_detail[n_ev] = v
-            n_ev += 1
+            n_ev = emit(ev, n_ev, s, 2, t, since[s], worst[s], v)
         anchor_ts[s] = t
         anchor_value[s] = v
     return n_ev

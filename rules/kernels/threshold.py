@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import Events, SlotState, Spec, sort_samples
-from rules.kernels.config import njit
+from rules.kernels.config import emit, njit
 
 STATE: Spec = {
     "last_ts": (np.int64, -1, ()),  # -1: no sample yet
@@ -59,13 +59,8 @@ class ThresholdParams:
             state["clear_since"],
             state["active"],
             state["peak"],
-            ev.slot,
-            ev.kind,
-            ev.ts,
-            ev.since,
-            ev.value,
+            ev.columns(),
         )
-        ev.detail[:count] = np.nan  # this kind has no detail
         return ev.head(count)
 
 
@@ -85,11 +80,7 @@ def _threshold_kernel(
     clear_since,
     active,
     peak,
-    ev_slot,
-    ev_kind,
-    ev_ts,
-    ev_since,
-    ev_peak,
+    ev,
 ):
     n_ev = 0
     for i in range(slot.shape[0]):
@@ -116,12 +107,7 @@ def _threshold_kernel(
                 if t - since[s] >= on_ms:
                     active[s] = 1
                     clear_since[s] = -1
-                    ev_slot[n_ev] = s
-                    ev_kind[n_ev] = 1
-                    ev_ts[n_ev] = t
-                    ev_since[n_ev] = since[s]
-                    ev_peak[n_ev] = peak[s]
-                    n_ev += 1
+                    n_ev = emit(ev, n_ev, s, 1, t, since[s], peak[s], np.nan)
             else:
                 since[s] = -1
         else:
@@ -132,12 +118,7 @@ def _threshold_kernel(
                     clear_since[s] = t
                 if t - clear_since[s] >= off_ms:
                     active[s] = 0
-                    ev_slot[n_ev] = s
-                    ev_kind[n_ev] = 2
-                    ev_ts[n_ev] = t
-                    ev_since[n_ev] = clear_since[s]
-                    ev_peak[n_ev] = peak[s]
-                    n_ev += 1
+                    n_ev = emit(ev, n_ev, s, 2, t, clear_since[s], peak[s], np.nan)
                     since[s] = -1
                     clear_since[s] = -1
             else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import Events, SlotState, sort_samples
-from rules.kernels.config import njit
+from rules.kernels.config import emit, njit
 
 NEVER = np.inf  # projected date when the trend does not head for the limit
 
@@ -75,12 +75,7 @@ class TrendParams:
             state["active"],
             state["since"],
             state["projected"],
-            ev.slot,
-            ev.kind,
-            ev.ts,
-            ev.since,
-            ev.value,
-            ev.detail,
+            ev.columns(),
         )
         return ev.head(count)
 
@@ -136,12 +131,7 @@ def _trend_kernel(
     active,
     since,
     projected,
-    ev_slot,
-    ev_kind,
-    ev_ts,
-    ev_since,
-    ev_value,
-    ev_detail,
+    ev,
 ):
     n_ev = 0
     scratch = np.empty(window * (window - 1) // 2 + 1)
@@ -180,22 +170,10 @@ def _trend_kernel(
                 if active[s] == 0 and left <= horizon_ms:
                     active[s] = 1
                     since[s] = t
-                    ev_slot[n_ev] = s
-                    ev_kind[n_ev] = 1
-                    ev_ts[n_ev] = t
-                    ev_since[n_ev] = t
-                    ev_value[n_ev] = level
-                    ev_detail[n_ev] = when
-                    n_ev += 1
+                    n_ev = emit(ev, n_ev, s, 1, t, t, level, when)
                 elif active[s] == 1 and left > clear_horizon_ms:
                     active[s] = 0
-                    ev_slot[n_ev] = s
-                    ev_kind[n_ev] = 2
-                    ev_ts[n_ev] = t
-                    ev_since[n_ev] = since[s]
-                    ev_value[n_ev] = level
-                    ev_detail[n_ev] = when
-                    n_ev += 1
+                    n_ev = emit(ev, n_ev, s, 2, t, since[s], level, when)
         bucket[s] = b
         bucket_sum[s] += v
         bucket_ts_sum[s] += t - b * step_ms

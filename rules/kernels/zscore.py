@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import Events, SlotState, Spec, sort_samples
-from rules.kernels.config import njit
+from rules.kernels.config import emit, njit
 
 STATE: Spec = {
     "last_ts": (np.int64, -1, ()),
@@ -74,12 +74,7 @@ class ZScoreParams:
             state["active"],
             state["since"],
             state["peak_z"],
-            ev.slot,
-            ev.kind,
-            ev.ts,
-            ev.since,
-            ev.value,
-            ev.detail,
+            ev.columns(),
         )
         return ev.head(count)
 
@@ -116,12 +111,7 @@ def _zscore_kernel(
     active,
     since,
     peak_z,
-    ev_slot,
-    ev_kind,
-    ev_ts,
-    ev_since,
-    ev_value,
-    ev_detail,
+    ev,
 ):
     n_ev = 0
     for i in range(slot.shape[0]):
@@ -151,13 +141,7 @@ def _zscore_kernel(
                         active[s] = 1
                         since[s] = run_since[s]
                         run[s] = 0
-                        ev_slot[n_ev] = s
-                        ev_kind[n_ev] = 1
-                        ev_ts[n_ev] = t
-                        ev_since[n_ev] = since[s]
-                        ev_value[n_ev] = peak_z[s]
-                        ev_detail[n_ev] = mean[s]
-                        n_ev += 1
+                        n_ev = emit(ev, n_ev, s, 1, t, since[s], peak_z[s], mean[s])
                 else:
                     run[s] = 0
             else:
@@ -170,13 +154,7 @@ def _zscore_kernel(
                     if run[s] >= clear_run:
                         active[s] = 0
                         run[s] = 0
-                        ev_slot[n_ev] = s
-                        ev_kind[n_ev] = 2
-                        ev_ts[n_ev] = t
-                        ev_since[n_ev] = run_since[s]
-                        ev_value[n_ev] = peak_z[s]
-                        ev_detail[n_ev] = mean[s]
-                        n_ev += 1
+                        n_ev = emit(ev, n_ev, s, 2, t, run_since[s], peak_z[s], mean[s])
                 else:
                     run[s] = 0
         if not anomalous:
