@@ -1,4 +1,5 @@
-"""The rule worker: owns some VIN-hash partitions, evaluates their batches, writes alerts, then acks."""
+"""The rule worker: owns some VIN-hash partitions, evaluates their batches, writes alerts at once, and
+acknowledges deliveries when a checkpoint has saved the engine state they produced."""
 
 from __future__ import annotations
 
