@@ -9,6 +9,7 @@ works on sparse events.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -148,6 +149,23 @@ def sort_samples(
         np.ascontiguousarray(ts, dtype=np.int64),
         np.ascontiguousarray(value, dtype=np.float64),
     )
+
+
+def run_kernel(
+    kernel: Callable[..., int],
+    params: tuple[object, ...],
+    slot: np.ndarray,
+    ts: np.ndarray,
+    value: np.ndarray,
+    state: SlotState,
+    presorted: bool,
+) -> Events:
+    """The frame every numba kernel shares: (slot, ts)-ordered columns, then the kind's params,
+    then its state arrays in spec order, then room for one event per sample; returns the events."""
+    slot, ts, value = sort_samples(slot, ts, value, presorted)
+    ev = Events.empty(len(slot))
+    count = kernel(slot, ts, value, *params, *(state[name] for name in state.spec), ev.columns())
+    return ev.head(count)
 
 
 class Kernel(Protocol):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import Events, SlotState, Spec, sort_samples
+from rules.kernels.base import Events, SlotState, Spec, run_kernel
 from rules.kernels.config import emit, njit
 
 STATE: Spec = {
@@ -35,21 +35,11 @@ class DtcParams:
         self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
     ) -> Events:
         """Events carry the code as `value` and the number of reports seen with it as `detail`."""
-        slot, ts, value = sort_samples(slot, ts, value, presorted)
-        ev = Events.empty(len(slot))
-        count = _dtc_kernel(
-            slot,
-            ts,
-            value,
+        params = (
             float(self.code),
             int(self.clear_after),
-            state["last_ts"],
-            state["active"],
-            state["since"],
-            state["absent"],
-            ev.columns(),
         )
-        return ev.head(count)
+        return run_kernel(_dtc_kernel, params, slot, ts, value, state, presorted)
 
 
 @njit

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import Events, SlotState, Spec, sort_samples
+from rules.kernels.base import Events, SlotState, Spec, run_kernel
 from rules.kernels.config import emit, njit
 
 HOUR_MS = 3_600_000
@@ -42,25 +42,13 @@ class RateParams:
     ) -> Events:
         """Events carry the episode's worst rate per hour as `value` and the signal's value at the
         event as `detail`."""
-        slot, ts, value = sort_samples(slot, ts, value, presorted)
-        ev = Events.empty(len(slot))
-        count = _rate_kernel(
-            slot,
-            ts,
-            value,
+        params = (
             float(self.per_hour),
             bool(self.falling),
             int(self.window_ms),
             int(self.max_gap_ms),
-            state["last_ts"],
-            state["anchor_ts"],
-            state["anchor_value"],
-            state["active"],
-            state["since"],
-            state["worst"],
-            ev.columns(),
         )
-        return ev.head(count)
+        return run_kernel(_rate_kernel, params, slot, ts, value, state, presorted)
 
 
 @njit

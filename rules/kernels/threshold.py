@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import Events, SlotState, Spec, sort_samples
+from rules.kernels.base import Events, SlotState, Spec, run_kernel
 from rules.kernels.config import emit, njit
 
 STATE: Spec = {
@@ -42,26 +42,15 @@ class ThresholdParams:
     ) -> Events:
         """Run one signal's samples through the rule, updating `state` in place. Samples may come
         in any order; callers that already sorted them by (slot, ts) say `presorted`."""
-        slot, ts, value = sort_samples(slot, ts, value, presorted)
-        ev = Events.empty(len(slot))
-        count = _threshold_kernel(
-            slot,
-            ts,
-            value,
+        params = (
             float(self.on_value),
             int(self.on_ms),
             float(self.off_value),
             int(self.off_ms),
             int(self.max_gap_ms),
             bool(self.above),
-            state["last_ts"],
-            state["since"],
-            state["clear_since"],
-            state["active"],
-            state["peak"],
-            ev.columns(),
         )
-        return ev.head(count)
+        return run_kernel(_threshold_kernel, params, slot, ts, value, state, presorted)
 
 
 @njit

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import Events, SlotState, sort_samples
+from rules.kernels.base import Events, SlotState, run_kernel
 from rules.kernels.config import emit, njit
 
 NEVER = np.inf  # projected date when the trend does not head for the limit
@@ -51,12 +51,7 @@ class TrendParams:
     ) -> Events:
         """Events carry the fitted current level as `value` and the projected date (epoch ms,
         inf: never) as `detail`."""
-        slot, ts, value = sort_samples(slot, ts, value, presorted)
-        ev = Events.empty(len(slot))
-        count = _trend_kernel(
-            slot,
-            ts,
-            value,
+        params = (
             float(self.limit),
             bool(self.falling),
             int(self.step_ms),
@@ -64,20 +59,8 @@ class TrendParams:
             int(self.min_points),
             int(self.horizon_ms),
             int(self.clear_horizon_ms),
-            state["last_ts"],
-            state["bucket"],
-            state["bucket_sum"],
-            state["bucket_ts_sum"],
-            state["bucket_n"],
-            state["points_ts"],
-            state["points_v"],
-            state["count"],
-            state["active"],
-            state["since"],
-            state["projected"],
-            ev.columns(),
         )
-        return ev.head(count)
+        return run_kernel(_trend_kernel, params, slot, ts, value, state, presorted)
 
 
 def theil_sen(t: np.ndarray, v: np.ndarray, scratch: np.ndarray) -> tuple[float, float]:

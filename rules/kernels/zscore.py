@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import Events, SlotState, Spec, sort_samples
+from rules.kernels.base import Events, SlotState, Spec, run_kernel
 from rules.kernels.config import emit, njit
 
 STATE: Spec = {
@@ -50,12 +50,7 @@ class ZScoreParams:
         self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
     ) -> Events:
         """Events carry the episode's largest z-score as `value` and the baseline mean as `detail`."""
-        slot, ts, value = sort_samples(slot, ts, value, presorted)
-        ev = Events.empty(len(slot))
-        count = _zscore_kernel(
-            slot,
-            ts,
-            value,
+        params = (
             float(self.alpha),
             float(self.z_on),
             float(self.z_off),
@@ -65,18 +60,8 @@ class ZScoreParams:
             float(self.min_sd),
             int(self.max_gap_ms),
             int(self.direction),
-            state["last_ts"],
-            state["n"],
-            state["mean"],
-            state["var"],
-            state["run"],
-            state["run_since"],
-            state["active"],
-            state["since"],
-            state["peak_z"],
-            ev.columns(),
         )
-        return ev.head(count)
+        return run_kernel(_zscore_kernel, params, slot, ts, value, state, presorted)
 
 
 def signed_z(v: float, mean: float, var: float, min_sd: float, direction: int) -> float:
