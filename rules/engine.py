@@ -295,14 +295,15 @@ class RuleEngine:
         return outcomes
 
     def _rows(self, sb: SortedBatch, rule: Rule, c: Condition) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        slot, ts, value = sb.run(c.signal.id if c.signal is not None else None)
+        run_id = c.signal.id if c.signal is not None else None
+        slot, ts, value = sb.run(run_id)
         if not len(slot):
             return None
         keep = None if self._everyone[rule.id] else self.applies[rule.id][slot]
+        if c.gate is not None or c.residual is not None:
+            assert run_id is not None  # definitions give gates and residuals to signal conditions only
         if c.gate is not None:
-            gate = (
-                sb.lookup_in_run(c.gate.signal.id, c.signal.id) if c.signal else sb.lookup(c.gate.signal.id, slot, ts)
-            )
+            gate = sb.lookup_in_run(c.gate.signal.id, run_id)
             with np.errstate(invalid="ignore"):
                 passed = gate > c.gate.value if c.gate.above else gate < c.gate.value
             keep = passed if keep is None else keep & passed
@@ -310,8 +311,7 @@ class RuleEngine:
             coef = self.coefficients[(rule.id, c.name)][slot]
             predicted = coef[:, 0].copy()
             for j, signal in enumerate(c.residual.inputs):
-                assert c.signal is not None
-                predicted += coef[:, j + 1] * sb.lookup_in_run(signal.id, c.signal.id)
+                predicted += coef[:, j + 1] * sb.lookup_in_run(signal.id, run_id)
             value = value - predicted
             known = ~np.isnan(value)
             keep = known if keep is None else keep & known
