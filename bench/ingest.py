@@ -23,7 +23,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -36,6 +35,7 @@ import httpx
 import numpy as np
 import psutil
 import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
 from bench.loadgen import LoadPlan, run_load
@@ -208,8 +208,11 @@ def histogram_quantiles(text: str, name: str, qs: tuple[float, ...]) -> tuple[fl
     """Quantiles of a Prometheus histogram from its exposition text, interpolated within buckets
     as PromQL's histogram_quantile does; the last value is the observation count."""
     buckets = sorted(
-        (float(m.group(1)), float(m.group(2)))
-        for m in re.finditer(rf'^{name}_bucket{{le="([^"]+)"}} (\S+)$', text, re.MULTILINE)
+        (float(sample.labels["le"]), sample.value)
+        for family in text_string_to_metric_families(text)
+        if family.name == name
+        for sample in family.samples
+        if sample.name == f"{name}_bucket"
     )
     total = buckets[-1][1] if buckets else 0.0
     out = []
