@@ -22,7 +22,7 @@ from ingest.spool import Spool
 from telemetry import metrics, rulebatch
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.codec import Limits
-from telemetry.mqtt import Backoff, ack, make_client, run_forever
+from telemetry.mqtt import Backoff, ack, make_client, payload_bytes, run_forever
 from telemetry.settings import Settings
 from telemetry.storage import deadletters, records
 from telemetry.storage.db import connect
@@ -74,7 +74,7 @@ class IngestWorker:
         lives (a timed-out read could take a message and drop it un-acknowledged until a reconnect)."""
         async for message in client.messages:
             await batch.room.wait()
-            payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
+            payload = payload_bytes(message)
             topic, received_ms = message.topic.value, now_ms()
             where = parse_vehicle_topic(self.settings.mqtt_topic_prefix, topic)
             over_rate = where is not None and not self.rate_limiter.allow(where[0], received_ms / 1000)

@@ -21,7 +21,7 @@ from telemetry import rulebatch
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.errors import RuleDefinitionError
 from telemetry.metrics import ALERT_EVENTS, RULE_BATCH_SECONDS
-from telemetry.mqtt import Backoff, ack_delivery, make_client, run_forever
+from telemetry.mqtt import Backoff, ack_delivery, make_client, payload_bytes, run_forever
 from telemetry.rulebatch import RuleBatch
 from telemetry.settings import Settings
 from telemetry.storage import alerts, rulestate, services
@@ -39,10 +39,6 @@ COALESCE_MESSAGES = 64
 # the broker may have this many unacknowledged with us.
 RECEIVE_MAXIMUM = 8192
 CHECKPOINT_AFTER_MESSAGES = RECEIVE_MAXIMUM // 2
-
-
-def _payload(message: aiomqtt.Message) -> bytes:
-    return message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
 
 
 class RuleWorker:
@@ -131,7 +127,7 @@ class RuleWorker:
                 if time.monotonic() >= self._next_rules_check:
                     self._next_rules_check = time.monotonic() + RULES_CHECK_INTERVAL_S
                     self.reload_if_changed()
-                batch = RuleBatch.concat([rulebatch.decode(_payload(m), self.catalog) for m in messages])
+                batch = RuleBatch.concat([rulebatch.decode(payload_bytes(m), self.catalog) for m in messages])
                 await self.with_database(lambda conn, b=batch: self.apply(conn, b))
                 RULE_BATCH_SECONDS.observe(time.monotonic() - received)
                 self._to_ack += [(m.mid, m.qos) for m in messages]

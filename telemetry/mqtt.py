@@ -80,6 +80,11 @@ def make_client(
     return client
 
 
+def payload_bytes(message: aiomqtt.Message) -> bytes:
+    """A message's payload as bytes, whatever type aiomqtt handed over."""
+    return message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
+
+
 def ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
     """Acknowledge a message received on a manual-ack client (QoS 0 needs none)."""
     ack_delivery(client, message.mid, message.qos)
