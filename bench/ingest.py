@@ -40,7 +40,7 @@ from psycopg import sql
 
 from bench.loadgen import LoadPlan, run_load
 from rules.definitions import load_rules
-from simulators.vehicle import MODELS, make_vin
+from simulators.models import MODELS, make_vin
 from telemetry import rulebatch
 from telemetry.catalog import default_catalog
 from telemetry.localservices import free_port

@@ -1,7 +1,7 @@
 """Load generator for the ingest benchmark: several processes, pre-encoded payloads, paced publishing.
 
-Uses paho-mqtt directly (a deep in-flight window, no per-message await) so that the generator is
-not what limits the benchmark; each process reports what it sent.
+Publishes with `telemetry.bulk_publisher` (a deep in-flight window, no per-message await) so that
+the generator is not what limits the benchmark; each process reports what it sent.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ import time
 from dataclasses import dataclass
 
 import orjson
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
-from telemetry.mqtt import broker_address
+from telemetry.bulk_publisher import BulkPublisher
 from telemetry.topics import TELEMETRY, vehicle_topic
 
 TICK_S = 0.05
@@ -54,59 +52,28 @@ def assemble(parts: list[bytes], newest_ts: int) -> bytes:
     return bytes(out)
 
 
-MAX_OUTSTANDING = 5000
-
-
-class _Acks:
-    """Counts PUBACKs so the publisher can hold back instead of queueing without bound."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def on_publish(self, *_args: object) -> None:
-        self.count += 1
-
-
-def _connect(url: str, client_id: str, acks: _Acks) -> paho.Client:
-    host, port = broker_address(url)
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
-    client.max_inflight_messages_set(MAX_OUTSTANDING)
-    client.on_publish = acks.on_publish
-    client.connect(host, port, keepalive=60)
-    client.loop_start()
-    return client
-
-
 def _publish_share(plan: LoadPlan, share: int, shares: int, out: mp.Queue, topic_override: str | None) -> None:
     vins = plan.vins[share::shares]
     parts = [payload_parts(v, plan.signals, plan.samples_per_message) for v in vins]
     topics = [topic_override or vehicle_topic(plan.prefix, v, TELEMETRY) for v in vins]
-    acks = _Acks()
-    client = _connect(plan.mqtt_url, f"bench-load-{share}-{time.time_ns() % 10**9}", acks)
+    out_client = BulkPublisher(plan.mqtt_url, f"bench-load-{share}-{time.time_ns() % 10**9}")
     rate = plan.rate / shares
-    sent, failed, i = 0, 0, 0
+    sent, i = 0, 0
     started = time.monotonic()
     while time.monotonic() - started < plan.duration_s:
         tick = time.monotonic()
         due = int((tick - started) * rate)  # paced by the clock: a slow tick is made up in the next
         now = time.time_ns() // 1_000_000
         while sent < due and time.monotonic() - started < plan.duration_s:
-            while sent - acks.count >= MAX_OUTSTANDING:
-                time.sleep(0.001)
             k = i % len(vins)
-            info = client.publish(topics[k], assemble(parts[k], now), qos=1)
-            if info.rc != 0:
-                failed += 1
+            out_client.publish(topics[k], assemble(parts[k], now))
             sent += 1
             i += 1
         time.sleep(max(0.0, TICK_S - (time.monotonic() - tick)))
     elapsed = time.monotonic() - started
-    deadline = time.monotonic() + 30
-    while acks.count < sent and time.monotonic() < deadline:
-        time.sleep(0.01)
-    client.loop_stop()
-    client.disconnect()
-    print(f"share {share}: sent {sent} failed {failed} acked {acks.count}", flush=True)
+    out_client.drain()
+    out_client.close()
+    print(f"share {share}: sent {sent} failed {out_client.failed} acked {out_client.acked}", flush=True)
     out.put((sent, elapsed))
 
 

@@ -7,6 +7,7 @@ an optional hard level (a second condition that raises the severity) and an opti
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rules.expression import Expression
 from rules.kernels.base import Kernel
@@ -56,12 +59,17 @@ class Scope:
 
 @dataclass(frozen=True)
 class Gate:
-    """Only samples taken while another signal of the same message is above or below a value
-    ("while parked": speed below 1 km/h)."""
+    """Only samples taken while another signal of the same message is above a value, below one,
+    or between the two ("while parked": speed below 1 km/h; "at rest": current between -5 and 1 A)."""
 
     signal: Signal
-    value: float
-    above: bool
+    above: float = -math.inf
+    below: float = math.inf
+
+    def passes(self, values: np.ndarray) -> np.ndarray:
+        """Where the gate signal is inside the band (NaN, i.e. absent from the message: never)."""
+        with np.errstate(invalid="ignore"):
+            return (values > self.above) & (values < self.below)
 
 
 @dataclass(frozen=True)
@@ -262,8 +270,12 @@ def _gate(r: _Reader) -> Gate | None:
     if entry is None:
         return None
     g = _Reader(entry, r.catalog, f"{r.where} 'when'")
-    above = g.one_of("above", "below") == "above"
-    return Gate(g.signal(), g.number("above" if above else "below"), above)
+    if "above" not in entry and "below" not in entry:
+        raise RuleDefinitionError(f"{g.where}: give 'above', 'below' or both")
+    gate = Gate(g.signal(), g.number("above", -math.inf), g.number("below", math.inf))
+    if gate.above >= gate.below:
+        raise RuleDefinitionError(f"{g.where}: 'above' must be less than 'below' (a band between them)")
+    return gate
 
 
 def _residual(r: _Reader) -> Residual | None:

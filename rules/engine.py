@@ -303,9 +303,7 @@ class RuleEngine:
         if c.gate is not None or c.residual is not None:
             assert run_id is not None  # definitions give gates and residuals to signal conditions only
         if c.gate is not None:
-            gate = sb.lookup_in_run(c.gate.signal.id, run_id)
-            with np.errstate(invalid="ignore"):
-                passed = gate > c.gate.value if c.gate.above else gate < c.gate.value
+            passed = c.gate.passes(sb.lookup_in_run(c.gate.signal.id, run_id))
             keep = passed if keep is None else keep & passed
         if c.residual is not None:
             coef = self.coefficients[(rule.id, c.name)][slot]

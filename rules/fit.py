@@ -54,7 +54,7 @@ def fit_residual(
     models = np.array([r["model"] for r in rows])
     table = np.array([[r[c.column] for c in columns] for r in rows], dtype=np.float64)
     if gate is not None:
-        keep = table[:, -1] > gate.value if gate.above else table[:, -1] < gate.value
+        keep = gate.passes(table[:, -1])
         models, table = models[keep], table[keep, :-1]
     fits = [_fit(str(m), table[models == m]) for m in sorted(set(models.tolist()))]
     fits = [f for f in fits if f.rows >= MIN_ROWS]

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
+import threading
 import time
 
 import httpx
 
-from simulators.fleet import FaultSpec, build_fleet, publish, register
+from simulators.fleet import Fleet
+from simulators.publish import live_plan, publish
+from simulators.register import register
+from simulators.scenario import Scenario
 from telemetry.localservices import embedded_database, find_or_start_broker
 from telemetry.mqtt import redacted
 from telemetry.settings import Settings
@@ -20,7 +24,6 @@ log = logging.getLogger(__name__)
 
 
 def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float | None) -> None:
-    spec = FaultSpec.parse(faults)
     started: list[subprocess.Popen[bytes]] = []
     if not settings.database_url:
         settings = settings.model_copy(update={"database_url": embedded_database(settings.data_dir)})
@@ -36,18 +39,26 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
     api = f"http://{settings.api_host}:{settings.api_port}"
     try:
         _wait_for_api(api)
-        fleet = build_fleet(vehicles, spec, seed=int(time.time()))
+        # every vehicle on the road, one message a second, faults that develop in minutes
+        scenario = Scenario(vehicles=vehicles, seed=int(time.time()), faults=faults, usage="always")
+        scenario = scenario.with_values({"drive_interval_s": "1", "park_interval_s": "1"})
+        publishing = live_plan(
+            scenario, settings.require_mqtt_url(), duration_s=duration, prefix=settings.mqtt_topic_prefix,
+            processes=1, api_url=api,
+        )  # fmt: skip
+        fleet = Fleet(publishing.scenario, fault_window=publishing.fault_window)
         asyncio.run(register(fleet, api))
-        faulty = [v.vin for v in fleet if v.faults]
+        faulty = [f"{label.vin} ({label.fault})" for label in fleet.labels()]
         print(f"\nServer up. API docs: {api}/docs   health: {api}/health   dead letters: {api}/dead-letters")
         print(
             f"Publishing {vehicles} vehicles at 1 Hz to {redacted(settings.require_mqtt_url())};"
-            f" overheating: {', '.join(faulty) or 'none'}"
+            f" faults: {', '.join(faulty) or 'none'}"
         )
-        if fleet:
-            print(f"Try: curl '{api}/vehicles/{fleet[0].vin}/signals/Vehicle.Speed'")
+        print(f"Try: curl '{api}/vehicles/{fleet.vins[0]}/signals/Vehicle.Speed'")
         print("Alerts appear below as the rule engine raises them (Ctrl-C stops).\n", flush=True)
-        asyncio.run(_publish_and_watch(fleet, settings, api, duration))
+        watcher = threading.Thread(target=_print_alerts, args=(fleet.vins, api), daemon=True, name="alert-watcher")
+        watcher.start()
+        publish(publishing)
     except KeyboardInterrupt:
         pass
     finally:
@@ -68,22 +79,23 @@ def _wait_for_api(api: str, timeout: float = 60) -> None:
     raise RuntimeError(f"the API did not come up at {api}")
 
 
-async def _publish_and_watch(fleet: list, settings: Settings, api: str, duration: float | None) -> None:
-    task = asyncio.create_task(
-        publish(fleet, settings.require_mqtt_url(), prefix=settings.mqtt_topic_prefix, duration_s=duration)
-    )
+def _print_alerts(vins: list[str], api: str) -> None:
     seen: set[int] = set()
-    async with httpx.AsyncClient(base_url=api, timeout=10) as http:
-        while not task.done():
-            await asyncio.sleep(2)
-            for v in fleet:
-                for alert in (await http.get(f"/vehicles/{v.vin}/alerts")).json():
-                    if alert["id"] not in seen:
+    with httpx.Client(base_url=api, timeout=10) as http:
+        while True:
+            time.sleep(2)
+            for vin in vins:
+                try:
+                    alerts = http.get(f"/vehicles/{vin}/alerts").json()
+                    for alert in alerts:
+                        if alert["id"] in seen:
+                            continue
                         seen.add(alert["id"])
-                        vehicle = (await http.get(f"/vehicles/{v.vin}")).json()
+                        vehicle = http.get(f"/vehicles/{vin}").json()
                         print(
-                            f"ALERT [{alert['severity']}] {alert['title']} on {v.vin}: {alert['explanation']}"
+                            f"ALERT [{alert['severity']}] {alert['title']} on {vin}: {alert['explanation']}"
                             f"\n      customer record: {api}/customers/{vehicle['owner_customer_id']}",
                             flush=True,
                         )
-    await task
+                except httpx.HTTPError:
+                    continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from telemetry.errors import ConfigError
@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     )
     rule_tick_s: float = Field(
         default=10.0, gt=0, description="How often rule workers check the clock: silent vehicles, plans by date"
+    )
+
+    command_secret: SecretStr | None = Field(
+        default=None, description="Signs commands to vehicles (per-vehicle keys are derived from it)"
     )
 
     api_host: str = "127.0.0.1"

@@ -15,7 +15,7 @@ import psutil
 import psycopg
 import pytest
 
-from simulators.vehicle import MODELS, make_vin
+from simulators.models import MODELS, make_vin
 from telemetry.settings import Settings
 from telemetry.storage.db import connect_sync
 from telemetry.storage.migrate import upgrade

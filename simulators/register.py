@@ -1,0 +1,77 @@
+"""Registering a simulated fleet through the HTTP API before it publishes: a few dealers, one
+customer per private car (a company for the vans), the vehicles with their delivery date, and
+each vehicle's last scheduled service. Re-running finds what is already there."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import httpx
+
+from simulators.fleet import Fleet
+from telemetry.errors import InvalidRequestError
+
+DEALERS = (
+    ("SIM-N", "Simulator Motors North"),
+    ("SIM-S", "Simulator Motors South"),
+    ("SIM-F", "Simulator Fleet Centre"),
+)
+PARALLEL = 16
+
+
+async def register(fleet: Fleet, api_url: str, *, client: httpx.AsyncClient | None = None) -> int:
+    """Returns how many vehicles were newly registered (`client`: an open one to use instead)."""
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) if client is None else _borrowed(client) as http:
+        existing = {d["code"]: d for d in _ok(await http.get("/dealers")).json()}
+        dealer_ids = []
+        for code, name in DEALERS:
+            if code not in existing:
+                existing[code] = _ok(await http.post("/dealers", json={"code": code, "name": name})).json()
+            dealer_ids.append(existing[code]["id"])
+        gate = asyncio.Semaphore(PARALLEL)
+        results = await asyncio.gather(*(_one(http, fleet, i, dealer_ids, gate) for i in range(fleet.size)))
+    return sum(results)
+
+
+async def _one(http: httpx.AsyncClient, fleet: Fleet, i: int, dealer_ids: list[int], gate: asyncio.Semaphore) -> bool:
+    vin, model = fleet.vins[i], fleet.models[i]
+    number = int(fleet.members[i]) + 1
+    async with gate:
+        if (await http.get(f"/vehicles/{vin}")).status_code == 200:
+            return False
+        dealer = dealer_ids[2] if fleet.is_van(i) else dealer_ids[number % 2]
+        person = {"kind": "person", "name": f"Simulated Driver {number}", "email": f"driver{number}@example.com"}
+        company = {"kind": "company", "name": f"Simulated Logistics {number}", "email": f"fleet{number}@example.com"}
+        body = {**(company if fleet.is_van(i) else person), "dealer_id": dealer}
+        customer = _ok(await http.post("/customers", json=body)).json()
+        delivered = datetime.fromtimestamp(int(fleet.delivered_ms[i]) / 1000, UTC).date()
+        vehicle = {
+            "vin": vin, "make": model.make, "model": model.model, "model_year": delivered.year,
+            "powertrain": model.powertrain, "owner_customer_id": customer["id"], "dealer_id": dealer,
+            "delivered_on": delivered.isoformat(),
+        }  # fmt: skip
+        _ok(await http.post("/vehicles", json=vehicle))
+        service = {
+            "performed_at": datetime.fromtimestamp(int(fleet.last_service_ms[i]) / 1000, UTC).isoformat(),
+            "odometer_km": round(float(fleet.last_service_km[i]), 1),
+            "kind": "scheduled",
+            "dealer_id": dealer,
+        }
+        _ok(await http.post(f"/vehicles/{vin}/services", json=service))
+        return True
+
+
+@asynccontextmanager
+async def _borrowed(client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    yield client
+
+
+def _ok(response: httpx.Response) -> httpx.Response:
+    """The response, or an error that says which call the API refused and why."""
+    if response.is_error:
+        request = response.request
+        raise InvalidRequestError(f"{request.method} {request.url}: {response.status_code} {response.text[:300]}")
+    return response
