@@ -19,11 +19,11 @@ from simulators import physics as ph
 from simulators.faults import FAULT_BY_NAME, FAULTS, WEAR_OUT, WEAR_OUT_LIMIT, Label, component_name, schedule
 from simulators.models import MODELS, VehicleModel, make_vin
 from simulators.scenario import Scenario
-from simulators.usage import FLEET_VAN, PROFILE_NAMES, DayPlan, assign_profiles, day_plan
+from simulators.usage import ALWAYS, COMMUTE, FLEET_VAN, PROFILE_NAMES, DayPlan, assign_profiles, day_plan
 
 DAY_S = 86_400.0
 SERVICE_HOUR_S = 8 * 3600.0
-WORN_ALERTABLE = 75.0  # % pad wear from which an alert that the pads are wearing out is right
+PAD_LOOKBACK_DAYS = 31  # the pace of pad wear is judged over the last 30 days
 MODEL_SHARES = (0.22, 0.18, 0.08, 0.22, 0.17, 0.13)  # in the order of MODELS
 KM_PER_DAY = {0: 37.0, 1: 240.0, 2: 10.0, 3: 190.0, 4: 1500.0}  # as simulated, by usage profile: for fault pacing
 
@@ -85,7 +85,10 @@ class Fleet:
         since_days = rng.uniform(0, 0.9, n) * np.minimum(months * 30.4, delivered)
         km_plan = np.array([m.service_km for m in self.models])
         km_per_day = np.array([KM_PER_DAY[int(p)] for p in self.profiles])
-        since_km = np.minimum(np.minimum(since_days * km_per_day, 0.9 * km_plan), 0.9 * self.state[:, ph.S_ODO] / 1000)
+        # before the scenario, round-the-clock vehicles were ordinary commuters
+        history_km_per_day = np.where(self.profiles == ALWAYS, KM_PER_DAY[COMMUTE], km_per_day)
+        since_km = np.minimum(since_days * history_km_per_day, 0.9 * km_plan)
+        since_km = np.minimum(since_km, 0.9 * self.state[:, ph.S_ODO] / 1000)
         self.last_service_ms = scenario.start_ms - (since_days * DAY_S * 1000).astype(np.int64)
         self.last_service_km = self.state[:, ph.S_ODO] / 1000 - since_km
         self._due_slack = rng.uniform(0.93, 1.0, n)  # people book a little before the plan says
@@ -104,6 +107,7 @@ class Fleet:
         self.t = 0.0  # simulated seconds since the start
         self._worn: dict[tuple[int, int], Label] = {}  # (vehicle, wheel) -> pads worn out, not yet replaced
         self._replaced: list[Label] = []  # wear-outs that the workshop has dealt with
+        self._pads_then = np.full((len(self.vins), PAD_LOOKBACK_DAYS, 4), np.nan)  # pad wear at past midnights
 
     # --- construction --------------------------------------------------------------------------
     def _params(self, rng: np.random.Generator, electric: np.ndarray) -> np.ndarray:
@@ -168,9 +172,14 @@ class Fleet:
         plan = self._plan
         under_way = (plan.start_s <= since_midnight) & (since_midnight < plan.start_s + plan.duration_s)
         under_way &= np.arange(under_way.shape[1])[None, :] < plan.count[:, None]
-        for i, k in zip(*np.nonzero(under_way), strict=True):
-            self.state[i, ph.S_TRIP] = k
-            self.state[i, ph.S_TRIP_T0] = self.day * DAY_S + plan.start_s[i, k]
+        for i, k in zip(*np.nonzero(under_way), strict=True):  # on the road for a while: warm
+            st = self.state[i]
+            st[ph.S_TRIP] = k
+            st[ph.S_TRIP_T0] = self.day * DAY_S + plan.start_s[i, k]
+            st[ph.S_SPEED] = st[ph.S_TARGET] = 0.8 * plan.cruise_kmh[i, k]
+            st[ph.S_COOLANT], st[ph.S_OIL_T] = 90.0, 95.0
+            st[ph.S_TYRE_T : ph.S_TYRE_T + 4] = st[ph.S_TYRE_T] + 20.0
+            st[ph.S_PACK_T] += 10.0
 
     def _day_plan(self, day: int) -> DayPlan:
         weekday = (self.scenario.start + timedelta(days=day)).weekday()
@@ -200,6 +209,8 @@ class Fleet:
             if day != self.day or self._plan is None:
                 self.day = day
                 self._plan = self._day_plan(day)
+            if self.t == day_t0:
+                self._pads_then[:, day % PAD_LOOKBACK_DAYS] = self.state[:, ph.S_PAD : ph.S_PAD + 4]
             services: list[ServiceVisit] = []
             if self.t == day_t0 + SERVICE_HOUR_S:
                 services = self._workshop(day_t0 + SERVICE_HOUR_S)
@@ -265,18 +276,25 @@ class Fleet:
         return pr[ph.P_FAULT] == fault and int(pr[ph.P_COMPONENT]) == wheel and self.state[i, ph.S_REPAIRED] == 0
 
     def _replace_pads(self, i: int, axle: int, ts_ms: int) -> None:
-        """Both pads of an axle, as workshops do. Pads worn past WORN_ALERTABLE were worth an
-        alert: they get a wear-out label (closed now) if they have none yet."""
+        """Both pads of an axle, as workshops do. Pads that would have reached the wear-out limit
+        within the label's 45 days at their recent pace were worth an alert: they get a wear-out
+        label (closed now) if they have none yet."""
         for w in (2 * axle, 2 * axle + 1):
             if self._developing(i, w, ph.F_BRAKES):
                 continue  # the workshop misses the sticking caliper
             label = self._worn.pop((i, w), None)
-            if label is None and self.state[i, ph.S_PAD + w] >= WORN_ALERTABLE:
+            if label is None and self._would_wear_out(i, w):
                 onset = ts_ms - int(WEAR_OUT.progression_days[0] * DAY_S * 1000)
                 label = Label(self.vins[i], WEAR_OUT.name, ph.WHEELS[w], onset, None, None)
             if label is not None:
                 self._replaced.append(replace(label, end_ms=ts_ms))
             self.state[i, ph.S_PAD + w] = 1.0
+
+    def _would_wear_out(self, i: int, w: int) -> bool:
+        now = self.state[i, ph.S_PAD + w]
+        then = self._pads_then[i, (self.day + 1) % PAD_LOOKBACK_DAYS, w]  # the oldest day kept
+        per_day = max(now - then, 0.0) / (PAD_LOOKBACK_DAYS - 1) if not np.isnan(then) else 0.0
+        return bool(now + per_day * WEAR_OUT.progression_days[0] >= WEAR_OUT_LIMIT)
 
     # --- ground truth --------------------------------------------------------------------------
     def _note_wear_out(self, now_ms: int) -> None:

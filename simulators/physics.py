@@ -78,7 +78,7 @@ SENSOR_COOLANT, SENSOR_OIL_PRESSURE, SENSOR_PACK_TEMP = 0, 1, 2
     S_ODO, S_HOURS, S_ENERGY, S_COOLANT, S_OIL_T, S_PACK_T,
     S_TYRE_P, _, _, _, S_TYRE_T, _, _, _, S_PAD, _, _, _,
     S_SOH, S_SPEED, S_LAT, S_LON, S_HEADING, S_LAST, S_TRIP, S_TRIP_T0, S_PARK_T0,
-    S_CHARGING, S_FAILED, S_REPAIRED, S_DROPOUT, S_RNG_UNUSED,
+    S_CHARGING, S_FAILED, S_REPAIRED, S_DROPOUT, S_TARGET,
 ) = range(32)  # fmt: skip
 N_STATE = 32
 
@@ -208,6 +208,7 @@ def _start_trip(st, pr, rng, i, t, k, home):
     st[i, S_TRIP] = k
     st[i, S_TRIP_T0] = t
     st[i, S_SPEED] = 0.0
+    st[i, S_TARGET] = 0.0
     st[i, S_CHARGING] = 0.0
     if pr[i, P_ELECTRIC] > 0.0:
         if st[i, S_ENERGY] < 15.0:  # a fast charger on the way
@@ -245,8 +246,10 @@ def _drive_to(st, pr, rng, i, t, amb, cruise):
     if dt <= 0.0:
         return 0.0
     v0 = st[i, S_SPEED]
-    stop = cruise < 50.0 and _uniform(rng, i) < 0.3  # lights, junctions
-    target = 0.0 if stop else cruise * (0.75 + 0.45 * _uniform(rng, i))
+    if _uniform(rng, i) < dt / 10.0:  # the traffic changes every 10 s or so, whatever the message rate
+        stop = cruise < 50.0 and _uniform(rng, i) < 0.3  # lights, junctions
+        st[i, S_TARGET] = 0.0 if stop else cruise * (0.75 + 0.45 * _uniform(rng, i))
+    target = st[i, S_TARGET]
     v1 = v0 + max(-3.5 * 3.6 * dt, min(2.0 * 3.6 * dt, target - v0))
     v1 = max(0.0, v1 + 0.8 * _normal(rng, i))
     st[i, S_SPEED] = v1

@@ -32,6 +32,7 @@ from telemetry.errors import ConfigError
 
 log = logging.getLogger(__name__)
 SPAN_WALL_S = 0.5  # encode this much wall time ahead
+OPEN_ENDED_FAULT_WINDOW_S = 600.0  # a run until Ctrl-C starts its faults within ten minutes
 
 
 @dataclass(frozen=True)
@@ -180,18 +181,20 @@ def live_plan(
     speed: float = 1.0,
     duration_s: float | None = None,
     now_s: float | None = None,
+    faults_start_within_s: float | None = None,
     **options: object,
 ) -> PublishPlan:
     """The scenario's fleet on the wall clock. The simulated clock must stay behind the wall clock
     (the server refuses future timestamps): in real time it starts now; accelerated, it starts
-    `duration_s * speed` in the past. Faults start and run their course within the run.
+    `duration_s * speed` in the past. Faults start and run their course within the run (within
+    the first ten minutes of a run without end), or start within `faults_start_within_s`.
     `options`: the other PublishPlan fields."""
     if speed > 1 and not duration_s:
         raise ConfigError("faster than real time needs a duration: the clock must stay behind the wall clock")
     lead_s = (duration_s or 0.0) * speed if speed > 1 else 0.0
     start = datetime.fromtimestamp((time.time() if now_s is None else now_s) - lead_s, UTC)
     clock = start.hour * 3600.0 + start.minute * 60.0 + start.second + start.microsecond / 1e6
-    run_s = lead_s or (duration_s or DAY_S)
+    run_s = lead_s or (duration_s or OPEN_ENDED_FAULT_WINDOW_S)
     sc = replace(scenario, start=start.date(), days=(clock + run_s) / DAY_S + 1)
-    window = (clock / DAY_S, (clock + run_s) / DAY_S)
+    window = (clock / DAY_S, (clock + (faults_start_within_s or run_s)) / DAY_S)
     return PublishPlan(sc, mqtt_url, speed=speed, start_s=clock, duration_s=duration_s, fault_window=window, **options)  # type: ignore[arg-type]

@@ -409,7 +409,7 @@ def replay(
 @app.command()
 def demo(
     vehicles: Annotated[int, typer.Option(min=1)] = 12,
-    faults: str = "overheating:2@0.003",
+    faults: str = "overheating:2@0.002",
     duration: Annotated[float, typer.Option(help="Seconds; 0 runs until Ctrl-C")] = 0,
 ) -> None:
     """Everything on this machine: database, broker, server and a simulated fleet with alerts."""

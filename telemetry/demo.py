@@ -44,7 +44,7 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
         scenario = scenario.with_values({"drive_interval_s": "1", "park_interval_s": "1"})
         publishing = live_plan(
             scenario, settings.require_mqtt_url(), duration_s=duration, prefix=settings.mqtt_topic_prefix,
-            processes=1, api_url=api,
+            processes=1, api_url=api, faults_start_within_s=1.0,
         )  # fmt: skip
         fleet = Fleet(publishing.scenario, fault_window=publishing.fault_window)
         asyncio.run(register(fleet, api))
