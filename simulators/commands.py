@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import orjson
 
 from telemetry.commands import Ack, Command, check, vehicle_key
 from telemetry.topics import COMMAND_ACKS, COMMANDS, parse_vehicle_topic, vehicle_topic
@@ -31,23 +32,21 @@ class VehicleFeatures:
 
 
 class CommandResponder:
-    """Subscribed for a set of vehicles; `handle` runs for each command and publishes the ack."""
+    """The vehicles of a publishing process: `handle` answers each command with its ack."""
 
-    def __init__(
-        self, prefix: str, vins: list[str], secret: bytes | None, publish: Callable[[str, bytes], None]
-    ) -> None:
+    def __init__(self, prefix: str, vins: list[str], secret: bytes | None) -> None:
         self.prefix = prefix
         self.keys = {vin: vehicle_key(secret, vin) if secret else None for vin in vins}
-        self.publish = publish
         self.state = VehicleFeatures()
 
     def topics(self) -> list[str]:
         return [vehicle_topic(self.prefix, vin, COMMANDS) for vin in self.keys]
 
-    def handle(self, topic: str, payload: bytes) -> None:
+    def handle(self, topic: str, payload: bytes) -> tuple[str, bytes] | None:
+        """The acknowledgement to publish (topic, payload) for a command to one of the vehicles."""
         parsed = parse_vehicle_topic(self.prefix, topic)
         if parsed is None or parsed[1] != COMMANDS or parsed[0] not in self.keys:
-            return
+            return None
         vin = parsed[0]
         now = time.time_ns() // 1_000_000
         result = check(payload, self.keys[vin], now)
@@ -60,13 +59,11 @@ class CommandResponder:
                     self.state.answers[(vin, result.id)] = ack
             else:
                 ack = Ack(_id_of(payload), "rejected", result, now)
-        self.publish(vehicle_topic(self.prefix, vin, COMMAND_ACKS), ack.payload())
+        return vehicle_topic(self.prefix, vin, COMMAND_ACKS), ack.payload()
 
 
 def _id_of(payload: bytes) -> str | None:
     """The command id of a refused command, when it has one, so the server can match the ack."""
-    import orjson
-
     try:
         value = orjson.loads(payload).get("id")
     except (orjson.JSONDecodeError, AttributeError):

@@ -3,7 +3,8 @@
 `Fleet.spans()` runs the physics kernel over simulated time and yields the messages in wide
 form (one row per message, one column per signal); everything that sends them somewhere (MQTT,
 Parquet, the rule engine) works on those spans. Workshop visits happen at 08:00 when the
-maintenance plan says so; they replace worn pads, set tyre pressures and swap weak 12 V batteries.
+maintenance plan says so (or the pad warning lamp is on); they replace worn pads per axle and set
+tyre pressures.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ from datetime import timedelta
 import numpy as np
 
 from simulators import physics as ph
-from simulators.faults import FAULT_BY_NAME, FAULTS, WEAR_OUT, WEAR_OUT_LIMIT, Label, component_name, schedule
+from simulators.faults import FAULTS, WEAR_OUT, WEAR_OUT_LIMIT, Label, component_name, schedule
 from simulators.models import MODELS, VehicleModel, make_vin
 from simulators.scenario import Scenario
-from simulators.usage import ALWAYS, COMMUTE, FLEET_VAN, PROFILE_NAMES, DayPlan, assign_profiles, day_plan
+from simulators.usage import ALWAYS, COMMUTE, FLEET_VAN, LONG_TRIPS, WEEKEND, DayPlan, assign_profiles, day_plan
 
 DAY_S = 86_400.0
 SERVICE_HOUR_S = 8 * 3600.0
 PAD_LOOKBACK_DAYS = 31  # the pace of pad wear is judged over the last 30 days
 MODEL_SHARES = (0.22, 0.18, 0.08, 0.22, 0.17, 0.13)  # in the order of MODELS
-KM_PER_DAY = {0: 37.0, 1: 240.0, 2: 10.0, 3: 190.0, 4: 1500.0}  # as simulated, by usage profile: for fault pacing
+KM_PER_DAY = {COMMUTE: 37.0, LONG_TRIPS: 240.0, WEEKEND: 10.0, FLEET_VAN: 190.0, ALWAYS: 1500.0}  # as simulated
 
 
 @dataclass(frozen=True)
@@ -191,9 +192,6 @@ class Fleet:
     def size(self) -> int:
         return len(self.vins)
 
-    def profile_name(self, i: int) -> str:
-        return PROFILE_NAMES[int(self.profiles[i])]
-
     def is_van(self, i: int) -> bool:
         return int(self.profiles[i]) == FLEET_VAN
 
@@ -238,7 +236,7 @@ class Fleet:
         rows = ph.simulate(
             self.state, self.params, self.rng_state, t0, t1, day_t0, plan.start_s, plan.duration_s,
             plan.cruise_kmh, plan.count, sc.drive_interval_s, sc.park_interval_s,
-            float(sc.start.timetuple().tm_yday), float(self.weather[int(day_t0 // DAY_S)]),
+            float(sc.start.timetuple().tm_yday), float(self.weather[day]),
             vehicle, t, values, dtc,
         )  # fmt: skip
         ts_ms = sc.start_ms + np.round(t[:rows] * 1000).astype(np.int64)
@@ -324,7 +322,3 @@ class Fleet:
                 Label(self.vins[i], fault.name, component_name(fault, int(pr[ph.P_COMPONENT])), onset, failure, end)
             )
         return labels + self._replaced + list(self._worn.values())
-
-    def fault_of(self, name: str) -> np.ndarray:
-        """Indices of the vehicles that have the named fault."""
-        return np.flatnonzero(self.params[:, ph.P_FAULT] == FAULT_BY_NAME[name].code)

@@ -294,9 +294,11 @@ def _drive_to(st, pr, rng, i, t, amb, cruise):
         st[i, S_ENERGY] = max(0.5, st[i, S_ENERGY] - litres / pr[i, P_CAPACITY] * 100.0)
         st[i, S_HOURS] += dt / 3600.0
         thermostat = 90.0 + 0.06 * load + 0.05 * (amb - 20.0)
-        if pr[i, P_FAULT] == F_OVERHEAT:
+        tau = 300.0
+        if pr[i, P_FAULT] == F_OVERHEAT and _progress(st, pr, i, t) > 0.0:
             thermostat += min(_progress(st, pr, i, t), 1.3) * 36.0 * (0.3 + load / 100.0)
-        st[i, S_COOLANT] += (thermostat - st[i, S_COOLANT]) * (1.0 - math.exp(-dt / 300.0))
+            tau = 120.0  # little flow through the radiator: the heat stays in the engine's coolant
+        st[i, S_COOLANT] += (thermostat - st[i, S_COOLANT]) * (1.0 - math.exp(-dt / tau))
         oil_target = st[i, S_COOLANT] + 4.0 + 0.1 * load
         st[i, S_OIL_T] += (oil_target - st[i, S_OIL_T]) * (1.0 - math.exp(-dt / 600.0))
     _age(st, pr, i, t, dt)

@@ -69,10 +69,7 @@ def _share(plan: PublishPlan, share: int, sent: mp.Value, busy: mp.Value, stop: 
     fleet = Fleet(plan.scenario, members=members, fault_window=plan.fault_window)
     fleet.jump_to(plan.start_s)
     encoder = PayloadEncoder(fleet, plan.prefix)
-    out: BulkPublisher | None = None
-    responder = CommandResponder(
-        plan.prefix, fleet.vins, plan.command_secret, lambda t, p: out.publish(t, p) if out else None
-    )
+    responder = CommandResponder(plan.prefix, fleet.vins, plan.command_secret)
     out = BulkPublisher(
         plan.mqtt_url,
         f"sim-{share}-{time.time_ns() % 10**9}",

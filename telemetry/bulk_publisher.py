@@ -26,11 +26,12 @@ class BulkPublisher:
         client_id: str,
         *,
         max_outstanding: int = MAX_OUTSTANDING,
-        on_message: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[[str, bytes], tuple[str, bytes] | None] | None = None,
         subscriptions: list[str] | None = None,
     ) -> None:
         """`on_message(topic, payload)` runs on paho's network thread for messages on
-        `subscriptions` (QoS 1, subscribed again after every reconnect)."""
+        `subscriptions` (QoS 1, subscribed again after every reconnect); a (topic, payload) it
+        returns is published as the reply."""
         self.max_outstanding = max_outstanding
         self.sent = 0
         self.failed = 0
@@ -47,7 +48,13 @@ class BulkPublisher:
         client.on_publish = self._on_publish
         client.on_connect = self._on_connect
         if on_message is not None:
-            client.on_message = lambda _c, _u, msg: on_message(msg.topic, msg.payload)
+
+            def received(_client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:
+                reply = on_message(msg.topic, msg.payload)
+                if reply is not None:
+                    client.publish(*reply, qos=1)
+
+            client.on_message = received
         client.connect(host, port, keepalive=60)
         client.loop_start()
         self.client = client

@@ -85,12 +85,9 @@ def commands(settings: Settings):
     secret = b"test-secret"
     vins = ["WA1AAAAAAAAAAAAA1", "WA1BBBBBBBBBBBBB2"]
     prefix = settings.mqtt_topic_prefix
-    out: list[BulkPublisher] = []
-    responder = CommandResponder(prefix, vins, secret, lambda t, p: out[0].publish(t, p))
-    out.append(
-        BulkPublisher(
-            settings.require_mqtt_url(), "t-cmd-veh", on_message=responder.handle, subscriptions=responder.topics()
-        )
+    responder = CommandResponder(prefix, vins, secret)
+    vehicles = BulkPublisher(
+        settings.require_mqtt_url(), "t-cmd-veh", on_message=responder.handle, subscriptions=responder.topics()
     )
 
     async def send(vin: str, payload: bytes) -> dict:
@@ -104,7 +101,7 @@ def commands(settings: Settings):
         raise AssertionError("no ack")
 
     yield lambda vin, payload: asyncio.run(send(vin, payload)), responder, secret
-    out[0].close()
+    vehicles.close()
 
 
 def test_vehicles_acknowledge_signed_commands_and_refuse_forged_ones(commands) -> None:

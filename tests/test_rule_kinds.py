@@ -149,6 +149,33 @@ when = {{ signal = "{SPEED}", below = 1.0 }}
     assert "-30.0 kPa/h" in fired.explanation()
 
 
+def test_a_band_gate_keeps_only_samples_between_its_bounds() -> None:
+    """The 12 V battery at rest: not charging (current above 1 A) and not cranking (far below -5 A)."""
+    volts, amps = "Vehicle.LowVoltageBattery.CurrentVoltage", "Vehicle.LowVoltageBattery.CurrentCurrent"
+    engine = engine_for(f"""
+[[rule]]
+id = "resting_low"
+kind = "threshold"
+signal = "{volts}"
+below = 12.2
+when = {{ signal = "{amps}", above = -5.0, below = 1.0 }}
+""")
+    cranking = [(1, 1000, volts, 9.8), (1, 1000, amps, -180.0)]
+    charging = [(1, 2000, volts, 11.9), (1, 2000, amps, 20.0)]  # a deep battery, just charging
+    assert engine.evaluate(batch(cranking + charging)) == []
+    [fired] = engine.evaluate(batch([(1, 3000, volts, 12.1), (1, 3000, amps, -0.03)]))
+    assert fired.value == pytest.approx(12.1)
+    with pytest.raises(RuleDefinitionError, match="'above' must be less than 'below'"):
+        engine_for(f"""
+[[rule]]
+id = "empty_band"
+kind = "threshold"
+signal = "{volts}"
+below = 12.2
+when = {{ signal = "{amps}", above = 1.0, below = -5.0 }}
+""")
+
+
 def test_residual_takes_out_what_load_explains() -> None:
     engine = engine_for(f"""
 [[rule]]
