@@ -11,11 +11,24 @@ from fastapi.responses import JSONResponse
 from api.routes import alerts, customers, deadletters, dealers, health, vehicles
 from telemetry import __version__
 from telemetry.catalog import default_catalog
-from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError, TelemetryError
+from telemetry.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    TelemetryError,
+)
 from telemetry.settings import Settings
 from telemetry.storage.db import make_pool
 
-_STATUS = {NotFoundError: 404, ConflictError: 409, InvalidRequestError: 422}
+_STATUS = {
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    InvalidRequestError: 422,
+}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -37,7 +50,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(TelemetryError)
     async def telemetry_error(_request: Request, exc: TelemetryError) -> JSONResponse:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
     for module in (health, dealers, customers, vehicles, alerts, deadletters):
         app.include_router(module.router)

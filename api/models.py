@@ -15,6 +15,12 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+AUTH_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "No API key, or an unknown or revoked one"},
+    403: {"model": ErrorOut, "description": "The key's role may not do this"},
+}
+
+
 class DealerIn(BaseModel):
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)

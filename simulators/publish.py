@@ -26,6 +26,7 @@ from simulators.encode import PayloadEncoder
 from simulators.faults import Label
 from simulators.fleet import DAY_S, Fleet, ServiceVisit
 from simulators.record import ParquetRecorder
+from simulators.register import auth_headers
 from simulators.scenario import Scenario
 from telemetry.bulk_publisher import BulkPublisher
 from telemetry.errors import ConfigError
@@ -48,6 +49,7 @@ class PublishPlan:
     record: Path | None = None  # also write what is published to Parquet files here (one per process and day)
     fault_window: tuple[float, float] | None = None  # see Fleet
     api_url: str | None = None  # workshop visits are recorded here as services
+    api_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def _share(plan: PublishPlan, share: int, sent: mp.Value, busy: mp.Value, stop: 
     try:
         for span in fleet.spans(span_s=span_s, until_s=until if until is not None else np.inf):
             if span.services and plan.api_url:
-                _record_services(plan.api_url, fleet, span.services)
+                _record_services(plan.api_url, plan.api_key, fleet, span.services)
             began = time.monotonic()
             messages = encoder.encode(span)
             if recorder is not None:
@@ -119,9 +121,9 @@ def _share(plan: PublishPlan, share: int, sent: mp.Value, busy: mp.Value, stop: 
         labels.put(fleet.labels())
 
 
-def _record_services(api_url: str, fleet: Fleet, visits: list[ServiceVisit]) -> None:
+def _record_services(api_url: str, api_key: str | None, fleet: Fleet, visits: list[ServiceVisit]) -> None:
     """Workshop visits go into the vehicles' service history, as a dealer system would send them."""
-    with httpx.Client(base_url=api_url, timeout=10) as http:
+    with httpx.Client(base_url=api_url, timeout=10, headers=auth_headers(api_key)) as http:
         for v in visits:
             body = {
                 "performed_at": datetime.fromtimestamp(v.ts_ms / 1000, UTC).isoformat(),

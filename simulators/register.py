@@ -22,9 +22,14 @@ DEALERS = (
 PARALLEL = 16
 
 
-async def register(fleet: Fleet, api_url: str, *, client: httpx.AsyncClient | None = None) -> int:
-    """Returns how many vehicles were newly registered (`client`: an open one to use instead)."""
-    async with httpx.AsyncClient(base_url=api_url, timeout=30) if client is None else _borrowed(client) as http:
+async def register(
+    fleet: Fleet, api_url: str, *, api_key: str | None = None, client: httpx.AsyncClient | None = None
+) -> int:
+    """Returns how many vehicles were newly registered. `api_key`: an admin key; `client`: an
+    open client (with its key) to use instead."""
+    headers = auth_headers(api_key)
+    fresh = httpx.AsyncClient(base_url=api_url, timeout=30, headers=headers)
+    async with fresh if client is None else _borrowed(client) as http:
         existing = {d["code"]: d for d in _ok(await http.get("/dealers")).json()}
         dealer_ids = []
         for code, name in DEALERS:
@@ -67,6 +72,10 @@ async def _one(http: httpx.AsyncClient, fleet: Fleet, i: int, dealer_ids: list[i
 @asynccontextmanager
 async def _borrowed(client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
     yield client
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
 def _ok(response: httpx.Response) -> httpx.Response:

@@ -18,10 +18,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 rules_app = typer.Typer(help="The rule engine.", no_args_is_help=True)
 vehicles_app = typer.Typer(help="Vehicles.", no_args_is_help=True)
 broker_app = typer.Typer(help="The MQTT broker.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(vehicles_app, name="vehicles")
 app.add_typer(broker_app, name="broker")
 app.add_typer(rules_app, name="rules")
+app.add_typer(keys_app, name="keys")
 log = logging.getLogger("telemetry")
 
 
@@ -69,6 +71,49 @@ def broker_user(name: str, password_file: PasswordFile = Path("/etc/mosquitto/te
 
     password = add_user(password_file, name)
     typer.echo(f"user {name}\npassword {password}")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin, oem, advisor (needs --dealer) or vehicle-readonly")],
+    dealer: Annotated[int | None, typer.Option(help="The advisor's dealer id")] = None,
+    name: Annotated[str, typer.Option(help="Who or what the key is for")] = "",
+) -> None:
+    """Create an API key; it is printed once and only its digest is stored."""
+    from telemetry.storage import apikeys
+    from telemetry.storage.db import connect_sync
+    from telemetry.storage.migrate import upgrade
+
+    settings = Settings()
+    asyncio.run(upgrade(settings))
+    with connect_sync(settings) as conn:
+        key, row = apikeys.create_sync(conn, role=role, dealer_id=dealer, name=name)
+    scope = f" for dealer {dealer}" if dealer is not None else ""
+    typer.echo(f"key {row['id']} ({role}{scope}), shown only now:\n{key}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """API keys: id, role, dealer, name, created, revoked (never the key)."""
+    from telemetry.storage import apikeys
+    from telemetry.storage.db import connect_sync
+
+    with connect_sync(Settings()) as conn:
+        for r in apikeys.list_sync(conn):
+            revoked = f"  revoked {r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else ""
+            dealer = f" dealer {r['dealer_id']}" if r["dealer_id"] is not None else ""
+            typer.echo(f"{r['id']:>5}  tk_{r['prefix']}_…  {r['role']}{dealer}  {r['name']}{revoked}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int) -> None:
+    """Revoke an API key at once."""
+    from telemetry.storage import apikeys
+    from telemetry.storage.db import connect_sync
+
+    with connect_sync(Settings()) as conn:
+        apikeys.revoke_sync(conn, key_id=key_id)
+    typer.echo(f"key {key_id} revoked")
 
 
 @app.command("export")
@@ -260,6 +305,9 @@ def simulate(
         bool, typer.Option("--register/--no-register", help="Register through the API first")
     ] = True,
     parked_every: Annotated[float, typer.Option(min=0, help="Seconds between messages while parked; 0: as --rate")] = 0,
+    api_key: Annotated[
+        str | None, typer.Option(help="An admin API key (default: TELEMETRY_API_KEY)", show_default=False)
+    ] = None,
     record: Annotated[Path | None, typer.Option(help="Also write what is published to Parquet files here")] = None,
     labels: Annotated[Path | None, typer.Option(help="Write the injected faults (ground truth) to this CSV")] = None,
 ) -> None:
@@ -279,13 +327,15 @@ def simulate(
     if faults or not scenario:
         overrides["faults"] = faults
     secret = settings.command_secret.get_secret_value().encode() if settings.command_secret else None
+    key = api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
     plan = live_plan(
         (Scenario.parse(scenario) if scenario else Scenario()).with_values(overrides),
         settings.require_mqtt_url(), prefix=settings.mqtt_topic_prefix, speed=speed, duration_s=duration or None,
         processes=processes, command_secret=secret, record=record, api_url=api_url if register_fleet else None,
+        api_key=key,
     )  # fmt: skip
     if register_fleet:
-        added = asyncio.run(register(Fleet(plan.scenario, fault_window=plan.fault_window), api_url))
+        added = asyncio.run(register(Fleet(plan.scenario, fault_window=plan.fault_window), api_url, api_key=key))
         typer.echo(f"registered {added} new vehicle(s) at {api_url}")
     with Progress(
         TextColumn("[bold]publishing"), BarColumn(), TextColumn("{task.fields[sent]:,} msgs"),

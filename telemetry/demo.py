@@ -12,11 +12,13 @@ import httpx
 
 from simulators.fleet import Fleet
 from simulators.publish import live_plan, publish
-from simulators.register import register
+from simulators.register import auth_headers, register
 from simulators.scenario import Scenario
 from telemetry.localservices import embedded_database, find_or_start_broker
 from telemetry.mqtt import redacted
 from telemetry.settings import Settings
+from telemetry.storage import apikeys
+from telemetry.storage.db import connect_sync
 from telemetry.storage.migrate import upgrade
 from telemetry.supervisor import Supervisor, plan, prepare_broker_sessions
 
@@ -33,6 +35,8 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
         if proc:
             started.append(proc)
     asyncio.run(upgrade(settings))
+    with connect_sync(settings) as conn:
+        key, _ = apikeys.create_sync(conn, role="admin", name="telemetry demo")
     asyncio.run(prepare_broker_sessions(settings, 1, 1))
     supervisor = Supervisor(settings, plan(1, 1, settings.rule_partitions))
     supervisor.start()
@@ -44,19 +48,20 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
         scenario = scenario.with_values({"drive_interval_s": "1", "park_interval_s": "1"})
         publishing = live_plan(
             scenario, settings.require_mqtt_url(), duration_s=duration, prefix=settings.mqtt_topic_prefix,
-            processes=1, api_url=api, faults_start_within_s=1.0,
+            processes=1, api_url=api, api_key=key, faults_start_within_s=1.0,
         )  # fmt: skip
         fleet = Fleet(publishing.scenario, fault_window=publishing.fault_window)
-        asyncio.run(register(fleet, api))
+        asyncio.run(register(fleet, api, api_key=key))
         faulty = [f"{label.vin} ({label.fault})" for label in fleet.labels()]
         print(f"\nServer up. API docs: {api}/docs   health: {api}/health   dead letters: {api}/dead-letters")
         print(
             f"Publishing {vehicles} vehicles at 1 Hz to {redacted(settings.require_mqtt_url())};"
             f" faults: {', '.join(faulty) or 'none'}"
         )
-        print(f"Try: curl '{api}/vehicles/{fleet.vins[0]}/signals/Vehicle.Speed'")
+        print(f"An admin API key for this demo: {key}")
+        print(f"Try: curl -H 'Authorization: Bearer {key}' '{api}/vehicles/{fleet.vins[0]}/signals/Vehicle.Speed'")
         print("Alerts appear below as the rule engine raises them (Ctrl-C stops).\n", flush=True)
-        watcher = threading.Thread(target=_print_alerts, args=(fleet.vins, api), daemon=True, name="alert-watcher")
+        watcher = threading.Thread(target=_print_alerts, args=(fleet.vins, api, key), daemon=True, name="alerts")
         watcher.start()
         publish(publishing)
     except KeyboardInterrupt:
@@ -79,9 +84,9 @@ def _wait_for_api(api: str, timeout: float = 60) -> None:
     raise RuntimeError(f"the API did not come up at {api}")
 
 
-def _print_alerts(vins: list[str], api: str) -> None:
+def _print_alerts(vins: list[str], api: str, key: str) -> None:
     seen: set[int] = set()
-    with httpx.Client(base_url=api, timeout=10) as http:
+    with httpx.Client(base_url=api, timeout=10, headers=auth_headers(key)) as http:
         while True:
             time.sleep(2)
             for vin in vins:

@@ -36,3 +36,12 @@ class ConflictError(TelemetryError):
 
 class InvalidRequestError(TelemetryError):
     """Input breaks a business rule that the request schema cannot express (HTTP 422)."""
+
+
+class AuthenticationError(TelemetryError):
+    """No API key, or one that is malformed, unknown or revoked (HTTP 401)."""
+
+
+class PermissionDeniedError(TelemetryError):
+    """The key's role may not do this (HTTP 403). Records outside an advisor's dealer are
+    reported as not found instead, so that a key does not learn what other dealers hold."""

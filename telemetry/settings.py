@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         default=None, description="Signs commands to vehicles (per-vehicle keys are derived from it)"
     )
 
+    api_key: SecretStr | None = Field(
+        default=None, description="The key this machine's clients (`telemetry simulate`) send to the API"
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

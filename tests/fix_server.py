@@ -16,7 +16,7 @@ import pytest
 
 from telemetry.settings import Settings
 from telemetry.supervisor import child_env
-from tests.fix_services import drop_schema, make_settings
+from tests.fix_services import drop_schema, make_key, make_settings
 
 T = TypeVar("T")
 
@@ -24,8 +24,9 @@ T = TypeVar("T")
 @dataclass
 class Server:
     settings: Settings
-    api: httpx.Client
+    api: httpx.Client  # sends `key`, an admin key
     proc: subprocess.Popen[bytes]
+    key: str
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.1) -> T:
@@ -70,7 +71,9 @@ def server(database_url: str, mqtt_url: str) -> Iterator[Server]:
 
     try:
         wait_for(healthy, timeout=60)
-        yield Server(settings, api, proc)
+        key = make_key(settings)
+        api.headers["Authorization"] = f"Bearer {key}"
+        yield Server(settings, api, proc, key)
     finally:
         api.close()
         stop_server(proc)

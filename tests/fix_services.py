@@ -19,7 +19,8 @@ from psycopg import sql
 from api.app import create_app
 from telemetry.localservices import free_port
 from telemetry.settings import Settings
-from telemetry.storage import records
+from telemetry.storage import apikeys, records
+from telemetry.storage.db import connect_sync
 from telemetry.storage.migrate import upgrade
 
 
@@ -86,11 +87,20 @@ async def add_vehicle(conn: psycopg.AsyncConnection, vin: str, powertrain: str =
     return int(row["id"])
 
 
+def make_key(settings: Settings, role: str = "admin", dealer_id: int | None = None) -> str:
+    """A new API key in the settings' (migrated) schema."""
+    with connect_sync(settings) as conn:
+        key, _ = apikeys.create_sync(conn, role=role, dealer_id=dealer_id, name="test")
+    return key
+
+
 @asynccontextmanager
-async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The API in this process (lifespan included), for tests that mix API calls and workers."""
+async def api_client(settings: Settings, key: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in this process (lifespan included), for tests that mix API calls and workers;
+    it sends `key`, by default a new admin key."""
     app = create_app(settings)
+    headers = {"Authorization": f"Bearer {key or make_key(settings)}"}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers) as client:
             yield client

@@ -217,7 +217,7 @@ def test_simulate_command_feeds_a_running_server(server: Server, tmp_path: Path)
     run = subprocess.run(
         [sys.executable, "-m", "telemetry.cli", "simulate", "--vehicles", "6", "--rate", "2", "--duration", "6",
          "--seed", "31", "--faults", "oil_loss:1@0.01", "--scenario", "usage=always",
-         "--api-url", str(server.api.base_url), "--labels", str(labels)],
+         "--api-url", str(server.api.base_url), "--api-key", server.key, "--labels", str(labels)],
         env={**env, "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip

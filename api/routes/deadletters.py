@@ -5,17 +5,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.auth import Admin
 from api.deps import ConnDep
-from api.models import DeadLetterOut
+from api.models import AUTH_ERRORS, DeadLetterOut
 from telemetry.reasons import Reason
 from telemetry.storage import deadletters
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 
 
-@router.get("", response_model=list[DeadLetterOut], summary="What could not be stored, newest first")
+@router.get(
+    "", response_model=list[DeadLetterOut], responses=AUTH_ERRORS, summary="What could not be stored, newest first"
+)
 async def list_dead_letters(
     conn: ConnDep,
+    _principal: Admin,
     reason: Reason | None = None,
     vin: str | None = None,
     before_id: Annotated[int | None, Query(description="Page: entries older than this id")] = None,

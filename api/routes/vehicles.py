@@ -5,8 +5,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from api.auth import Anyone, CustomerUser, VehicleWriter, require_dealer, visible_vehicle
 from api.deps import CatalogDep, ConnDep
-from api.models import AlertOut, ErrorOut, ServiceIn, ServiceOut, SignalSeries, VehicleIn, VehicleOut
+from api.models import AUTH_ERRORS, AlertOut, ErrorOut, ServiceIn, ServiceOut, SignalSeries, VehicleIn, VehicleOut
 from telemetry.errors import InvalidRequestError, NotFoundError
 from telemetry.storage import alerts, records, services
 from telemetry.storage.samples import read_series
@@ -14,54 +15,57 @@ from telemetry.storage.samples import read_series
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 
 
-@router.post(
-    "", response_model=VehicleOut, status_code=201, responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
-)
-async def create_vehicle(body: VehicleIn, conn: ConnDep) -> dict[str, object]:
+_NOT_FOUND: dict[int | str, dict[str, object]] = AUTH_ERRORS | {404: {"model": ErrorOut}}
+
+
+@router.post("", response_model=VehicleOut, status_code=201, responses=_NOT_FOUND | {409: {"model": ErrorOut}})
+async def create_vehicle(body: VehicleIn, conn: ConnDep, principal: VehicleWriter) -> dict[str, object]:
+    require_dealer(principal, body.dealer_id)
     return await records.create_vehicle(conn, **body.model_dump())
 
 
-@router.get("/{vin}", response_model=VehicleOut, responses={404: {"model": ErrorOut}})
-async def get_vehicle(vin: str, conn: ConnDep) -> dict[str, object]:
-    return await records.get_vehicle(conn, vin=vin)
+@router.get("/{vin}", response_model=VehicleOut, responses=_NOT_FOUND)
+async def get_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> dict[str, object]:
+    return await visible_vehicle(conn, principal, vin)
 
 
 @router.post(
     "/{vin}/services",
     response_model=ServiceOut,
     status_code=201,
-    responses={404: {"model": ErrorOut}},
+    responses=_NOT_FOUND,
     summary="Record a service; a scheduled one restarts the maintenance plan's interval",
 )
-async def record_service(vin: str, body: ServiceIn, conn: ConnDep) -> dict[str, object]:
-    vehicle = await records.get_vehicle(conn, vin=vin)
+async def record_service(vin: str, body: ServiceIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+    vehicle = await visible_vehicle(conn, principal, vin)
     return await services.record(conn, vehicle_id=int(vehicle["id"]), **body.model_dump())
 
 
 @router.get(
     "/{vin}/services",
     response_model=list[ServiceOut],
-    responses={404: {"model": ErrorOut}},
+    responses=_NOT_FOUND,
     summary="The vehicle's service history, newest first",
 )
-async def service_history(vin: str, conn: ConnDep) -> list[dict[str, object]]:
-    vehicle = await records.get_vehicle(conn, vin=vin)
+async def service_history(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
+    vehicle = await visible_vehicle(conn, principal, vin)
     return await services.history(conn, vehicle_id=int(vehicle["id"]))
 
 
 @router.get(
     "/{vin}/alerts",
     response_model=list[AlertOut],
-    responses={404: {"model": ErrorOut}},
+    responses=_NOT_FOUND,
     summary="Alerts on the vehicle, newest first",
 )
 async def vehicle_alerts(
     vin: str,
     conn: ConnDep,
+    principal: Anyone,
     state: Annotated[list[Literal["open", "acknowledged", "resolved", "cleared"]] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, object]]:
-    vehicle = await records.get_vehicle(conn, vin=vin)
+    vehicle = await visible_vehicle(conn, principal, vin)
     return await alerts.for_vehicles(conn, vehicle_ids=[int(vehicle["id"])], states=state, limit=limit)
 
 
@@ -69,7 +73,7 @@ async def vehicle_alerts(
     "/{vin}/signals/{path}",
     response_model=SignalSeries,
     response_model_by_alias=True,
-    responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses=_NOT_FOUND | {422: {"model": ErrorOut}},
     summary="Stored samples of one signal, in time order",
 )
 async def signal_series(
@@ -77,6 +81,7 @@ async def signal_series(
     path: str,
     conn: ConnDep,
     catalog: CatalogDep,
+    principal: Anyone,
     start: Annotated[datetime | None, Query(alias="from", description="Default: 24 h before `to`")] = None,
     end: Annotated[datetime | None, Query(alias="to", description="Default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
@@ -84,7 +89,7 @@ async def signal_series(
     signal = catalog.by_path.get(path)
     if signal is None:
         raise NotFoundError(f"unknown signal {path!r}")
-    vehicle = await records.get_vehicle(conn, vin=vin)
+    vehicle = await visible_vehicle(conn, principal, vin)
     end = _aware(end) if end else datetime.now(UTC)
     start = _aware(start) if start else end - timedelta(days=1)
     if start >= end:

@@ -48,6 +48,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "rule engine state", _sql_file("0003_rule_state.sql")),
     Migration(4, "alert lifecycle", _sql_file("0004_alert_lifecycle.sql")),
     Migration(5, "rule kinds: packed rule state, service history", _sql_file("0005_rule_kinds.sql")),
+    Migration(6, "API keys", _sql_file("0006_api_keys.sql")),
 )
 
 

@@ -1,0 +1,76 @@
+"""Who is calling: the API key in `Authorization: Bearer ...`, its role and, for advisors, the
+dealer whose customers, vehicles and alerts it may see. Records of other dealers answer 404,
+exactly as records that do not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.deps import ConnDep
+from telemetry.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from telemetry.storage import records
+from telemetry.storage.apikeys import Principal, authenticate
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `telemetry keys create`")
+
+ALL = ("admin", "oem", "advisor", "vehicle-readonly")
+VEHICLE_WRITERS = ("admin", "oem", "advisor")
+CUSTOMER_ROLES = ("admin", "advisor")
+
+
+async def get_principal(
+    conn: ConnDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise AuthenticationError("send an API key: Authorization: Bearer <key>")
+    principal = await authenticate(conn, credentials.credentials)
+    if principal is None:
+        raise AuthenticationError("unknown or revoked API key")
+    return principal
+
+
+def allow(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets only these roles through."""
+
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise PermissionDeniedError(f"an API key with role {principal.role!r} may not do this")
+        return principal
+
+    return check
+
+
+def sees_dealer(principal: Principal, dealer_id: object) -> bool:
+    return principal.role != "advisor" or dealer_id == principal.dealer_id
+
+
+def require_dealer(principal: Principal, dealer_id: int | None) -> None:
+    """An advisor writes records for its own dealer only."""
+    if principal.role == "advisor" and dealer_id != principal.dealer_id:
+        raise PermissionDeniedError(f"an advisor key works for dealer {principal.dealer_id} only")
+
+
+async def visible_vehicle(conn: psycopg.AsyncConnection, principal: Principal, vin: str) -> dict[str, object]:
+    vehicle = await records.get_vehicle(conn, vin=vin)
+    if not sees_dealer(principal, vehicle["dealer_id"]):
+        raise NotFoundError(f"vehicle {vin} not found")
+    return vehicle
+
+
+async def visible_customer(conn: psycopg.AsyncConnection, principal: Principal, customer_id: int) -> dict[str, object]:
+    customer = await records.get_customer(conn, customer_id=customer_id)
+    if not sees_dealer(principal, customer["dealer_id"]):
+        raise NotFoundError(f"customer {customer_id} not found")
+    return customer
+
+
+Anyone = Annotated[Principal, Depends(allow(*ALL))]
+VehicleWriter = Annotated[Principal, Depends(allow(*VEHICLE_WRITERS))]
+CustomerUser = Annotated[Principal, Depends(allow(*CUSTOMER_ROLES))]
+Admin = Annotated[Principal, Depends(allow("admin"))]
+DealerReader = Annotated[Principal, Depends(allow("admin", "oem", "advisor"))]
