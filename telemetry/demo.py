@@ -11,9 +11,10 @@ import time
 import httpx
 
 from simulators.fleet import Fleet
-from simulators.publish import live_plan, publish
+from simulators.publish import PublishPlan, live_plan, publish
 from simulators.register import auth_headers, register
 from simulators.scenario import Scenario
+from telemetry.errors import ConfigError
 from telemetry.localservices import embedded_database, find_or_start_broker
 from telemetry.mqtt import redacted
 from telemetry.settings import Settings
@@ -23,6 +24,7 @@ from telemetry.storage.migrate import upgrade
 from telemetry.supervisor import Supervisor, plan, prepare_broker_sessions
 
 log = logging.getLogger(__name__)
+SEEDS_TRIED = 50
 
 
 def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float | None) -> None:
@@ -43,14 +45,7 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
     api = f"http://{settings.api_host}:{settings.api_port}"
     try:
         _wait_for_api(api)
-        # every vehicle on the road, one message a second, faults that develop in minutes
-        scenario = Scenario(vehicles=vehicles, seed=int(time.time()), faults=faults, usage="always")
-        scenario = scenario.with_values({"drive_interval_s": "1", "park_interval_s": "1"})
-        publishing = live_plan(
-            scenario, settings.require_mqtt_url(), duration_s=duration, prefix=settings.mqtt_topic_prefix,
-            processes=1, api_url=api, api_key=key, faults_start_within_s=1.0,
-        )  # fmt: skip
-        fleet = Fleet(publishing.scenario, fault_window=publishing.fault_window)
+        publishing, fleet = _fleet(settings, vehicles, faults, duration, api, key)
         asyncio.run(register(fleet, api, api_key=key))
         faulty = [f"{label.vin} ({label.fault})" for label in fleet.labels()]
         print(f"\nServer up. API docs: {api}/docs   health: {api}/health   dead letters: {api}/dead-letters")
@@ -70,6 +65,27 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
         supervisor.stop()
         for proc in started:
             proc.terminate()
+
+
+def _fleet(
+    settings: Settings, vehicles: int, faults: str, duration: float | None, api: str, key: str
+) -> tuple[PublishPlan, Fleet]:
+    """Every vehicle on the road, one message a second, faults that develop in minutes. The first
+    seed from now on whose fleet has vehicles for the faults (a small fleet may lack combustion
+    cars for `overheating`, say)."""
+    first = int(time.time())
+    for seed in range(first, first + SEEDS_TRIED):
+        scenario = Scenario(vehicles=vehicles, seed=seed, faults=faults, usage="always")
+        scenario = scenario.with_values({"drive_interval_s": "1", "park_interval_s": "1"})
+        publishing = live_plan(
+            scenario, settings.require_mqtt_url(), duration_s=duration, prefix=settings.mqtt_topic_prefix,
+            processes=1, api_url=api, api_key=key, faults_start_within_s=1.0,
+        )  # fmt: skip
+        try:
+            return publishing, Fleet(publishing.scenario, fault_window=publishing.fault_window)
+        except ConfigError as exc:
+            error = exc
+    raise ConfigError(f"{error} in {SEEDS_TRIED} fleets of {vehicles}: ask for fewer faults or more vehicles")
 
 
 def _wait_for_api(api: str, timeout: float = 60) -> None:

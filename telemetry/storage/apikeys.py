@@ -55,7 +55,9 @@ def check_role(role: str, dealer_id: int | None) -> None:
         raise InvalidRequestError("an advisor key needs a dealer; other roles have none")
 
 
-def create_sync(conn: psycopg.Connection, *, role: str, dealer_id: int | None, name: str = "") -> tuple[str, dict]:
+def create_sync(
+    conn: psycopg.Connection, *, role: str, dealer_id: int | None = None, name: str = ""
+) -> tuple[str, dict]:
     """The new key (shown once) and its row."""
     check_role(role, dealer_id)
     key, prefix, digest = new_key()
