@@ -49,8 +49,9 @@ class SpanConverter:
         self.dtc_id = catalog[DTC_SIGNAL].id
         self.dtc_values = np.array([dtc.encode(c) for c in ph.DTC_CODES])
 
-    def batch(self, span: Span, vehicle_ids: np.ndarray | None = None) -> RuleBatch:
-        vid = span.vehicle if vehicle_ids is None else vehicle_ids[span.vehicle]
+    def batch(self, span: Span) -> RuleBatch:
+        """Vehicle ids are the fleet's indices."""
+        vid = span.vehicle
         row, col = np.nonzero(~np.isnan(span.values))
         parts = [RuleBatch(vid[row], span.ts_ms[row], self.ids[col], span.values[row, col])]
         clean = span.dtc == 0

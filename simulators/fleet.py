@@ -226,9 +226,7 @@ class Fleet:
         day = int(day_t0 // DAY_S)
         if day >= len(self.weather):
             self.weather = np.concatenate([self.weather, self._weather.normal(0, 3, day + 1 - len(self.weather))])
-        bound = ph.row_bound(
-            self.state, t0, t1, day_t0, plan.duration_s, plan.count, sc.drive_interval_s, sc.park_interval_s
-        )
+        bound = ph.row_bound(t0, t1, plan.duration_s, plan.count, sc.drive_interval_s, sc.park_interval_s)
         vehicle = np.empty(bound, dtype=np.int32)
         t = np.empty(bound)
         values = np.full((bound, len(ph.COLUMNS)), np.nan)

@@ -526,10 +526,8 @@ def _simulate(
     return row
 
 
-def row_bound(st: np.ndarray, t0: float, t1: float, day_t0: float, durations: np.ndarray, counts: np.ndarray,
-              drive_dt: float, park_dt: float) -> int:  # fmt: skip
+def row_bound(t0: float, t1: float, durations: np.ndarray, counts: np.ndarray, drive_dt: float, park_dt: float) -> int:
     """An upper bound of the rows `_simulate` writes for the span (for the output buffers)."""
-    del st, day_t0
     span = t1 - t0
     driving = np.minimum(durations.sum(axis=1), span)
     per_vehicle = driving / drive_dt + 3 * counts + span / park_dt + 2
