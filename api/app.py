@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def telemetry_error(_request: Request, exc: TelemetryError) -> JSONResponse:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        return JSONResponse({"detail": str(exc), **exc.details}, status_code=status, headers=headers)
 
     for module in (health, dealers, customers, vehicles, alerts, deadletters):
         app.include_router(module.router)

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from telemetry.vin import vin_problem
+
 Powertrain = Literal["combustion", "hybrid", "electric"]
 Resolution = Literal["booked", "declined", "customer_unreachable", "not_our_vehicle", "no_fault_found"]
 
@@ -40,6 +42,18 @@ class CustomerIn(BaseModel):
     dealer_id: int | None = None
 
 
+class DuplicateCandidate(BaseModel):
+    customer_id: int | None = Field(description="Absent for an advisor when the customer is another dealer's")
+    name: str | None
+    dealer_id: int | None
+    reasons: list[str]
+    score: float = Field(description="1.0: the same e-mail; 0.95: the same phone; else the name similarity")
+
+
+class DuplicateOut(ErrorOut):
+    candidates: list[DuplicateCandidate]
+
+
 class CustomerOut(CustomerIn):
     id: int
     created_at: datetime
@@ -50,7 +64,8 @@ class VehicleIn(BaseModel):
         min_length=17,
         max_length=17,
         pattern=r"^[A-HJ-NPR-Z0-9]{17}$",
-        description="17 characters, VIN alphabet (no I, O, Q)",
+        description="17 characters, VIN alphabet (no I, O, Q); a North American or Chinese VIN"
+        " (first character 1-5 or L) must carry its check digit in position 9",
     )
     make: str = Field(min_length=1, max_length=80)
     model: str = Field(min_length=1, max_length=80)
@@ -66,6 +81,14 @@ class VehicleIn(BaseModel):
     delivered_on: date | None = Field(
         default=None, description="Maintenance plans count from here until a first service is recorded"
     )
+
+    @field_validator("vin")
+    @classmethod
+    def _check_vin(cls, value: str) -> str:
+        problem = vin_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class VehicleOut(VehicleIn):

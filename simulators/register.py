@@ -48,8 +48,12 @@ async def _one(http: httpx.AsyncClient, fleet: Fleet, i: int, dealer_ids: list[i
         if (await http.get(f"/vehicles/{vin}")).status_code == 200:
             return False
         dealer = dealer_ids[2] if fleet.is_van(i) else dealer_ids[number % 2]
-        person = {"kind": "person", "name": f"Simulated Driver {number}", "email": f"driver{number}@example.com"}
-        company = {"kind": "company", "name": f"Simulated Logistics {number}", "email": f"fleet{number}@example.com"}
+        person = {"kind": "person", "name": f"Simulated Driver {number}", "email": f"driver.{vin.lower()}@example.com"}
+        company = {
+            "kind": "company",
+            "name": f"Simulated Logistics {number}",
+            "email": f"fleet.{vin.lower()}@example.com",
+        }
         body = {**(company if fleet.is_van(i) else person), "dealer_id": dealer}
         customer = _ok(await http.post("/customers", json=body)).json()
         delivered = datetime.fromtimestamp(int(fleet.delivered_ms[i]) / 1000, UTC).date()

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 
 class TelemetryError(Exception):
-    """Base of every error the application raises on purpose."""
+    """Base of every error the application raises on purpose. `details` are structured facts
+    the API adds to its error body (the probable duplicates of a customer, say)."""
+
+    def __init__(self, message: str, *, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
 
 
 class ConfigError(TelemetryError):

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
         default=None, description="The key this machine's clients (`telemetry simulate`) send to the API"
     )
 
+    phone_region: str = Field(
+        default="DE", min_length=2, max_length=2, description="Country of phone numbers given without a country code"
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

@@ -30,3 +30,18 @@ def check_digit(vin: str) -> str:
 
 def with_check_digit(vin: str) -> str:
     return vin[:8] + check_digit(vin) + vin[9:]
+
+
+def uses_check_digit(vin: str) -> bool:
+    """North America (world manufacturer identifiers 1-5) and China (L) make position 9 a check
+    digit; elsewhere it is the manufacturer's to use."""
+    return vin[:1] in "12345L"
+
+
+def vin_problem(vin: str) -> str | None:
+    """Why a VIN cannot be registered, or None."""
+    if not is_valid_vin(vin):
+        return f"VIN {vin!r} is not 17 characters of the VIN alphabet (digits and A-Z without I, O, Q)"
+    if uses_check_digit(vin) and vin[8] != check_digit(vin):
+        return f"VIN {vin}: check digit (position 9) is {vin[8]}, should be {check_digit(vin)}"
+    return None

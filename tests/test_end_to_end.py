@@ -22,7 +22,7 @@ def register(server: Server, vin: str, powertrain: str = "combustion") -> dict:
     assert dealer.status_code == 201, dealer.text
     dealer = dealer.json()
     customer = api.post(
-        "/customers", json={"name": "Ada Driver", "email": "ada@example.com", "dealer_id": dealer["id"]}
+        "/customers", json={"name": "Ada Driver", "email": f"ada.{vin.lower()}@example.com", "dealer_id": dealer["id"]}
     ).json()
     vehicle = api.post(
         "/vehicles",
@@ -129,7 +129,7 @@ def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_is_kept(server:
 
 
 def test_coolant_over_temperature_raises_one_alert_on_the_customer_record(server: Server) -> None:
-    vin = "2T1BURHE0JC043821"
+    vin = "2T1BURHEXJC043821"
     customer = register(server, vin)
     start = now_ms() - 120_000
 
@@ -225,7 +225,7 @@ def test_metrics_count_messages_and_dead_letters_by_reason(server: Server) -> No
 def test_an_arrow_batch_over_mqtt_is_stored(server: Server) -> None:
     import pyarrow as pa
 
-    vin = "1FTFW1ET5DFC10312"
+    vin = "1FTFW1ET9DFC10312"
     register(server, vin)
     start = now_ms() - 60_000
     table = pa.table(

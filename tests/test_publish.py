@@ -87,7 +87,10 @@ def commands(settings: Settings):
     prefix = settings.mqtt_topic_prefix
     responder = CommandResponder(prefix, vins, secret)
     vehicles = BulkPublisher(
-        settings.require_mqtt_url(), "t-cmd-veh", on_message=responder.handle, subscriptions=responder.topics()
+        settings.require_mqtt_url(),
+        f"t-cmd-{settings.mqtt_client_id}",
+        on_message=responder.handle,
+        subscriptions=responder.topics(),
     )
 
     async def send(vin: str, payload: bytes) -> dict:
@@ -152,7 +155,7 @@ def test_publishing_processes_deliver_every_message_over_the_broker(settings: Se
     received: list[tuple[str, bytes]] = []
     sub = BulkPublisher(
         settings.require_mqtt_url(),
-        "t-sub",
+        f"t-sub-{settings.mqtt_client_id}",
         on_message=lambda t, p: received.append((t, p)),
         subscriptions=[
             f"{settings.mqtt_topic_prefix}vehicles/+/telemetry",
@@ -192,7 +195,7 @@ def test_a_recording_replays_over_the_broker(settings: Settings, tmp_path: Path)
     received: list[bytes] = []
     sub = BulkPublisher(
         settings.require_mqtt_url(),
-        "t-replay-sub",
+        f"t-replay-{settings.mqtt_client_id}",
         on_message=lambda _t, p: received.append(p),
         subscriptions=[f"{settings.mqtt_topic_prefix}vehicles/+/telemetry"],
     )

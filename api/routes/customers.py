@@ -1,19 +1,63 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from api.auth import CustomerUser, require_dealer, visible_customer
-from api.deps import ConnDep
-from api.models import AUTH_ERRORS, CustomerIn, CustomerOut, CustomerRecord, ErrorOut
+from fastapi import APIRouter, Query
+
+from api.auth import CustomerUser, require_dealer, sees_dealer, visible_customer
+from api.deps import ConnDep, SettingsDep
+from api.models import AUTH_ERRORS, CustomerIn, CustomerOut, CustomerRecord, DuplicateOut, ErrorOut
+from telemetry.contacts import normalize_email, normalize_phone
+from telemetry.errors import ConflictError
 from telemetry.storage import alerts, records
+from telemetry.storage.apikeys import Principal
+from telemetry.storage.customer_matches import probable_duplicates
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 
-@router.post("", response_model=CustomerOut, status_code=201, responses=AUTH_ERRORS | {404: {"model": ErrorOut}})
-async def create_customer(body: CustomerIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+@router.post(
+    "",
+    response_model=CustomerOut,
+    status_code=201,
+    responses=AUTH_ERRORS
+    | {
+        404: {"model": ErrorOut},
+        409: {"model": DuplicateOut, "description": "Probably an existing customer; see `candidates`"},
+        422: {"model": ErrorOut},
+    },
+    summary="Create a customer (e-mail and phone normalised); refused with the candidates when it is "
+    "probably someone already on record, unless allow_duplicate",
+)
+async def create_customer(
+    body: CustomerIn,
+    conn: ConnDep,
+    settings: SettingsDep,
+    principal: CustomerUser,
+    allow_duplicate: Annotated[bool, Query(description="Create it even so (a different person)")] = False,
+) -> dict[str, object]:
     require_dealer(principal, body.dealer_id)
-    return await records.create_customer(conn, **body.model_dump())
+    values = body.model_dump()
+    values["email"] = normalize_email(body.email)
+    values["phone"] = normalize_phone(body.phone, settings.phone_region)
+    if not allow_duplicate:
+        found = await probable_duplicates(
+            conn, name=body.name, email=values["email"], phone=values["phone"], postcode=body.postcode
+        )
+        if found:
+            raise ConflictError(
+                f"probably an existing customer ({len(found)} candidate(s)); repeat with allow_duplicate=true"
+                " to create a new record anyway",
+                details={"candidates": [_as_seen_by(principal, c) for c in found]},
+            )
+    return await records.create_customer(conn, **values)
+
+
+def _as_seen_by(principal: Principal, candidate: dict[str, object]) -> dict[str, object]:
+    """An advisor learns that another dealer has the person, and why, but not who it is."""
+    if sees_dealer(principal, candidate["dealer_id"]):
+        return candidate
+    return {**candidate, "customer_id": None, "name": None}
 
 
 @router.get(

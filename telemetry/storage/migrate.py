@@ -49,6 +49,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "alert lifecycle", _sql_file("0004_alert_lifecycle.sql")),
     Migration(5, "rule kinds: packed rule state, service history", _sql_file("0005_rule_kinds.sql")),
     Migration(6, "API keys", _sql_file("0006_api_keys.sql")),
+    Migration(7, "customer matching indexes", _sql_file("0007_customer_matching.sql")),
 )
 
 
