@@ -147,6 +147,29 @@ class AlertOut(BaseModel):
     resolved_by: str | None = None
     resolution: Resolution | None = None
     note: str | None = None
+    assigned_to: str | None = None
+    assigned_at: datetime | None = None
+
+
+class QueuedAlertOut(AlertOut):
+    due_at: datetime = Field(description="The trend's projected date, or raised + 1 day / 7 days / 30 days by severity")
+    customer_id: int | None
+    customer_name: str | None
+
+
+class AssignIn(BaseModel):
+    to: str | None = Field(min_length=1, max_length=120, description="The advisor; null puts it back in the queue")
+
+
+class NoteIn(BaseModel):
+    author: str = Field(min_length=1, max_length=120)
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class NoteOut(NoteIn):
+    id: int
+    alert_id: int
+    created_at: datetime
 
 
 class AcknowledgeIn(BaseModel):

@@ -5,9 +5,9 @@ from fastapi import APIRouter
 
 from api.auth import Anyone, CustomerUser, sees_dealer
 from api.deps import ConnDep
-from api.models import AUTH_ERRORS, AcknowledgeIn, AlertOut, ErrorOut, ResolveIn
+from api.models import AUTH_ERRORS, AcknowledgeIn, AlertOut, AssignIn, ErrorOut, NoteIn, NoteOut, ResolveIn
 from telemetry.errors import NotFoundError
-from telemetry.storage import alerts, records
+from telemetry.storage import alert_queue, alerts, records
 from telemetry.storage.apikeys import Principal
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -49,3 +49,25 @@ async def acknowledge_alert(
 async def resolve_alert(alert_id: int, body: ResolveIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
     await _visible(conn, principal, alert_id)
     return await alerts.resolve(conn, alert_id=alert_id, by=body.by, resolution=body.resolution, note=body.note)
+
+
+@router.post("/{alert_id}/assign", response_model=AlertOut, responses=_ERRORS, summary="Give the alert to an advisor")
+async def assign_alert(alert_id: int, body: AssignIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+    await _visible(conn, principal, alert_id)
+    return await alert_queue.assign(conn, alert_id=alert_id, to=body.to)
+
+
+@router.post(
+    "/{alert_id}/notes", response_model=NoteOut, status_code=201, responses=_ERRORS, summary="Add a note to the alert"
+)
+async def add_note(alert_id: int, body: NoteIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+    await _visible(conn, principal, alert_id)
+    return await alert_queue.add_note(conn, alert_id=alert_id, author=body.author, text=body.text)
+
+
+@router.get(
+    "/{alert_id}/notes", response_model=list[NoteOut], responses=_ERRORS, summary="The alert's notes, oldest first"
+)
+async def list_notes(alert_id: int, conn: ConnDep, principal: CustomerUser) -> list[dict[str, object]]:
+    await _visible(conn, principal, alert_id)
+    return await alert_queue.notes(conn, alert_id=alert_id)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
 
-from api.auth import Admin, DealerReader, sees_dealer
+from fastapi import APIRouter, Query
+
+from api.auth import Admin, CustomerUser, DealerReader, sees_dealer
 from api.deps import ConnDep
-from api.models import AUTH_ERRORS, DealerIn, DealerOut, ErrorOut
+from api.models import AUTH_ERRORS, DealerIn, DealerOut, ErrorOut, QueuedAlertOut
 from telemetry.errors import NotFoundError
-from telemetry.storage import records
+from telemetry.storage import alert_queue, records
 
 router = APIRouter(prefix="/dealers", tags=["dealers"])
 
@@ -26,3 +28,27 @@ async def get_dealer(dealer_id: int, conn: ConnDep, principal: DealerReader) -> 
     if not sees_dealer(principal, dealer_id):
         raise NotFoundError(f"dealer {dealer_id} not found")
     return await records.get_dealer(conn, dealer_id=dealer_id)
+
+
+@router.get(
+    "/{dealer_id}/alerts",
+    response_model=list[QueuedAlertOut],
+    responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
+    summary="The dealer's alert queue: alerts on its vehicles, by severity, due date or age",
+)
+async def alert_queue_of_dealer(
+    dealer_id: int,
+    conn: ConnDep,
+    principal: CustomerUser,
+    sort: Literal["severity", "due", "age"] = "severity",
+    state: Annotated[list[Literal["open", "acknowledged", "resolved", "cleared"]] | None, Query()] = None,
+    assigned_to: Annotated[str | None, Query(description="Only this advisor's")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, object]]:
+    if not sees_dealer(principal, dealer_id):
+        raise NotFoundError(f"dealer {dealer_id} not found")
+    await records.get_dealer(conn, dealer_id=dealer_id)
+    states = list(state or ["open", "acknowledged"])
+    return await alert_queue.queue(
+        conn, dealer_id=dealer_id, states=states, sort=sort, assigned_to=assigned_to, limit=limit
+    )

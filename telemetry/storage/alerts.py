@@ -11,10 +11,11 @@ from psycopg.types.json import Jsonb
 from telemetry.errors import ConflictError, NotFoundError
 
 Row = dict[str, object]
-_ALERT_COLUMNS = (
+ALERT_COLUMNS = (
     "a.id, v.vin, a.rule_id, a.rule_version, a.severity, a.state, a.title, a.explanation, a.first_seen,"
     " a.last_seen, a.cleared_at, a.occurrences, a.peak_value, a.evidence, a.created_at, a.updated_at,"
-    " a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_by, a.resolution, a.note"
+    " a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_by, a.resolution, a.note,"
+    " a.assigned_to, a.assigned_at"
 )
 
 
@@ -127,7 +128,7 @@ async def for_vehicles(
 ) -> list[Row]:
     """Alerts on these vehicles, newest first."""
     cur = await conn.execute(
-        f"SELECT {_ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id"
+        f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id"
         " WHERE a.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR a.state = ANY(%s))"
         " ORDER BY a.created_at DESC, a.id DESC LIMIT %s",
         (vehicle_ids, states, states, limit),
@@ -137,7 +138,7 @@ async def for_vehicles(
 
 async def get(conn: psycopg.AsyncConnection, *, alert_id: int) -> Row:
     cur = await conn.execute(
-        f"SELECT {_ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id WHERE a.id = %s", (alert_id,)
+        f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id WHERE a.id = %s", (alert_id,)
     )
     row = await cur.fetchone()
     if row is None:

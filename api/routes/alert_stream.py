@@ -1,0 +1,61 @@
+"""`GET /alerts/stream`: new and reopened alerts as Server-Sent Events, as they are written.
+
+The alerts table announces each new or reopened alert on the PostgreSQL channel
+`<schema>.alerts` (migration 0008); each stream holds one listening connection of its own, loads
+the alert and passes it on if the key may see it. A comment line every KEEPALIVE_S seconds keeps
+proxies from closing an idle stream and notices a client that has gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from psycopg import sql
+
+from api.auth import Anyone, sees_dealer
+from api.deps import SettingsDep
+from api.models import AUTH_ERRORS, AlertOut
+from telemetry.errors import NotFoundError
+from telemetry.settings import Settings
+from telemetry.storage import alerts, records
+from telemetry.storage.apikeys import Principal
+from telemetry.storage.db import connect, schema_name
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+KEEPALIVE_S = 15.0
+
+
+def channel(settings: Settings) -> str:
+    return f"{schema_name(settings)}.alerts"
+
+
+@router.get(
+    "/stream",
+    responses=AUTH_ERRORS | {200: {"content": {"text/event-stream": {}}, "description": "`event: alert` lines"}},
+    summary="New and reopened alerts as Server-Sent Events (`event: alert`, `data`: the alert as JSON)",
+)
+async def alert_stream(request: Request, principal: Anyone, settings: SettingsDep) -> StreamingResponse:
+    return StreamingResponse(_events(request, principal, settings), media_type="text/event-stream")
+
+
+async def _events(request: Request, principal: Principal, settings: Settings) -> AsyncIterator[bytes]:
+    async with await connect(settings, autocommit=True) as conn:
+        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel(settings))))
+        yield b": listening\n\n"
+        while not await request.is_disconnected():
+            ids = [int(n.payload) async for n in conn.notifies(timeout=KEEPALIVE_S, stop_after=1)]
+            if not ids:
+                yield b": keep-alive\n\n"
+                continue
+            for alert_id in ids:
+                try:
+                    alert = await alerts.get(conn, alert_id=alert_id)
+                    vehicle = await records.get_vehicle(conn, vin=str(alert["vin"]))
+                except NotFoundError:
+                    continue  # gone since (a test schema dropped, say)
+                if sees_dealer(principal, vehicle["dealer_id"]):
+                    body = AlertOut.model_validate(alert).model_dump(mode="json")
+                    yield b"event: alert\nid: %d\ndata: %s\n\n" % (alert_id, orjson.dumps(body))

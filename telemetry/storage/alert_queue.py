@@ -1,0 +1,76 @@
+"""A dealer's alert queue: the open work on its customers' vehicles, in the order an advisor
+takes it, with who has each alert and the notes made along the way.
+
+An alert is due on the date its trend projects (pads at the limit, a tyre too soft) or, without
+a projection, a time after it was raised that depends on its severity: a day for critical, a
+week for warning, a month for info.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from telemetry.errors import NotFoundError
+from telemetry.storage.alerts import ALERT_COLUMNS, Row, get
+
+DUE = (
+    "COALESCE((a.evidence->>'projected')::timestamptz, a.first_seen + CASE a.severity"
+    " WHEN 'critical' THEN interval '1 day' WHEN 'warning' THEN interval '7 days' ELSE interval '30 days' END)"
+)
+SEVERITY_RANK = "CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
+SORTS = {
+    "severity": f"{SEVERITY_RANK}, due_at, a.id",
+    "due": f"due_at, {SEVERITY_RANK}, a.id",
+    "age": "a.first_seen, a.id",
+}
+
+
+async def queue(
+    conn: psycopg.AsyncConnection,
+    *,
+    dealer_id: int,
+    states: list[str],
+    sort: str,
+    assigned_to: str | None = None,
+    limit: int = 200,
+) -> list[Row]:
+    """Alerts on the vehicles whose dealer this is, with due date and customer, in `sort` order."""
+    cur = await conn.execute(
+        f"SELECT {ALERT_COLUMNS}, {DUE} AS due_at, c.id AS customer_id, c.name AS customer_name"
+        " FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id LEFT JOIN customers c ON c.id = v.owner_customer_id"
+        " WHERE v.dealer_id = %s AND a.state = ANY(%s) AND (%s::text IS NULL OR a.assigned_to = %s)"
+        f" ORDER BY {SORTS[sort]} LIMIT %s",
+        (dealer_id, states, assigned_to, assigned_to, limit),
+    )
+    return list(await cur.fetchall())
+
+
+async def assign(conn: psycopg.AsyncConnection, *, alert_id: int, to: str | None) -> Row:
+    """Give the alert to an advisor (None: back to the queue)."""
+    cur = await conn.execute(
+        "UPDATE alerts SET assigned_to = %s, assigned_at = CASE WHEN %s::text IS NULL THEN NULL ELSE now() END,"
+        " updated_at = now() WHERE id = %s RETURNING id",
+        (to, to, alert_id),
+    )
+    if await cur.fetchone() is None:
+        raise NotFoundError(f"alert {alert_id} not found")
+    return await get(conn, alert_id=alert_id)
+
+
+async def add_note(conn: psycopg.AsyncConnection, *, alert_id: int, author: str, text: str) -> Row:
+    await get(conn, alert_id=alert_id)
+    cur = await conn.execute(
+        "INSERT INTO alert_notes (alert_id, author, text) VALUES (%s, %s, %s)"
+        " RETURNING id, alert_id, author, text, created_at",
+        (alert_id, author, text),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def notes(conn: psycopg.AsyncConnection, *, alert_id: int) -> list[Row]:
+    cur = await conn.execute(
+        "SELECT id, alert_id, author, text, created_at FROM alert_notes WHERE alert_id = %s ORDER BY id", (alert_id,)
+    )
+    return list(await cur.fetchall())
