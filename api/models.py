@@ -54,6 +54,46 @@ class DuplicateOut(ErrorOut):
     candidates: list[DuplicateCandidate]
 
 
+Purpose = Literal["maintenance_alerts", "marketing", "location_history", "dealer_data_sharing"]
+
+
+class ConsentIn(BaseModel):
+    purpose: Purpose
+    granted: bool = Field(description="false: withdrawn (in force at once)")
+    given_at: datetime | None = Field(default=None, description="When the customer gave it (RFC 3339); default now")
+    source: str = Field(min_length=1, max_length=200, description="Where: 'web form', 'service desk', 'app', ...")
+
+    @field_validator("given_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone offset, e.g. 2026-11-22T09:30:00+01:00")
+        return value
+
+
+class ConsentOut(BaseModel):
+    id: int
+    customer_id: int
+    purpose: Purpose
+    granted: bool
+    given_at: datetime
+    source: str
+    recorded_at: datetime
+
+
+class ConsentState(BaseModel):
+    granted: bool
+    given_at: datetime
+    source: str
+
+
+class ConsentsOut(BaseModel):
+    current: dict[Purpose, ConsentState] = Field(
+        description="Per purpose; a purpose never asked is absent: not granted"
+    )
+    history: list[ConsentOut]
+
+
 class CustomerOut(CustomerIn):
     id: int
     created_at: datetime

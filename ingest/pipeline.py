@@ -6,7 +6,7 @@ ends up either in the rows or in a dead letter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -18,6 +18,8 @@ from telemetry.rulebatch import RuleBatch, with_dtcs
 from telemetry.storage.deadletters import DeadLetter
 from telemetry.storage.samples import SampleWriter, WideRows
 from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, parse_vehicle_topic, partition_of
+
+LOCATION_PREFIX = "Vehicle.CurrentLocation."  # stored only with the owner's consent to location history
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,10 @@ def prepare(
     writer: SampleWriter,
     partitions: int,
     now_ms: int,
+    location_allowed: set[int] | frozenset[int] = frozenset(),
 ) -> Prepared:
+    """`location_allowed`: the vehicles whose owner allows location history; the location values
+    of every other vehicle are withheld (neither stored nor passed to the rules)."""
     builder = BatchBuilder(catalog, limits, now_ms)
     vehicle_of_msg = np.full(len(parsed.received), -1, dtype=np.int64)
     for i, (vin, outcome) in enumerate(zip(parsed.vins, parsed.outcome, strict=True)):
@@ -137,7 +142,7 @@ def prepare(
             continue
         vehicle_of_msg[i] = known[0]
         builder.add(i, outcome, default_major=known[1])
-    decoded = builder.finish()
+    decoded = _without_private_locations(builder.finish(), vehicle_of_msg, catalog, location_allowed)
 
     vehicle_id = vehicle_of_msg[decoded.msg].astype(np.int32)
     dtc_rows = [
@@ -159,6 +164,19 @@ def prepare(
     parts = part_of_owner[inverse] if len(owners) else np.empty(0, np.int64)
     batches = {int(p): forward.take(np.flatnonzero(parts == p)) for p in np.unique(parts)}
     return Prepared(rows, dead, batches, len(decoded), _counted(parsed, decoded, vehicle_of_msg))
+
+
+def _without_private_locations(
+    decoded: DecodedBatch, vehicle_of_msg: np.ndarray, catalog: Catalog, allowed: set[int] | frozenset[int]
+) -> DecodedBatch:
+    location = np.array([s.id for s in catalog.signals if s.path.startswith(LOCATION_PREFIX)], dtype=np.int16)
+    withheld = np.isin(decoded.signal, location) & ~np.isin(vehicle_of_msg[decoded.msg], list(allowed))
+    if not withheld.any():
+        return decoded
+    keep = ~withheld
+    return replace(
+        decoded, msg=decoded.msg[keep], ts=decoded.ts[keep], signal=decoded.signal[keep], value=decoded.value[keep]
+    )
 
 
 def _counted(parsed: Parsed, decoded: DecodedBatch, vehicle_of_msg: np.ndarray) -> list[Counted]:

@@ -24,7 +24,7 @@ from telemetry.catalog import Catalog, default_catalog
 from telemetry.codec import Limits
 from telemetry.mqtt import Backoff, ack, make_client, payload_bytes, run_forever
 from telemetry.settings import Settings
-from telemetry.storage import deadletters, records
+from telemetry.storage import consents, deadletters, records
 from telemetry.storage.db import connect
 from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.samples import SampleWriter
@@ -153,7 +153,9 @@ class IngestWorker:
         missing = [v for v in parsed.vins_to_look_up() if v not in self.vehicles]
         if missing:
             self.vehicles.update(await records.lookup_vehicles(conn, vins=missing))
-            await conn.commit()
+        present = [self.vehicles[v][0] for v in parsed.vins_to_look_up() if v in self.vehicles]
+        allowed = await consents.location_allowed(conn, vehicle_ids=present) if present else set()
+        await conn.commit()
         prepared = prepare(
             parsed,
             self.vehicles,
@@ -162,6 +164,7 @@ class IngestWorker:
             writer=self.writer,
             partitions=self.settings.rule_partitions,
             now_ms=now_ms(),
+            location_allowed=allowed,
         )
         days = {int(d) for d in np.unique(prepared.rows.ts // MS_PER_DAY)}
         days |= {day_of(t) for _v, t, _c in prepared.rows.dtc}

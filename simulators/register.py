@@ -1,6 +1,6 @@
 """Registering a simulated fleet through the HTTP API before it publishes: a few dealers, one
-customer per private car (a company for the vans), the vehicles with their delivery date, and
-each vehicle's last scheduled service. Re-running finds what is already there."""
+customer per private car (a company for the vans) with their consents, the vehicles with their
+delivery date, and each vehicle's last scheduled service. Re-running finds what is already there."""
 
 from __future__ import annotations
 
@@ -56,6 +56,9 @@ async def _one(http: httpx.AsyncClient, fleet: Fleet, i: int, dealer_ids: list[i
         }
         body = {**(company if fleet.is_van(i) else person), "dealer_id": dealer}
         customer = _ok(await http.post("/customers", json=body)).json()
+        for purpose in _consents(number):
+            consent = {"purpose": purpose, "granted": True, "source": "simulated onboarding"}
+            _ok(await http.post(f"/customers/{customer['id']}/consents", json=consent))
         delivered = datetime.fromtimestamp(int(fleet.delivered_ms[i]) / 1000, UTC).date()
         vehicle = {
             "vin": vin, "make": model.make, "model": model.model, "model_year": delivered.year,
@@ -76,6 +79,14 @@ async def _one(http: httpx.AsyncClient, fleet: Fleet, i: int, dealer_ids: list[i
 @asynccontextmanager
 async def _borrowed(client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
     yield client
+
+
+def _consents(number: int) -> list[str]:
+    """What the simulated customer agreed to: alerts always, location history 70 %, marketing 40 %."""
+    draw = number * 2654435761 % 100  # spread evenly, the same on every run
+    return (
+        ["maintenance_alerts"] + (["location_history"] if draw < 70 else []) + (["marketing"] if draw % 10 < 4 else [])
+    )
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:

@@ -1,15 +1,26 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.auth import CustomerUser, require_dealer, sees_dealer, visible_customer
 from api.deps import ConnDep, SettingsDep
-from api.models import AUTH_ERRORS, CustomerIn, CustomerOut, CustomerRecord, DuplicateOut, ErrorOut
+from api.models import (
+    AUTH_ERRORS,
+    ConsentIn,
+    ConsentOut,
+    ConsentsOut,
+    CustomerIn,
+    CustomerOut,
+    CustomerRecord,
+    DuplicateOut,
+    ErrorOut,
+)
 from telemetry.contacts import normalize_email, normalize_phone
 from telemetry.errors import ConflictError
-from telemetry.storage import alerts, records
+from telemetry.storage import alerts, consents, records
 from telemetry.storage.apikeys import Principal
 from telemetry.storage.customer_matches import probable_duplicates
 
@@ -71,3 +82,34 @@ async def get_customer(customer_id: int, conn: ConnDep, principal: CustomerUser)
     owned = await records.vehicles_of_customer(conn, customer_id=customer_id)
     found = await alerts.for_vehicles(conn, vehicle_ids=[int(v["id"]) for v in owned]) if owned else []
     return {**customer, "vehicles": owned, "alerts": found}
+
+
+@router.post(
+    "/{customer_id}/consents",
+    response_model=ConsentOut,
+    status_code=201,
+    responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
+    summary="Record a grant or withdrawal of consent for one purpose; it is in force at once",
+)
+async def record_consent(
+    customer_id: int, body: ConsentIn, conn: ConnDep, principal: CustomerUser
+) -> dict[str, object]:
+    await visible_customer(conn, principal, customer_id)
+    given_at = body.given_at or datetime.now(UTC)
+    return await consents.record(
+        conn, customer_id=customer_id, purpose=body.purpose, granted=body.granted, given_at=given_at, source=body.source
+    )
+
+
+@router.get(
+    "/{customer_id}/consents",
+    response_model=ConsentsOut,
+    responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
+    summary="Consent in force per purpose, and every grant and withdrawal, newest first",
+)
+async def get_consents(customer_id: int, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+    await visible_customer(conn, principal, customer_id)
+    return {
+        "current": await consents.current(conn, customer_id=customer_id),
+        "history": await consents.history(conn, customer_id=customer_id),
+    }

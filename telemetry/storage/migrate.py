@@ -51,6 +51,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "API keys", _sql_file("0006_api_keys.sql")),
     Migration(7, "customer matching indexes", _sql_file("0007_customer_matching.sql")),
     Migration(8, "alert queue: assignment, notes, announcements", _sql_file("0008_alert_queue.sql")),
+    Migration(9, "consents", _sql_file("0009_consents.sql")),
 )
 
 
