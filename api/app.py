@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.routes import alert_stream, alerts, customers, deadletters, dealers, health, vehicles
+from rules.definitions import load_rules
 from telemetry import __version__
 from telemetry.catalog import default_catalog
 from telemetry.errors import (
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.catalog = default_catalog()
+    app.state.rules = load_rules(app.state.catalog, settings.rules_dir)  # maintenance plans for the customer view
 
     @app.exception_handler(TelemetryError)
     async def telemetry_error(_request: Request, exc: TelemetryError) -> JSONResponse:

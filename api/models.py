@@ -223,9 +223,45 @@ class ResolveIn(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class VehicleSummary(BaseModel):
+    last_seen: datetime | None = Field(description="Newest of the values below (last 30 days)")
+    odometer_km: float | None
+    fuel_percent: float | None
+    charge_percent: float | None
+    state_of_health_percent: float | None
+    open_alerts: int
+    worst_open_severity: Literal["info", "warning", "critical"] | None
+
+
+class NextService(BaseModel):
+    due_on: date
+    due_at_km: float
+    plan: str
+
+
+class VehicleView(VehicleOut):
+    latest: VehicleSummary
+    next_service: NextService | None = Field(description="From the last scheduled service (or delivery) and the plan")
+
+
+class CustomerServiceOut(ServiceOut):
+    vin: str
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: Literal["alert", "service", "consent"]
+    vin: str | None
+    ref_id: int
+    summary: str
+
+
 class CustomerRecord(CustomerOut):
-    vehicles: list[VehicleOut]
+    vehicles: list[VehicleView]
     alerts: list[AlertOut] = Field(description="Alerts on the customer's vehicles, newest first")
+    services: list[CustomerServiceOut] = Field(description="Service history of the customer's vehicles, newest first")
+    consents: dict[Purpose, ConsentState] = Field(description="In force per purpose; absent: not granted")
+    timeline: list[TimelineEntry] = Field(description="Alerts, services and consents, newest first (at most 200)")
 
 
 class SignalPoint(BaseModel):

@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.auth import CustomerUser, require_dealer, sees_dealer, visible_customer
-from api.deps import ConnDep, SettingsDep
+from api.customer_view import customer_view
+from api.deps import CatalogDep, ConnDep, SettingsDep
 from api.models import (
     AUTH_ERRORS,
     ConsentIn,
@@ -20,7 +21,7 @@ from api.models import (
 )
 from telemetry.contacts import normalize_email, normalize_phone
 from telemetry.errors import ConflictError
-from telemetry.storage import alerts, consents, records
+from telemetry.storage import consents, records
 from telemetry.storage.apikeys import Principal
 from telemetry.storage.customer_matches import probable_duplicates
 
@@ -75,13 +76,14 @@ def _as_seen_by(principal: Principal, candidate: dict[str, object]) -> dict[str,
     "/{customer_id}",
     response_model=CustomerRecord,
     responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
-    summary="The customer record with their vehicles and the alerts on them, newest first",
+    summary="The customer's record: their vehicles with the latest telemetry, open alerts and next "
+    "service; alerts; service history; consents; and a timeline of it all",
 )
-async def get_customer(customer_id: int, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+async def get_customer(
+    customer_id: int, request: Request, conn: ConnDep, catalog: CatalogDep, principal: CustomerUser
+) -> dict[str, object]:
     customer = await visible_customer(conn, principal, customer_id)
-    owned = await records.vehicles_of_customer(conn, customer_id=customer_id)
-    found = await alerts.for_vehicles(conn, vehicle_ids=[int(v["id"]) for v in owned]) if owned else []
-    return {**customer, "vehicles": owned, "alerts": found}
+    return await customer_view(conn, catalog, request.app.state.rules, customer)
 
 
 @router.post(

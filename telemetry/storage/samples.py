@@ -171,3 +171,16 @@ async def read_series(
     ).format(c=sql.Identifier(signal.column))
     cur = await conn.execute(query, (vehicle_id, start, end, limit))
     return [(r["ts"], r["value"]) for r in await cur.fetchall()]
+
+
+async def latest_value(
+    conn: psycopg.AsyncConnection, *, vehicle_id: int, signal: Signal, since: datetime
+) -> tuple[datetime, object] | None:
+    """The newest stored value of one signal for one vehicle since `since`, with its time."""
+    query = sql.SQL(
+        "SELECT ts, {c} AS value FROM samples WHERE vehicle_id = %s AND ts >= %s AND {c} IS NOT NULL"
+        " ORDER BY ts DESC LIMIT 1"
+    ).format(c=sql.Identifier(signal.column))
+    cur = await conn.execute(query, (vehicle_id, since))
+    row = await cur.fetchone()
+    return None if row is None else (row["ts"], row["value"])

@@ -1,0 +1,90 @@
+"""The service advisor's view of one customer: their vehicles with the latest telemetry, open
+alerts and next service, the service history, consents, and one timeline of it all."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from rules.definitions import Rule
+from telemetry.catalog import Catalog
+from telemetry.storage import alerts, consents, records, services
+from telemetry.storage.samples import latest_value
+from telemetry.timeutil import to_datetime
+
+# summary field -> (VSS path, factor to the field's unit)
+SUMMARY = {
+    "odometer_km": ("Vehicle.TraveledDistance", 0.001),
+    "fuel_percent": ("Vehicle.Powertrain.FuelSystem.RelativeLevel", 1.0),
+    "charge_percent": ("Vehicle.Powertrain.TractionBattery.StateOfCharge.Current", 1.0),
+    "state_of_health_percent": ("Vehicle.Powertrain.TractionBattery.StateOfHealth", 1.0),
+}
+LOOK_BACK = timedelta(days=30)  # latest values are looked for this far back
+SEVERITY_ORDER = ("critical", "warning", "info")
+TIMELINE_LIMIT = 200
+
+
+def service_plans(rules: list[Rule]) -> dict[str, tuple[float, float]]:
+    """Model (or 'default') -> (km, months), from the rule library's maintenance plan."""
+    for rule in rules:
+        for c in rule.conditions:
+            if c.kind == "service_plan" and c.plans:
+                return dict(c.plans)
+    return {}
+
+
+async def customer_view(
+    conn: psycopg.AsyncConnection, catalog: Catalog, rules: list[Rule], customer: dict[str, object]
+) -> dict[str, object]:
+    customer_id = int(customer["id"])  # type: ignore[call-overload]
+    owned = await records.vehicles_of_customer(conn, customer_id=customer_id)
+    ids = [int(v["id"]) for v in owned]
+    found = await alerts.for_vehicles(conn, vehicle_ids=ids) if ids else []
+    plans = service_plans(rules)
+    start_points = (await services.baselines(conn, vehicle_ids=ids))[0] if ids else {}
+    now = datetime.now(UTC)
+    vehicles, history = [], []
+    for v in owned:
+        vid = int(v["id"])
+        latest: dict[str, object] = {"last_seen": None}
+        for name, (path, factor) in SUMMARY.items():
+            got = await latest_value(conn, vehicle_id=vid, signal=catalog[path], since=now - LOOK_BACK)
+            latest[name] = None if got is None else round(float(got[1]) * factor, 1)
+            if got is not None and (latest["last_seen"] is None or got[0] > latest["last_seen"]):  # type: ignore[operator]
+                latest["last_seen"] = got[0]
+        open_alerts = [a for a in found if a["vin"] == v["vin"] and a["state"] in ("open", "acknowledged")]
+        latest["open_alerts"] = len(open_alerts)
+        latest["worst_open_severity"] = next(
+            (s for s in SEVERITY_ORDER if any(a["severity"] == s for a in open_alerts)), None
+        )
+        plan = plans.get(str(v["model"])) or plans.get("default")
+        due = None
+        if plan is not None and vid in start_points:
+            since_ms, since_km = start_points[vid]
+            due = {
+                "due_on": (to_datetime(since_ms) + timedelta(days=plan[1] * 30.4375)).date(),
+                "due_at_km": round(since_km + plan[0], 1),
+                "plan": f"every {plan[0]:,.0f} km or {plan[1]:g} months",
+            }
+        vehicles.append({**v, "latest": latest, "next_service": due})
+        history += [{**s, "vin": v["vin"]} for s in await services.history(conn, vehicle_id=vid)]
+    consent_rows = await consents.history(conn, customer_id=customer_id)
+    timeline = (
+        [{"at": a["first_seen"], "kind": "alert", "vin": a["vin"], "ref_id": a["id"],
+          "summary": f"{a['severity']}: {a['title']} ({a['state']})"} for a in found]
+        + [{"at": s["performed_at"], "kind": "service", "vin": s["vin"], "ref_id": s["id"],
+            "summary": f"{s['kind']} service at {s['odometer_km']:,.0f} km"} for s in history]
+        + [{"at": c["given_at"], "kind": "consent", "vin": None, "ref_id": c["id"],
+            "summary": f"{c['purpose']} {'granted' if c['granted'] else 'withdrawn'} ({c['source']})"}
+           for c in consent_rows]
+    )  # fmt: skip
+    timeline.sort(key=lambda e: e["at"], reverse=True)
+    return {
+        **customer,
+        "vehicles": vehicles,
+        "alerts": found,
+        "services": sorted(history, key=lambda s: s["performed_at"], reverse=True),
+        "consents": await consents.current(conn, customer_id=customer_id),
+        "timeline": timeline[:TIMELINE_LIMIT],
+    }

@@ -1,0 +1,51 @@
+"""The advisor's one view of a customer: vehicles with their latest telemetry, open alerts and
+next service, the service history, consents and a timeline."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from telemetry.storage import alerts
+from telemetry.storage.db import connect
+from telemetry.timeutil import now_ms
+from tests.fix_server import Server, wait_for
+from tests.test_end_to_end import publish, register, series
+
+
+def test_the_customer_record_is_one_view_of_customer_and_vehicle(server: Server) -> None:
+    vin = "WA1V1EWV1EWV1EW01"
+    customer = register(server, vin)
+    signals = {"Vehicle.TraveledDistance": 41_234_500, "Vehicle.Powertrain.FuelSystem.RelativeLevel": 63.0}
+    publish(server, vin, [orjson.dumps({"vin": vin, "ts": now_ms(), "signals": signals})])
+    wait_for(lambda: series(server, vin, "Vehicle.TraveledDistance"))
+    service = {"performed_at": "2026-03-01T09:00:00+01:00", "odometer_km": 30_000, "kind": "scheduled"}
+    assert server.api.post(f"/vehicles/{vin}/services", json=service).status_code == 201
+    consent = {"purpose": "marketing", "granted": True, "source": "showroom"}
+    assert server.api.post(f"/customers/{customer['id']}/consents", json=consent).status_code == 201
+
+    async def fire() -> None:
+        async with await connect(server.settings) as conn:
+            cur = await conn.execute("SELECT id FROM vehicles WHERE vin = %s", (vin,))
+            vid = (await cur.fetchone())["id"]
+            at = datetime.now(UTC) - timedelta(minutes=5)
+            firing = alerts.Firing(vid, "tyre_low_front_left", 1, "warning", "Tyre low", "172 kPa", at, at, 172.0, {})
+            await alerts.fire(conn, firing, reopen_within=timedelta(hours=1))
+            await conn.commit()
+
+    asyncio.run(fire())
+    view = server.api.get(f"/customers/{customer['id']}").json()
+    [vehicle] = view["vehicles"]
+    assert vehicle["latest"]["odometer_km"] == 41_234.5
+    assert vehicle["latest"]["fuel_percent"] == 63.0
+    assert vehicle["latest"]["charge_percent"] is None
+    assert (vehicle["latest"]["open_alerts"], vehicle["latest"]["worst_open_severity"]) == (1, "warning")
+    # Compact 1.5: every 15,000 km or 12 months, from the service on 1 March
+    assert vehicle["next_service"]["due_at_km"] == 45_000
+    assert vehicle["next_service"]["due_on"] == "2027-03-01"
+    assert [s["odometer_km"] for s in view["services"]] == [30_000]
+    assert view["consents"]["marketing"]["source"] == "showroom"
+    assert [e["kind"] for e in view["timeline"]] == ["consent", "alert", "service"], "newest first"
+    assert view["timeline"][-1]["summary"] == "scheduled service at 30,000 km"
