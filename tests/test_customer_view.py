@@ -12,6 +12,7 @@ from telemetry.storage import alerts
 from telemetry.storage.db import connect
 from telemetry.timeutil import now_ms
 from tests.fix_server import Server, wait_for
+from tests.fix_services import make_key
 from tests.test_end_to_end import publish, register, series
 
 
@@ -49,3 +50,38 @@ def test_the_customer_record_is_one_view_of_customer_and_vehicle(server: Server)
     assert view["consents"]["marketing"]["source"] == "showroom"
     assert [e["kind"] for e in view["timeline"]] == ["consent", "alert", "service"], "newest first"
     assert view["timeline"][-1]["summary"] == "scheduled service at 30,000 km"
+
+
+def test_export_holds_everything_and_erasure_removes_the_person(server: Server) -> None:
+    vin = "WA1ERASEERASEER01"
+    customer = register(server, vin)
+    consent = {"purpose": "location_history", "granted": True, "source": "app"}
+    assert server.api.post(f"/customers/{customer['id']}/consents", json=consent).status_code == 201
+    doc = {"vin": vin, "ts": now_ms(), "signals": {"Vehicle.Speed": 30.0, "Vehicle.CurrentLocation.Latitude": 48.1}}
+    publish(server, vin, [orjson.dumps(doc)])
+    wait_for(lambda: series(server, vin, "Vehicle.CurrentLocation.Latitude"))
+    export = server.api.get(f"/customers/{customer['id']}/export").json()
+    assert export["record"]["email"] == customer["email"]
+    assert [c["purpose"] for c in export["consent_history"]] == ["location_history"]
+    held = export["telemetry"][vin]
+    assert held["Vehicle.CurrentLocation.Latitude"]["values"] == 1
+    assert held["Vehicle.Speed"]["fetch"] == f"/vehicles/{vin}/signals/Vehicle.Speed"
+
+    erased = server.api.delete(f"/customers/{customer['id']}")
+    assert erased.json() == {"erased": customer["id"], "vehicles_unlinked": [vin]}
+    record = server.api.get(f"/customers/{customer['id']}").json()
+    assert (record["name"], record["email"], record["vehicles"], record["consents"]) == (
+        f"erased customer {customer['id']}", None, [], {},
+    )  # fmt: skip
+    assert server.api.get(f"/vehicles/{vin}").json()["owner_customer_id"] is None
+    again = {
+        "vin": vin,
+        "ts": now_ms() + 1000,
+        "signals": {"Vehicle.Speed": 31.0, "Vehicle.CurrentLocation.Latitude": 48.2},
+    }
+    publish(server, vin, [orjson.dumps(again)])
+    wait_for(lambda: len(series(server, vin, "Vehicle.Speed")) == 2)
+    assert len(series(server, vin, "Vehicle.CurrentLocation.Latitude")) == 1, "no owner, no consent: no location"
+    reader = make_key(server.settings, "vehicle-readonly")
+    refused = server.api.delete(f"/customers/{customer['id']}", headers={"Authorization": f"Bearer {reader}"})
+    assert refused.status_code == 403

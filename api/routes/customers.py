@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.encoders import jsonable_encoder
 
-from api.auth import CustomerUser, require_dealer, sees_dealer, visible_customer
+from api.auth import Admin, CustomerUser, require_dealer, sees_dealer, visible_customer
 from api.customer_view import customer_view
 from api.deps import CatalogDep, ConnDep, SettingsDep
 from api.models import (
@@ -115,3 +116,42 @@ async def get_consents(customer_id: int, conn: ConnDep, principal: CustomerUser)
         "current": await consents.current(conn, customer_id=customer_id),
         "history": await consents.history(conn, customer_id=customer_id),
     }
+
+
+@router.get(
+    "/{customer_id}/export",
+    responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
+    summary="Everything held about the customer, as JSON (data portability): the record, consent "
+    "history, and per vehicle which signals are stored, how many values, and where to fetch them",
+)
+async def export_customer(
+    customer_id: int, request: Request, conn: ConnDep, catalog: CatalogDep, principal: CustomerUser
+) -> dict[str, object]:
+    customer = await visible_customer(conn, principal, customer_id)
+    record = await customer_view(conn, catalog, request.app.state.rules, customer)
+    columns = {s.column: s.path for s in catalog.signals}
+    telemetry: dict[str, object] = {}
+    for vehicle in record["vehicles"]:  # type: ignore[attr-defined]
+        held = await records.signals_held(conn, vehicle_id=int(vehicle["id"]), columns=list(columns))
+        telemetry[str(vehicle["vin"])] = {
+            columns[c]: {**h, "fetch": f"/vehicles/{vehicle['vin']}/signals/{columns[c]}"} for c, h in held.items()
+        }
+    return jsonable_encoder(
+        {
+            "exported_at": datetime.now(UTC),
+            "record": record,
+            "consent_history": await consents.history(conn, customer_id=customer_id),
+            "telemetry": telemetry,
+        }
+    )
+
+
+@router.delete(
+    "/{customer_id}",
+    responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
+    summary="Erase the customer's personal data: name pseudonymised, contact data and consents removed, "
+    "vehicles unlinked; service history and alerts stay with the vehicles",
+)
+async def erase_customer(customer_id: int, conn: ConnDep, _principal: Admin) -> dict[str, object]:
+    unlinked = await records.erase_customer(conn, customer_id=customer_id)
+    return {"erased": customer_id, "vehicles_unlinked": unlinked}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import psycopg
+from psycopg import sql
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
 from telemetry.errors import ConflictError, NotFoundError
@@ -124,3 +125,43 @@ async def lookup_vehicles(conn: psycopg.AsyncConnection, *, vins: list[str]) -> 
         (vins,),
     )
     return {r["vin"]: (r["id"], r["major"]) for r in await cur.fetchall()}
+
+
+async def erase_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> list[str]:
+    """Remove the customer's personal data: name pseudonymised, contact data and consents gone,
+    vehicles unlinked (their telemetry no longer points at a person). Service history and alerts
+    belong to the vehicles and stay, as invoices must. Returns the VINs unlinked."""
+    cur = await conn.execute(
+        "UPDATE customers SET name = 'erased customer ' || id, email = NULL, phone = NULL, postcode = NULL,"
+        " erased_at = now() WHERE id = %s RETURNING id",
+        (customer_id,),
+    )
+    if await cur.fetchone() is None:
+        raise NotFoundError(f"customer {customer_id} not found")
+    await conn.execute("DELETE FROM consents WHERE customer_id = %s", (customer_id,))
+    cur = await conn.execute(
+        "UPDATE vehicles SET owner_customer_id = NULL WHERE owner_customer_id = %s RETURNING vin", (customer_id,)
+    )
+    return [str(r["vin"]) for r in await cur.fetchall()]
+
+
+async def signals_held(conn: psycopg.AsyncConnection, *, vehicle_id: int, columns: list[str]) -> dict[str, dict]:
+    """Per stored column: how many values, first and last time (what a data export lists)."""
+    parts = sql.SQL(", ").join(
+        sql.SQL(
+            "count({c}) AS {n}, min(ts) FILTER (WHERE {c} IS NOT NULL) AS {f},"
+            " max(ts) FILTER (WHERE {c} IS NOT NULL) AS {z}"
+        ).format(c=sql.Identifier(c), n=sql.Identifier(f"n{i}"), f=sql.Identifier(f"f{i}"), z=sql.Identifier(f"l{i}"))
+        for i, c in enumerate(columns)
+    )
+    cur = await conn.execute(
+        sql.SQL("SELECT {parts} FROM samples WHERE vehicle_id = %s").format(parts=parts), (vehicle_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return {}
+    return {
+        c: {"values": row[f"n{i}"], "first": row[f"f{i}"], "last": row[f"l{i}"]}
+        for i, c in enumerate(columns)
+        if row[f"n{i}"]
+    }
