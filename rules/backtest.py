@@ -57,13 +57,7 @@ def _batch(
     vid: np.ndarray, ts: np.ndarray, values: np.ndarray, signals: list[Signal], dtcs: list, catalog: Catalog
 ) -> RuleBatch:
     """Wide rows (one column per signal, NaN where absent) as the long rows the engine takes."""
-    row, col = np.nonzero(~np.isnan(values))
-    batch = RuleBatch(
-        vid[row].astype(np.int32),
-        ts[row].astype(np.int64),
-        np.array([s.id for s in signals], dtype=np.int16)[col],
-        values[row, col],
-    )
+    batch = RuleBatch.from_wide(vid, ts, values, np.array([s.id for s in signals], dtype=np.int16))
     return with_dtcs(batch, dtcs, catalog)
 
 

@@ -52,8 +52,7 @@ class SpanConverter:
     def batch(self, span: Span) -> RuleBatch:
         """Vehicle ids are the fleet's indices."""
         vid = span.vehicle
-        row, col = np.nonzero(~np.isnan(span.values))
-        parts = [RuleBatch(vid[row], span.ts_ms[row], self.ids[col], span.values[row, col])]
+        parts = [RuleBatch.from_wide(vid, span.ts_ms, span.values, self.ids)]
         clean = span.dtc == 0
         parts.append(
             RuleBatch(

@@ -39,6 +39,18 @@ class RuleBatch:
         return RuleBatch(self.vehicle_id[index], self.ts[index], self.signal[index], self.value[index])
 
     @classmethod
+    def from_wide(cls, vehicle_id: np.ndarray, ts: np.ndarray, values: np.ndarray, signal_ids: np.ndarray) -> RuleBatch:
+        """Wide rows (one column per signal, `signal_ids[j]` for column j, NaN where absent) as
+        long rows."""
+        row, col = np.nonzero(~np.isnan(values))
+        return cls(
+            vehicle_id[row].astype(np.int32),
+            ts[row].astype(np.int64),
+            np.asarray(signal_ids, dtype=np.int16)[col],
+            values[row, col],
+        )
+
+    @classmethod
     def concat(cls, parts: list[RuleBatch]) -> RuleBatch:
         return cls(
             np.concatenate([p.vehicle_id for p in parts]).astype(np.int32),
