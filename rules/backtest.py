@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from psycopg import sql
 
 from rules.definitions import DTC_SIGNAL, Rule
 from rules.engine import Outcome, RuleEngine, VehicleInfo
 from telemetry.catalog import Catalog, Signal
+from telemetry.codec_arrow import timestamps_ms
 from telemetry.errors import InvalidRequestError
 from telemetry.rulebatch import RuleBatch, with_dtcs
 from telemetry.storage.services import baselines_sync
@@ -107,7 +107,7 @@ def parquet_history(
         present = [s for s in numeric if s.path in names]
         wanted = ["vin", "ts", *(s.path for s in present), *([dtc_path] if dtc_path in names else [])]
         for chunk in file.iter_batches(batch_size=CHUNK_ROWS, columns=wanted):
-            ts = pc.cast(chunk.column("ts"), pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy()
+            ts = timestamps_ms(chunk.column("ts"))
             vins = chunk.column("vin").to_pylist()
             vid = np.array([vehicle_of.get(v, -1) for v in vins], dtype=np.int64)
             keep = (vid >= 0) & (ts >= lo) & (ts < hi)

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from simulators import physics as ph
@@ -23,6 +22,7 @@ from simulators.encode import DTC_PATH
 from simulators.fleet import Fleet, Span
 from telemetry.bulk_publisher import BulkPublisher
 from telemetry.catalog import default_catalog
+from telemetry.codec_arrow import timestamps_ms
 from telemetry.errors import InvalidRequestError
 from telemetry.topics import TELEMETRY, vehicle_topic
 
@@ -108,7 +108,7 @@ def replay(
     """Publish recorded rows as JSON messages, paced by their timestamps divided by `speed`.
     Timestamps are shifted so that the replay stays in the past and ends at about the time it
     finishes (the server refuses the future), unless `keep_timestamps`."""
-    stamps = np.concatenate([_epoch_ms(pq.read_table(f, columns=["ts"]).column("ts")) for f in files])
+    stamps = np.concatenate([timestamps_ms(pq.read_table(f, columns=["ts"]).column("ts")) for f in files])
     if not len(stamps):
         return 0
     first_ms, last_ms = int(stamps.min()), int(stamps.max())
@@ -121,7 +121,7 @@ def replay(
     try:
         for table in read_days(files):
             vins = table.column("vin").to_pylist()
-            ts = _epoch_ms(table.column("ts"))
+            ts = timestamps_ms(table.column("ts"))
             numeric = [n for n in table.column_names if n not in ("vin", "ts", DTC_PATH)]
             values = np.column_stack(
                 [table.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in numeric]
@@ -146,7 +146,3 @@ def replay(
         out.drain()
         out.close()
     return sent
-
-
-def _epoch_ms(column: pa.ChunkedArray) -> np.ndarray:
-    return pc.cast(column, pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy()
