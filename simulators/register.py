@@ -5,8 +5,7 @@ delivery date, and each vehicle's last scheduled service. Re-running finds what 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 
 import httpx
@@ -27,9 +26,12 @@ async def register(
 ) -> int:
     """Returns how many vehicles were newly registered. `api_key`: an admin key; `client`: an
     open client (with its key) to use instead."""
-    headers = auth_headers(api_key)
-    fresh = httpx.AsyncClient(base_url=api_url, timeout=30, headers=headers)
-    async with fresh if client is None else _borrowed(client) as http:
+    if client is None:
+        client = httpx.AsyncClient(base_url=api_url, timeout=30, headers=auth_headers(api_key))
+        opened: AbstractAsyncContextManager[httpx.AsyncClient] = client
+    else:
+        opened = nullcontext(client)  # the caller's: left open
+    async with opened as http:
         existing = {d["code"]: d for d in _ok(await http.get("/dealers")).json()}
         dealer_ids = []
         for code, name in DEALERS:
@@ -74,11 +76,6 @@ async def _one(http: httpx.AsyncClient, fleet: Fleet, i: int, dealer_ids: list[i
         }
         _ok(await http.post(f"/vehicles/{vin}/services", json=service))
         return True
-
-
-@asynccontextmanager
-async def _borrowed(client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    yield client
 
 
 def _consents(number: int) -> list[str]:
