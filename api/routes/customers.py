@@ -22,7 +22,7 @@ from api.models import (
 )
 from telemetry.contacts import normalize_email, normalize_phone
 from telemetry.errors import ConflictError
-from telemetry.storage import consents, records
+from telemetry.storage import consents, records, samples
 from telemetry.storage.apikeys import Principal
 from telemetry.storage.customer_matches import probable_duplicates
 
@@ -132,7 +132,7 @@ async def export_customer(
     columns = {s.column: s.path for s in catalog.signals}
     telemetry: dict[str, object] = {}
     for vehicle in record["vehicles"]:  # type: ignore[attr-defined]
-        held = await records.signals_held(conn, vehicle_id=int(vehicle["id"]), columns=list(columns))
+        held = await samples.signals_held(conn, vehicle_id=int(vehicle["id"]), columns=list(columns))
         telemetry[str(vehicle["vin"])] = {
             columns[c]: {**h, "fetch": f"/vehicles/{vehicle['vin']}/signals/{columns[c]}"} for c, h in held.items()
         }

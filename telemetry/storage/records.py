@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import psycopg
-from psycopg import sql
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
 from telemetry.errors import ConflictError, NotFoundError
@@ -143,25 +142,3 @@ async def erase_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> 
         "UPDATE vehicles SET owner_customer_id = NULL WHERE owner_customer_id = %s RETURNING vin", (customer_id,)
     )
     return [str(r["vin"]) for r in await cur.fetchall()]
-
-
-async def signals_held(conn: psycopg.AsyncConnection, *, vehicle_id: int, columns: list[str]) -> dict[str, dict]:
-    """Per stored column: how many values, first and last time (what a data export lists)."""
-    parts = sql.SQL(", ").join(
-        sql.SQL(
-            "count({c}) AS {n}, min(ts) FILTER (WHERE {c} IS NOT NULL) AS {f},"
-            " max(ts) FILTER (WHERE {c} IS NOT NULL) AS {z}"
-        ).format(c=sql.Identifier(c), n=sql.Identifier(f"n{i}"), f=sql.Identifier(f"f{i}"), z=sql.Identifier(f"l{i}"))
-        for i, c in enumerate(columns)
-    )
-    cur = await conn.execute(
-        sql.SQL("SELECT {parts} FROM samples WHERE vehicle_id = %s").format(parts=parts), (vehicle_id,)
-    )
-    row = await cur.fetchone()
-    if row is None:
-        return {}
-    return {
-        c: {"values": row[f"n{i}"], "first": row[f"f{i}"], "last": row[f"l{i}"]}
-        for i, c in enumerate(columns)
-        if row[f"n{i}"]
-    }

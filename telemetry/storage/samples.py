@@ -184,3 +184,25 @@ async def latest_value(
     cur = await conn.execute(query, (vehicle_id, since))
     row = await cur.fetchone()
     return None if row is None else (row["ts"], row["value"])
+
+
+async def signals_held(conn: psycopg.AsyncConnection, *, vehicle_id: int, columns: list[str]) -> dict[str, dict]:
+    """Per stored column: how many values, first and last time (what a data export lists)."""
+    parts = sql.SQL(", ").join(
+        sql.SQL(
+            "count({c}) AS {n}, min(ts) FILTER (WHERE {c} IS NOT NULL) AS {f},"
+            " max(ts) FILTER (WHERE {c} IS NOT NULL) AS {z}"
+        ).format(c=sql.Identifier(c), n=sql.Identifier(f"n{i}"), f=sql.Identifier(f"f{i}"), z=sql.Identifier(f"l{i}"))
+        for i, c in enumerate(columns)
+    )
+    cur = await conn.execute(
+        sql.SQL("SELECT {parts} FROM samples WHERE vehicle_id = %s").format(parts=parts), (vehicle_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return {}
+    return {
+        c: {"values": row[f"n{i}"], "first": row[f"f{i}"], "last": row[f"l{i}"]}
+        for i, c in enumerate(columns)
+        if row[f"n{i}"]
+    }
