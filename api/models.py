@@ -21,6 +21,8 @@ AUTH_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut, "description": "No API key, or an unknown or revoked one"},
     403: {"model": ErrorOut, "description": "The key's role may not do this"},
 }
+# what endpoints on one record answer: the auth errors, and 404 (also for another dealer's record)
+RECORD_ERRORS: dict[int | str, dict[str, object]] = AUTH_ERRORS | {404: {"model": ErrorOut}}
 
 
 class DealerIn(BaseModel):

@@ -5,13 +5,22 @@ from fastapi import APIRouter
 
 from api.auth import Anyone, CustomerUser, sees_dealer
 from api.deps import ConnDep
-from api.models import AUTH_ERRORS, AcknowledgeIn, AlertOut, AssignIn, ErrorOut, NoteIn, NoteOut, ResolveIn
+from api.models import (
+    RECORD_ERRORS,
+    AcknowledgeIn,
+    AlertOut,
+    AssignIn,
+    ErrorOut,
+    NoteIn,
+    NoteOut,
+    ResolveIn,
+)
 from telemetry.errors import NotFoundError
 from telemetry.storage import alert_queue, alerts, records
 from telemetry.storage.apikeys import Principal
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-_ERRORS: dict[int | str, dict[str, object]] = AUTH_ERRORS | {404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
+_ERRORS: dict[int | str, dict[str, object]] = RECORD_ERRORS | {409: {"model": ErrorOut}}
 
 
 async def _visible(conn: psycopg.AsyncConnection, principal: Principal, alert_id: int) -> dict[str, object]:
@@ -22,7 +31,7 @@ async def _visible(conn: psycopg.AsyncConnection, principal: Principal, alert_id
     return alert
 
 
-@router.get("/{alert_id}", response_model=AlertOut, responses=AUTH_ERRORS | {404: {"model": ErrorOut}})
+@router.get("/{alert_id}", response_model=AlertOut, responses=RECORD_ERRORS)
 async def get_alert(alert_id: int, conn: ConnDep, principal: Anyone) -> dict[str, object]:
     return await _visible(conn, principal, alert_id)
 

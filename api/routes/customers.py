@@ -11,6 +11,7 @@ from api.customer_view import customer_view
 from api.deps import CatalogDep, ConnDep, SettingsDep
 from api.models import (
     AUTH_ERRORS,
+    RECORD_ERRORS,
     ConsentIn,
     ConsentOut,
     ConsentsOut,
@@ -76,7 +77,7 @@ def _as_seen_by(principal: Principal, candidate: dict[str, object]) -> dict[str,
 @router.get(
     "/{customer_id}",
     response_model=CustomerRecord,
-    responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
+    responses=RECORD_ERRORS,
     summary="The customer's record: their vehicles with the latest telemetry, open alerts and next "
     "service; alerts; service history; consents; and a timeline of it all",
 )
@@ -91,7 +92,7 @@ async def get_customer(
     "/{customer_id}/consents",
     response_model=ConsentOut,
     status_code=201,
-    responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
+    responses=RECORD_ERRORS,
     summary="Record a grant or withdrawal of consent for one purpose; it is in force at once",
 )
 async def record_consent(
@@ -107,7 +108,7 @@ async def record_consent(
 @router.get(
     "/{customer_id}/consents",
     response_model=ConsentsOut,
-    responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
+    responses=RECORD_ERRORS,
     summary="Consent in force per purpose, and every grant and withdrawal, newest first",
 )
 async def get_consents(customer_id: int, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
@@ -120,7 +121,7 @@ async def get_consents(customer_id: int, conn: ConnDep, principal: CustomerUser)
 
 @router.get(
     "/{customer_id}/export",
-    responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
+    responses=RECORD_ERRORS,
     summary="Everything held about the customer, as JSON (data portability): the record, consent "
     "history, and per vehicle which signals are stored, how many values, and where to fetch them",
 )
@@ -148,7 +149,7 @@ async def export_customer(
 
 @router.delete(
     "/{customer_id}",
-    responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
+    responses=RECORD_ERRORS,
     summary="Erase the customer's personal data: name pseudonymised, contact data and consents removed, "
     "vehicles unlinked; service history and alerts stay with the vehicles",
 )

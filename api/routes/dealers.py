@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from api.auth import Admin, CustomerUser, DealerReader, sees_dealer
 from api.deps import ConnDep
-from api.models import AUTH_ERRORS, DealerIn, DealerOut, ErrorOut, QueuedAlertOut
+from api.models import AUTH_ERRORS, RECORD_ERRORS, DealerIn, DealerOut, ErrorOut, QueuedAlertOut
 from telemetry.errors import NotFoundError
 from telemetry.storage import alert_queue, records
 
@@ -23,7 +23,7 @@ async def list_dealers(conn: ConnDep, principal: DealerReader) -> list[dict[str,
     return [d for d in await records.list_dealers(conn) if sees_dealer(principal, d["id"])]
 
 
-@router.get("/{dealer_id}", response_model=DealerOut, responses=AUTH_ERRORS | {404: {"model": ErrorOut}})
+@router.get("/{dealer_id}", response_model=DealerOut, responses=RECORD_ERRORS)
 async def get_dealer(dealer_id: int, conn: ConnDep, principal: DealerReader) -> dict[str, object]:
     if not sees_dealer(principal, dealer_id):
         raise NotFoundError(f"dealer {dealer_id} not found")
@@ -33,7 +33,7 @@ async def get_dealer(dealer_id: int, conn: ConnDep, principal: DealerReader) -> 
 @router.get(
     "/{dealer_id}/alerts",
     response_model=list[QueuedAlertOut],
-    responses=AUTH_ERRORS | {404: {"model": ErrorOut}},
+    responses=RECORD_ERRORS,
     summary="The dealer's alert queue: alerts on its vehicles, by severity, due date or age",
 )
 async def alert_queue_of_dealer(

@@ -7,7 +7,16 @@ from fastapi import APIRouter, Query
 
 from api.auth import Anyone, CustomerUser, VehicleWriter, require_dealer, visible_vehicle
 from api.deps import CatalogDep, ConnDep
-from api.models import AUTH_ERRORS, AlertOut, ErrorOut, ServiceIn, ServiceOut, SignalSeries, VehicleIn, VehicleOut
+from api.models import (
+    RECORD_ERRORS,
+    AlertOut,
+    ErrorOut,
+    ServiceIn,
+    ServiceOut,
+    SignalSeries,
+    VehicleIn,
+    VehicleOut,
+)
 from telemetry.errors import InvalidRequestError, NotFoundError
 from telemetry.storage import alerts, records, services
 from telemetry.storage.samples import read_series
@@ -15,16 +24,13 @@ from telemetry.storage.samples import read_series
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 
 
-_NOT_FOUND: dict[int | str, dict[str, object]] = AUTH_ERRORS | {404: {"model": ErrorOut}}
-
-
-@router.post("", response_model=VehicleOut, status_code=201, responses=_NOT_FOUND | {409: {"model": ErrorOut}})
+@router.post("", response_model=VehicleOut, status_code=201, responses=RECORD_ERRORS | {409: {"model": ErrorOut}})
 async def create_vehicle(body: VehicleIn, conn: ConnDep, principal: VehicleWriter) -> dict[str, object]:
     require_dealer(principal, body.dealer_id)
     return await records.create_vehicle(conn, **body.model_dump())
 
 
-@router.get("/{vin}", response_model=VehicleOut, responses=_NOT_FOUND)
+@router.get("/{vin}", response_model=VehicleOut, responses=RECORD_ERRORS)
 async def get_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> dict[str, object]:
     return await visible_vehicle(conn, principal, vin)
 
@@ -33,7 +39,7 @@ async def get_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> dict[str, o
     "/{vin}/services",
     response_model=ServiceOut,
     status_code=201,
-    responses=_NOT_FOUND,
+    responses=RECORD_ERRORS,
     summary="Record a service; a scheduled one restarts the maintenance plan's interval",
 )
 async def record_service(vin: str, body: ServiceIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
@@ -44,7 +50,7 @@ async def record_service(vin: str, body: ServiceIn, conn: ConnDep, principal: Cu
 @router.get(
     "/{vin}/services",
     response_model=list[ServiceOut],
-    responses=_NOT_FOUND,
+    responses=RECORD_ERRORS,
     summary="The vehicle's service history, newest first",
 )
 async def service_history(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
@@ -55,7 +61,7 @@ async def service_history(vin: str, conn: ConnDep, principal: Anyone) -> list[di
 @router.get(
     "/{vin}/alerts",
     response_model=list[AlertOut],
-    responses=_NOT_FOUND,
+    responses=RECORD_ERRORS,
     summary="Alerts on the vehicle, newest first",
 )
 async def vehicle_alerts(
@@ -73,7 +79,7 @@ async def vehicle_alerts(
     "/{vin}/signals/{path}",
     response_model=SignalSeries,
     response_model_by_alias=True,
-    responses=_NOT_FOUND | {422: {"model": ErrorOut}},
+    responses=RECORD_ERRORS | {422: {"model": ErrorOut}},
     summary="Stored samples of one signal, in time order",
 )
 async def signal_series(
