@@ -19,8 +19,6 @@ from telemetry.storage.deadletters import DeadLetter
 from telemetry.storage.samples import SampleWriter, WideRows
 from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, parse_vehicle_topic, partition_of
 
-LOCATION_PREFIX = "Vehicle.CurrentLocation."  # stored only with the owner's consent to location history
-
 
 @dataclass(frozen=True, slots=True)
 class Received:
@@ -169,8 +167,7 @@ def prepare(
 def _without_private_locations(
     decoded: DecodedBatch, vehicle_of_msg: np.ndarray, catalog: Catalog, allowed: set[int] | frozenset[int]
 ) -> DecodedBatch:
-    location = np.array([s.id for s in catalog.signals if s.path.startswith(LOCATION_PREFIX)], dtype=np.int16)
-    withheld = np.isin(decoded.signal, location) & ~np.isin(vehicle_of_msg[decoded.msg], list(allowed))
+    withheld = np.isin(decoded.signal, catalog.location_ids) & ~np.isin(vehicle_of_msg[decoded.msg], list(allowed))
     if not withheld.any():
         return decoded
     keep = ~withheld

@@ -55,6 +55,9 @@ class Resolution:
     offset: float = 0.0
 
 
+LOCATION_PREFIX = "Vehicle.CurrentLocation."
+
+
 @dataclass(frozen=True)
 class Catalog:
     vss_version: str
@@ -79,6 +82,11 @@ class Catalog:
             if s.kind == "boolean":
                 lo[s.id], hi[s.id] = 0.0, 1.0
         return lo, hi
+
+    @cached_property
+    def location_ids(self) -> np.ndarray:
+        """Ids of the location signals, which are stored only with the owner's consent."""
+        return np.array([s.id for s in self.signals if s.path.startswith(LOCATION_PREFIX)], dtype=np.int16)
 
     def __getitem__(self, path: str) -> Signal:
         return self.by_path[path]
