@@ -31,6 +31,11 @@ _ARROW_SCHEMA = pa.schema(
 _PATHS = pa.array(ph.COLUMNS, type=pa.string())
 
 
+def telemetry_json(vin: str, seq: int, ts_ms: int, signals: dict[str, object]) -> bytes:
+    """One sample as the JSON telemetry message of the MQTT contract."""
+    return orjson.dumps({"vin": vin, "seq": seq, "samples": [{"ts": ts_ms, "signals": signals}]})
+
+
 @dataclass(frozen=True)
 class Outgoing:
     ts_ms: int  # when the vehicle sends it (simulated clock)
@@ -57,12 +62,7 @@ class PayloadEncoder:
 
     def json(self, vehicle: int, ts_ms: int, signals: dict[str, object]) -> bytes:
         self.seq[vehicle] += 1
-        doc = {
-            "vin": self.fleet.vins[vehicle],
-            "seq": int(self.seq[vehicle]),
-            "samples": [{"ts": ts_ms, "signals": signals}],
-        }
-        return orjson.dumps(doc)
+        return telemetry_json(self.fleet.vins[vehicle], int(self.seq[vehicle]), ts_ms, signals)
 
     def encode(self, span: Span) -> list[Outgoing]:
         """The span's messages in the order the vehicles send them."""

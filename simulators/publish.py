@@ -26,7 +26,7 @@ from simulators.encode import PayloadEncoder
 from simulators.faults import Label
 from simulators.fleet import DAY_S, Fleet, ServiceVisit
 from simulators.record import ParquetRecorder
-from simulators.register import auth_headers
+from simulators.register import auth_headers, service_body
 from simulators.scenario import Scenario
 from telemetry.bulk_publisher import BulkPublisher
 from telemetry.errors import ConfigError
@@ -81,10 +81,10 @@ def _share(plan: PublishPlan, share: int, sent: mp.Value, busy: mp.Value, stop: 
     recorder = ParquetRecorder(plan.record, fleet, suffix=f"-p{share}") if plan.record else None
     wall0 = time.monotonic()
     span_s = max(plan.speed * SPAN_WALL_S, 1.0)
-    until = None if plan.duration_s is None else plan.start_s + plan.duration_s * plan.speed
+    until = np.inf if plan.duration_s is None else plan.start_s + plan.duration_s * plan.speed
     base_ms = plan.scenario.start_ms + int(plan.start_s * 1000)
     try:
-        for span in fleet.spans(span_s=span_s, until_s=until if until is not None else np.inf):
+        for span in fleet.spans(span_s=span_s, until_s=until):
             if span.services and plan.api_url:
                 _record_services(plan.api_url, plan.api_key, fleet, span.services)
             began = time.monotonic()
@@ -125,12 +125,8 @@ def _record_services(api_url: str, api_key: str | None, fleet: Fleet, visits: li
     """Workshop visits go into the vehicles' service history, as a dealer system would send them."""
     with httpx.Client(base_url=api_url, timeout=10, headers=auth_headers(api_key)) as http:
         for v in visits:
-            body = {
-                "performed_at": datetime.fromtimestamp(v.ts_ms / 1000, UTC).isoformat(),
-                "odometer_km": round(v.odometer_km, 1),
-                "kind": "scheduled",
-            }
             try:
+                body = service_body(v.ts_ms, v.odometer_km)
                 http.post(f"/vehicles/{fleet.vins[v.vehicle]}/services", json=body).raise_for_status()
             except httpx.HTTPError as exc:
                 log.warning("service visit of %s not recorded: %s", fleet.vins[v.vehicle], exc)

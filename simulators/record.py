@@ -13,12 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simulators import physics as ph
-from simulators.encode import DTC_PATH
+from simulators.encode import DTC_PATH, telemetry_json
 from simulators.fleet import Fleet, Span
 from telemetry.bulk_publisher import BulkPublisher
 from telemetry.catalog import default_catalog
@@ -137,8 +136,9 @@ def replay(
                 if dtcs is not None and dtcs[r] is not None:
                     signals[DTC_PATH] = dtcs[r]
                 seq[vin] = seq.get(vin, 0) + 1
-                doc = {"vin": vin, "seq": seq[vin], "samples": [{"ts": int(ts[r]) + shift, "signals": signals}]}
-                out.publish(vehicle_topic(prefix, vin, TELEMETRY), orjson.dumps(doc))
+                out.publish(
+                    vehicle_topic(prefix, vin, TELEMETRY), telemetry_json(vin, seq[vin], int(ts[r]) + shift, signals)
+                )
                 sent += 1
                 if on_progress is not None and sent % 2000 == 0:
                     on_progress(sent, time.monotonic() - wall0)

@@ -68,13 +68,8 @@ async def _one(http: httpx.AsyncClient, fleet: Fleet, i: int, dealer_ids: list[i
             "delivered_on": delivered.isoformat(),
         }  # fmt: skip
         _ok(await http.post("/vehicles", json=vehicle))
-        service = {
-            "performed_at": datetime.fromtimestamp(int(fleet.last_service_ms[i]) / 1000, UTC).isoformat(),
-            "odometer_km": round(float(fleet.last_service_km[i]), 1),
-            "kind": "scheduled",
-            "dealer_id": dealer,
-        }
-        _ok(await http.post(f"/vehicles/{vin}/services", json=service))
+        service = service_body(int(fleet.last_service_ms[i]), float(fleet.last_service_km[i]))
+        _ok(await http.post(f"/vehicles/{vin}/services", json={**service, "dealer_id": dealer}))
         return True
 
 
@@ -84,6 +79,12 @@ def _consents(number: int) -> list[str]:
     return (
         ["maintenance_alerts"] + (["location_history"] if draw < 70 else []) + (["marketing"] if draw % 10 < 4 else [])
     )
+
+
+def service_body(ts_ms: int, odometer_km: float) -> dict[str, object]:
+    """A scheduled service as `POST /vehicles/{vin}/services` takes it."""
+    performed_at = datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat()
+    return {"performed_at": performed_at, "odometer_km": round(odometer_km, 1), "kind": "scheduled"}
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
