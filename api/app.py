@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routes import alert_stream, alerts, customers, deadletters, dealers, health, vehicles
+from api.routes import alert_stream, alerts, customers, deadletters, dealers, health, vehicles, webhooks
 from rules.definitions import load_rules
 from telemetry import __version__
 from telemetry.catalog import default_catalog
@@ -55,6 +55,6 @@ def create_app(settings: Settings) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"detail": str(exc), **exc.details}, status_code=status, headers=headers)
 
-    for module in (health, dealers, customers, vehicles, alert_stream, alerts, deadletters):
+    for module in (health, dealers, customers, vehicles, alert_stream, alerts, deadletters, webhooks):
         app.include_router(module.router)
     return app

@@ -270,6 +270,7 @@ async def record(conn: psycopg.AsyncConnection, outcome: Outcome, *, reopen_with
                 last_seen=to_datetime(outcome.ts),
                 peak_value=outcome.value if math.isfinite(outcome.value) else None,
                 evidence=await evidence(conn, outcome),
+                rule_kind=rule.kind,
             ),
             reopen_within=reopen_within,
         )

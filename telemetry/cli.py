@@ -156,6 +156,14 @@ def api() -> None:
 
 
 @app.command()
+def webhooks() -> None:
+    """Run the webhook sender: outbox events to the CRM endpoints."""
+    from telemetry.webhooks.sender import main
+
+    main(Settings())
+
+
+@app.command()
 def ingest(
     index: Annotated[int, typer.Option(help="Worker number, part of its MQTT client id")] = 0,
     shared: Annotated[bool, typer.Option(help="Share the fleet with other ingest workers ($share)")] = False,

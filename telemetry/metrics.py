@@ -42,6 +42,9 @@ RULE_BATCH_SECONDS = Histogram(
     "Rule worker: from receiving a committed batch to its alerts and state committed",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2.5),
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "telemetry_webhook_attempts", "Webhook delivery attempts, by outcome: delivered, retry, dead", ["outcome"]
+)
 ALERT_EVENTS = Counter("telemetry_alert_events", "Alerts fired or cleared by the rule engine", ["rule", "event"])
 
 

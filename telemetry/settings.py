@@ -73,6 +73,15 @@ class Settings(BaseSettings):
         default="DE", min_length=2, max_length=2, description="Country of phone numbers given without a country code"
     )
 
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="A CRM endpoint answers within this or it failed")
+    webhook_backoff_base_s: float = Field(
+        default=10.0, gt=0, description="First retry after up to this; doubling per attempt, with full jitter"
+    )
+    webhook_backoff_cap_s: float = Field(default=3600.0, gt=0, description="Longest wait between two attempts")
+    webhook_give_up_after_s: float = Field(
+        default=72 * 3600.0, gt=0, description="Then a failing delivery goes to the dead-letter list"
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

@@ -56,7 +56,7 @@ def plan(ingest_workers: int, rule_workers: int, partitions: int, *, api: bool =
     """The server's processes. Rule workers run at a lower CPU priority: when the machine is
     saturated, storing what arrives comes first and the alerts a few milliseconds later (the
     engine needs ~2 ms a batch); with spare CPU the priority makes no difference."""
-    children = [Child("api", ["api"])] if api else []
+    children = [Child("api", ["api"]), Child("webhooks", ["webhooks"])] if api else []
     shared = ["--shared"] if ingest_workers > 1 else []
     children += [Child(f"ingest-{i}", ["ingest", "--index", str(i), *shared]) for i in range(ingest_workers)]
     for i in range(rule_workers):

@@ -39,7 +39,9 @@ async def seed(http: httpx.AsyncClient, settings: Settings) -> dict[str, int]:
         for vin, rule, severity, at, evidence in plan:
             cur = await conn.execute("SELECT id FROM vehicles WHERE vin = %s", (vin,))
             vid = (await cur.fetchone())["id"]
-            firing = alerts.Firing(vid, rule, 1, severity, rule, f"{rule} on {vin}", at, at, None, evidence)
+            firing = alerts.Firing(
+                vid, rule, 1, severity, rule, f"{rule} on {vin}", at, at, None, evidence, "threshold"
+            )
             ids[vin] = await alerts.fire(conn, firing, reopen_within=timedelta(hours=1))
         await conn.commit()
     return ids

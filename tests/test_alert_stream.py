@@ -61,7 +61,9 @@ def test_new_alerts_stream_to_the_keys_that_may_see_them(server: Server) -> None
             for vin in VINS.values():
                 cur = await conn.execute("SELECT id FROM vehicles WHERE vin = %s", (vin,))
                 vid = (await cur.fetchone())["id"]
-                firing = alerts.Firing(vid, "coolant_overtemp", 1, "critical", "Hot", f"hot {vin}", now, now, 121.0, {})
+                firing = alerts.Firing(
+                    vid, "coolant_overtemp", 1, "critical", "Hot", f"hot {vin}", now, now, 121.0, {}, "threshold"
+                )
                 await alerts.fire(conn, firing, reopen_within=timedelta(hours=1))
             await conn.commit()
 

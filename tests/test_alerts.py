@@ -29,6 +29,7 @@ def firing(vehicle_id: int, at: datetime, peak: float) -> alerts.Firing:
         last_seen=at,
         peak_value=peak,
         evidence={},
+        rule_kind="threshold",
     )
 
 

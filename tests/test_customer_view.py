@@ -32,7 +32,9 @@ def test_the_customer_record_is_one_view_of_customer_and_vehicle(server: Server)
             cur = await conn.execute("SELECT id FROM vehicles WHERE vin = %s", (vin,))
             vid = (await cur.fetchone())["id"]
             at = datetime.now(UTC) - timedelta(minutes=5)
-            firing = alerts.Firing(vid, "tyre_low_front_left", 1, "warning", "Tyre low", "172 kPa", at, at, 172.0, {})
+            firing = alerts.Firing(
+                vid, "tyre_low_front_left", 1, "warning", "Tyre low", "172 kPa", at, at, 172.0, {}, "threshold"
+            )
             await alerts.fire(conn, firing, reopen_within=timedelta(hours=1))
             await conn.commit()
 

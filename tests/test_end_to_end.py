@@ -12,6 +12,7 @@ from telemetry.mqtt import broker_address, publisher
 from telemetry.timeutil import now_ms
 from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, vehicle_topic
 from tests.fix_server import Server, wait_for
+from tests.fix_webhooks import receiving
 
 COOLANT = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
 
@@ -131,6 +132,21 @@ def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_is_kept(server:
 def test_coolant_over_temperature_raises_one_alert_on_the_customer_record(server: Server) -> None:
     vin = "2T1BURHEXJC043821"
     customer = register(server, vin)
+    with receiving(fail_first=1) as crm:
+        hook = server.api.post("/webhooks", json={"url": crm.url, "event_types": ["alert"]})
+        assert hook.status_code == 201, hook.text
+        raise_and_work_the_alert(server, vin, customer)
+
+        def crm_events() -> list[str]:
+            mine = [e["type"] for e in crm.unique_events() if e["vehicle"]["vin"] == vin]
+            return mine if len(mine) == 3 else []
+
+        # the CRM fails each first attempt; the server's webhook sender retries
+        assert wait_for(crm_events, timeout=60) == ["alert.opened", "alert.acknowledged", "alert.resolved"]
+        assert server.api.delete(f"/webhooks/{hook.json()['id']}").status_code == 204
+
+
+def raise_and_work_the_alert(server: Server, vin: str, customer: dict) -> None:
     start = now_ms() - 120_000
 
     def message(seq: int, first_s: int, count: int, temp: float) -> bytes:

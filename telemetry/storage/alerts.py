@@ -33,6 +33,7 @@ class Firing:
     last_seen: datetime
     peak_value: float | None
     evidence: dict[str, object]
+    rule_kind: str  # service_plan alerts are reported to CRMs as service_due events
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +87,8 @@ async def fire(conn: psycopg.AsyncConnection, firing: Firing, *, reopen_within: 
         return int(reopened["id"])
     cur = await conn.execute(
         "INSERT INTO alerts AS a (vehicle_id, rule_id, rule_version, severity, state, title, explanation,"
-        " first_seen, last_seen, peak_value, evidence)"
-        " VALUES (%s, %s, %s, %s, 'open', %s, %s, %s, %s, %s, %s)"
+        " first_seen, last_seen, peak_value, evidence, rule_kind)"
+        " VALUES (%s, %s, %s, %s, 'open', %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (vehicle_id, rule_id) WHERE state IN ('open', 'acknowledged') DO UPDATE SET"
         " last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen), occurrences = a.occurrences + 1,"
         " peak_value = GREATEST(a.peak_value, EXCLUDED.peak_value), severity = EXCLUDED.severity,"
@@ -104,6 +105,7 @@ async def fire(conn: psycopg.AsyncConnection, firing: Firing, *, reopen_within: 
             firing.last_seen,
             firing.peak_value,
             Jsonb(firing.evidence),
+            firing.rule_kind,
         ),
     )
     row = await cur.fetchone()

@@ -53,6 +53,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "alert queue: assignment, notes, announcements", _sql_file("0008_alert_queue.sql")),
     Migration(9, "consents", _sql_file("0009_consents.sql")),
     Migration(10, "customer erasure", _sql_file("0010_erasure.sql")),
+    Migration(11, "webhook outbox", _sql_file("0011_webhook_outbox.sql")),
 )
 
 

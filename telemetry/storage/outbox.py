@@ -1,0 +1,167 @@
+"""The webhook outbox (migration 0011): endpoints, events and their deliveries.
+
+Events are written by the transaction that makes the change (the alerts trigger, or `enqueue`
+here); the sender claims due deliveries, one per (endpoint, vehicle) at a time in event order,
+and records what came of each attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from telemetry.errors import NotFoundError
+
+Row = dict[str, object]
+EVENT_FAMILIES = ("alert", "service_due", "activation")
+_ENDPOINT_COLUMNS = "id, url, event_types, dealer_id, description, active, created_at"
+
+
+async def enqueue(conn: psycopg.AsyncConnection, *, event_type: str, vehicle_id: int, data: dict[str, object]) -> UUID:
+    """Write an event for the vehicle in the caller's transaction; returns its id."""
+    cur = await conn.execute("SELECT enqueue_event(%s, %s, %s) AS id", (event_type, vehicle_id, Jsonb(data)))
+    row = await cur.fetchone()
+    assert row is not None
+    return row["id"]
+
+
+async def create_endpoint(
+    conn: psycopg.AsyncConnection,
+    *,
+    url: str,
+    secret: str,
+    event_types: list[str],
+    dealer_id: int | None,
+    description: str | None,
+) -> Row:
+    cur = await conn.execute(
+        "INSERT INTO webhook_endpoints (url, secret, event_types, dealer_id, description)"
+        f" VALUES (%s, %s, %s, %s, %s) RETURNING {_ENDPOINT_COLUMNS}",
+        (url, secret, event_types, dealer_id, description),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def list_endpoints(conn: psycopg.AsyncConnection) -> list[Row]:
+    cur = await conn.execute(
+        f"SELECT {_ENDPOINT_COLUMNS}, (SELECT count(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id"
+        " AND d.state = 'pending') AS pending, (SELECT count(*) FROM webhook_deliveries d"
+        " WHERE d.endpoint_id = e.id AND d.state = 'dead') AS dead FROM webhook_endpoints e ORDER BY id"
+    )
+    return list(await cur.fetchall())
+
+
+async def deactivate_endpoint(conn: psycopg.AsyncConnection, *, endpoint_id: int) -> None:
+    """No new events for it; deliveries still pending are dropped with it."""
+    cur = await conn.execute("UPDATE webhook_endpoints SET active = false WHERE id = %s RETURNING id", (endpoint_id,))
+    if await cur.fetchone() is None:
+        raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
+    await conn.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = %s AND state = 'pending'", (endpoint_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    endpoint_id: int
+    event_seq: int
+    event_id: UUID
+    event_type: str
+    url: str
+    secret: str
+    payload: dict[str, object]
+    attempts: int
+    window_start: datetime
+
+
+async def claim(conn: psycopg.AsyncConnection, *, limit: int, lease: timedelta) -> list[Delivery]:
+    """Take up to `limit` due deliveries, each the oldest pending one of its (endpoint, vehicle).
+
+    A claimed delivery is leased: if the sender dies before recording the outcome, it is due again
+    when the lease ends (receivers deduplicate on the event id). Deliveries locked by another
+    sender are skipped, and so are those queued behind them, which keeps per-vehicle order.
+    """
+    cur = await conn.execute(
+        "WITH due AS ("
+        "  SELECT d.endpoint_id, d.event_seq FROM webhook_deliveries d"
+        "  WHERE d.state = 'pending' AND d.next_attempt_at <= now()"
+        "  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id"
+        "    AND p.ordering_key = d.ordering_key AND p.state = 'pending' AND p.event_seq < d.event_seq)"
+        "  ORDER BY d.next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED),"
+        " taken AS ("
+        "  UPDATE webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = now() + %s"
+        "  FROM due WHERE d.endpoint_id = due.endpoint_id AND d.event_seq = due.event_seq"
+        "  RETURNING d.endpoint_id, d.event_seq, d.attempts, d.window_start)"
+        " SELECT t.*, e.url, e.secret, o.id AS event_id, o.type AS event_type, o.payload"
+        " FROM taken t JOIN webhook_endpoints e ON e.id = t.endpoint_id JOIN outbox_events o ON o.seq = t.event_seq"
+        " ORDER BY t.event_seq",
+        (limit, lease),
+    )
+    return [Delivery(**row) for row in await cur.fetchall()]
+
+
+async def delivered(conn: psycopg.AsyncConnection, d: Delivery, *, status: int) -> None:
+    await conn.execute(
+        "UPDATE webhook_deliveries SET state = 'delivered', delivered_at = now(), last_status = %s, last_error = NULL"
+        " WHERE endpoint_id = %s AND event_seq = %s",
+        (status, d.endpoint_id, d.event_seq),
+    )
+
+
+async def failed(
+    conn: psycopg.AsyncConnection, d: Delivery, *, status: int | None, error: str, retry_in: timedelta | None
+) -> None:
+    """Try again in `retry_in`, or (None) give up: the delivery goes to the dead-letter list."""
+    await conn.execute(
+        "UPDATE webhook_deliveries SET last_status = %s, last_error = %s,"
+        " state = CASE WHEN %s::interval IS NULL THEN 'dead' ELSE 'pending' END,"
+        " next_attempt_at = now() + COALESCE(%s::interval, '0')"
+        " WHERE endpoint_id = %s AND event_seq = %s",
+        (status, error[:500], retry_in, retry_in, d.endpoint_id, d.event_seq),
+    )
+
+
+_DELIVERY_COLUMNS = (
+    "d.endpoint_id, o.id AS event_id, o.type AS event_type, o.created_at, d.state, d.attempts, d.last_status,"
+    " d.last_error, d.next_attempt_at, d.delivered_at, o.payload"
+)
+
+
+async def deliveries(conn: psycopg.AsyncConnection, *, endpoint_id: int, state: str, limit: int) -> list[Row]:
+    await _endpoint_exists(conn, endpoint_id)
+    cur = await conn.execute(
+        f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN outbox_events o ON o.seq = d.event_seq"
+        " WHERE d.endpoint_id = %s AND d.state = %s ORDER BY d.event_seq DESC LIMIT %s",
+        (endpoint_id, state, limit),
+    )
+    return list(await cur.fetchall())
+
+
+async def redeliver(conn: psycopg.AsyncConnection, *, endpoint_id: int, event_id: UUID) -> Row:
+    """A dead delivery is pending again, with a fresh retry window."""
+    cur = await conn.execute(
+        "UPDATE webhook_deliveries d SET state = 'pending', attempts = 0, next_attempt_at = now(),"
+        " window_start = now(), last_error = NULL FROM outbox_events o"
+        " WHERE o.seq = d.event_seq AND d.endpoint_id = %s AND o.id = %s AND d.state = 'dead' RETURNING d.event_seq",
+        (endpoint_id, event_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"no dead delivery of event {event_id} to endpoint {endpoint_id}")
+    await conn.execute("SELECT pg_notify(current_schema() || '.outbox', '')")
+    cur = await conn.execute(
+        f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN outbox_events o ON o.seq = d.event_seq"
+        " WHERE d.endpoint_id = %s AND d.event_seq = %s",
+        (endpoint_id, row["event_seq"]),
+    )
+    return await cur.fetchone()  # type: ignore[return-value]
+
+
+async def _endpoint_exists(conn: psycopg.AsyncConnection, endpoint_id: int) -> None:
+    cur = await conn.execute("SELECT 1 FROM webhook_endpoints WHERE id = %s", (endpoint_id,))
+    if await cur.fetchone() is None:
+        raise NotFoundError(f"webhook endpoint {endpoint_id} not found")

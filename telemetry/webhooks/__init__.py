@@ -1,0 +1,1 @@
+"""Delivering outbox events to external CRMs: the signature and the sender process."""

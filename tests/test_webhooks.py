@@ -1,0 +1,194 @@
+"""CRM webhooks: a real HTTP receiver that fails the first attempts gets every event exactly
+once after deduplicating on the event id, in order per vehicle, signed; what keeps failing goes
+to the dead-letter list and can be redelivered."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from telemetry.settings import Settings
+from telemetry.storage import alerts
+from telemetry.storage.db import connect
+from telemetry.webhooks.sender import Sender, retry_delay
+from telemetry.webhooks.signature import HEADER, verify
+from tests.fix_services import add_vehicle, api_client
+from tests.fix_webhooks import receiving
+
+VINS = ["WHKAAAAAAAAAAAAA1", "WHKBBBBBBBBBBBBB2", "WHKCCCCCCCCCCCCC3"]
+
+
+def fast_retries(settings: Settings, **overrides: float) -> Settings:
+    values = {"webhook_backoff_base_s": 0.05, "webhook_backoff_cap_s": 0.3, "webhook_timeout_s": 5.0, **overrides}
+    return settings.model_copy(update=values)
+
+
+def firing(vehicle_id: int, rule: str, at: datetime) -> alerts.Firing:
+    return alerts.Firing(vehicle_id, rule, 1, "warning", rule, f"{rule} fired", at, at, 1.0, {}, "threshold")
+
+
+async def alert_changes(settings: Settings) -> list[tuple[str, str]]:
+    """Per vehicle: open, acknowledge and resolve an alert, and open a second one, each change in a
+    transaction of its own; the (vin, event type) in the order they were committed."""
+    expected: list[tuple[str, str]] = []
+    async with await connect(settings) as conn:
+        ids = [await add_vehicle(conn, vin) for vin in VINS]
+        now = datetime.now(UTC)
+        for vid, vin in zip(ids, VINS, strict=True):
+            alert_id = await alerts.fire(conn, firing(vid, "coolant_overtemp", now), reopen_within=timedelta(0))
+            await conn.commit()
+            await alerts.acknowledge(conn, alert_id=alert_id, by="anna", note=None)
+            await conn.commit()
+            await alerts.resolve(conn, alert_id=alert_id, by="anna", resolution="booked", note=None)
+            await conn.commit()
+            await alerts.fire(conn, firing(vid, "tyre_low_front_left", now), reopen_within=timedelta(0))
+            await conn.commit()
+            expected += [(vin, f"alert.{c}") for c in ("opened", "acknowledged", "resolved", "opened")]
+    return expected
+
+
+async def run_sender_until(settings: Settings, done: Callable[[], object], within: float = 30.0) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(Sender(settings).run(stop))
+    deadline = time.monotonic() + within
+    try:
+        while not done():
+            if time.monotonic() > deadline or task.done():
+                pytest.fail(f"not delivered within {within} s (sender {'stopped' if task.done() else 'running'})")
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+def test_every_event_arrives_once_after_dedup_in_order_per_vehicle_and_signed(settings: Settings) -> None:
+    settings = fast_retries(settings)
+
+    async def scenario() -> None:
+        with receiving(fail_first=2) as receiver:
+            async with api_client(settings) as api:
+                created = await api.post("/webhooks", json={"url": receiver.url, "event_types": ["alert"]})
+                assert created.status_code == 201, created.text
+                secret = created.json()["secret"]
+                expected = await alert_changes(settings)
+
+                await run_sender_until(settings, lambda: len(receiver.requests) >= 3 * len(expected))
+                await asyncio.sleep(0.5)  # time for a repeat that should not come
+                events = receiver.unique_events()
+                assert len(events) == len(expected)  # none lost
+                assert len(receiver.requests) == 3 * len(expected)  # two failures, then success, then no more
+                for vin in VINS:
+                    mine = [e["type"] for e in events if e["vehicle"]["vin"] == vin]
+                    assert mine == [t for v, t in expected if v == vin]  # per-vehicle order kept
+                for body, raw, headers in receiver.requests:
+                    assert verify(secret, headers[HEADER], raw, now=time.time())
+                    assert headers["Idempotency-Key"] == body["id"]
+                    assert not verify("another secret, not ours", headers[HEADER], raw, now=time.time())
+                resolved = next(e for e in events if e["type"] == "alert.resolved")
+                assert resolved["data"]["resolution"] == "booked"
+                assert resolved["data"]["by"] == "anna"
+
+                listed = (await api.get("/webhooks")).json()
+                assert listed[0]["pending"] == 0
+                assert listed[0]["dead"] == 0
+                assert "secret" not in listed[0]
+
+    asyncio.run(scenario())
+
+
+def test_failing_deliveries_go_dead_and_are_redelivered_on_request(settings: Settings) -> None:
+    settings = fast_retries(settings, webhook_give_up_after_s=0.5)
+
+    async def scenario() -> None:
+        with receiving(fail_first=10**6) as down:
+            async with api_client(settings) as api:
+                endpoint = (await api.post("/webhooks", json={"url": down.url, "event_types": ["alert"]})).json()
+                dead_url = f"/webhooks/{endpoint['id']}/deliveries?state=dead"
+                async with await connect(settings) as conn:
+                    vid = await add_vehicle(conn, VINS[0])
+                    await alerts.fire(
+                        conn, firing(vid, "coolant_overtemp", datetime.now(UTC)), reopen_within=timedelta(0)
+                    )
+                    await conn.commit()
+
+                async def dead() -> list[dict]:
+                    return (await api.get(dead_url)).json()
+
+                stop = asyncio.Event()
+                task = asyncio.create_task(Sender(settings).run(stop))
+                for _ in range(100):
+                    got = await dead()
+                    if got:
+                        break
+                    await asyncio.sleep(0.1)
+                assert len(got) == 1, "the failing delivery was not dead-lettered"
+                assert got[0]["attempts"] >= 1
+                assert got[0]["last_status"] == 500
+                attempts_when_dead = len(down.requests)
+                await asyncio.sleep(0.5)
+                assert len(down.requests) == attempts_when_dead  # no more attempts once dead
+
+                down.fail_first = 0  # the CRM is back
+                event_id = got[0]["event_id"]
+                again = await api.post(f"/webhooks/{endpoint['id']}/deliveries/{event_id}/redeliver")
+                assert again.status_code == 200, again.text
+                assert again.json()["state"] == "pending"
+                for _ in range(100):
+                    if (await api.get(f"/webhooks/{endpoint['id']}/deliveries?state=delivered")).json():
+                        break
+                    await asyncio.sleep(0.1)
+                stop.set()
+                await asyncio.wait_for(task, 10)
+                assert (await dead()) == []
+                assert len(down.requests) == attempts_when_dead + 1
+                twice = await api.post(f"/webhooks/{endpoint['id']}/deliveries/{event_id}/redeliver")
+                assert twice.status_code == 404  # not dead any more
+
+    asyncio.run(scenario())
+
+
+def test_an_endpoint_for_one_dealer_gets_only_that_dealers_events_and_only_its_families(settings: Settings) -> None:
+    async def scenario() -> None:
+        with receiving(fail_first=0) as receiver:
+            async with api_client(settings) as api:
+                north = (await api.post("/dealers", json={"code": "N", "name": "North"})).json()["id"]
+                south = (await api.post("/dealers", json={"code": "S", "name": "South"})).json()["id"]
+                hook = {"url": receiver.url, "event_types": ["service_due"], "dealer_id": north}
+                assert (await api.post("/webhooks", json=hook)).status_code == 201
+                unknown = await api.post("/webhooks", json={**hook, "dealer_id": 999_999})
+                assert unknown.status_code == 404
+                for vin, dealer in (("WHKNNNNNNNNNNNNN1", north), ("WHKSSSSSSSSSSSSS1", south)):
+                    body = {"vin": vin, "make": "Aurora", "model": "Compact 1.5", "model_year": 2024,
+                            "powertrain": "combustion", "dealer_id": dealer}  # fmt: skip
+                    vid = (await api.post("/vehicles", json=body)).json()["id"]
+                    async with await connect(settings) as conn:
+                        now = datetime.now(UTC)
+                        plan = alerts.Firing(vid, "maintenance_plan", 1, "info", "Service", "due", now, now, None, {},
+                                             "service_plan")  # fmt: skip
+                        await alerts.fire(conn, plan, reopen_within=timedelta(0))
+                        await alerts.fire(conn, firing(vid, "coolant_overtemp", now), reopen_within=timedelta(0))
+                        await conn.commit()
+                await run_sender_until(settings, lambda: receiver.requests)
+                await asyncio.sleep(0.5)  # time for anything that should not come
+                events = receiver.unique_events()
+                assert [(e["type"], e["vehicle"]["vin"]) for e in events] == [
+                    ("service_due.opened", "WHKNNNNNNNNNNNNN1")
+                ]
+
+    asyncio.run(scenario())
+
+
+def test_retry_delays_grow_exponentially_within_the_cap_and_are_jittered() -> None:
+    import random
+
+    rng = random.Random(7)
+    draws = {n: [retry_delay(n, base_s=10, cap_s=3600, rng=rng) for _ in range(200)] for n in (1, 4, 20)}
+    assert max(draws[1]) <= 10
+    assert max(draws[4]) <= 80
+    assert max(draws[4]) > 40  # the window doubled three times
+    assert max(draws[20]) <= 3600
+    assert len(set(draws[4])) == 200  # jittered: no two retries at the same moment
