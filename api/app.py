@@ -8,7 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routes import alert_stream, alerts, customers, deadletters, dealers, health, vehicles, webhooks
+from api.routes import (
+    alert_stream,
+    alerts,
+    customers,
+    deadletters,
+    dealers,
+    health,
+    households,
+    recalls,
+    vehicles,
+    webhooks,
+)
 from rules.definitions import load_rules
 from telemetry import __version__
 from telemetry.catalog import default_catalog
@@ -17,6 +28,7 @@ from telemetry.errors import (
     ConflictError,
     InvalidRequestError,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     TelemetryError,
 )
@@ -29,6 +41,7 @@ _STATUS = {
     NotFoundError: 404,
     ConflictError: 409,
     InvalidRequestError: 422,
+    PayloadTooLargeError: 413,
 }
 
 
@@ -55,6 +68,17 @@ def create_app(settings: Settings) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"detail": str(exc), **exc.details}, status_code=status, headers=headers)
 
-    for module in (health, dealers, customers, vehicles, alert_stream, alerts, deadletters, webhooks):
+    for module in (
+        health,
+        dealers,
+        customers,
+        households,
+        vehicles,
+        recalls,
+        alert_stream,
+        alerts,
+        deadletters,
+        webhooks,
+    ):
         app.include_router(module.router)
     return app

@@ -1,5 +1,6 @@
-"""The service advisor's view of one customer: their vehicles with the latest telemetry, open
-alerts and next service, the service history, consents, and one timeline of it all."""
+"""The service advisor's view of one customer: their household, their vehicles with the latest
+telemetry, open alerts, open recalls and next service, the service history, consents, and one
+timeline of it all."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import psycopg
 
 from rules.definitions import Rule
 from telemetry.catalog import Catalog
-from telemetry.storage import alerts, consents, records, services
+from telemetry.storage import alerts, consents, households, recalls, records, services
 from telemetry.storage.samples import latest_value
 from telemetry.timeutil import to_datetime
 
@@ -43,6 +44,7 @@ async def customer_view(
     found = await alerts.for_vehicles(conn, vehicle_ids=ids) if ids else []
     plans = service_plans(rules)
     start_points = (await services.baselines(conn, vehicle_ids=ids))[0] if ids else {}
+    recalls_open = await recalls.open_for(conn, vehicle_ids=ids)
     now = datetime.now(UTC)
     vehicles, history = [], []
     for v in owned:
@@ -67,7 +69,7 @@ async def customer_view(
                 "due_at_km": round(since_km + plan[0], 1),
                 "plan": f"every {plan[0]:,.0f} km or {plan[1]:g} months",
             }
-        vehicles.append({**v, "latest": latest, "next_service": due})
+        vehicles.append({**v, "latest": latest, "next_service": due, "open_recalls": recalls_open[vid]})
         history += [{**s, "vin": v["vin"]} for s in await services.history(conn, vehicle_id=vid)]
     consent_rows = await consents.history(conn, customer_id=customer_id)
     timeline = (
@@ -82,6 +84,7 @@ async def customer_view(
     timeline.sort(key=lambda e: e["at"], reverse=True)
     return {
         **customer,
+        "household": await households.current_of(conn, customer_id=customer_id),
         "vehicles": vehicles,
         "alerts": found,
         "services": sorted(history, key=lambda s: s["performed_at"], reverse=True),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from telemetry.vin import vin_problem
 
@@ -124,6 +125,15 @@ class VehicleIn(BaseModel):
     delivered_on: date | None = Field(
         default=None, description="Maintenance plans count from here until a first service is recorded"
     )
+    registration: str | None = Field(default=None, max_length=20, description="Number plate")
+    warranty_start: date | None = None
+    warranty_end: date | None = None
+    preferred_dealer_id: int | None = Field(default=None, description="Where the owner likes to have it serviced")
+
+    @model_validator(mode="after")
+    def _warranty_order(self) -> VehicleIn:
+        _check_warranty(self.warranty_start, self.warranty_end)
+        return self
 
     @field_validator("vin")
     @classmethod
@@ -139,7 +149,122 @@ class VehicleOut(VehicleIn):
     created_at: datetime
 
 
+def _check_warranty(start: date | None, end: date | None) -> None:
+    if start is not None and end is not None and end < start:
+        raise ValueError("warranty_end is before warranty_start")
+
+
+class VehicleChange(BaseModel):
+    """The fields to change; a field left out stays as it is, null clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owner_customer_id: int | None = None
+    dealer_id: int | None = None
+    preferred_dealer_id: int | None = None
+    registration: str | None = Field(default=None, max_length=20)
+    warranty_start: date | None = None
+    warranty_end: date | None = None
+    delivered_on: date | None = None
+
+    @model_validator(mode="after")
+    def _warranty_order(self) -> VehicleChange:
+        _check_warranty(self.warranty_start, self.warranty_end)
+        return self
+
+
+class BranchIn(BaseModel):
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    city: str | None = Field(default=None, max_length=120)
+    postcode: str | None = Field(default=None, max_length=20)
+
+
+class BranchOut(BranchIn):
+    id: int
+    dealer_id: int
+    created_at: datetime
+
+
+HouseholdRole = Literal["owner", "driver", "family_member"]
+
+
+class MemberIn(BaseModel):
+    customer_id: int
+    role: HouseholdRole
+    start_on: date | None = Field(default=None, description="Default: today")
+
+
+class MemberOut(BaseModel):
+    id: int
+    household_id: int
+    customer_id: int
+    customer_name: str
+    role: HouseholdRole
+    start_on: date
+    end_on: date | None
+
+
+class HouseholdIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    dealer_id: int | None = None
+    members: list[MemberIn] = Field(default_factory=list, max_length=50)
+
+
+class HouseholdOut(BaseModel):
+    id: int
+    name: str
+    dealer_id: int | None
+    created_at: datetime
+    members: list[MemberOut] = Field(description="Current members first, then past ones")
+
+
+class EndMembershipIn(BaseModel):
+    end_on: date | None = Field(default=None, description="Default: today")
+
+
+class RecallIn(BaseModel):
+    code: str = Field(min_length=1, max_length=40, description="The manufacturer's campaign code")
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    make: str | None = Field(default=None, max_length=80, description="With models and years: the vehicles concerned")
+    models: list[str] | None = Field(default=None, max_length=200, description="Null: every model of the make")
+    model_year_from: int | None = Field(default=None, ge=1981, le=2100)
+    model_year_to: int | None = Field(default=None, ge=1981, le=2100)
+    issued_on: date
+    vins: list[str] = Field(default_factory=list, max_length=100_000, description="Vehicles named one by one")
+
+    @model_validator(mode="after")
+    def _names_vehicles(self) -> RecallIn:
+        if self.make is None and not self.vins:
+            raise ValueError("name the vehicles concerned: a make (with models and years) or a list of VINs")
+        return self
+
+
+class RecallOut(BaseModel):
+    id: int
+    code: str
+    title: str
+    description: str | None
+    make: str | None
+    models: list[str] | None
+    model_year_from: int | None
+    model_year_to: int | None
+    issued_on: date
+
+
+class RecallStatus(RecallOut):
+    vehicles: int = Field(description="Registered vehicles it concerns")
+    done: int = Field(description="Of those, how many have had it carried out")
+
+
 ServiceKind = Literal["scheduled", "repair", "inspection", "tyres", "recall"]
+
+
+class PartIn(BaseModel):
+    number: str = Field(min_length=1, max_length=60)
+    description: str | None = Field(default=None, max_length=200)
+    quantity: float = Field(default=1.0, gt=0, le=100_000)
 
 
 class ServiceIn(BaseModel):
@@ -150,6 +275,15 @@ class ServiceIn(BaseModel):
     )
     dealer_id: int | None = None
     description: str | None = Field(default=None, max_length=2000)
+    branch_id: int | None = None
+    operations: list[str] = Field(default_factory=list, max_length=200, description="Labour operations done")
+    parts: list[PartIn] = Field(default_factory=list, max_length=500)
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2, description="Invoice total")
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    invoice_number: str | None = Field(
+        default=None, max_length=60, description="Recorded once per dealer: a repeat answers 409"
+    )
+    recall_code: str | None = Field(default=None, max_length=40, description="The recall this visit carried out")
 
     @field_validator("performed_at")
     @classmethod
@@ -162,7 +296,19 @@ class ServiceIn(BaseModel):
 class ServiceOut(ServiceIn):
     id: int
     vehicle_id: int
+    recall_id: int | None = None
     created_at: datetime
+
+
+class ImportLineError(BaseModel):
+    line: int = Field(description="Line number in the file, the header being line 1")
+    error: str
+
+
+class ServiceImportOut(BaseModel):
+    imported: int
+    already_recorded: int = Field(description="Invoices this dealer had recorded before (a re-import)")
+    errors: list[ImportLineError]
 
 
 class AlertOut(BaseModel):
@@ -244,6 +390,7 @@ class NextService(BaseModel):
 
 class VehicleView(VehicleOut):
     latest: VehicleSummary
+    open_recalls: list[RecallOut]
     next_service: NextService | None = Field(description="From the last scheduled service (or delivery) and the plan")
 
 
@@ -260,6 +407,7 @@ class TimelineEntry(BaseModel):
 
 
 class CustomerRecord(CustomerOut):
+    household: HouseholdOut | None = Field(description="The customer's current household, with its members")
     vehicles: list[VehicleView]
     alerts: list[AlertOut] = Field(description="Alerts on the customer's vehicles, newest first")
     services: list[CustomerServiceOut] = Field(description="Service history of the customer's vehicles, newest first")

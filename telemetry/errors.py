@@ -43,6 +43,10 @@ class InvalidRequestError(TelemetryError):
     """Input breaks a business rule that the request schema cannot express (HTTP 422)."""
 
 
+class PayloadTooLargeError(TelemetryError):
+    """The request body is over the size the endpoint accepts (HTTP 413)."""
+
+
 class AuthenticationError(TelemetryError):
     """No API key, or one that is malformed, unknown or revoked (HTTP 401)."""
 

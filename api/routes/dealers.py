@@ -2,13 +2,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+import psycopg
+from fastapi import APIRouter, Query, Request
 
 from api.auth import Admin, CustomerUser, DealerReader, sees_dealer
 from api.deps import ConnDep
-from api.models import AUTH_ERRORS, RECORD_ERRORS, DealerIn, DealerOut, ErrorOut, QueuedAlertOut
-from telemetry.errors import NotFoundError
-from telemetry.storage import alert_queue, records
+from api.models import (
+    AUTH_ERRORS,
+    RECORD_ERRORS,
+    BranchIn,
+    BranchOut,
+    DealerIn,
+    DealerOut,
+    ErrorOut,
+    QueuedAlertOut,
+    ServiceImportOut,
+)
+from telemetry import service_import
+from telemetry.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
+from telemetry.storage import alert_queue, records, services
+from telemetry.storage.apikeys import Principal
 
 router = APIRouter(prefix="/dealers", tags=["dealers"])
 
@@ -25,6 +38,56 @@ async def list_dealers(conn: ConnDep, principal: DealerReader) -> list[dict[str,
 
 @router.get("/{dealer_id}", response_model=DealerOut, responses=RECORD_ERRORS)
 async def get_dealer(dealer_id: int, conn: ConnDep, principal: DealerReader) -> dict[str, object]:
+    return await _visible_dealer(conn, principal, dealer_id)
+
+
+@router.post(
+    "/{dealer_id}/branches",
+    response_model=BranchOut,
+    status_code=201,
+    responses=RECORD_ERRORS | {409: {"model": ErrorOut}},
+    summary="Add a branch (site) to the dealer",
+)
+async def create_branch(dealer_id: int, body: BranchIn, conn: ConnDep, _principal: Admin) -> dict[str, object]:
+    return await records.create_branch(conn, dealer_id=dealer_id, **body.model_dump())
+
+
+@router.get("/{dealer_id}/branches", response_model=list[BranchOut], responses=RECORD_ERRORS)
+async def list_branches(dealer_id: int, conn: ConnDep, principal: DealerReader) -> list[dict[str, object]]:
+    await _visible_dealer(conn, principal, dealer_id)
+    return await records.branches(conn, dealer_id=dealer_id)
+
+
+MAX_IMPORT_BYTES = 50 * 2**20
+
+
+@router.post(
+    "/{dealer_id}/services/import",
+    response_model=ServiceImportOut,
+    responses=RECORD_ERRORS | {413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    summary="Import service history from the dealer management system's CSV export (see the README for "
+    "the columns); bad lines are reported by number, the others imported; re-importing adds nothing twice",
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def import_services(
+    dealer_id: int, request: Request, conn: ConnDep, principal: CustomerUser
+) -> dict[str, object]:
+    await _visible_dealer(conn, principal, dealer_id)
+    raw = await request.body()
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise PayloadTooLargeError(f"the file has {len(raw):,} bytes; the limit is {MAX_IMPORT_BYTES:,}")
+    try:
+        lines = service_import.parse(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(f"the file is not UTF-8 text (byte {exc.start})") from exc
+    except service_import.ImportFormatError as exc:
+        raise InvalidRequestError(str(exc)) from exc
+    return await services.import_lines(
+        conn, dealer_id=dealer_id, lines=lines, may_record=lambda v: sees_dealer(principal, v["dealer_id"])
+    )
+
+
+async def _visible_dealer(conn: psycopg.AsyncConnection, principal: Principal, dealer_id: int) -> dict[str, object]:
     if not sees_dealer(principal, dealer_id):
         raise NotFoundError(f"dealer {dealer_id} not found")
     return await records.get_dealer(conn, dealer_id=dealer_id)
@@ -45,9 +108,7 @@ async def alert_queue_of_dealer(
     assigned_to: Annotated[str | None, Query(description="Only this advisor's")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, object]]:
-    if not sees_dealer(principal, dealer_id):
-        raise NotFoundError(f"dealer {dealer_id} not found")
-    await records.get_dealer(conn, dealer_id=dealer_id)
+    await _visible_dealer(conn, principal, dealer_id)
     states = list(state or ["open", "acknowledged"])
     return await alert_queue.queue(
         conn, dealer_id=dealer_id, states=states, sort=sort, assigned_to=assigned_to, limit=limit

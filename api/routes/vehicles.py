@@ -5,20 +5,22 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.auth import Anyone, CustomerUser, VehicleWriter, require_dealer, visible_vehicle
+from api.auth import Anyone, CustomerUser, VehicleWriter, require_dealer, visible_customer, visible_vehicle
 from api.deps import CatalogDep, ConnDep
 from api.models import (
     RECORD_ERRORS,
     AlertOut,
     ErrorOut,
+    RecallOut,
     ServiceIn,
     ServiceOut,
     SignalSeries,
+    VehicleChange,
     VehicleIn,
     VehicleOut,
 )
 from telemetry.errors import InvalidRequestError, NotFoundError
-from telemetry.storage import alerts, records, services
+from telemetry.storage import alerts, recalls, records, services
 from telemetry.storage.samples import read_series
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
@@ -35,6 +37,22 @@ async def get_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> dict[str, o
     return await visible_vehicle(conn, principal, vin)
 
 
+@router.patch(
+    "/{vin}",
+    response_model=VehicleOut,
+    responses=RECORD_ERRORS | {422: {"model": ErrorOut}},
+    summary="Change the owner, dealers, registration or warranty (fields left out stay as they are)",
+)
+async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal: VehicleWriter) -> dict[str, object]:
+    await visible_vehicle(conn, principal, vin)
+    changes = body.model_dump(exclude_unset=True)
+    if "dealer_id" in changes:
+        require_dealer(principal, changes["dealer_id"])
+    if changes.get("owner_customer_id") is not None:
+        await visible_customer(conn, principal, changes["owner_customer_id"])
+    return await records.update_vehicle(conn, vin=vin, changes=changes)  # the database checks the warranty order
+
+
 @router.post(
     "/{vin}/services",
     response_model=ServiceOut,
@@ -44,7 +62,21 @@ async def get_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> dict[str, o
 )
 async def record_service(vin: str, body: ServiceIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
     vehicle = await visible_vehicle(conn, principal, vin)
-    return await services.record(conn, vehicle_id=int(vehicle["id"]), **body.model_dump())
+    values = body.model_dump(exclude={"recall_code"})
+    if body.recall_code is not None:
+        values["recall_id"] = (await recalls.get_by_code(conn, code=body.recall_code))["id"]
+    return await services.record(conn, vehicle_id=int(vehicle["id"]), **values)
+
+
+@router.get(
+    "/{vin}/recalls",
+    response_model=list[RecallOut],
+    responses=RECORD_ERRORS,
+    summary="Recalls concerning the vehicle that no service visit has carried out yet",
+)
+async def open_recalls(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
+    vehicle = await visible_vehicle(conn, principal, vin)
+    return (await recalls.open_for(conn, vehicle_ids=[int(vehicle["id"])]))[int(vehicle["id"])]
 
 
 @router.get(

@@ -54,6 +54,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "consents", _sql_file("0009_consents.sql")),
     Migration(10, "customer erasure", _sql_file("0010_erasure.sql")),
     Migration(11, "webhook outbox", _sql_file("0011_webhook_outbox.sql")),
+    Migration(12, "households, branches, recalls, invoices", _sql_file("0012_customer_records.sql")),
 )
 
 

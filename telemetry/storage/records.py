@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import psycopg
-from psycopg.errors import ForeignKeyViolation, UniqueViolation
+from psycopg import sql
+from psycopg.errors import CheckViolation, ForeignKeyViolation, UniqueViolation
 
-from telemetry.errors import ConflictError, NotFoundError
+from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
 
 Row = dict[str, object]
-_VEHICLE_COLUMNS = (
-    "id, vin, make, model, model_year, powertrain, owner_customer_id, dealer_id, vss_version, delivered_on, created_at"
-)
+VEHICLE_FIELDS = (
+    "vin", "make", "model", "model_year", "powertrain", "owner_customer_id", "dealer_id", "vss_version",
+    "delivered_on", "registration", "warranty_start", "warranty_end", "preferred_dealer_id",
+)  # fmt: skip
+_BRANCH_COLUMNS = "id, dealer_id, code, name, city, postcode, created_at"
+_VEHICLE_COLUMNS = "id, " + ", ".join(VEHICLE_FIELDS) + ", created_at"
 
 
 async def create_dealer(conn: psycopg.AsyncConnection, *, code: str, name: str) -> Row:
@@ -37,6 +39,31 @@ async def get_dealer(conn: psycopg.AsyncConnection, *, dealer_id: int) -> Row:
 
 async def list_dealers(conn: psycopg.AsyncConnection) -> list[Row]:
     cur = await conn.execute("SELECT id, code, name, created_at FROM dealers ORDER BY id")
+    return list(await cur.fetchall())
+
+
+async def create_branch(
+    conn: psycopg.AsyncConnection, *, dealer_id: int, code: str, name: str, city: str | None, postcode: str | None
+) -> Row:
+    try:
+        cur = await conn.execute(
+            "INSERT INTO dealer_branches (dealer_id, code, name, city, postcode) VALUES (%s, %s, %s, %s, %s)"
+            f" RETURNING {_BRANCH_COLUMNS}",
+            (dealer_id, code, name, city, postcode),
+        )
+    except UniqueViolation as exc:
+        raise ConflictError(f"dealer {dealer_id} has a branch {code!r} already") from exc
+    except ForeignKeyViolation as exc:
+        raise NotFoundError(f"dealer {dealer_id} not found") from exc
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def branches(conn: psycopg.AsyncConnection, *, dealer_id: int) -> list[Row]:
+    cur = await conn.execute(
+        f"SELECT {_BRANCH_COLUMNS} FROM dealer_branches WHERE dealer_id = %s ORDER BY code", (dealer_id,)
+    )
     return list(await cur.fetchall())
 
 
@@ -74,31 +101,46 @@ async def get_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> Ro
     return row
 
 
-async def create_vehicle(
-    conn: psycopg.AsyncConnection,
-    *,
-    vin: str,
-    make: str,
-    model: str,
-    model_year: int,
-    powertrain: str,
-    owner_customer_id: int | None,
-    dealer_id: int | None,
-    vss_version: str,
-    delivered_on: date | None = None,
-) -> Row:
+async def create_vehicle(conn: psycopg.AsyncConnection, **values: object) -> Row:
+    """Insert a vehicle; `values` are columns of VEHICLE_FIELDS (those omitted take their default)."""
+    names = [n for n in VEHICLE_FIELDS if n in values]
     try:
         cur = await conn.execute(
-            "INSERT INTO vehicles (vin, make, model, model_year, powertrain, owner_customer_id, dealer_id,"
-            f" vss_version, delivered_on) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_VEHICLE_COLUMNS}",
-            (vin, make, model, model_year, powertrain, owner_customer_id, dealer_id, vss_version, delivered_on),
+            sql.SQL("INSERT INTO vehicles ({}) VALUES ({}) RETURNING " + _VEHICLE_COLUMNS).format(
+                sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(sql.Placeholder() * len(names))
+            ),
+            [values[n] for n in names],
         )
     except UniqueViolation as exc:
-        raise ConflictError(f"vehicle {vin} is registered already") from exc
+        raise ConflictError(f"vehicle {values.get('vin')} is registered already") from exc
     except ForeignKeyViolation as exc:
-        raise NotFoundError(f"owner customer {owner_customer_id} or dealer {dealer_id} not found") from exc
+        raise NotFoundError(f"owner customer, dealer or preferred dealer not found: {exc.diag.message_detail}") from exc
+    except CheckViolation as exc:
+        raise InvalidRequestError(f"vehicle refused: {exc.diag.constraint_name}") from exc
     row = await cur.fetchone()
     assert row is not None
+    return row
+
+
+async def update_vehicle(conn: psycopg.AsyncConnection, *, vin: str, changes: dict[str, object]) -> Row:
+    """Change some of the vehicle's registration fields (owner, dealers, registration, warranty)."""
+    if not changes:
+        return await get_vehicle(conn, vin=vin)
+    try:
+        cur = await conn.execute(
+            sql.SQL("UPDATE vehicles SET {} WHERE vin = {} RETURNING " + _VEHICLE_COLUMNS).format(
+                sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(n), sql.Placeholder()) for n in changes),
+                sql.Placeholder(),
+            ),
+            [*changes.values(), vin],
+        )
+    except ForeignKeyViolation as exc:
+        raise NotFoundError(f"owner customer, dealer or preferred dealer not found: {exc.diag.message_detail}") from exc
+    except CheckViolation as exc:
+        raise InvalidRequestError(f"vehicle refused: {exc.diag.constraint_name}") from exc
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"vehicle {vin} not found")
     return row
 
 

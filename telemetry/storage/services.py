@@ -6,36 +6,44 @@ services by polling for ids above the last one they saw.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
-from psycopg.errors import ForeignKeyViolation
+from psycopg import sql
+from psycopg.errors import ForeignKeyViolation, UniqueViolation
+from psycopg.types.json import Jsonb
 
-from telemetry.errors import NotFoundError
+from telemetry.errors import ConflictError, NotFoundError
+from telemetry.service_import import LineError, ServiceLine
 from telemetry.timeutil import to_epoch_ms
 
 Row = dict[str, object]
-_COLUMNS = "id, vehicle_id, performed_at, odometer_km, kind, dealer_id, description, created_at"
+SERVICE_FIELDS = (
+    "performed_at", "odometer_km", "kind", "dealer_id", "description", "branch_id", "operations", "parts",
+    "amount", "currency", "invoice_number", "recall_id",
+)  # fmt: skip
+_COLUMNS = "id, vehicle_id, " + ", ".join(SERVICE_FIELDS) + ", created_at"
 
 
-async def record(
-    conn: psycopg.AsyncConnection,
-    *,
-    vehicle_id: int,
-    performed_at: datetime,
-    odometer_km: float,
-    kind: str,
-    dealer_id: int | None,
-    description: str | None,
-) -> Row:
+async def record(conn: psycopg.AsyncConnection, *, vehicle_id: int, **values: object) -> Row:
+    """Record one visit; `values` are columns of SERVICE_FIELDS. An invoice number is recorded
+    once per dealer (ConflictError the second time)."""
+    values = {**values, "parts": Jsonb(values.get("parts") or [])}
+    names = [n for n in SERVICE_FIELDS if n in values]
     try:
         cur = await conn.execute(
-            "INSERT INTO service_events (vehicle_id, performed_at, odometer_km, kind, dealer_id, description)"
-            f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
-            (vehicle_id, performed_at, odometer_km, kind, dealer_id, description),
+            sql.SQL("INSERT INTO service_events (vehicle_id, {}) VALUES (%s, {}) RETURNING " + _COLUMNS).format(
+                sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(sql.Placeholder() * len(names))
+            ),
+            [vehicle_id, *(values[n] for n in names)],
         )
+    except UniqueViolation as exc:
+        raise ConflictError(
+            f"invoice {values.get('invoice_number')} of dealer {values.get('dealer_id')} is recorded already"
+        ) from exc
     except ForeignKeyViolation as exc:
-        raise NotFoundError(f"dealer {dealer_id} not found") from exc
+        raise NotFoundError(f"dealer, branch or recall not found: {exc.diag.message_detail}") from exc
     row = await cur.fetchone()
     assert row is not None
     return row
@@ -86,3 +94,56 @@ def _baselines(rows: list[dict], after_id: int) -> Baselines:
         elif r["delivered_on"] is not None:
             out[r["id"]] = (to_epoch_ms(datetime(*r["delivered_on"].timetuple()[:3], tzinfo=UTC)), 0.0)
     return out, newest
+
+
+async def import_lines(
+    conn: psycopg.AsyncConnection,
+    *,
+    dealer_id: int,
+    lines: list[ServiceLine | LineError],
+    may_record: Callable[[Row], bool],
+) -> dict[str, object]:
+    """Record the parsed lines of a DMS export for the dealer, each in a savepoint of its own: a
+    line that fails is reported with its reason and the others are kept. An invoice recorded
+    before (a re-import) counts as already recorded. `may_record(vehicle)` says whether the
+    caller may record services on the vehicle (an advisor: their dealer's vehicles)."""
+    good = [x for x in lines if isinstance(x, ServiceLine)]
+    errors = [{"line": x.line, "error": x.error} for x in lines if isinstance(x, LineError)]
+    cur = await conn.execute("SELECT id, vin, dealer_id FROM vehicles WHERE vin = ANY(%s)", ([x.vin for x in good],))
+    vehicles = {r["vin"]: r for r in await cur.fetchall()}
+    cur = await conn.execute("SELECT code, id FROM dealer_branches WHERE dealer_id = %s", (dealer_id,))
+    branch_ids = {r["code"]: r["id"] for r in await cur.fetchall()}
+    cur = await conn.execute("SELECT code, id FROM recalls WHERE code = ANY(%s)", ([x.recall_code for x in good],))
+    recall_ids = {r["code"]: r["id"] for r in await cur.fetchall()}
+    imported = already = 0
+    for x in good:
+        vehicle = vehicles.get(x.vin)
+        problem = (
+            f"vehicle {x.vin} is not registered" if vehicle is None or not may_record(vehicle)
+            else f"dealer {dealer_id} has no branch {x.branch!r}" if x.branch and x.branch not in branch_ids
+            else f"recall {x.recall_code!r} not found" if x.recall_code and x.recall_code not in recall_ids
+            else None
+        )  # fmt: skip
+        if problem:
+            errors.append({"line": x.line, "error": problem})
+            continue
+        assert vehicle is not None
+        try:
+            async with conn.transaction():
+                await record(
+                    conn,
+                    vehicle_id=int(vehicle["id"]),
+                    dealer_id=dealer_id,
+                    branch_id=branch_ids.get(x.branch),
+                    recall_id=recall_ids.get(x.recall_code),
+                    **{f: getattr(x, f) for f in _LINE_FIELDS},
+                )
+            imported += 1
+        except ConflictError:
+            already += 1
+    return {"imported": imported, "already_recorded": already, "errors": sorted(errors, key=lambda e: e["line"])}
+
+
+_LINE_FIELDS = (
+    "performed_at", "odometer_km", "kind", "description", "operations", "parts", "amount", "currency", "invoice_number"
+)  # fmt: skip

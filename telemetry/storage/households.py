@@ -1,0 +1,111 @@
+"""Households: customers who live together, each with a role over a period. Contact pressure
+counts per household, and the advisor sees the household with the customer."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+from psycopg.errors import ForeignKeyViolation, UniqueViolation
+
+from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
+
+Row = dict[str, object]
+_MEMBER_COLUMNS = "m.id, m.household_id, m.customer_id, c.name AS customer_name, m.role, m.start_on, m.end_on"
+
+
+async def create(conn: psycopg.AsyncConnection, *, name: str, dealer_id: int | None) -> Row:
+    try:
+        cur = await conn.execute(
+            "INSERT INTO households (name, dealer_id) VALUES (%s, %s) RETURNING id, name, dealer_id, created_at",
+            (name, dealer_id),
+        )
+    except ForeignKeyViolation as exc:
+        raise NotFoundError(f"dealer {dealer_id} not found") from exc
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def get(conn: psycopg.AsyncConnection, *, household_id: int) -> Row:
+    """The household with all its memberships, current ones first."""
+    cur = await conn.execute("SELECT id, name, dealer_id, created_at FROM households WHERE id = %s", (household_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"household {household_id} not found")
+    cur = await conn.execute(
+        f"SELECT {_MEMBER_COLUMNS} FROM household_members m JOIN customers c ON c.id = m.customer_id"
+        " WHERE m.household_id = %s ORDER BY m.end_on IS NOT NULL, m.start_on, m.id",
+        (household_id,),
+    )
+    return {**row, "members": list(await cur.fetchall())}
+
+
+async def add_member(
+    conn: psycopg.AsyncConnection, *, household_id: int, customer_id: int, role: str, start_on: date
+) -> Row:
+    try:
+        cur = await conn.execute(
+            "INSERT INTO household_members (household_id, customer_id, role, start_on) VALUES (%s, %s, %s, %s)"
+            " RETURNING id",
+            (household_id, customer_id, role, start_on),
+        )
+    except UniqueViolation as exc:
+        raise ConflictError(
+            f"customer {customer_id} is a current member of another household; end that membership first"
+        ) from exc
+    except ForeignKeyViolation as exc:
+        raise NotFoundError(f"household {household_id} or customer {customer_id} not found") from exc
+    row = await cur.fetchone()
+    assert row is not None
+    return await _member(conn, int(row["id"]))
+
+
+async def end_membership(conn: psycopg.AsyncConnection, *, household_id: int, member_id: int, end_on: date) -> Row:
+    cur = await conn.execute(
+        "SELECT start_on, end_on FROM household_members WHERE id = %s AND household_id = %s",
+        (member_id, household_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"household {household_id} has no membership {member_id}")
+    if row["end_on"] is not None:
+        raise ConflictError(f"membership {member_id} ended on {row['end_on']} already")
+    if end_on < row["start_on"]:
+        raise InvalidRequestError(f"end_on {end_on} is before the membership's start_on {row['start_on']}")
+    await conn.execute("UPDATE household_members SET end_on = %s WHERE id = %s", (end_on, member_id))
+    return await _member(conn, member_id)
+
+
+async def _member(conn: psycopg.AsyncConnection, member_id: int) -> Row:
+    cur = await conn.execute(
+        f"SELECT {_MEMBER_COLUMNS} FROM household_members m JOIN customers c ON c.id = m.customer_id WHERE m.id = %s",
+        (member_id,),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def current_of(conn: psycopg.AsyncConnection, *, customer_id: int) -> Row | None:
+    """The customer's current household, with its members, or None."""
+    cur = await conn.execute(
+        "SELECT household_id FROM household_members WHERE customer_id = %s AND end_on IS NULL", (customer_id,)
+    )
+    row = await cur.fetchone()
+    return None if row is None else await get(conn, household_id=int(row["household_id"]))
+
+
+async def housemates(conn: psycopg.AsyncConnection, *, customer_ids: list[int]) -> dict[int, list[int]]:
+    """Customer -> every customer of their current household (themselves included; alone: [self])."""
+    cur = await conn.execute(
+        "SELECT me.customer_id AS me, m.customer_id AS mate FROM household_members me"
+        " JOIN household_members m ON m.household_id = me.household_id AND m.end_on IS NULL"
+        " WHERE me.customer_id = ANY(%s) AND me.end_on IS NULL",
+        (customer_ids,),
+    )
+    out: dict[int, list[int]] = {c: [c] for c in customer_ids}
+    for r in await cur.fetchall():
+        if r["mate"] != r["me"]:
+            out[r["me"]].append(r["mate"])
+    return out
