@@ -16,6 +16,7 @@ from api.routes import (
     dealers,
     health,
     households,
+    merges,
     recalls,
     vehicles,
     webhooks,
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (
         health,
         dealers,
+        merges,  # before customers: /customers/duplicates is not a customer id
         customers,
         households,
         vehicles,

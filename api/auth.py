@@ -63,10 +63,21 @@ async def visible_vehicle(conn: psycopg.AsyncConnection, principal: Principal, v
 
 
 async def visible_customer(conn: psycopg.AsyncConnection, principal: Principal, customer_id: int) -> dict[str, object]:
+    """The customer, if the key may see it: an advisor sees a record of their dealer, and a golden
+    record with a source record of their dealer merged into it."""
     customer = await records.get_customer(conn, customer_id=customer_id)
-    if not sees_dealer(principal, customer["dealer_id"]):
+    if principal.role == "advisor" and principal.dealer_id not in await records.customer_dealers(
+        conn, customer_id=customer_id
+    ):
         raise NotFoundError(f"customer {customer_id} not found")
     return customer
+
+
+def as_seen_by(principal: Principal, candidate: dict[str, object], id_field: str = "customer_id") -> dict[str, object]:
+    """An advisor learns that another dealer has the person, and why, but not who it is."""
+    if sees_dealer(principal, candidate["dealer_id"]):
+        return candidate
+    return {**candidate, id_field: None, "name": None, "email": None, "phone": None}
 
 
 Anyone = Annotated[Principal, Depends(allow(*ALL))]

@@ -10,7 +10,7 @@ import psycopg
 
 from rules.definitions import Rule
 from telemetry.catalog import Catalog
-from telemetry.storage import alerts, consents, households, recalls, records, services
+from telemetry.storage import alerts, consents, customer_merges, households, recalls, records, services
 from telemetry.storage.samples import latest_value
 from telemetry.timeutil import to_datetime
 
@@ -84,6 +84,7 @@ async def customer_view(
     timeline.sort(key=lambda e: e["at"], reverse=True)
     return {
         **customer,
+        "sources": await customer_merges.sources(conn, golden_id=customer_id),
         "household": await households.current_of(conn, customer_id=customer_id),
         "vehicles": vehicles,
         "alerts": found,

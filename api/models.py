@@ -100,7 +100,68 @@ class ConsentsOut(BaseModel):
 
 class CustomerOut(CustomerIn):
     id: int
+    merged_into: int | None = Field(default=None, description="Set on a source record: its golden record")
     created_at: datetime
+
+
+MergeField = Literal["kind", "name", "email", "phone", "postcode"]
+
+
+class PairMember(BaseModel):
+    id: int | None = Field(description="Absent for an advisor when the record is another dealer's")
+    name: str | None
+    email: str | None
+    phone: str | None
+    postcode: str | None
+    dealer_id: int | None
+
+
+class DuplicatePairOut(BaseModel):
+    customers: list[PairMember] = Field(description="The two records, older first")
+    reasons: list[str]
+    score: float
+
+
+class MergeIn(BaseModel):
+    source_id: int = Field(description="The record that goes behind the golden record")
+    by: str = Field(min_length=1, max_length=120, description="Who decided it")
+    prefer_source: list[MergeField] = Field(
+        default_factory=list,
+        description="Fields the golden record takes from the source even where it has a value of its own",
+    )
+
+
+class UnmergeIn(BaseModel):
+    by: str = Field(min_length=1, max_length=120)
+
+
+class MergeOut(BaseModel):
+    id: int
+    golden_id: int
+    source_id: int
+    merged_at: datetime
+    merged_by: str
+    reasons: list[str]
+    golden_before: dict[str, object] = Field(description="The golden record's fields the merge changed, before")
+    golden_after: dict[str, object]
+    moved: dict[str, list[int]] = Field(description="Per table, the ids moved from the source to the golden record")
+    unmerged_at: datetime | None
+    unmerged_by: str | None
+
+
+class SourceRecord(BaseModel):
+    customer_id: int
+    kind: Literal["person", "company"]
+    name: str
+    email: str | None
+    phone: str | None
+    postcode: str | None
+    dealer_id: int | None
+    created_at: datetime
+    merge_id: int
+    merged_at: datetime
+    merged_by: str
+    reasons: list[str]
 
 
 class VehicleIn(BaseModel):
@@ -407,6 +468,7 @@ class TimelineEntry(BaseModel):
 
 
 class CustomerRecord(CustomerOut):
+    sources: list[SourceRecord] = Field(description="Source records merged into this golden record, as they were")
     household: HouseholdOut | None = Field(description="The customer's current household, with its members")
     vehicles: list[VehicleView]
     alerts: list[AlertOut] = Field(description="Alerts on the customer's vehicles, newest first")

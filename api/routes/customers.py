@@ -5,8 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import RedirectResponse
 
-from api.auth import Admin, CustomerUser, require_dealer, sees_dealer, visible_customer
+from api.auth import Admin, CustomerUser, as_seen_by, require_dealer, visible_customer
 from api.customer_view import customer_view
 from api.deps import CatalogDep, ConnDep, SettingsDep
 from api.models import (
@@ -24,7 +25,6 @@ from api.models import (
 from telemetry.contacts import normalize_email, normalize_phone
 from telemetry.errors import ConflictError
 from telemetry.storage import consents, records, samples
-from telemetry.storage.apikeys import Principal
 from telemetry.storage.customer_matches import probable_duplicates
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -62,29 +62,25 @@ async def create_customer(
             raise ConflictError(
                 f"probably an existing customer ({len(found)} candidate(s)); repeat with allow_duplicate=true"
                 " to create a new record anyway",
-                details={"candidates": [_as_seen_by(principal, c) for c in found]},
+                details={"candidates": [as_seen_by(principal, c) for c in found]},
             )
     return await records.create_customer(conn, **values)
-
-
-def _as_seen_by(principal: Principal, candidate: dict[str, object]) -> dict[str, object]:
-    """An advisor learns that another dealer has the person, and why, but not who it is."""
-    if sees_dealer(principal, candidate["dealer_id"]):
-        return candidate
-    return {**candidate, "customer_id": None, "name": None}
 
 
 @router.get(
     "/{customer_id}",
     response_model=CustomerRecord,
-    responses=RECORD_ERRORS,
-    summary="The customer's record: their vehicles with the latest telemetry, open alerts and next "
-    "service; alerts; service history; consents; and a timeline of it all",
+    responses=RECORD_ERRORS | {308: {"description": "A source record: redirects to its golden record"}},
+    summary="The customer's record: the source records merged into it; household; vehicles with the "
+    "latest telemetry, open alerts, recalls and next service; alerts; service history; consents; and "
+    "a timeline of it all",
 )
 async def get_customer(
     customer_id: int, request: Request, conn: ConnDep, catalog: CatalogDep, principal: CustomerUser
-) -> dict[str, object]:
+) -> object:
     customer = await visible_customer(conn, principal, customer_id)
+    if customer["merged_into"] is not None:
+        return RedirectResponse(f"/customers/{customer['merged_into']}", status_code=308)
     return await customer_view(conn, catalog, request.app.state.rules, customer)
 
 

@@ -13,6 +13,7 @@ VEHICLE_FIELDS = (
     "vin", "make", "model", "model_year", "powertrain", "owner_customer_id", "dealer_id", "vss_version",
     "delivered_on", "registration", "warranty_start", "warranty_end", "preferred_dealer_id",
 )  # fmt: skip
+CUSTOMER_COLUMNS = "id, kind, name, email, phone, postcode, dealer_id, merged_into, created_at"
 _BRANCH_COLUMNS = "id, dealer_id, code, name, city, postcode, created_at"
 _VEHICLE_COLUMNS = "id, " + ", ".join(VEHICLE_FIELDS) + ", created_at"
 
@@ -80,7 +81,7 @@ async def create_customer(
     try:
         cur = await conn.execute(
             "INSERT INTO customers (kind, name, email, phone, postcode, dealer_id) VALUES (%s, %s, %s, %s, %s, %s)"
-            " RETURNING id, kind, name, email, phone, postcode, dealer_id, created_at",
+            f" RETURNING {CUSTOMER_COLUMNS}",
             (kind, name, email, phone, postcode, dealer_id),
         )
     except ForeignKeyViolation as exc:
@@ -92,13 +93,24 @@ async def create_customer(
 
 async def get_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> Row:
     cur = await conn.execute(
-        "SELECT id, kind, name, email, phone, postcode, dealer_id, created_at FROM customers WHERE id = %s",
+        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = %s",
         (customer_id,),
     )
     row = await cur.fetchone()
     if row is None:
         raise NotFoundError(f"customer {customer_id} not found")
     return row
+
+
+async def customer_dealers(conn: psycopg.AsyncConnection, *, customer_id: int) -> set[int]:
+    """The dealers of the customer's record and of every source record merged into it."""
+    cur = await conn.execute(
+        "WITH RECURSIVE behind AS (SELECT id, dealer_id FROM customers WHERE id = %s"
+        " UNION SELECT c.id, c.dealer_id FROM customers c JOIN behind b ON c.merged_into = b.id)"
+        " SELECT DISTINCT dealer_id FROM behind WHERE dealer_id IS NOT NULL",
+        (customer_id,),
+    )
+    return {int(r["dealer_id"]) for r in await cur.fetchall()}
 
 
 async def create_vehicle(conn: psycopg.AsyncConnection, **values: object) -> Row:
@@ -169,18 +181,22 @@ async def lookup_vehicles(conn: psycopg.AsyncConnection, *, vins: list[str]) -> 
 
 
 async def erase_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> list[str]:
-    """Remove the customer's personal data: name pseudonymised, contact data and consents gone,
-    vehicles unlinked (their telemetry no longer points at a person). Service history and alerts
-    belong to the vehicles and stay, as invoices must. Returns the VINs unlinked."""
+    """Remove the customer's personal data, and that of the source records merged into it: names
+    pseudonymised, contact data and consents gone, vehicles unlinked (their telemetry no longer
+    points at a person). Service history and alerts belong to the vehicles and stay, as invoices
+    must. Returns the VINs unlinked."""
     cur = await conn.execute(
-        "UPDATE customers SET name = 'erased customer ' || id, email = NULL, phone = NULL, postcode = NULL,"
-        " erased_at = now() WHERE id = %s RETURNING id",
+        "WITH RECURSIVE behind AS (SELECT id FROM customers WHERE id = %s"
+        " UNION SELECT c.id FROM customers c JOIN behind b ON c.merged_into = b.id)"
+        " UPDATE customers SET name = 'erased customer ' || id, email = NULL, phone = NULL, postcode = NULL,"
+        " erased_at = now() WHERE id IN (SELECT id FROM behind) RETURNING id",
         (customer_id,),
     )
-    if await cur.fetchone() is None:
+    erased = [int(r["id"]) for r in await cur.fetchall()]
+    if not erased:
         raise NotFoundError(f"customer {customer_id} not found")
-    await conn.execute("DELETE FROM consents WHERE customer_id = %s", (customer_id,))
+    await conn.execute("DELETE FROM consents WHERE customer_id = ANY(%s)", (erased,))
     cur = await conn.execute(
-        "UPDATE vehicles SET owner_customer_id = NULL WHERE owner_customer_id = %s RETURNING vin", (customer_id,)
+        "UPDATE vehicles SET owner_customer_id = NULL WHERE owner_customer_id = ANY(%s) RETURNING vin", (erased,)
     )
     return [str(r["vin"]) for r in await cur.fetchall()]
