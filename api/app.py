@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from api.routes import (
     alert_stream,
     alerts,
+    contacts,
     customers,
     deadletters,
     dealers,
@@ -18,6 +19,7 @@ from api.routes import (
     households,
     merges,
     recalls,
+    recommendations,
     vehicles,
     webhooks,
 )
@@ -74,7 +76,9 @@ def create_app(settings: Settings) -> FastAPI:
         dealers,
         merges,  # before customers: /customers/duplicates is not a customer id
         customers,
+        contacts,
         households,
+        recommendations,
         vehicles,
         recalls,
         alert_stream,

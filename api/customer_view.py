@@ -10,7 +10,7 @@ import psycopg
 
 from rules.definitions import Rule
 from telemetry.catalog import Catalog
-from telemetry.storage import alerts, consents, customer_merges, households, recalls, records, services
+from telemetry.storage import alerts, consents, contacts, customer_merges, households, recalls, records, services
 from telemetry.storage.samples import latest_value
 from telemetry.timeutil import to_datetime
 
@@ -72,6 +72,7 @@ async def customer_view(
         vehicles.append({**v, "latest": latest, "next_service": due, "open_recalls": recalls_open[vid]})
         history += [{**s, "vin": v["vin"]} for s in await services.history(conn, vehicle_id=vid)]
     consent_rows = await consents.history(conn, customer_id=customer_id)
+    contact_rows = await contacts.of_customer(conn, customer_id=customer_id, limit=TIMELINE_LIMIT)
     timeline = (
         [{"at": a["first_seen"], "kind": "alert", "vin": a["vin"], "ref_id": a["id"],
           "summary": f"{a['severity']}: {a['title']} ({a['state']})"} for a in found]
@@ -80,6 +81,8 @@ async def customer_view(
         + [{"at": c["given_at"], "kind": "consent", "vin": None, "ref_id": c["id"],
             "summary": f"{c['purpose']} {'granted' if c['granted'] else 'withdrawn'} ({c['source']})"}
            for c in consent_rows]
+        + [{"at": k["contacted_at"], "kind": "contact", "vin": k["vin"], "ref_id": k["id"],
+            "summary": f"{k['purpose']} contact by {k['channel']} ({k['by']}): {k['outcome']}"} for k in contact_rows]
     )  # fmt: skip
     timeline.sort(key=lambda e: e["at"], reverse=True)
     return {
@@ -90,5 +93,6 @@ async def customer_view(
         "alerts": found,
         "services": sorted(history, key=lambda s: s["performed_at"], reverse=True),
         "consents": await consents.current(conn, customer_id=customer_id),
+        "contacts": contact_rows,
         "timeline": timeline[:TIMELINE_LIMIT],
     }

@@ -461,10 +461,49 @@ class CustomerServiceOut(ServiceOut):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: Literal["alert", "service", "consent"]
+    kind: Literal["alert", "service", "consent", "contact"]
     vin: str | None
     ref_id: int
     summary: str
+
+
+ContactPurpose = Literal["safety", "service", "marketing"]
+
+
+class ContactIn(BaseModel):
+    channel: Literal["phone", "email", "sms", "letter", "in_person", "app"]
+    purpose: ContactPurpose = Field(
+        description="safety (critical alert, recall), service (other alerts, service due) or marketing (offers)"
+    )
+    outcome: Literal["reached", "no_answer", "voicemail", "booked", "declined", "sent"]
+    by: str = Field(min_length=1, max_length=120)
+    vin: str | None = Field(default=None, min_length=17, max_length=17, description="The vehicle it was about")
+    alert_id: int | None = Field(default=None, description="The alert it was about (its vehicle by default)")
+    dealer_id: int | None = None
+    note: str | None = Field(default=None, max_length=4000)
+    contacted_at: datetime | None = Field(default=None, description="Default: now")
+
+    @field_validator("contacted_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone offset, e.g. 2026-11-22T09:30:00+01:00")
+        return value
+
+
+class ContactOut(BaseModel):
+    id: int
+    customer_id: int
+    vin: str | None
+    dealer_id: int | None
+    alert_id: int | None
+    channel: str
+    purpose: ContactPurpose
+    outcome: str
+    note: str | None
+    contacted_at: datetime
+    by: str
+    created_at: datetime
 
 
 class CustomerRecord(CustomerOut):
@@ -474,7 +513,10 @@ class CustomerRecord(CustomerOut):
     alerts: list[AlertOut] = Field(description="Alerts on the customer's vehicles, newest first")
     services: list[CustomerServiceOut] = Field(description="Service history of the customer's vehicles, newest first")
     consents: dict[Purpose, ConsentState] = Field(description="In force per purpose; absent: not granted")
-    timeline: list[TimelineEntry] = Field(description="Alerts, services and consents, newest first (at most 200)")
+    contacts: list[ContactOut] = Field(description="Contacts with the customer, newest first")
+    timeline: list[TimelineEntry] = Field(
+        description="Alerts, services, consents and contacts, newest first (at most 200)"
+    )
 
 
 class SignalPoint(BaseModel):
@@ -560,3 +602,30 @@ class DeliveryOut(BaseModel):
     next_attempt_at: datetime
     delivered_at: datetime | None
     payload: dict[str, object]
+
+
+class RuleVerdictOut(BaseModel):
+    rule: str = Field(description="safety_always, maintenance_consent, quiet_after_service, marketing_consent, "
+                      "marketing_per_quarter, not_again_so_soon")  # fmt: skip
+    passed: bool
+    explanation: str
+
+
+class ReasonOut(BaseModel):
+    kind: Literal["alert", "recall", "warranty"]
+    purpose: ContactPurpose
+    summary: str
+    due_at: datetime | None
+    alert_id: int | None
+
+
+class RecommendationOut(BaseModel):
+    vin: str
+    model: str
+    customer_id: int
+    customer_name: str
+    purpose: ContactPurpose = Field(description="The strongest of the reasons")
+    due_at: datetime | None = Field(description="The earliest of the reasons' due dates")
+    reasons: list[ReasonOut]
+    allowed: bool = Field(description="Whether contact pressure lets the call happen today")
+    rules: list[RuleVerdictOut] = Field(description="Each contact-pressure rule that applies, with why")

@@ -73,6 +73,20 @@ class Settings(BaseSettings):
         default="DE", min_length=2, max_length=2, description="Country of phone numbers given without a country code"
     )
 
+    contact_marketing_max: int = Field(
+        default=1, ge=0, description="Marketing contacts a household may get within the window below"
+    )
+    contact_marketing_window_days: int = Field(default=91, ge=1, description="A quarter, counted back from today")
+    contact_quiet_after_service_days: int = Field(
+        default=30, ge=0, description="No service offer this long after a service visit of the vehicle"
+    )
+    contact_repeat_after_days: int = Field(
+        default=7, ge=0, description="No new contact about a vehicle this soon after the last (safety excepted)"
+    )
+    warranty_offer_days: int = Field(
+        default=60, ge=0, description="Recommend an extended-warranty offer this long before the warranty ends"
+    )
+
     webhook_timeout_s: float = Field(default=10.0, gt=0, description="A CRM endpoint answers within this or it failed")
     webhook_backoff_base_s: float = Field(
         default=10.0, gt=0, description="First retry after up to this; doubling per attempt, with full jitter"

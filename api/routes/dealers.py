@@ -38,7 +38,7 @@ async def list_dealers(conn: ConnDep, principal: DealerReader) -> list[dict[str,
 
 @router.get("/{dealer_id}", response_model=DealerOut, responses=RECORD_ERRORS)
 async def get_dealer(dealer_id: int, conn: ConnDep, principal: DealerReader) -> dict[str, object]:
-    return await _visible_dealer(conn, principal, dealer_id)
+    return await visible_dealer(conn, principal, dealer_id)
 
 
 @router.post(
@@ -54,7 +54,7 @@ async def create_branch(dealer_id: int, body: BranchIn, conn: ConnDep, _principa
 
 @router.get("/{dealer_id}/branches", response_model=list[BranchOut], responses=RECORD_ERRORS)
 async def list_branches(dealer_id: int, conn: ConnDep, principal: DealerReader) -> list[dict[str, object]]:
-    await _visible_dealer(conn, principal, dealer_id)
+    await visible_dealer(conn, principal, dealer_id)
     return await records.branches(conn, dealer_id=dealer_id)
 
 
@@ -72,7 +72,7 @@ MAX_IMPORT_BYTES = 50 * 2**20
 async def import_services(
     dealer_id: int, request: Request, conn: ConnDep, principal: CustomerUser
 ) -> dict[str, object]:
-    await _visible_dealer(conn, principal, dealer_id)
+    await visible_dealer(conn, principal, dealer_id)
     raw = await request.body()
     if len(raw) > MAX_IMPORT_BYTES:
         raise PayloadTooLargeError(f"the file has {len(raw):,} bytes; the limit is {MAX_IMPORT_BYTES:,}")
@@ -87,7 +87,7 @@ async def import_services(
     )
 
 
-async def _visible_dealer(conn: psycopg.AsyncConnection, principal: Principal, dealer_id: int) -> dict[str, object]:
+async def visible_dealer(conn: psycopg.AsyncConnection, principal: Principal, dealer_id: int) -> dict[str, object]:
     if not sees_dealer(principal, dealer_id):
         raise NotFoundError(f"dealer {dealer_id} not found")
     return await records.get_dealer(conn, dealer_id=dealer_id)
@@ -108,7 +108,7 @@ async def alert_queue_of_dealer(
     assigned_to: Annotated[str | None, Query(description="Only this advisor's")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, object]]:
-    await _visible_dealer(conn, principal, dealer_id)
+    await visible_dealer(conn, principal, dealer_id)
     states = list(state or ["open", "acknowledged"])
     return await alert_queue.queue(
         conn, dealer_id=dealer_id, states=states, sort=sort, assigned_to=assigned_to, limit=limit

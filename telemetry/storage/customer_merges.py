@@ -25,6 +25,7 @@ MOVABLE = (
     ("vehicles", "owner_customer_id"),
     ("consents", "customer_id"),
     ("household_members", "customer_id"),
+    ("contacts", "customer_id"),
 )
 # the golden record's current household membership wins; the source's current one stays behind
 _ONLY_IF = {

@@ -1,0 +1,57 @@
+"""The contact log of a customer: what contact pressure counts, and what the timeline shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from api.auth import CustomerUser, visible_customer, visible_vehicle
+from api.deps import ConnDep
+from api.models import RECORD_ERRORS, ContactIn, ContactOut, ErrorOut
+from telemetry.errors import InvalidRequestError
+from telemetry.storage import alerts, contacts
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@router.post(
+    "/{customer_id}/contacts",
+    response_model=ContactOut,
+    status_code=201,
+    responses=RECORD_ERRORS | {422: {"model": ErrorOut}},
+    summary="Log a contact with the customer (a call, an e-mail, a letter), about a vehicle or alert",
+)
+async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+    await visible_customer(conn, principal, customer_id)
+    vin = body.vin
+    if body.alert_id is not None:
+        alert_vin = str((await alerts.get(conn, alert_id=body.alert_id))["vin"])
+        if vin is not None and vin != alert_vin:
+            raise InvalidRequestError(f"alert {body.alert_id} is on {alert_vin}, not on {vin}")
+        vin = alert_vin
+    vehicle_id = None
+    if vin is not None:
+        vehicle = await visible_vehicle(conn, principal, vin)
+        if vehicle["owner_customer_id"] != customer_id:
+            raise InvalidRequestError(f"vehicle {vin} is not customer {customer_id}'s")
+        vehicle_id = int(vehicle["id"])
+    return await contacts.record(
+        conn,
+        customer_id=customer_id,
+        vehicle_id=vehicle_id,
+        dealer_id=body.dealer_id if body.dealer_id is not None else principal.dealer_id,
+        alert_id=body.alert_id,
+        channel=body.channel,
+        purpose=body.purpose,
+        outcome=body.outcome,
+        note=body.note,
+        contacted_at=body.contacted_at or datetime.now(UTC),
+        by=body.by,
+    )
+
+
+@router.get("/{customer_id}/contacts", response_model=list[ContactOut], responses=RECORD_ERRORS, summary="Newest first")
+async def list_contacts(customer_id: int, conn: ConnDep, principal: CustomerUser) -> list[dict[str, object]]:
+    await visible_customer(conn, principal, customer_id)
+    return await contacts.of_customer(conn, customer_id=customer_id)

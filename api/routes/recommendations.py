@@ -1,0 +1,53 @@
+""" "Who to call today" for a dealer's advisors."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.auth import CustomerUser
+from api.deps import ConnDep, SettingsDep
+from api.models import RECORD_ERRORS, RecommendationOut
+from api.routes.dealers import visible_dealer
+from telemetry.contact_pressure import Policy
+from telemetry.settings import Settings
+from telemetry.storage import recommendations
+
+router = APIRouter(prefix="/dealers", tags=["dealers"])
+
+
+def policy(settings: Settings) -> Policy:
+    return Policy(
+        marketing_max=settings.contact_marketing_max,
+        marketing_window_days=settings.contact_marketing_window_days,
+        quiet_after_service_days=settings.contact_quiet_after_service_days,
+        repeat_after_days=settings.contact_repeat_after_days,
+    )
+
+
+@router.get(
+    "/{dealer_id}/recommendations",
+    response_model=list[RecommendationOut],
+    responses=RECORD_ERRORS,
+    summary="Who to call today: vehicles whose alerts, recalls or warranty make a contact useful, ranked, "
+    "with the reasons and the contact-pressure rules that allow or hold back each",
+)
+async def who_to_call(
+    dealer_id: int,
+    conn: ConnDep,
+    settings: SettingsDep,
+    principal: CustomerUser,
+    on: Annotated[date | None, Query(description="The day to plan (default: today, UTC)")] = None,
+    include_blocked: Annotated[bool, Query(description="Also those contact pressure holds back")] = False,
+) -> list[dict[str, object]]:
+    await visible_dealer(conn, principal, dealer_id)
+    found = await recommendations.for_dealer(
+        conn,
+        dealer_id=dealer_id,
+        today=on or datetime.now(UTC).date(),
+        policy=policy(settings),
+        warranty_offer_days=settings.warranty_offer_days,
+    )
+    return found if include_blocked else [r for r in found if r["allowed"]]

@@ -1,0 +1,133 @@
+""" "Who to call today": a dealer's vehicles that a visit would help, each with its reasons, the
+purpose of the call, and the contact-pressure verdicts (`telemetry/contact_pressure.py`).
+
+Reasons: open alerts (critical: safety; others, the maintenance plan's included: service), open
+recalls (safety), and a warranty ending soon (marketing: an extended warranty). One
+recommendation per vehicle, its purpose the strongest of its reasons. Ranked safety first, then
+service, then marketing; within each, the earliest due first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+
+import psycopg
+
+from telemetry.contact_pressure import PURPOSES, Facts, Policy, allowed, evaluate
+from telemetry.storage import alert_queue, households, recalls
+
+Row = dict[str, object]
+
+
+async def for_dealer(
+    conn: psycopg.AsyncConnection, *, dealer_id: int, today: date, policy: Policy, warranty_offer_days: int
+) -> list[Row]:
+    cur = await conn.execute(
+        "SELECT v.id, v.vin, v.model, v.warranty_end, c.id AS customer_id, c.name AS customer_name"
+        " FROM vehicles v JOIN customers c ON c.id = v.owner_customer_id"
+        " WHERE v.dealer_id = %s AND c.erased_at IS NULL ORDER BY v.id",
+        (dealer_id,),
+    )
+    vehicles = {int(r["id"]): r for r in await cur.fetchall()}
+    reasons = await _reasons(conn, dealer_id, vehicles, today, warranty_offer_days)
+    facts = await _facts(conn, {vid: vehicles[vid] for vid in reasons}, today, policy)
+    out = []
+    for vid, found in reasons.items():
+        v = vehicles[vid]
+        purpose = min((r["purpose"] for r in found), key=PURPOSES.index)
+        verdicts = evaluate(purpose, facts[vid], policy)
+        due = min((r["due_at"] for r in found if r["due_at"] is not None), default=None)
+        out.append({
+            "vin": v["vin"], "model": v["model"], "customer_id": v["customer_id"],
+            "customer_name": v["customer_name"], "purpose": purpose, "due_at": due,
+            "reasons": sorted(found, key=lambda r: PURPOSES.index(r["purpose"])),
+            "allowed": allowed(verdicts),
+            "rules": [{"rule": x.rule, "passed": x.passed, "explanation": x.explanation} for x in verdicts],
+        })  # fmt: skip
+    far = datetime.max.replace(tzinfo=UTC)
+    out.sort(key=lambda r: (PURPOSES.index(r["purpose"]), r["due_at"] or far, r["vin"]))
+    return out
+
+
+async def _reasons(
+    conn: psycopg.AsyncConnection, dealer_id: int, vehicles: dict[int, Row], today: date, warranty_offer_days: int
+) -> dict[int, list[Row]]:
+    by_vin = {str(v["vin"]): vid for vid, v in vehicles.items()}
+    found: dict[int, list[Row]] = defaultdict(list)
+    for a in await alert_queue.queue(
+        conn, dealer_id=dealer_id, states=["open", "acknowledged"], sort="due", limit=10_000
+    ):
+        vid = by_vin.get(str(a["vin"]))
+        if vid is not None:
+            found[vid].append({
+                "kind": "alert", "purpose": "safety" if a["severity"] == "critical" else "service",
+                "summary": f"{a['severity']} alert: {a['title']} ({a['state']})",
+                "due_at": a["due_at"], "alert_id": a["id"],
+            })  # fmt: skip
+    for vid, open_recalls in (await recalls.open_for(conn, vehicle_ids=list(vehicles))).items():
+        for r in open_recalls:
+            found[vid].append({
+                "kind": "recall", "purpose": "safety", "summary": f"open recall {r['code']}: {r['title']}",
+                "due_at": _start_of(r["issued_on"]), "alert_id": None,  # type: ignore[arg-type]
+            })  # fmt: skip
+    horizon = today + timedelta(days=warranty_offer_days)
+    for vid, v in vehicles.items():
+        end = v["warranty_end"]
+        if isinstance(end, date) and today <= end <= horizon:
+            found[vid].append({
+                "kind": "warranty", "purpose": "marketing",
+                "summary": f"warranty ends on {end}: offer an extended warranty",
+                "due_at": _start_of(end), "alert_id": None,
+            })  # fmt: skip
+    return dict(found)
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time(0), UTC)
+
+
+async def _facts(
+    conn: psycopg.AsyncConnection, vehicles: dict[int, Row], today: date, policy: Policy
+) -> dict[int, Facts]:
+    vids = list(vehicles)
+    customers = sorted({int(v["customer_id"]) for v in vehicles.values()})  # type: ignore[call-overload]
+    cur = await conn.execute(
+        "SELECT customer_id, purpose FROM current_consents WHERE customer_id = ANY(%s) AND granted", (customers,)
+    )
+    consents: dict[int, set[str]] = defaultdict(set)
+    for r in await cur.fetchall():
+        consents[r["customer_id"]].add(r["purpose"])
+    cur = await conn.execute(
+        "SELECT vehicle_id, max(performed_at) AS last FROM service_events WHERE vehicle_id = ANY(%s) GROUP BY 1",
+        (vids,),
+    )
+    last_service = {r["vehicle_id"]: r["last"].date() for r in await cur.fetchall()}
+    mates = await households.housemates(conn, customer_ids=customers)
+    everyone = sorted({m for ms in mates.values() for m in ms})
+    since = _start_of(today - timedelta(days=policy.marketing_window_days))
+    cur = await conn.execute(
+        "SELECT customer_id, contacted_at FROM contacts WHERE purpose = 'marketing' AND customer_id = ANY(%s)"
+        " AND contacted_at >= %s",
+        (everyone, since),
+    )
+    marketing: dict[int, list[date]] = defaultdict(list)
+    for r in await cur.fetchall():
+        marketing[r["customer_id"]].append(r["contacted_at"].date())
+    cur = await conn.execute(
+        "SELECT customer_id, vehicle_id, max(contacted_at) AS last FROM contacts"
+        " WHERE customer_id = ANY(%s) AND vehicle_id = ANY(%s) GROUP BY 1, 2",
+        (customers, vids),
+    )
+    last_contact = {(r["customer_id"], r["vehicle_id"]): r["last"].date() for r in await cur.fetchall()}
+    facts = {}
+    for vid, v in vehicles.items():
+        cid = int(v["customer_id"])  # type: ignore[call-overload]
+        facts[vid] = Facts(
+            today=today,
+            consents=frozenset(consents[cid]),
+            last_service_on=last_service.get(vid),
+            household_marketing_on=tuple(d for m in mates[cid] for d in marketing[m]),
+            last_contact_on=last_contact.get((cid, vid)),
+        )
+    return facts
