@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.routes import (
@@ -70,6 +72,19 @@ def create_app(settings: Settings) -> FastAPI:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"detail": str(exc), **exc.details}, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """One error shape for every 4xx: a readable `detail`, and the per-field `errors`."""
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+    @app.exception_handler(psycopg.errors.DataError)
+    async def refused_value(_request: Request, exc: psycopg.errors.DataError) -> JSONResponse:
+        """A value the schema allows and PostgreSQL cannot hold (a NUL character, a date out of
+        its range): the request's fault, not the server's."""
+        return JSONResponse({"detail": f"invalid value: {exc.diag.message_primary or exc}"}, status_code=422)
 
     for module in (
         health,

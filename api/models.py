@@ -19,9 +19,23 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class FieldErrorOut(BaseModel):
+    loc: list[str | int] = Field(description="Where: body, query or path, then the field")
+    msg: str
+    type: str
+
+
+class InvalidOut(ErrorOut):
+    errors: list[FieldErrorOut] | None = Field(
+        default=None, description="Per field, when the request did not match its schema"
+    )
+
+
 AUTH_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "The body could not be read (not UTF-8 text)"},
     401: {"model": ErrorOut, "description": "No API key, or an unknown or revoked one"},
     403: {"model": ErrorOut, "description": "The key's role may not do this"},
+    422: {"model": InvalidOut, "description": "Invalid input: a field, or a business rule (see `detail`)"},
 }
 # what endpoints on one record answer: the auth errors, and 404 (also for another dealer's record)
 RECORD_ERRORS: dict[int | str, dict[str, object]] = AUTH_ERRORS | {404: {"model": ErrorOut}}

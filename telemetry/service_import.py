@@ -8,8 +8,8 @@ The header names the columns (any order, case-insensitive, common synonyms accep
   (separated by `|`), `parts` (`number*quantity` items separated by `|`), `amount` (a dot or a
   decimal comma), `currency`, `branch` (the branch code), `recall_code`, `description`.
 
-Comma, semicolon and tab delimiters are recognised. A date without a time is taken at 12:00 UTC,
-which is the same calendar day everywhere from UTC-11 to UTC+11.
+Comma, semicolon and tab delimiters are recognised (the one the header uses most). A date
+without a time is taken at 12:00 UTC, which is the same calendar day from UTC-11 to UTC+11.
 """
 
 from __future__ import annotations
@@ -72,16 +72,16 @@ def parse(text: str) -> list[ServiceLine | LineError]:
     header as line 1, as a spreadsheet shows them."""
     if not text.strip():
         raise ImportFormatError("the file is empty")
-    sample = text[:4096]
+    first_line = text.splitlines()[0]
+    delimiter = max(",;\t", key=first_line.count)  # the header's separator: names hold none
+    reader = csv.reader(io.StringIO(text, newline=None), delimiter=delimiter)  # \r, \n, \r\n end a line
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = next(reader)
-    columns = _columns(header)
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ImportFormatError(f"line {reader.line_num}: {exc}") from exc
+    columns = _columns(rows[0])
     out: list[ServiceLine | LineError] = []
-    for number, cells in enumerate(reader, start=2):
+    for number, cells in enumerate(rows[1:], start=2):
         if number > MAX_LINES + 1:
             raise ImportFormatError(f"more than {MAX_LINES} lines; split the file")
         if not any(c.strip() for c in cells):

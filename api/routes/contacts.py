@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.auth import CustomerUser, visible_customer, visible_vehicle
 from api.deps import ConnDep
-from api.models import RECORD_ERRORS, ContactIn, ContactOut, ErrorOut
+from api.models import RECORD_ERRORS, ContactIn, ContactOut
 from telemetry.errors import InvalidRequestError
 from telemetry.storage import alerts, contacts
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/customers", tags=["customers"])
     "/{customer_id}/contacts",
     response_model=ContactOut,
     status_code=201,
-    responses=RECORD_ERRORS | {422: {"model": ErrorOut}},
+    responses=RECORD_ERRORS,
     summary="Log a contact with the customer (a call, an e-mail, a letter), about a vehicle or alert",
 )
 async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:

@@ -38,7 +38,6 @@ router = APIRouter(prefix="/customers", tags=["customers"])
     | {
         404: {"model": ErrorOut},
         409: {"model": DuplicateOut, "description": "Probably an existing customer; see `candidates`"},
-        422: {"model": ErrorOut},
     },
     summary="Create a customer (e-mail and phone normalised); refused with the candidates when it is "
     "probably someone already on record, unless allow_duplicate",

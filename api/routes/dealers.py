@@ -64,7 +64,7 @@ MAX_IMPORT_BYTES = 50 * 2**20
 @router.post(
     "/{dealer_id}/services/import",
     response_model=ServiceImportOut,
-    responses=RECORD_ERRORS | {413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses=RECORD_ERRORS | {413: {"model": ErrorOut}},
     summary="Import service history from the dealer management system's CSV export (see the README for "
     "the columns); bad lines are reported by number, the others imported; re-importing adds nothing twice",
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},

@@ -15,7 +15,7 @@ from telemetry.storage import households
 from telemetry.storage.apikeys import Principal
 
 router = APIRouter(prefix="/households", tags=["households"])
-_ERRORS: dict[int | str, dict[str, object]] = RECORD_ERRORS | {409: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+_ERRORS: dict[int | str, dict[str, object]] = RECORD_ERRORS | {409: {"model": ErrorOut}}
 
 
 async def _visible(conn: psycopg.AsyncConnection, principal: Principal, household_id: int) -> dict[str, object]:

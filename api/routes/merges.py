@@ -37,7 +37,7 @@ async def duplicates(
     "/{customer_id}/merges",
     response_model=MergeOut,
     status_code=201,
-    responses=RECORD_ERRORS | {409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses=RECORD_ERRORS | {409: {"model": ErrorOut}},
     summary="Merge a source record into this golden record: contact data it lacks, vehicles, consents, "
     "household; the source stays behind it as it was",
 )

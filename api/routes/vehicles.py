@@ -40,7 +40,7 @@ async def get_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> dict[str, o
 @router.patch(
     "/{vin}",
     response_model=VehicleOut,
-    responses=RECORD_ERRORS | {422: {"model": ErrorOut}},
+    responses=RECORD_ERRORS,
     summary="Change the owner, dealers, registration or warranty (fields left out stay as they are)",
 )
 async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal: VehicleWriter) -> dict[str, object]:
@@ -111,7 +111,7 @@ async def vehicle_alerts(
     "/{vin}/signals/{path}",
     response_model=SignalSeries,
     response_model_by_alias=True,
-    responses=RECORD_ERRORS | {422: {"model": ErrorOut}},
+    responses=RECORD_ERRORS,
     summary="Stored samples of one signal, in time order",
 )
 async def signal_series(
