@@ -17,6 +17,7 @@ from api.routes import (
     customers,
     deadletters,
     dealers,
+    features,
     health,
     households,
     merges,
@@ -36,6 +37,7 @@ from telemetry.errors import (
     PayloadTooLargeError,
     PermissionDeniedError,
     TelemetryError,
+    UnavailableError,
 )
 from telemetry.settings import Settings
 from telemetry.storage.db import make_pool
@@ -47,6 +49,7 @@ _STATUS = {
     ConflictError: 409,
     InvalidRequestError: 422,
     PayloadTooLargeError: 413,
+    UnavailableError: 503,
 }
 
 
@@ -95,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
         households,
         recommendations,
         vehicles,
+        features,
         recalls,
         alert_stream,
         alerts,

@@ -10,7 +10,17 @@ import psycopg
 
 from rules.definitions import Rule
 from telemetry.catalog import Catalog
-from telemetry.storage import alerts, consents, contacts, customer_merges, households, recalls, records, services
+from telemetry.storage import (
+    alerts,
+    consents,
+    contacts,
+    customer_merges,
+    entitlements,
+    households,
+    recalls,
+    records,
+    services,
+)
 from telemetry.storage.samples import latest_value
 from telemetry.timeutil import to_datetime
 
@@ -24,6 +34,7 @@ SUMMARY = {
 LOOK_BACK = timedelta(days=30)  # latest values are looked for this far back
 SEVERITY_ORDER = ("critical", "warning", "info")
 TIMELINE_LIMIT = 200
+LIVE_OPTIONS = ("pending", "active")
 
 
 def service_plans(rules: list[Rule]) -> dict[str, tuple[float, float]]:
@@ -69,10 +80,14 @@ async def customer_view(
                 "due_at_km": round(since_km + plan[0], 1),
                 "plan": f"every {plan[0]:,.0f} km or {plan[1]:g} months",
             }
-        vehicles.append({**v, "latest": latest, "next_service": due, "open_recalls": recalls_open[vid]})
+        options = [e for e in await entitlements.of_vehicle(conn, vehicle_id=vid) if e["state"] in LIVE_OPTIONS]
+        vehicles.append(
+            {**v, "latest": latest, "next_service": due, "open_recalls": recalls_open[vid], "options": options}
+        )
         history += [{**s, "vin": v["vin"]} for s in await services.history(conn, vehicle_id=vid)]
     consent_rows = await consents.history(conn, customer_id=customer_id)
     contact_rows = await contacts.of_customer(conn, customer_id=customer_id, limit=TIMELINE_LIMIT)
+    option_events = await entitlements.events_of_customer(conn, customer_id=customer_id, limit=TIMELINE_LIMIT)
     timeline = (
         [{"at": a["first_seen"], "kind": "alert", "vin": a["vin"], "ref_id": a["id"],
           "summary": f"{a['severity']}: {a['title']} ({a['state']})"} for a in found]
@@ -83,6 +98,8 @@ async def customer_view(
            for c in consent_rows]
         + [{"at": k["contacted_at"], "kind": "contact", "vin": k["vin"], "ref_id": k["id"],
             "summary": f"{k['purpose']} contact by {k['channel']} ({k['by']}): {k['outcome']}"} for k in contact_rows]
+        + [{"at": x["at"], "kind": "activation", "vin": x["vin"], "ref_id": x["id"],
+            "summary": f"{x['feature_code']} {x['event']}: {x['detail']}"} for x in option_events]
     )  # fmt: skip
     timeline.sort(key=lambda e: e["at"], reverse=True)
     return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -204,6 +204,12 @@ class VehicleIn(BaseModel):
     warranty_start: date | None = None
     warranty_end: date | None = None
     preferred_dealer_id: int | None = Field(default=None, description="Where the owner likes to have it serviced")
+    software_version: str | None = Field(
+        default=None, pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=40, description="e.g. 2.4.1; software options check it"
+    )
+    hardware: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        default_factory=list, max_length=100, description="Fitted hardware software options may need, e.g. seat_heaters"
+    )
 
     @model_validator(mode="after")
     def _warranty_order(self) -> VehicleIn:
@@ -241,6 +247,8 @@ class VehicleChange(BaseModel):
     warranty_start: date | None = None
     warranty_end: date | None = None
     delivered_on: date | None = None
+    software_version: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=40)
+    hardware: list[Annotated[str, Field(min_length=1, max_length=60)]] | None = Field(default=None, max_length=100)
 
     @model_validator(mode="after")
     def _warranty_order(self) -> VehicleChange:
@@ -463,9 +471,80 @@ class NextService(BaseModel):
     plan: str
 
 
+FeatureCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+
+
+class FeatureIn(BaseModel):
+    code: FeatureCode
+    name: str = Field(min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+    models: list[str] | None = Field(default=None, max_length=200, description="Null: every model")
+    min_software_version: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=40)
+    requires_hardware: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        default_factory=list, max_length=50
+    )
+    conflicts_with: list[FeatureCode] = Field(default_factory=list, max_length=50)
+    price_model: Literal["one_off", "monthly", "yearly"]
+    price: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=2)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    trial_days: int | None = Field(default=None, ge=1, le=365, description="Null: no trial")
+
+
+class FeatureOut(FeatureIn):
+    created_at: datetime
+
+
+EntitlementKind = Literal["purchase", "subscription", "trial"]
+
+
+class ActivationIn(BaseModel):
+    kind: EntitlementKind = Field(description="purchase (one-off), subscription (monthly or yearly) or trial")
+    periods: int = Field(default=1, ge=1, le=120, description="Subscription: months or years paid for")
+    purchase_reference: str | None = Field(default=None, max_length=120)
+
+
+class RenewalIn(BaseModel):
+    periods: int = Field(default=1, ge=1, le=120, description="Months or years added to the subscription")
+
+
+class DeactivationIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CommandOut(BaseModel):
+    id: str
+    action: Literal["enable", "disable"]
+    state: Literal["pending", "sent", "timed_out", "accepted", "rejected", "superseded"]
+    attempts: int
+    sent_at: datetime | None
+    acked_at: datetime | None
+    reason: str | None = Field(description="The vehicle's, when it rejected the command")
+
+
+class EntitlementOut(BaseModel):
+    id: int
+    vin: str
+    feature_code: str
+    kind: EntitlementKind
+    state: Literal["pending", "active", "failed", "ended"] = Field(
+        description="pending until the vehicle accepts; failed with the vehicle's reason; ended when expired or"
+        " deactivated"
+    )
+    granted_by: str
+    dealer_id: int | None
+    purchase_reference: str | None
+    starts_at: datetime
+    ends_at: datetime | None = Field(description="Null: a purchase, for the vehicle's life")
+    ended_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_command: CommandOut | None
+
+
 class VehicleView(VehicleOut):
     latest: VehicleSummary
     open_recalls: list[RecallOut]
+    options: list[EntitlementOut] = Field(description="Software options pending or active")
     next_service: NextService | None = Field(description="From the last scheduled service (or delivery) and the plan")
 
 
@@ -475,7 +554,7 @@ class CustomerServiceOut(ServiceOut):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: Literal["alert", "service", "consent", "contact"]
+    kind: Literal["alert", "service", "consent", "contact", "activation"]
     vin: str | None
     ref_id: int
     summary: str
@@ -529,7 +608,7 @@ class CustomerRecord(CustomerOut):
     consents: dict[Purpose, ConsentState] = Field(description="In force per purpose; absent: not granted")
     contacts: list[ContactOut] = Field(description="Contacts with the customer, newest first")
     timeline: list[TimelineEntry] = Field(
-        description="Alerts, services, consents and contacts, newest first (at most 200)"
+        description="Alerts, services, consents, contacts and software-option events, newest first (at most 200)"
     )
 
 
@@ -643,3 +722,24 @@ class RecommendationOut(BaseModel):
     reasons: list[ReasonOut]
     allowed: bool = Field(description="Whether contact pressure lets the call happen today")
     rules: list[RuleVerdictOut] = Field(description="Each contact-pressure rule that applies, with why")
+
+
+class EntitlementEventOut(BaseModel):
+    id: int
+    at: datetime
+    event: str = Field(description="requested, sent, resent, timed_out, active, failed, renewed, expired, disabled,"
+                       " switched_off")  # fmt: skip
+    detail: str
+    by: str
+
+
+class EntitlementDetail(EntitlementOut):
+    events: list[EntitlementEventOut] = Field(description="The audit log, oldest first")
+
+
+class VehicleCommandOut(CommandOut):
+    entitlement_id: int | None
+    feature_code: str
+    expires_at: datetime | None
+    timed_out_at: datetime | None
+    created_at: datetime

@@ -164,6 +164,14 @@ def webhooks() -> None:
 
 
 @app.command()
+def commands() -> None:
+    """Run the command dispatcher: commands to vehicles, their acks, expiring options."""
+    from telemetry.dispatcher import main
+
+    main(Settings())
+
+
+@app.command()
 def ingest(
     index: Annotated[int, typer.Option(help="Worker number, part of its MQTT client id")] = 0,
     shared: Annotated[bool, typer.Option(help="Share the fleet with other ingest workers ($share)")] = False,
@@ -289,7 +297,8 @@ def serve(
     settings = Settings()
     asyncio.run(upgrade(settings))
     asyncio.run(prepare_broker_sessions(settings, ingest_workers, rule_workers))
-    Supervisor(settings, plan(ingest_workers, rule_workers, settings.rule_partitions)).run_forever()
+    commands = settings.command_secret is not None
+    Supervisor(settings, plan(ingest_workers, rule_workers, settings.rule_partitions, commands=commands)).run_forever()
 
 
 ScenarioOption = Annotated[

@@ -40,7 +40,9 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
     with connect_sync(settings) as conn:
         key, _ = apikeys.create_sync(conn, role="admin", name="telemetry demo")
     asyncio.run(prepare_broker_sessions(settings, 1, 1))
-    supervisor = Supervisor(settings, plan(1, 1, settings.rule_partitions))
+    supervisor = Supervisor(
+        settings, plan(1, 1, settings.rule_partitions, commands=settings.command_secret is not None)
+    )
     supervisor.start()
     api = f"http://{settings.api_host}:{settings.api_port}"
     try:

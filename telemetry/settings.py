@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         default=None, description="Signs commands to vehicles (per-vehicle keys are derived from it)"
     )
 
+    command_ack_timeout_s: float = Field(default=30.0, gt=0, description="A command unanswered this long timed out")
+    command_retry_base_s: float = Field(
+        default=60.0, gt=0, description="A timed-out command goes again after this, doubling per attempt"
+    )
+    command_retry_cap_s: float = Field(default=3600.0, gt=0, description="Longest wait between two sends")
+
     api_key: SecretStr | None = Field(
         default=None, description="The key this machine's clients (`telemetry simulate`) send to the API"
     )

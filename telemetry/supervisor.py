@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 import psycopg
+from pydantic import SecretStr
 
 from telemetry.metrics import MULTIPROC_ENV, forget_process, prepare_directory
 from telemetry.mqtt import make_client
@@ -44,6 +45,8 @@ class Child:
 def child_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):  # str() of a secret is its mask, not its value
+            value = value.get_secret_value()
         if value is not None:
             env[f"TELEMETRY_{name.upper()}"] = str(value)
     return env
@@ -52,11 +55,16 @@ def child_env(settings: Settings) -> dict[str, str]:
 RULE_WORKER_NICE = 5
 
 
-def plan(ingest_workers: int, rule_workers: int, partitions: int, *, api: bool = True) -> list[Child]:
-    """The server's processes. Rule workers run at a lower CPU priority: when the machine is
-    saturated, storing what arrives comes first and the alerts a few milliseconds later (the
-    engine needs ~2 ms a batch); with spare CPU the priority makes no difference."""
+def plan(
+    ingest_workers: int, rule_workers: int, partitions: int, *, api: bool = True, commands: bool = False
+) -> list[Child]:
+    """The server's processes; the command dispatcher when commands can be signed (`commands`).
+
+    Rule workers run at a lower CPU priority: when the machine is saturated, storing what arrives
+    comes first and the alerts a few milliseconds later (the engine needs ~2 ms a batch); with
+    spare CPU the priority makes no difference."""
     children = [Child("api", ["api"]), Child("webhooks", ["webhooks"])] if api else []
+    children += [Child("commands", ["commands"])] if commands else []
     shared = ["--shared"] if ingest_workers > 1 else []
     children += [Child(f"ingest-{i}", ["ingest", "--index", str(i), *shared]) for i in range(ingest_workers)]
     for i in range(rule_workers):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -57,9 +58,9 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str, mqtt_url: str) -> Iterator[Server]:
-    settings = make_settings(database_url, mqtt_url)
+@contextmanager
+def serving(settings: Settings) -> Iterator[Server]:
+    """`telemetry serve` with these settings until the block ends; the schema is dropped after."""
     proc = start_server(settings)
     api = httpx.Client(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=10)
 
@@ -78,3 +79,9 @@ def server(database_url: str, mqtt_url: str) -> Iterator[Server]:
         api.close()
         stop_server(proc)
         drop_schema(settings)
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, mqtt_url: str) -> Iterator[Server]:
+    with serving(make_settings(database_url, mqtt_url)) as running:
+        yield running

@@ -51,6 +51,7 @@ def make_settings(database_url: str, mqtt_url: str, **overrides: object) -> Sett
         "mqtt_client_id": f"t{tag}",
         "ingest_batch_max_wait_ms": 50,
         "api_port": free_port(),
+        "command_secret": f"command-secret-{tag}",
         **overrides,
     }
     return Settings(**values)

@@ -57,6 +57,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "households, branches, recalls, invoices", _sql_file("0012_customer_records.sql")),
     Migration(13, "customer merges", _sql_file("0013_customer_merges.sql")),
     Migration(14, "contacts", _sql_file("0014_contacts.sql")),
+    Migration(15, "software options", _sql_file("0015_features.sql")),
 )
 
 

@@ -11,7 +11,8 @@ from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
 Row = dict[str, object]
 VEHICLE_FIELDS = (
     "vin", "make", "model", "model_year", "powertrain", "owner_customer_id", "dealer_id", "vss_version",
-    "delivered_on", "registration", "warranty_start", "warranty_end", "preferred_dealer_id",
+    "delivered_on", "registration", "warranty_start", "warranty_end", "preferred_dealer_id", "software_version",
+    "hardware",
 )  # fmt: skip
 CUSTOMER_COLUMNS = "id, kind, name, email, phone, postcode, dealer_id, merged_into, created_at"
 _BRANCH_COLUMNS = "id, dealer_id, code, name, city, postcode, created_at"

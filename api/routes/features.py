@@ -1,0 +1,166 @@
+"""Software options: the OEM's catalog, activations on vehicles, renewals, deactivations, and the
+commands the vehicle was sent for them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from api.auth import Anyone, OemOrAdmin, VehicleWriter, visible_vehicle
+from api.deps import ConnDep, SettingsDep
+from api.models import (
+    AUTH_ERRORS,
+    RECORD_ERRORS,
+    ActivationIn,
+    DeactivationIn,
+    EntitlementDetail,
+    EntitlementOut,
+    ErrorOut,
+    FeatureIn,
+    FeatureOut,
+    RenewalIn,
+    VehicleCommandOut,
+)
+from telemetry import features
+from telemetry.errors import ConflictError, NotFoundError, PermissionDeniedError, UnavailableError
+from telemetry.storage import entitlements, vehicle_commands
+from telemetry.storage.apikeys import Principal
+
+router = APIRouter(tags=["software options"])
+_CONFLICT = {409: {"model": ErrorOut, "description": "Not eligible, or in a state that does not allow it: `detail`"}}
+
+
+@router.post("/features", response_model=FeatureOut, status_code=201, responses=AUTH_ERRORS | _CONFLICT)
+async def create_feature(body: FeatureIn, conn: ConnDep, _principal: OemOrAdmin) -> dict[str, object]:
+    return await entitlements.create_feature(conn, **body.model_dump())
+
+
+@router.get("/features", response_model=list[FeatureOut], responses=AUTH_ERRORS, summary="The option catalog")
+async def list_features(conn: ConnDep, _principal: Anyone) -> list[dict[str, object]]:
+    return await entitlements.list_features(conn)
+
+
+def _by(principal: Principal) -> str:
+    scope = f" of dealer {principal.dealer_id}" if principal.dealer_id is not None else ""
+    return f"key {principal.key_id} ({principal.role}{scope})"
+
+
+@router.post(
+    "/vehicles/{vin}/features/{code}/activations",
+    response_model=EntitlementOut,
+    status_code=202,
+    responses=RECORD_ERRORS | _CONFLICT | {503: {"model": ErrorOut, "description": "Commands cannot be signed"}},
+    summary="Activate an option: checks eligibility (409 with the reason), then sends the vehicle a signed "
+    "enable command; the entitlement is pending until the vehicle accepts. A repeat with the same "
+    "Idempotency-Key returns the first answer",
+)
+async def activate(
+    vin: str,
+    code: str,
+    body: ActivationIn,
+    response: Response,
+    conn: ConnDep,
+    settings: SettingsDep,
+    principal: VehicleWriter,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, object]:
+    if principal.role == "advisor" and body.kind != "trial":
+        raise PermissionDeniedError("an advisor key may start trials only; purchases and subscriptions are the OEM's")
+    vehicle = await visible_vehicle(conn, principal, vin)
+    if idempotency_key is not None:
+        earlier = await entitlements.by_idempotency_key(conn, key=idempotency_key)
+        if earlier is not None:
+            if (earlier["vin"], earlier["feature_code"], earlier["kind"]) != (vin, code, body.kind):
+                raise ConflictError("this Idempotency-Key was used for another activation")
+            response.status_code = 200
+            return earlier
+    if settings.command_secret is None:
+        raise UnavailableError("commands to vehicles are not configured (TELEMETRY_COMMAND_SECRET)")
+    feature = await entitlements.get_feature(conn, code=code)
+    live, trials_had = await entitlements.vehicle_history(conn, vehicle_id=int(vehicle["id"]))
+    reason = features.ineligibility(feature, vehicle, kind=body.kind, live=live, trials_had=trials_had)
+    if reason is not None:
+        raise ConflictError(f"not eligible: {reason}", details={"reason": reason})
+    now = datetime.now(UTC)
+    return await entitlements.grant(
+        conn,
+        vehicle_id=int(vehicle["id"]),
+        feature_code=code,
+        kind=body.kind,
+        by=_by(principal),
+        dealer_id=principal.dealer_id,
+        purchase_reference=body.purchase_reference,
+        starts_at=now,
+        ends_at=features.ends_at(feature, body.kind, now, body.periods),
+        idempotency_key=idempotency_key,
+    )
+
+
+@router.get(
+    "/vehicles/{vin}/features",
+    response_model=list[EntitlementOut],
+    responses=RECORD_ERRORS,
+    summary="The vehicle's options: live ones first, then the history",
+)
+async def vehicle_features(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
+    vehicle = await visible_vehicle(conn, principal, vin)
+    return await entitlements.of_vehicle(conn, vehicle_id=int(vehicle["id"]))
+
+
+@router.get(
+    "/vehicles/{vin}/entitlements/{entitlement_id}",
+    response_model=EntitlementDetail,
+    responses=RECORD_ERRORS,
+    summary="One entitlement with its audit log",
+)
+async def entitlement(vin: str, entitlement_id: int, conn: ConnDep, principal: Anyone) -> dict[str, object]:
+    await visible_vehicle(conn, principal, vin)
+    row = await entitlements.get(conn, entitlement_id=entitlement_id)
+    if row["vin"] != vin:
+        raise NotFoundError(f"vehicle {vin} has no entitlement {entitlement_id}")
+    return {**row, "events": await entitlements.events(conn, entitlement_id=entitlement_id)}
+
+
+@router.post(
+    "/vehicles/{vin}/features/{code}/renewals",
+    response_model=EntitlementOut,
+    responses=RECORD_ERRORS | _CONFLICT,
+    summary="Extend a subscription by whole periods; the vehicle is sent the new expiry",
+)
+async def renew(vin: str, code: str, body: RenewalIn, conn: ConnDep, principal: OemOrAdmin) -> dict[str, object]:
+    vehicle = await visible_vehicle(conn, principal, vin)
+    live = await entitlements.live_one(conn, vehicle_id=int(vehicle["id"]), feature_code=code)
+    if live["kind"] != "subscription":
+        raise ConflictError(f"only a subscription is renewed; this is a {live['kind']}")
+    feature = await entitlements.get_feature(conn, code=code)
+    until = features.ends_at(feature, "subscription", live["ends_at"], body.periods)  # type: ignore[arg-type]
+    assert until is not None
+    return await entitlements.extend(conn, entitlement_id=int(live["id"]), until=until, by=_by(principal))
+
+
+@router.post(
+    "/vehicles/{vin}/features/{code}/deactivations",
+    response_model=EntitlementOut,
+    responses=RECORD_ERRORS,
+    summary="End the option now (refund, misuse, ownership change); the vehicle is sent a disable command",
+)
+async def deactivate(
+    vin: str, code: str, body: DeactivationIn, conn: ConnDep, principal: OemOrAdmin
+) -> dict[str, object]:
+    vehicle = await visible_vehicle(conn, principal, vin)
+    live = await entitlements.live_one(conn, vehicle_id=int(vehicle["id"]), feature_code=code)
+    return await entitlements.end(conn, entitlement_id=int(live["id"]), event="disabled", reason=body.reason,
+                                  by=_by(principal))  # fmt: skip
+
+
+@router.get(
+    "/vehicles/{vin}/commands",
+    response_model=list[VehicleCommandOut],
+    responses=RECORD_ERRORS,
+    summary="Commands sent to the vehicle, newest first, with their state",
+)
+async def commands_of_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
+    vehicle = await visible_vehicle(conn, principal, vin)
+    return await vehicle_commands.of_vehicle(conn, vehicle_id=int(vehicle["id"]))

@@ -1,0 +1,238 @@
+"""Software options end to end, through the real server and broker: a simulated vehicle receives
+a signed activation and acknowledges it, the entitlement becomes active; the trial expires and the
+vehicle receives the disable command; a forged command is rejected by the vehicle; an ineligible
+vehicle gets a 409 with the reason; a vehicle offline at activation gets the command again when it
+comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import orjson
+import psycopg
+import pytest
+
+from simulators.commands import CommandResponder
+from telemetry.commands import sign, vehicle_key
+from telemetry.mqtt import make_client
+from telemetry.timeutil import now_ms
+from telemetry.topics import COMMANDS, vehicle_topic
+from tests.fix_server import Server, serving, wait_for
+from tests.fix_services import make_key, make_settings
+from tests.fix_webhooks import receiving
+from tests.test_end_to_end import publish
+
+pytestmark = pytest.mark.slow
+
+HEATED_SEATS = {
+    "code": "heated_seats", "name": "Heated front seats", "models": ["Compact 1.5"], "min_software_version": "2.0",
+    "requires_hardware": ["seat_heaters"], "price_model": "monthly", "price": "9.90", "currency": "EUR",
+    "trial_days": 30,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, mqtt_url: str) -> Iterator[Server]:
+    """Commands time out after 1 s here, and retry by the clock only after 10 min: a resend in the
+    test comes from the vehicle being seen online again."""
+    settings = make_settings(database_url, mqtt_url, command_ack_timeout_s=1.0, command_retry_base_s=600.0)
+    with serving(settings) as running:
+        yield running
+
+
+class SimulatedVehicle(threading.Thread):
+    """The simulator's command handling on a live MQTT connection: checks signatures, applies,
+    acknowledges. `received` are the command payloads that reached it."""
+
+    def __init__(self, server: Server, vin: str) -> None:
+        super().__init__(daemon=True)
+        s = server.settings
+        self.url, self.prefix, self.vin = s.require_mqtt_url(), s.mqtt_topic_prefix, vin
+        secret = s.command_secret.get_secret_value().encode()  # type: ignore[union-attr]
+        self.responder = CommandResponder(self.prefix, [vin], secret)
+        self.received: list[dict] = []
+        self.ready = threading.Event()
+        self.stopping = threading.Event()
+
+    def enabled(self) -> dict[str, int | None]:
+        return dict(self.responder.state.enabled.get(self.vin, {}))
+
+    def run(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        async with make_client(self.url, f"{self.prefix}vehicle-{self.vin}", persistent=False) as client:
+            await client.subscribe(vehicle_topic(self.prefix, self.vin, COMMANDS), qos=1)
+            self.ready.set()
+            async with asyncio.timeout(120):
+                async for message in client.messages:
+                    payload = bytes(message.payload)  # type: ignore[arg-type]
+                    self.received.append(orjson.loads(payload))
+                    reply = self.responder.handle(str(message.topic), payload)
+                    if reply is not None:
+                        await client.publish(reply[0], reply[1], qos=1)
+                    if self.stopping.is_set():
+                        return
+
+
+def register(server: Server, vin: str, dealer: int, **extra: object) -> None:
+    body = {"vin": vin, "make": "Aurora", "model": "Compact 1.5", "model_year": 2025, "powertrain": "combustion",
+            "dealer_id": dealer, "software_version": "2.1", "hardware": ["seat_heaters"], **extra}  # fmt: skip
+    response = server.api.post("/vehicles", json=body)
+    assert response.status_code == 201, response.text
+
+
+def option(server: Server, vin: str, code: str = "heated_seats") -> dict:
+    return next(e for e in server.api.get(f"/vehicles/{vin}/features").json() if e["feature_code"] == code)
+
+
+def test_a_trial_is_activated_acknowledged_and_switched_off_when_it_expires(server: Server) -> None:
+    api = server.api
+    assert api.post("/features", json=HEATED_SEATS).status_code == 201
+    dealer = api.post("/dealers", json={"code": "F1", "name": "F1"}).json()["id"]
+    owner = api.post("/customers", json={"name": "Olga Option", "dealer_id": dealer}).json()["id"]
+    vin = "WAUZZZ8V0KA000601"
+    register(server, vin, dealer, owner_customer_id=owner)
+    with receiving(fail_first=0) as crm:
+        assert api.post("/webhooks", json={"url": crm.url, "event_types": ["activation"]}).status_code == 201
+        car = SimulatedVehicle(server, vin)
+        car.start()
+        assert car.ready.wait(20)
+
+        headers = {"Idempotency-Key": "order-4711"}
+        url = f"/vehicles/{vin}/features/heated_seats/activations"
+        first = api.post(url, json={"kind": "trial"}, headers=headers)
+        assert first.status_code == 202, first.text
+        assert first.json()["state"] == "pending"
+        again = api.post(url, json={"kind": "trial"}, headers=headers)
+        assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])  # the same activation
+        assert api.post(url, json={"kind": "subscription"}, headers=headers).status_code == 409  # key reused
+
+        assert wait_for(lambda: option(server, vin)["state"] == "active", timeout=30)
+        command = car.received[0]
+        assert (command["feature"], command["action"]) == ("heated_seats", "enable")
+        assert command["expires"] is not None  # the vehicle itself knows when the trial ends
+        assert car.enabled() == {"heated_seats": command["expires"]}
+        assert option(server, vin)["last_command"]["state"] == "accepted"
+
+        # the trial's time is up (moved forward here rather than waiting 30 days)
+        with psycopg.connect(server.settings.require_database_url()) as conn:
+            conn.execute(
+                f"UPDATE {server.settings.database_schema}.entitlements SET ends_at = now() WHERE id = %s",
+                (first.json()["id"],),
+            )
+        assert wait_for(lambda: car.enabled() == {}, timeout=30)
+        assert car.received[-1]["action"] == "disable"
+        ended = wait_for(lambda: (e := option(server, vin))["last_command"]["state"] == "accepted" and e)
+        assert (ended["state"], ended["ended_reason"]) == ("ended", "the trial ran out")
+
+        detail = api.get(f"/vehicles/{vin}/entitlements/{first.json()['id']}").json()
+        events = [e["event"] for e in detail["events"]]
+        assert events == ["requested", "sent", "active", "expired", "sent", "switched_off"]
+        timeline = api.get(f"/customers/{owner}").json()["timeline"]
+        newest = next(t["summary"] for t in timeline if t["kind"] == "activation")
+        assert newest.startswith("heated_seats switched_off")
+
+        def crm_events() -> list[str]:
+            return [e["type"] for e in crm.unique_events() if e["vehicle"]["vin"] == vin]
+
+        assert wait_for(lambda: len(crm_events()) == 6, timeout=30)
+        assert crm_events()[:3] == ["activation.requested", "activation.sent", "activation.active"]
+        assert "activation.expired" in crm_events()
+        car.stopping.set()
+
+    retrial = api.post(url, json={"kind": "trial"})
+    assert retrial.status_code == 409
+    assert retrial.json()["reason"] == "the vehicle has had its trial of heated_seats already"
+
+
+def test_ineligible_vehicles_get_409_with_the_reason(server: Server) -> None:
+    api = server.api
+    dealer = api.post("/dealers", json={"code": "F2", "name": "F2"}).json()["id"]
+    if api.post("/features", json=HEATED_SEATS).status_code not in (201, 409):
+        pytest.fail("could not create the feature")
+    cases = {
+        "WAUZZZ8V0KA000611": ({"software_version": "1.9"},
+                              "heated_seats needs software 2.0 or newer; the vehicle runs 1.9"),
+        "WAUZZZ8V0KA000612": ({"hardware": []}, "heated_seats needs hardware the vehicle lacks: seat_heaters"),
+        "WAUZZZ8V0KA000613": ({"model": "City EV", "powertrain": "electric"},
+                              "heated_seats is not offered for the City EV (only Compact 1.5)"),
+    }  # fmt: skip
+    for vin, (extra, reason) in cases.items():
+        register(server, vin, dealer, **extra)
+        refused = api.post(f"/vehicles/{vin}/features/heated_seats/activations", json={"kind": "trial"})
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["reason"] == reason
+    vin = "WAUZZZ8V0KA000614"
+    register(server, vin, dealer)
+    one_off = api.post(f"/vehicles/{vin}/features/heated_seats/activations", json={"kind": "purchase"})
+    assert one_off.json()["reason"] == "heated_seats is sold as a monthly subscription, not as a one-off purchase"
+    advisor = {"Authorization": f"Bearer {make_key(server.settings, 'advisor', dealer)}"}
+    bought = api.post(f"/vehicles/{vin}/features/heated_seats/activations", json={"kind": "subscription"},
+                      headers=advisor)  # fmt: skip
+    assert bought.status_code == 403  # advisors start trials only
+    unknown = api.post(f"/vehicles/{vin}/features/warp_drive/activations", json={"kind": "trial"})
+    assert unknown.status_code == 404
+
+
+def test_a_forged_command_is_rejected_by_the_vehicle_and_its_ack_recorded_and_ignored(server: Server) -> None:
+    dealer = server.api.post("/dealers", json={"code": "F3", "name": "F3"}).json()["id"]
+    vin = "WAUZZZ8V0KA000621"
+    register(server, vin, dealer)
+    car = SimulatedVehicle(server, vin)
+    car.start()
+    assert car.ready.wait(20)
+    forged = sign({"id": "cmd-forged", "feature": "heated_seats", "action": "enable", "expires": None},
+                  vehicle_key(b"not the server's secret", vin))  # fmt: skip
+
+    async def send() -> None:
+        async with make_client(server.settings.require_mqtt_url(), f"{server.settings.mqtt_client_id}-forger",
+                               persistent=False) as client:  # fmt: skip
+            topic = vehicle_topic(server.settings.mqtt_topic_prefix, vin, COMMANDS)
+            await client.publish(topic, orjson.dumps(forged), qos=1)
+
+    asyncio.run(send())
+    assert wait_for(lambda: car.received, timeout=20)
+    assert car.enabled() == {}  # not applied
+    reply = car.responder.state.answers.get((vin, "cmd-forged"))
+    assert reply is None  # refused, so never recorded as an accepted answer
+
+    def recorded() -> list[dict]:
+        with psycopg.connect(server.settings.require_database_url()) as conn:
+            rows = conn.execute(
+                f"SELECT command_id, status, reason, outcome FROM {server.settings.database_schema}.command_acks"
+                " WHERE vin = %s",
+                (vin,),
+            ).fetchall()
+        return [dict(zip(("command_id", "status", "reason", "outcome"), r, strict=True)) for r in rows]
+
+    acks = wait_for(recorded, timeout=20)
+    assert acks == [{"command_id": "cmd-forged", "status": "rejected", "reason": "bad signature",
+                     "outcome": "ignored: unknown command"}]  # fmt: skip
+    car.stopping.set()
+
+
+def test_a_vehicle_offline_at_activation_gets_the_command_when_it_is_back(server: Server) -> None:
+    api = server.api
+    dealer = api.post("/dealers", json={"code": "F4", "name": "F4"}).json()["id"]
+    if api.post("/features", json=HEATED_SEATS).status_code not in (201, 409):
+        pytest.fail("could not create the feature")
+    vin = "WAUZZZ8V0KA000631"
+    register(server, vin, dealer)
+    started = api.post(f"/vehicles/{vin}/features/heated_seats/activations", json={"kind": "trial"})
+    assert started.status_code == 202
+    assert wait_for(lambda: option(server, vin)["last_command"]["state"] == "timed_out", timeout=20)
+    assert option(server, vin)["state"] == "pending"
+
+    car = SimulatedVehicle(server, vin)
+    car.start()
+    assert car.ready.wait(20)
+    sample = {"vin": vin, "seq": 1, "samples": [{"ts": now_ms(), "signals": {"Vehicle.Speed": 12.0}}]}
+    publish(server, vin, [orjson.dumps(sample)])  # back online
+    assert wait_for(lambda: option(server, vin)["state"] == "active", timeout=30)
+    assert option(server, vin)["last_command"]["attempts"] == 2
+    events = [e["event"] for e in api.get(f"/vehicles/{vin}/entitlements/{started.json()['id']}").json()["events"]]
+    assert events == ["requested", "sent", "timed_out", "resent", "active"]
+    car.stopping.set()
