@@ -612,6 +612,20 @@ class CustomerRecord(CustomerOut):
     )
 
 
+class SignalHeld(BaseModel):
+    values: int
+    first: datetime
+    last: datetime
+    fetch: str = Field(description="Where to fetch the values")
+
+
+class CustomerExport(BaseModel):
+    exported_at: datetime
+    record: CustomerRecord
+    consent_history: list[ConsentOut]
+    telemetry: dict[str, dict[str, SignalHeld]] = Field(description="Per VIN, per VSS path: what is stored")
+
+
 class SignalPoint(BaseModel):
     ts: datetime
     value: float | bool | list[str]

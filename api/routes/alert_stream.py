@@ -34,6 +34,7 @@ def channel(settings: Settings) -> str:
 
 @router.get(
     "/stream",
+    response_class=StreamingResponse,
     responses=AUTH_ERRORS | {200: {"content": {"text/event-stream": {}}, "description": "`event: alert` lines"}},
     summary="New and reopened alerts as Server-Sent Events (`event: alert`, `data`: the alert as JSON)",
 )

@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import RedirectResponse
 
 from api.auth import Admin, CustomerUser, as_seen_by, require_dealer, visible_customer
@@ -16,6 +15,7 @@ from api.models import (
     ConsentIn,
     ConsentOut,
     ConsentsOut,
+    CustomerExport,
     CustomerIn,
     CustomerOut,
     CustomerRecord,
@@ -116,6 +116,7 @@ async def get_consents(customer_id: int, conn: ConnDep, principal: CustomerUser)
 
 @router.get(
     "/{customer_id}/export",
+    response_model=CustomerExport,
     responses=RECORD_ERRORS,
     summary="Everything held about the customer, as JSON (data portability): the record, consent "
     "history, and per vehicle which signals are stored, how many values, and where to fetch them",
@@ -132,14 +133,12 @@ async def export_customer(
         telemetry[str(vehicle["vin"])] = {
             columns[c]: {**h, "fetch": f"/vehicles/{vehicle['vin']}/signals/{columns[c]}"} for c, h in held.items()
         }
-    return jsonable_encoder(
-        {
-            "exported_at": datetime.now(UTC),
-            "record": record,
-            "consent_history": await consents.history(conn, customer_id=customer_id),
-            "telemetry": telemetry,
-        }
-    )
+    return {
+        "exported_at": datetime.now(UTC),
+        "record": record,
+        "consent_history": await consents.history(conn, customer_id=customer_id),
+        "telemetry": telemetry,
+    }
 
 
 @router.delete(
