@@ -21,6 +21,8 @@ import numpy as np
 from rules.expression import Expression
 from rules.kernels.base import Kernel
 from rules.kernels.dtc import DtcParams
+from rules.kernels.episodes import MAX_COUNT as EPISODES_MAX_COUNT
+from rules.kernels.episodes import EpisodeParams
 from rules.kernels.fold import MAX_CONDITIONS
 from rules.kernels.rate import RateParams
 from rules.kernels.service import DAY_MS, ServiceParams
@@ -115,6 +117,7 @@ class Rule:
     escalate_after_ms: int | None = None
     escalate_severity: str = "critical"
     context: tuple[tuple[str, Signal], ...] = ()
+    offer: str | None = None  # a software option's code: the rule finds a sales lead, not a fault
 
     @property
     def hard(self) -> Condition | None:
@@ -257,11 +260,28 @@ def _trend(r: _Reader, signal: Signal) -> tuple[Kernel, float]:
     return params, limit
 
 
+def _episodes(r: _Reader, signal: Signal) -> tuple[Kernel, float]:
+    above = r.one_of("above", "below") == "above"
+    on_value = r.number("above" if above else "below")
+    count = r.count("count", 1)
+    if not 1 <= count <= EPISODES_MAX_COUNT:
+        raise RuleDefinitionError(f"{r.where}: 'count' must be 1..{EPISODES_MAX_COUNT}")
+    params = EpisodeParams(
+        on_value=on_value,
+        above=above,
+        min_ms=r.duration("for", "0s", zero=True),
+        count=count,
+        window_ms=r.duration("within", "30d"),
+        max_gap_ms=r.duration("max_gap", "10m"),
+    )
+    return params, on_value
+
+
 def _stale(r: _Reader) -> Kernel:
     return StaleParams(r.duration("after", "48h"))
 
 
-SIGNAL_KINDS = {"threshold": _threshold, "rate": _rate, "anomaly": _anomaly, "trend": _trend}
+SIGNAL_KINDS = {"threshold": _threshold, "rate": _rate, "anomaly": _anomaly, "trend": _trend, "episodes": _episodes}
 KINDS = (*SIGNAL_KINDS, "stale", "dtc", "service_plan", "compound")
 
 
@@ -373,6 +393,7 @@ def _rule(entry: Entry, catalog: Catalog, where: str) -> list[Rule]:
         "context": tuple(
             (name, _context_signal(catalog, path, where)) for name, path in entry.get("context", {}).items()
         ),
+        "offer": _offer(entry, where),
     }
     escalate = entry.get("escalate_after")
     if escalate is not None:
@@ -423,6 +444,16 @@ def _level_entry(entry: Entry, overrides: Entry) -> dict[str, Any]:
     return merged
 
 
+_FEATURE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+def _offer(entry: Entry, where: str) -> str | None:
+    code = entry.get("offer")
+    if code is not None and not (isinstance(code, str) and _FEATURE_CODE.match(code)):
+        raise RuleDefinitionError(f"{where}: 'offer' is a feature code such as 'heated_seats', got {code!r}")
+    return code
+
+
 def _context_signal(catalog: Catalog, path: object, where: str) -> Signal:
     return _Reader({"signal": path}, catalog, f"{where} 'context'").signal()
 
@@ -458,6 +489,7 @@ DEFAULT_EXPLANATIONS = {
     "anomaly": "{z:.1f} standard deviations from this vehicle's usual {mean:.1f} {unit}, for {duration}",
     "trend": "{level:.1f} {unit} and heading for {limit:.1f} {unit} in about {days_left:.0f} days ({projected_date})",
     "stale": "no telemetry for {silence}",
+    "episodes": "{count:.0f} times {signal} beyond {threshold:g} {unit} within {window}",
     "dtc": "{code}: {description}",
     "service_plan": (
         "{km:,.0f} km and {days:.0f} days since the last service;"

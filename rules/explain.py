@@ -52,6 +52,8 @@ def variables(
         days = (detail - ts) / DAY_MS if math.isfinite(detail) else math.inf
         date = datetime.fromtimestamp(detail / 1000, UTC).date().isoformat() if math.isfinite(detail) else "never"
         out |= {"level": Number(value), "days_left": Number(max(days, 0.0)), "projected_date": date}
+    elif kind == "episodes":
+        out |= {"count": Number(value), "window": humanize_ms(condition.kernel.window_ms)}  # type: ignore[attr-defined]
     elif kind == "stale":
         out["silence"] = humanize_ms(value)
     elif kind == "dtc" and condition.code is not None:

@@ -11,6 +11,7 @@ import statistics
 from collections.abc import Iterator
 
 from rules.kernels.dtc import DtcParams
+from rules.kernels.episodes import EpisodeParams
 from rules.kernels.rate import HOUR_MS, RateParams
 from rules.kernels.service import DAY_MS
 from rules.kernels.threshold import ThresholdParams
@@ -309,3 +310,37 @@ def fold_reference(
             del active[slot]
             out.append((j, 0, level))
     return out
+
+
+def episodes_reference(samples: list[tuple[int, int, float]], p: EpisodeParams) -> list[Event]:
+    """Episodes: stretches beyond the value lasting `min_ms`, counted once each by their start;
+    fire while the last `count` of them started within the window."""
+    events: list[Event] = []
+    for slot, series in per_vehicle(samples):
+        last = since = None
+        counted = active = False
+        starts: list[int] = []
+        for ts, v in series:
+            if last is not None and ts - last > p.max_gap_ms:
+                since, counted = None, False
+            last = ts
+            if math.isnan(v):
+                continue
+            if (v > p.on_value) if p.above else (v < p.on_value):
+                if since is None:
+                    since, counted = ts, False
+                if not counted and ts - since >= p.min_ms:
+                    counted = True
+                    starts.append(since)
+            else:
+                since, counted = None, False
+            if len(starts) >= p.count:
+                oldest = starts[-p.count]
+                within = ts - oldest <= p.window_ms
+                if within and not active:
+                    active = True
+                    events.append((slot, 1, ts, oldest, float(p.count), NAN))
+                elif not within and active:
+                    active = False
+                    events.append((slot, 2, ts, oldest, float(p.count), NAN))
+    return events

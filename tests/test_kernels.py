@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rules.expression import Expression
 from rules.kernels.base import CLEAR, FIRE
 from rules.kernels.dtc import DtcParams
+from rules.kernels.episodes import EpisodeParams
 from rules.kernels.fold import fold
 from rules.kernels.grouping import group_order, merge_lookup
 from rules.kernels.rate import RateParams
@@ -26,6 +27,7 @@ from telemetry import dtc
 from tests.kernel_harness import normalised, run_batches
 from tests.naive import (
     dtc_reference,
+    episodes_reference,
     fold_reference,
     rate_reference,
     service_reference,
@@ -52,6 +54,49 @@ def stream(values: st.SearchStrategy[float], *, step_ms: int, max_t: int, size: 
         return ordered + [ordered[i % len(ordered)] for i in replayed] if ordered else []
 
     return st.builds(shape, st.lists(sample, max_size=size), st.lists(st.integers(0, 1000), max_size=5))
+
+
+# --- episodes ----------------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(
+    samples=stream(st.one_of(st.floats(-10, 10), st.just(math.nan)), step_ms=MIN, max_t=300),
+    cuts=cuts,
+    above=st.booleans(),
+    min_steps=st.integers(0, 3),
+    count=st.integers(1, 5),
+    window_steps=st.integers(1, 120),
+    gap_steps=st.integers(1, 10),
+    rnd=st.randoms(),
+)
+def test_episodes_kernel_matches_reference(
+    samples, cuts, above, min_steps, count, window_steps, gap_steps, rnd
+) -> None:
+    params = EpisodeParams(0.0, above, min_steps * MIN, count, window_steps * MIN, gap_steps * MIN)
+    assert normalised(run_batches(params, samples, cuts, rnd=rnd)) == normalised(episodes_reference(samples, params))
+
+
+def test_eight_cold_starts_in_a_month_fire_and_a_mild_month_clears() -> None:
+    """Engine starts (IsRunning 0 -> 1) with the cold gate already applied by the engine."""
+    day = 24 * HOUR
+    params = EpisodeParams(0.5, True, 0, 8, 30 * day, 2 * HOUR)
+    samples = []
+    for d in range(8):  # one start a day: off for an hour, then running for 30 minutes
+        t0 = d * day
+        samples += [(0, t0, 0.0), (0, t0 + MIN, 1.0), (0, t0 + 30 * MIN, 1.0), (0, t0 + 31 * MIN, 0.0)]
+    fired = run_batches(params, samples, [])
+    assert [(k, ts) for _, k, ts, *_ in fired] == [(FIRE, 7 * day + MIN)]
+    assert fired[0][3] == MIN  # since: the oldest of the eight
+    later = [(0, 40 * day, 0.0)]  # a month later, nothing since: the eight no longer fit
+    assert [k for _, k, *_ in run_batches(params, samples + later, [])] == [FIRE, CLEAR]
+
+
+def test_a_stretch_counts_once_and_only_when_it_lasts() -> None:
+    params = EpisodeParams(70.0, True, 10 * MIN, 2, 24 * HOUR, 5 * MIN)
+    towing = [(0, t * MIN, 80.0) for t in range(30)]  # 30 min at high load: one episode
+    short = [(0, HOUR + t * MIN, 80.0) for t in range(5)]  # 5 min: not one
+    assert run_batches(params, [*towing, (0, 40 * MIN, 20.0), *short], []) == []
+    second = [(0, 2 * HOUR + t * MIN, 85.0) for t in range(12)]
+    assert [k for _, k, *_ in run_batches(params, [*towing, (0, 40 * MIN, 20.0), *second], [])] == [FIRE]
 
 
 # --- rate of change ----------------------------------------------------------------------------
@@ -314,6 +359,7 @@ EVERY_KIND = [
     RateParams(10.0, True, 2000, 10_000),
     ZScoreParams(0.1, 2.0, 1.0, 3, 2, 2, 0.5, 10_000),
     TrendParams(90.0, True, 2000, 5, 3, 8000, 16_000),
+    EpisodeParams(110.0, True, 1000, 3, 100_000, 5000),
 ]
 
 
