@@ -17,6 +17,7 @@ from telemetry.storage import (
     customer_merges,
     entitlements,
     households,
+    offers,
     recalls,
     records,
     services,
@@ -82,7 +83,14 @@ async def customer_view(
             }
         options = [e for e in await entitlements.of_vehicle(conn, vehicle_id=vid) if e["state"] in LIVE_OPTIONS]
         vehicles.append(
-            {**v, "latest": latest, "next_service": due, "open_recalls": recalls_open[vid], "options": options}
+            {
+                **v,
+                "latest": latest,
+                "next_service": due,
+                "open_recalls": recalls_open[vid],
+                "options": options,
+                "offers": await offers.of_vehicles(conn, vehicle_ids=[vid], states=["open"]),
+            }
         )
         history += [{**s, "vin": v["vin"]} for s in await services.history(conn, vehicle_id=vid)]
     consent_rows = await consents.history(conn, customer_id=customer_id)

@@ -541,10 +541,26 @@ class EntitlementOut(BaseModel):
     last_command: CommandOut | None
 
 
+class OfferOut(BaseModel):
+    id: int
+    vin: str
+    feature_code: str
+    rule_id: str = Field(description="The usage rule that found it")
+    state: Literal["open", "accepted", "dismissed", "withdrawn"]
+    reason: str = Field(description="What in the vehicle's use suggests the option")
+    first_seen: datetime
+    last_seen: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+    entitlement_id: int | None = Field(description="The trial it became")
+    created_at: datetime
+
+
 class VehicleView(VehicleOut):
     latest: VehicleSummary
     open_recalls: list[RecallOut]
     options: list[EntitlementOut] = Field(description="Software options pending or active")
+    offers: list[OfferOut] = Field(description="Open offers of options the vehicle's use suggests")
     next_service: NextService | None = Field(description="From the last scheduled service (or delivery) and the plan")
 
 
@@ -719,11 +735,12 @@ class RuleVerdictOut(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    kind: Literal["alert", "recall", "warranty"]
+    kind: Literal["alert", "recall", "warranty", "offer"]
     purpose: ContactPurpose
     summary: str
     due_at: datetime | None
     alert_id: int | None
+    offer_id: int | None = Field(default=None, description="POST /offers/{id}/trial starts the trial")
 
 
 class RecommendationOut(BaseModel):
@@ -757,3 +774,12 @@ class VehicleCommandOut(CommandOut):
     expires_at: datetime | None
     timed_out_at: datetime | None
     created_at: datetime
+
+
+class OfferTrialOut(BaseModel):
+    offer: OfferOut
+    entitlement: EntitlementOut
+
+
+class DismissIn(BaseModel):
+    by: str = Field(min_length=1, max_length=120)

@@ -319,7 +319,9 @@ def _residual(r: _Reader) -> Residual | None:
 
 
 def _signal_condition(name: str, kind: str, r: _Reader) -> Condition:
-    signal = r.signal()
+    signal = r.signal(numeric=kind != "episodes")  # episodes also count a boolean (0/1) going on
+    if signal.kind == "string_list":
+        raise RuleDefinitionError(f"{r.where}: signal {signal.path!r} is a list of codes; use kind 'dtc'")
     if r.has("unit") and r.entry["unit"] != signal.unit:
         raise RuleDefinitionError(
             f"{r.where}: bad unit {r.entry['unit']!r} for {signal.path!r}; the catalog stores it in {signal.unit!r}"

@@ -53,7 +53,11 @@ def variables(
         date = datetime.fromtimestamp(detail / 1000, UTC).date().isoformat() if math.isfinite(detail) else "never"
         out |= {"level": Number(value), "days_left": Number(max(days, 0.0)), "projected_date": date}
     elif kind == "episodes":
-        out |= {"count": Number(value), "window": humanize_ms(condition.kernel.window_ms)}  # type: ignore[attr-defined]
+        window = condition.kernel.window_ms  # type: ignore[attr-defined]
+        out |= {
+            "count": Number(value),
+            "window": f"{window // DAY_MS} days" if window % DAY_MS == 0 else humanize_ms(window),
+        }
     elif kind == "stale":
         out["silence"] = humanize_ms(value)
     elif kind == "dtc" and condition.code is not None:

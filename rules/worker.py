@@ -24,7 +24,7 @@ from telemetry.metrics import ALERT_EVENTS, RULE_BATCH_SECONDS
 from telemetry.mqtt import Backoff, ack_delivery, make_client, payload_bytes, run_forever
 from telemetry.rulebatch import RuleBatch
 from telemetry.settings import Settings
-from telemetry.storage import alerts, rulestate, services
+from telemetry.storage import alerts, offers, rulestate, services
 from telemetry.storage.db import connect
 from telemetry.storage.samples import read_series
 from telemetry.timeutil import now_ms, to_datetime
@@ -256,7 +256,9 @@ EVIDENCE_POINTS = 120
 
 async def record(conn: psycopg.AsyncConnection, outcome: Outcome, *, reopen_within: timedelta) -> None:
     rule = outcome.rule
-    if outcome.fired:
+    if rule.offer is not None:
+        await record_offer(conn, outcome, rule.offer)
+    elif outcome.fired:
         await alerts.fire(
             conn,
             alerts.Firing(
@@ -278,6 +280,18 @@ async def record(conn: psycopg.AsyncConnection, outcome: Outcome, *, reopen_with
     else:
         await alerts.clear(conn, alerts.Clearing(outcome.vehicle_id, rule.id, to_datetime(outcome.ts)))
     ALERT_EVENTS.labels(rule.id, "fired" if outcome.fired else "cleared").inc()
+
+
+async def record_offer(conn: psycopg.AsyncConnection, outcome: Outcome, feature_code: str) -> None:
+    """A rule about usage: its firing is a lead for a software option, not an alert."""
+    at = to_datetime(outcome.ts)
+    if outcome.fired:
+        first = to_datetime(outcome.since if outcome.since >= 0 else outcome.ts)
+        await offers.fire(conn, vehicle_id=outcome.vehicle_id, feature_code=feature_code, rule_id=outcome.rule.id,
+                          reason=outcome.explanation(), first_seen=first, last_seen=at)  # fmt: skip
+        log.info("offer %s for vehicle %d (%s)", feature_code, outcome.vehicle_id, outcome.rule.id)
+    else:
+        await offers.withdraw(conn, vehicle_id=outcome.vehicle_id, feature_code=feature_code, at=at)
 
 
 async def evidence(conn: psycopg.AsyncConnection, outcome: Outcome) -> dict[str, object]:

@@ -85,7 +85,7 @@ class AlertTracker:
                 self.open.discard(key)
             elif key not in self.open:
                 self.open.add(key)
-                if o.rule.kind in self.skip:
+                if o.rule.kind in self.skip or o.rule.offer is not None:  # plans and sales leads: not faults
                     self.skipped += 1
                 else:
                     self.alerts.append(Alert(self.vin_of[o.vehicle_id], o.rule.id, o.ts))

@@ -236,3 +236,45 @@ def test_a_vehicle_offline_at_activation_gets_the_command_when_it_is_back(server
     events = [e["event"] for e in api.get(f"/vehicles/{vin}/entitlements/{started.json()['id']}").json()["events"]]
     assert events == ["requested", "sent", "timed_out", "resent", "active"]
     car.stopping.set()
+
+
+def test_frequent_cold_starts_become_a_heated_seats_offer_and_a_trial_in_one_call(server: Server) -> None:
+    api = server.api
+    if api.post("/features", json=HEATED_SEATS).status_code not in (201, 409):
+        pytest.fail("could not create the feature")
+    dealer = api.post("/dealers", json={"code": "F5", "name": "F5"}).json()["id"]
+    owner = api.post("/customers", json={"name": "Frida Frost", "dealer_id": dealer}).json()["id"]
+    consent = {"purpose": "marketing", "granted": True, "source": "app"}
+    assert api.post(f"/customers/{owner}/consents", json=consent).status_code == 201
+    vin = "WAUZZZ8V0KA000641"
+    register(server, vin, dealer, owner_customer_id=owner)
+    running = "Vehicle.Powertrain.CombustionEngine.IsRunning"
+    day, minute = 86_400_000, 60_000
+    start = now_ms() - 9 * day
+    samples = []
+    for d in range(8):  # a winter week and a day: one cold start each morning
+        t0 = start + d * day
+        for offset, on in ((0, False), (minute, True), (30 * minute, True), (31 * minute, False)):
+            samples.append({"ts": t0 + offset, "signals": {running: on, "Vehicle.Exterior.AirTemperature": -6.5}})
+    publish(server, vin, [orjson.dumps({"vin": vin, "seq": 1, "samples": samples})])
+
+    offers = wait_for(lambda: api.get(f"/vehicles/{vin}/offers").json(), timeout=30)
+    assert [(o["feature_code"], o["state"], o["rule_id"]) for o in offers] == [
+        ("heated_seats", "open", "offer_cold_starts")
+    ]
+    assert offers[0]["reason"].startswith("8 engine starts below 0 °C within 30 days")
+    assert api.get(f"/customers/{owner}").json()["vehicles"][0]["offers"][0]["id"] == offers[0]["id"]
+
+    calls = api.get(f"/dealers/{dealer}/recommendations").json()
+    (call,) = [c for c in calls if c["vin"] == vin]
+    assert call["purpose"] == "marketing"
+    assert call["reasons"][0]["offer_id"] == offers[0]["id"]
+    assert call["reasons"][0]["summary"].startswith("offer a heated_seats trial: 8 engine starts")
+
+    advisor = {"Authorization": f"Bearer {make_key(server.settings, 'advisor', dealer)}"}
+    trial = api.post(f"/offers/{offers[0]['id']}/trial", headers=advisor)
+    assert trial.status_code == 202, trial.text
+    assert (trial.json()["offer"]["state"], trial.json()["entitlement"]["kind"]) == ("accepted", "trial")
+    assert trial.json()["entitlement"]["state"] == "pending"  # the car is not online in this test
+    assert api.post(f"/offers/{offers[0]['id']}/trial", headers=advisor).status_code == 409
+    assert [c["vin"] for c in api.get(f"/dealers/{dealer}/recommendations").json()] == []  # offered: done

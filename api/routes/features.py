@@ -3,11 +3,11 @@ commands the vehicle was sent for them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
+from api import activation
 from api.auth import Anyone, OemOrAdmin, VehicleWriter, visible_vehicle
 from api.deps import ConnDep, SettingsDep
 from api.models import (
@@ -24,9 +24,8 @@ from api.models import (
     VehicleCommandOut,
 )
 from telemetry import features
-from telemetry.errors import ConflictError, NotFoundError, PermissionDeniedError, UnavailableError
+from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage import entitlements, vehicle_commands
-from telemetry.storage.apikeys import Principal
 
 router = APIRouter(tags=["software options"])
 _CONFLICT = {409: {"model": ErrorOut, "description": "Not eligible, or in a state that does not allow it: `detail`"}}
@@ -40,11 +39,6 @@ async def create_feature(body: FeatureIn, conn: ConnDep, _principal: OemOrAdmin)
 @router.get("/features", response_model=list[FeatureOut], responses=AUTH_ERRORS, summary="The option catalog")
 async def list_features(conn: ConnDep, _principal: Anyone) -> list[dict[str, object]]:
     return await entitlements.list_features(conn)
-
-
-def _by(principal: Principal) -> str:
-    scope = f" of dealer {principal.dealer_id}" if principal.dealer_id is not None else ""
-    return f"key {principal.key_id} ({principal.role}{scope})"
 
 
 @router.post(
@@ -66,8 +60,6 @@ async def activate(
     principal: VehicleWriter,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, object]:
-    if principal.role == "advisor" and body.kind != "trial":
-        raise PermissionDeniedError("an advisor key may start trials only; purchases and subscriptions are the OEM's")
     vehicle = await visible_vehicle(conn, principal, vin)
     if idempotency_key is not None:
         earlier = await entitlements.by_idempotency_key(conn, key=idempotency_key)
@@ -76,24 +68,15 @@ async def activate(
                 raise ConflictError("this Idempotency-Key was used for another activation")
             response.status_code = 200
             return earlier
-    if settings.command_secret is None:
-        raise UnavailableError("commands to vehicles are not configured (TELEMETRY_COMMAND_SECRET)")
-    feature = await entitlements.get_feature(conn, code=code)
-    live, trials_had = await entitlements.vehicle_history(conn, vehicle_id=int(vehicle["id"]))
-    reason = features.ineligibility(feature, vehicle, kind=body.kind, live=live, trials_had=trials_had)
-    if reason is not None:
-        raise ConflictError(f"not eligible: {reason}", details={"reason": reason})
-    now = datetime.now(UTC)
-    return await entitlements.grant(
+    return await activation.start(
         conn,
-        vehicle_id=int(vehicle["id"]),
-        feature_code=code,
+        settings,
+        principal,
+        vehicle,
+        code,
         kind=body.kind,
-        by=_by(principal),
-        dealer_id=principal.dealer_id,
+        periods=body.periods,
         purchase_reference=body.purchase_reference,
-        starts_at=now,
-        ends_at=features.ends_at(feature, body.kind, now, body.periods),
         idempotency_key=idempotency_key,
     )
 
@@ -137,7 +120,9 @@ async def renew(vin: str, code: str, body: RenewalIn, conn: ConnDep, principal: 
     feature = await entitlements.get_feature(conn, code=code)
     until = features.ends_at(feature, "subscription", live["ends_at"], body.periods)  # type: ignore[arg-type]
     assert until is not None
-    return await entitlements.extend(conn, entitlement_id=int(live["id"]), until=until, by=_by(principal))
+    return await entitlements.extend(
+        conn, entitlement_id=int(live["id"]), until=until, by=activation.granted_by(principal)
+    )
 
 
 @router.post(
@@ -152,7 +137,7 @@ async def deactivate(
     vehicle = await visible_vehicle(conn, principal, vin)
     live = await entitlements.live_one(conn, vehicle_id=int(vehicle["id"]), feature_code=code)
     return await entitlements.end(conn, entitlement_id=int(live["id"]), event="disabled", reason=body.reason,
-                                  by=_by(principal))  # fmt: skip
+                                  by=activation.granted_by(principal))  # fmt: skip
 
 
 @router.get(

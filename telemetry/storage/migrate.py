@@ -58,6 +58,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "customer merges", _sql_file("0013_customer_merges.sql")),
     Migration(14, "contacts", _sql_file("0014_contacts.sql")),
     Migration(15, "software options", _sql_file("0015_features.sql")),
+    Migration(16, "usage-based offers", _sql_file("0016_offers.sql")),
 )
 
 

@@ -2,7 +2,8 @@
 purpose of the call, and the contact-pressure verdicts (`telemetry/contact_pressure.py`).
 
 Reasons: open alerts (critical: safety; others, the maintenance plan's included: service), open
-recalls (safety), and a warranty ending soon (marketing: an extended warranty). One
+recalls (safety), a warranty ending soon (marketing: an extended warranty), and usage-based
+offers of a software option the vehicle may have a trial of (marketing). One
 recommendation per vehicle, its purpose the strongest of its reasons. Ranked safety first, then
 service, then marketing; within each, the earliest due first.
 """
@@ -14,8 +15,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 
+from telemetry import features
 from telemetry.contact_pressure import PURPOSES, Facts, Policy, allowed, evaluate
-from telemetry.storage import alert_queue, households, recalls
+from telemetry.storage import alert_queue, entitlements, households, offers, recalls
 
 Row = dict[str, object]
 
@@ -24,7 +26,8 @@ async def for_dealer(
     conn: psycopg.AsyncConnection, *, dealer_id: int, today: date, policy: Policy, warranty_offer_days: int
 ) -> list[Row]:
     cur = await conn.execute(
-        "SELECT v.id, v.vin, v.model, v.warranty_end, c.id AS customer_id, c.name AS customer_name"
+        "SELECT v.id, v.vin, v.model, v.software_version, v.hardware, v.warranty_end, c.id AS customer_id,"
+        " c.name AS customer_name"
         " FROM vehicles v JOIN customers c ON c.id = v.owner_customer_id"
         " WHERE v.dealer_id = %s AND c.erased_at IS NULL ORDER BY v.id",
         (dealer_id,),
@@ -63,13 +66,13 @@ async def _reasons(
             found[vid].append({
                 "kind": "alert", "purpose": "safety" if a["severity"] == "critical" else "service",
                 "summary": f"{a['severity']} alert: {a['title']} ({a['state']})",
-                "due_at": a["due_at"], "alert_id": a["id"],
+                "due_at": a["due_at"], "alert_id": a["id"], "offer_id": None,
             })  # fmt: skip
     for vid, open_recalls in (await recalls.open_for(conn, vehicle_ids=list(vehicles))).items():
         for r in open_recalls:
             found[vid].append({
                 "kind": "recall", "purpose": "safety", "summary": f"open recall {r['code']}: {r['title']}",
-                "due_at": _start_of(r["issued_on"]), "alert_id": None,  # type: ignore[arg-type]
+                "due_at": _start_of(r["issued_on"]), "alert_id": None, "offer_id": None,  # type: ignore[arg-type]
             })  # fmt: skip
     horizon = today + timedelta(days=warranty_offer_days)
     for vid, v in vehicles.items():
@@ -78,9 +81,32 @@ async def _reasons(
             found[vid].append({
                 "kind": "warranty", "purpose": "marketing",
                 "summary": f"warranty ends on {end}: offer an extended warranty",
-                "due_at": _start_of(end), "alert_id": None,
+                "due_at": _start_of(end), "alert_id": None, "offer_id": None,
             })  # fmt: skip
+    for vid, offer in await _trial_offers(conn, vehicles):
+        found[vid].append({
+            "kind": "offer", "purpose": "marketing",
+            "summary": f"offer a {offer['feature_code']} trial: {offer['reason']}",
+            "due_at": offer["first_seen"], "alert_id": None, "offer_id": offer["id"],
+        })  # fmt: skip
     return dict(found)
+
+
+async def _trial_offers(conn: psycopg.AsyncConnection, vehicles: dict[int, Row]) -> list[tuple[int, Row]]:
+    """Open usage offers whose option is in the catalog and which the vehicle may have a trial of."""
+    open_offers = await offers.of_vehicles(conn, vehicle_ids=list(vehicles), states=["open"])
+    catalog = {str(f["code"]): f for f in await entitlements.list_features(conn)}
+    by_vin = {str(v["vin"]): vid for vid, v in vehicles.items()}
+    out = []
+    for offer in open_offers:
+        vid = by_vin[str(offer["vin"])]
+        feature = catalog.get(str(offer["feature_code"]))
+        if feature is None:
+            continue
+        live, trials_had = await entitlements.vehicle_history(conn, vehicle_id=vid)
+        if features.ineligibility(feature, vehicles[vid], kind="trial", live=live, trials_had=trials_had) is None:
+            out.append((vid, offer))
+    return out
 
 
 def _start_of(day: date) -> datetime:

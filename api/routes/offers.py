@@ -1,0 +1,77 @@
+"""Usage-based offers: what the rules found in how a vehicle is used, turned into a trial in one
+call or dismissed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import psycopg
+from fastapi import APIRouter, Query
+
+from api import activation
+from api.auth import Anyone, VehicleWriter, visible_vehicle
+from api.deps import ConnDep, SettingsDep
+from api.models import RECORD_ERRORS, DismissIn, ErrorOut, OfferOut, OfferTrialOut
+from telemetry.errors import ConflictError
+from telemetry.storage import offers
+from telemetry.storage.apikeys import Principal
+
+router = APIRouter(tags=["software options"])
+_CONFLICT = {409: {"model": ErrorOut, "description": "Not open any more, or the vehicle is not eligible"}}
+
+
+async def _visible(conn: psycopg.AsyncConnection, principal: Principal, offer_id: int) -> tuple[dict, dict]:
+    offer = await offers.get(conn, offer_id=offer_id)
+    return offer, await visible_vehicle(conn, principal, str(offer["vin"]))
+
+
+@router.get(
+    "/vehicles/{vin}/offers",
+    response_model=list[OfferOut],
+    responses=RECORD_ERRORS,
+    summary="Offers the vehicle's use suggests, newest first",
+)
+async def vehicle_offers(
+    vin: str,
+    conn: ConnDep,
+    principal: Anyone,
+    state: Annotated[list[Literal["open", "accepted", "dismissed", "withdrawn"]] | None, Query()] = None,
+) -> list[dict[str, object]]:
+    vehicle = await visible_vehicle(conn, principal, vin)
+    states = list(state or ["open", "accepted", "dismissed", "withdrawn"])
+    return await offers.of_vehicles(conn, vehicle_ids=[int(vehicle["id"])], states=states)
+
+
+@router.post(
+    "/offers/{offer_id}/trial",
+    response_model=OfferTrialOut,
+    status_code=202,
+    responses=RECORD_ERRORS | _CONFLICT,
+    summary="Turn the offer into a trial of the option (eligibility checked as for any activation)",
+)
+async def offer_to_trial(
+    offer_id: int, conn: ConnDep, settings: SettingsDep, principal: VehicleWriter
+) -> dict[str, object]:
+    offer, vehicle = await _visible(conn, principal, offer_id)
+    if offer["state"] != "open":
+        raise ConflictError(f"offer {offer_id} is {offer['state']}, not open")
+    entitlement = await activation.start(conn, settings, principal, vehicle, str(offer["feature_code"]), kind="trial")
+    closed = await offers.close(
+        conn,
+        offer_id=offer_id,
+        state="accepted",
+        by=activation.granted_by(principal),
+        entitlement_id=int(entitlement["id"]),  # type: ignore[call-overload]
+    )
+    return {"offer": closed, "entitlement": entitlement}
+
+
+@router.post(
+    "/offers/{offer_id}/dismiss",
+    response_model=OfferOut,
+    responses=RECORD_ERRORS | _CONFLICT,
+    summary="Not for this customer; the same offer is not made again for 180 days",
+)
+async def dismiss(offer_id: int, body: DismissIn, conn: ConnDep, principal: VehicleWriter) -> dict[str, object]:
+    await _visible(conn, principal, offer_id)
+    return await offers.close(conn, offer_id=offer_id, state="dismissed", by=body.by)

@@ -1,0 +1,89 @@
+"""Usage-based offers (migration 0016), written by the rule workers and worked by advisors."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import psycopg
+
+from telemetry.errors import ConflictError, NotFoundError
+
+Row = dict[str, object]
+_COLUMNS = (
+    "o.id, v.vin, o.feature_code, o.rule_id, o.state, o.reason, o.first_seen, o.last_seen, o.closed_at,"
+    " o.closed_by, o.entitlement_id, o.created_at"
+)
+QUIET_AFTER_CLOSE = timedelta(days=180)  # an offer dismissed or accepted is not made again this soon
+
+
+async def fire(
+    conn: psycopg.AsyncConnection,
+    *,
+    vehicle_id: int,
+    feature_code: str,
+    rule_id: str,
+    reason: str,
+    first_seen: datetime,
+    last_seen: datetime,
+) -> int | None:
+    """Open the offer, or refresh the open one; None when nothing changes: a replayed firing
+    (no later than what is recorded) or an offer closed by a person less than QUIET_AFTER_CLOSE ago."""
+    cur = await conn.execute(
+        "SELECT 1 FROM offers WHERE vehicle_id = %(v)s AND feature_code = %(f)s AND (last_seen > %(t)s"
+        " OR closed_at >= %(t)s OR (state IN ('accepted', 'dismissed') AND closed_at >= %(t)s - %(quiet)s))",
+        {"v": vehicle_id, "f": feature_code, "t": last_seen, "quiet": QUIET_AFTER_CLOSE},
+    )
+    if await cur.fetchone() is not None:
+        return None
+    cur = await conn.execute(
+        "INSERT INTO offers AS o (vehicle_id, feature_code, rule_id, reason, first_seen, last_seen)"
+        " VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (vehicle_id, feature_code) WHERE state = 'open' DO UPDATE SET"
+        " last_seen = GREATEST(o.last_seen, EXCLUDED.last_seen), reason = EXCLUDED.reason RETURNING id",
+        (vehicle_id, feature_code, rule_id, reason, first_seen, last_seen),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+async def withdraw(conn: psycopg.AsyncConnection, *, vehicle_id: int, feature_code: str, at: datetime) -> None:
+    """The usage pattern stopped (spring came): the open offer is withdrawn."""
+    await conn.execute(
+        "UPDATE offers SET state = 'withdrawn', closed_at = %s, closed_by = 'rules' WHERE vehicle_id = %s"
+        " AND feature_code = %s AND state = 'open' AND last_seen <= %s",
+        (at, vehicle_id, feature_code, at),
+    )
+
+
+async def get(conn: psycopg.AsyncConnection, *, offer_id: int) -> Row:
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM offers o JOIN vehicles v ON v.id = o.vehicle_id WHERE o.id = %s", (offer_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"offer {offer_id} not found")
+    return row
+
+
+async def of_vehicles(conn: psycopg.AsyncConnection, *, vehicle_ids: list[int], states: list[str]) -> list[Row]:
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM offers o JOIN vehicles v ON v.id = o.vehicle_id"
+        " WHERE o.vehicle_id = ANY(%s) AND o.state = ANY(%s) ORDER BY o.created_at DESC, o.id DESC",
+        (vehicle_ids, states),
+    )
+    return list(await cur.fetchall())
+
+
+async def close(
+    conn: psycopg.AsyncConnection, *, offer_id: int, state: str, by: str, entitlement_id: int | None = None
+) -> Row:
+    cur = await conn.execute(
+        "UPDATE offers SET state = %s, closed_at = now(), closed_by = %s, entitlement_id = %s"
+        " WHERE id = %s AND state = 'open' RETURNING id",
+        (state, by, entitlement_id, offer_id),
+    )
+    if await cur.fetchone() is None:
+        current = await get(conn, offer_id=offer_id)
+        raise ConflictError(f"offer {offer_id} is {current['state']}, not open")
+    return await get(conn, offer_id=offer_id)
