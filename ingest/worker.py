@@ -177,6 +177,7 @@ class IngestWorker:
                     flags, highest = flag_seq_regressions(parsed, prepared, changed, self.highest_seq)
                     prepared.dead.extend(flags)
                 await deadletters.insert(conn, prepared.dead)
+                await records.report_software_versions(conn, prepared.software_versions)
         self.highest_seq.update(highest)  # only once committed
         metrics.MESSAGES.inc(len(received))
         metrics.BATCH_MESSAGES.observe(len(received))

@@ -40,6 +40,9 @@ class Limits:
         )
 
 
+SOFTWARE_VERSION = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6}){0,5}$")
+
+
 @dataclass(slots=True)
 class Envelope:
     """A telemetry message whose shape is right; its values are not checked yet."""
@@ -48,6 +51,7 @@ class Envelope:
     seq: int | None
     vss_major: int | None
     samples: list[tuple[object, dict[str, object]]]
+    software_version: str | None = None  # what the vehicle reports it runs (software options check it)
 
 
 def _load_json(payload: bytes) -> object:
@@ -105,6 +109,12 @@ def parse_envelope(topic_vin: str, payload: bytes, limits: Limits) -> Envelope |
         if vss_major is None:
             return Rejection(Reason.INVALID_PAYLOAD, f"'vss' must be a VSS release 4.x to 6.x, got {doc['vss']!r}")
 
+    software = doc.get("software_version")
+    if software is not None and not (isinstance(software, str) and SOFTWARE_VERSION.match(software)):
+        return Rejection(
+            Reason.INVALID_PAYLOAD, f"'software_version' must be dotted numbers such as '2.4.1', got {software!r}"
+        )
+
     if "samples" in doc:
         raw = doc["samples"]
         if not isinstance(raw, list) or not raw:
@@ -123,7 +133,7 @@ def parse_envelope(topic_vin: str, payload: bytes, limits: Limits) -> Envelope |
         if not isinstance(sample, dict) or "ts" not in sample or not isinstance(sample.get("signals"), dict):
             return Rejection(Reason.INVALID_PAYLOAD, f"sample #{i}: needs 'ts' and an object 'signals'")
         samples.append((sample["ts"], sample["signals"]))
-    return Envelope(vin, seq, vss_major, samples)
+    return Envelope(vin, seq, vss_major, samples, software)
 
 
 def _vss_major(value: object) -> int | None:

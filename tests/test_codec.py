@@ -83,6 +83,12 @@ def test_old_names_are_renamed_and_converted() -> None:
             Reason.INVALID_PAYLOAD,
             "'seq' must be a non-negative integer, got -1",
         ),
+        (
+            {"vin": VIN, "software_version": "v2", "ts": NOW, "signals": {}},
+            None,
+            Reason.INVALID_PAYLOAD,
+            "'software_version' must be dotted numbers such as '2.4.1', got 'v2'",
+        ),
     ],
 )
 def test_message_level_reasons(doc: object, raw: bytes | None, reason: Reason, detail: str) -> None:
@@ -185,6 +191,10 @@ def test_envelope_keeps_seq_and_vss_version() -> None:
     assert isinstance(env, Envelope)
     assert env.seq == 1
     assert env.vss_major == 4
+    assert env.software_version is None
+    reported = parse_envelope(VIN, orjson.dumps({**one({}), "software_version": "2.10.1"}), LIMITS)
+    assert isinstance(reported, Envelope)
+    assert reported.software_version == "2.10.1"
 
 
 @pytest.mark.parametrize("code", ["P0217", "P0A80", "C1234", "B0001", "U0100"])

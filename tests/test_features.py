@@ -278,3 +278,18 @@ def test_frequent_cold_starts_become_a_heated_seats_offer_and_a_trial_in_one_cal
     assert trial.json()["entitlement"]["state"] == "pending"  # the car is not online in this test
     assert api.post(f"/offers/{offers[0]['id']}/trial", headers=advisor).status_code == 409
     assert [c["vin"] for c in api.get(f"/dealers/{dealer}/recommendations").json()] == []  # offered: done
+
+
+def test_the_software_version_a_vehicle_reports_in_its_telemetry_makes_it_eligible(server: Server) -> None:
+    api = server.api
+    if api.post("/features", json=HEATED_SEATS).status_code not in (201, 409):
+        pytest.fail("could not create the feature")
+    dealer = api.post("/dealers", json={"code": "F6", "name": "F6"}).json()["id"]
+    vin = "WAUZZZ8V0KA000651"
+    register(server, vin, dealer, software_version="1.9")
+    url = f"/vehicles/{vin}/features/heated_seats/activations"
+    assert api.post(url, json={"kind": "trial"}).status_code == 409
+    update = {"vin": vin, "software_version": "2.10", "samples": [{"ts": now_ms(), "signals": {"Vehicle.Speed": 0.0}}]}
+    publish(server, vin, [orjson.dumps(update)])  # the car updated over the air and says so
+    assert wait_for(lambda: api.get(f"/vehicles/{vin}").json()["software_version"] == "2.10", timeout=20)
+    assert api.post(url, json={"kind": "trial"}).status_code == 202

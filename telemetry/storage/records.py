@@ -172,6 +172,17 @@ async def vehicles_of_customer(conn: psycopg.AsyncConnection, *, customer_id: in
     return list(await cur.fetchall())
 
 
+async def report_software_versions(conn: psycopg.AsyncConnection, versions: dict[int, str]) -> None:
+    """The software versions vehicles reported in their telemetry; unchanged ones write nothing."""
+    if versions:
+        await conn.execute(
+            "UPDATE vehicles v SET software_version = r.version"
+            " FROM unnest(%s::integer[], %s::text[]) AS r(id, version)"
+            " WHERE v.id = r.id AND v.software_version IS DISTINCT FROM r.version",
+            (list(versions), list(versions.values())),
+        )
+
+
 async def lookup_vehicles(conn: psycopg.AsyncConnection, *, vins: list[str]) -> dict[str, tuple[int, int]]:
     """VIN -> (vehicle id, VSS major version) for the registered ones among `vins`."""
     cur = await conn.execute(
