@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import orjson
 import psycopg
@@ -16,7 +17,12 @@ import pytest
 
 from simulators.commands import CommandResponder
 from telemetry.commands import sign, vehicle_key
+from telemetry.features import add_months
 from telemetry.mqtt import make_client
+from telemetry.settings import Settings
+from telemetry.storage import entitlements, records
+from telemetry.storage.db import connect
+from telemetry.storage.migrate import upgrade
 from telemetry.timeutil import now_ms
 from telemetry.topics import COMMANDS, vehicle_topic
 from tests.fix_server import Server, serving, wait_for
@@ -46,9 +52,9 @@ class SimulatedVehicle(threading.Thread):
     """The simulator's command handling on a live MQTT connection: checks signatures, applies,
     acknowledges. `received` are the command payloads that reached it."""
 
-    def __init__(self, server: Server, vin: str) -> None:
+    def __init__(self, settings: Settings, vin: str) -> None:
         super().__init__(daemon=True)
-        s = server.settings
+        s = settings
         self.url, self.prefix, self.vin = s.require_mqtt_url(), s.mqtt_topic_prefix, vin
         secret = s.command_secret.get_secret_value().encode()  # type: ignore[union-attr]
         self.responder = CommandResponder(self.prefix, [vin], secret)
@@ -96,8 +102,8 @@ def test_a_trial_is_activated_acknowledged_and_switched_off_when_it_expires(serv
     vin = "WAUZZZ8V0KA000601"
     register(server, vin, dealer, owner_customer_id=owner)
     with receiving(fail_first=0) as crm:
-        assert api.post("/webhooks", json={"url": crm.url, "event_types": ["activation"]}).status_code == 201
-        car = SimulatedVehicle(server, vin)
+        hook = api.post("/webhooks", json={"url": crm.url, "event_types": ["activation"]}).json()
+        car = SimulatedVehicle(server.settings, vin)
         car.start()
         assert car.ready.wait(20)
 
@@ -142,6 +148,7 @@ def test_a_trial_is_activated_acknowledged_and_switched_off_when_it_expires(serv
         assert crm_events()[:3] == ["activation.requested", "activation.sent", "activation.active"]
         assert "activation.expired" in crm_events()
         car.stopping.set()
+        assert api.delete(f"/webhooks/{hook['id']}").status_code == 204
 
     retrial = api.post(url, json={"kind": "trial"})
     assert retrial.status_code == 409
@@ -181,7 +188,7 @@ def test_a_forged_command_is_rejected_by_the_vehicle_and_its_ack_recorded_and_ig
     dealer = server.api.post("/dealers", json={"code": "F3", "name": "F3"}).json()["id"]
     vin = "WAUZZZ8V0KA000621"
     register(server, vin, dealer)
-    car = SimulatedVehicle(server, vin)
+    car = SimulatedVehicle(server.settings, vin)
     car.start()
     assert car.ready.wait(20)
     forged = sign({"id": "cmd-forged", "feature": "heated_seats", "action": "enable", "expires": None},
@@ -226,7 +233,7 @@ def test_a_vehicle_offline_at_activation_gets_the_command_when_it_is_back(server
     assert wait_for(lambda: option(server, vin)["last_command"]["state"] == "timed_out", timeout=20)
     assert option(server, vin)["state"] == "pending"
 
-    car = SimulatedVehicle(server, vin)
+    car = SimulatedVehicle(server.settings, vin)
     car.start()
     assert car.ready.wait(20)
     sample = {"vin": vin, "seq": 1, "samples": [{"ts": now_ms(), "signals": {"Vehicle.Speed": 12.0}}]}
@@ -293,3 +300,67 @@ def test_the_software_version_a_vehicle_reports_in_its_telemetry_makes_it_eligib
     publish(server, vin, [orjson.dumps(update)])  # the car updated over the air and says so
     assert wait_for(lambda: api.get(f"/vehicles/{vin}").json()["software_version"] == "2.10", timeout=20)
     assert api.post(url, json={"kind": "trial"}).status_code == 202
+
+
+def test_a_subscription_is_renewed_by_whole_months_and_deactivated(server: Server) -> None:
+    api = server.api
+    if api.post("/features", json=HEATED_SEATS).status_code not in (201, 409):
+        pytest.fail("could not create the feature")
+    dealer = api.post("/dealers", json={"code": "F7", "name": "F7"}).json()["id"]
+    vin = "WAUZZZ8V0KA000661"
+    register(server, vin, dealer)
+    bought = api.post(f"/vehicles/{vin}/features/heated_seats/activations", json={"kind": "subscription", "periods": 1,
+                      "purchase_reference": "SHOP-991"})  # fmt: skip
+    assert bought.status_code == 202, bought.text
+    start, end = (datetime.fromisoformat(bought.json()[k]) for k in ("starts_at", "ends_at"))
+    assert end.date() == add_months(start, 1).date()
+    renewed = api.post(f"/vehicles/{vin}/features/heated_seats/renewals", json={"periods": 2})
+    assert renewed.status_code == 200, renewed.text
+    assert datetime.fromisoformat(renewed.json()["ends_at"]).date() == add_months(start, 3).date()
+    commands = api.get(f"/vehicles/{vin}/commands").json()
+    assert (commands[0]["action"], commands[0]["state"] in ("pending", "sent", "timed_out")) == ("enable", True)
+    assert commands[1]["state"] == "superseded"  # the first enable, replaced by the one carrying the new expiry
+    stopped = api.post(f"/vehicles/{vin}/features/heated_seats/deactivations", json={"reason": "refunded"})
+    assert (stopped.json()["state"], stopped.json()["ended_reason"]) == ("ended", "refunded")
+    assert api.get(f"/vehicles/{vin}/commands").json()[0]["action"] == "disable"
+    again = api.post(f"/vehicles/{vin}/features/heated_seats/renewals", json={"periods": 1})
+    assert again.status_code == 404  # nothing live to renew
+
+
+def test_commands_queued_while_no_dispatcher_runs_go_out_when_the_server_starts(
+    database_url: str, mqtt_url: str
+) -> None:
+    settings = make_settings(database_url, mqtt_url)
+    vin = "WAUZZZ8V0KA000671"
+
+    async def queue_while_down() -> int:
+        await upgrade(settings)
+        async with await connect(settings) as conn:
+            await entitlements.create_feature(conn, **{**HEATED_SEATS, "price": None})
+            vehicle = await records.create_vehicle(conn, vin=vin, make="Aurora", model="Compact 1.5", model_year=2025,
+                                                   powertrain="combustion", software_version="2.1",
+                                                   hardware=["seat_heaters"])  # fmt: skip
+            granted = await entitlements.grant(
+                conn,
+                vehicle_id=int(vehicle["id"]),
+                feature_code="heated_seats",
+                kind="trial",
+                by="test",
+                dealer_id=None,
+                purchase_reference=None,
+                starts_at=datetime.now(UTC),
+                ends_at=None,
+                idempotency_key=None,
+            )
+            await conn.commit()
+            return int(granted["id"])
+
+    entitlement_id = asyncio.run(queue_while_down())
+    car = SimulatedVehicle(settings, vin)  # online, waiting, while no server runs
+    car.start()
+    assert car.ready.wait(20)
+    with serving(settings) as running:
+        assert wait_for(lambda: option(running, vin)["state"] == "active", timeout=30)
+        assert option(running, vin)["id"] == entitlement_id
+        assert car.enabled() == {"heated_seats": None}
+        car.stopping.set()
