@@ -7,12 +7,21 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from telemetry.vin import vin_problem
 
 Powertrain = Literal["combustion", "hybrid", "electric"]
 Resolution = Literal["booked", "declined", "customer_unreachable", "not_our_vehicle", "no_fault_found"]
+
+
+def _require_offset(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("give a time zone offset, e.g. 2026-11-22T09:30:00+01:00")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_require_offset)]  # a time a person gives: never ambiguous
 
 
 class ErrorOut(BaseModel):
@@ -78,15 +87,8 @@ Purpose = Literal["maintenance_alerts", "marketing", "location_history", "dealer
 class ConsentIn(BaseModel):
     purpose: Purpose
     granted: bool = Field(description="false: withdrawn (in force at once)")
-    given_at: datetime | None = Field(default=None, description="When the customer gave it (RFC 3339); default now")
+    given_at: Moment | None = Field(default=None, description="When the customer gave it (RFC 3339); default now")
     source: str = Field(min_length=1, max_length=200, description="Where: 'web form', 'service desk', 'app', ...")
-
-    @field_validator("given_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("give a time zone offset, e.g. 2026-11-22T09:30:00+01:00")
-        return value
 
 
 class ConsentOut(BaseModel):
@@ -351,7 +353,7 @@ class PartIn(BaseModel):
 
 
 class ServiceIn(BaseModel):
-    performed_at: datetime = Field(description="When the work was done (RFC 3339 with an offset)")
+    performed_at: Moment = Field(description="When the work was done (RFC 3339 with an offset)")
     odometer_km: float = Field(ge=0, le=5_000_000)
     kind: ServiceKind = Field(
         default="scheduled", description="A 'scheduled' service restarts the maintenance plan's interval"
@@ -367,13 +369,6 @@ class ServiceIn(BaseModel):
         default=None, max_length=60, description="Recorded once per dealer: a repeat answers 409"
     )
     recall_code: str | None = Field(default=None, max_length=40, description="The recall this visit carried out")
-
-    @field_validator("performed_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("give a time zone offset, e.g. 2026-11-22T09:30:00+01:00")
-        return value
 
 
 class ServiceOut(ServiceIn):
@@ -590,14 +585,7 @@ class ContactIn(BaseModel):
     alert_id: int | None = Field(default=None, description="The alert it was about (its vehicle by default)")
     dealer_id: int | None = None
     note: str | None = Field(default=None, max_length=4000)
-    contacted_at: datetime | None = Field(default=None, description="Default: now")
-
-    @field_validator("contacted_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("give a time zone offset, e.g. 2026-11-22T09:30:00+01:00")
-        return value
+    contacted_at: Moment | None = Field(default=None, description="Default: now")
 
 
 class ContactOut(BaseModel):

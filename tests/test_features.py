@@ -10,10 +10,12 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import orjson
 import psycopg
 import pytest
+from pydantic import SecretStr
 
 from simulators.commands import CommandResponder
 from telemetry.commands import sign, vehicle_key
@@ -24,7 +26,7 @@ from telemetry.storage import entitlements, records
 from telemetry.storage.db import connect
 from telemetry.storage.migrate import upgrade
 from telemetry.timeutil import now_ms
-from telemetry.topics import COMMANDS, vehicle_topic
+from telemetry.topics import COMMAND_ACKS, COMMANDS, vehicle_topic
 from tests.fix_server import Server, serving, wait_for
 from tests.fix_services import make_key, make_settings
 from tests.fix_webhooks import receiving
@@ -50,7 +52,10 @@ def server(database_url: str, mqtt_url: str) -> Iterator[Server]:
 
 class SimulatedVehicle(threading.Thread):
     """The simulator's command handling on a live MQTT connection: checks signatures, applies,
-    acknowledges. `received` are the command payloads that reached it."""
+    acknowledges. `received` are the command payloads that reached it. Each test's vehicles are
+    taken offline when it ends (`_vehicles_offline_after_each_test`)."""
+
+    started: ClassVar[list[SimulatedVehicle]] = []
 
     def __init__(self, settings: Settings, vin: str) -> None:
         super().__init__(daemon=True)
@@ -65,6 +70,10 @@ class SimulatedVehicle(threading.Thread):
     def enabled(self) -> dict[str, int | None]:
         return dict(self.responder.state.enabled.get(self.vin, {}))
 
+    def start(self) -> None:
+        SimulatedVehicle.started.append(self)
+        super().start()
+
     def run(self) -> None:
         asyncio.run(self._run())
 
@@ -72,15 +81,26 @@ class SimulatedVehicle(threading.Thread):
         async with make_client(self.url, f"{self.prefix}vehicle-{self.vin}", persistent=False) as client:
             await client.subscribe(vehicle_topic(self.prefix, self.vin, COMMANDS), qos=1)
             self.ready.set()
-            async with asyncio.timeout(120):
-                async for message in client.messages:
-                    payload = bytes(message.payload)  # type: ignore[arg-type]
-                    self.received.append(orjson.loads(payload))
-                    reply = self.responder.handle(str(message.topic), payload)
-                    if reply is not None:
-                        await client.publish(reply[0], reply[1], qos=1)
-                    if self.stopping.is_set():
-                        return
+            messages = aiter(client.messages)
+            while not self.stopping.is_set():
+                try:
+                    message = await asyncio.wait_for(anext(messages), 0.2)
+                except TimeoutError:
+                    continue
+                payload = bytes(message.payload)  # type: ignore[arg-type]
+                self.received.append(orjson.loads(payload))
+                reply = self.responder.handle(str(message.topic), payload)
+                if reply is not None:
+                    await client.publish(reply[0], reply[1], qos=1)
+
+
+@pytest.fixture(autouse=True)
+def _vehicles_offline_after_each_test() -> Iterator[None]:
+    yield
+    while SimulatedVehicle.started:
+        car = SimulatedVehicle.started.pop()
+        car.stopping.set()
+        car.join(10)
 
 
 def register(server: Server, vin: str, dealer: int, **extra: object) -> None:
@@ -147,7 +167,6 @@ def test_a_trial_is_activated_acknowledged_and_switched_off_when_it_expires(serv
         assert wait_for(lambda: len(crm_events()) == 6, timeout=30)
         assert crm_events()[:3] == ["activation.requested", "activation.sent", "activation.active"]
         assert "activation.expired" in crm_events()
-        car.stopping.set()
         assert api.delete(f"/webhooks/{hook['id']}").status_code == 204
 
     retrial = api.post(url, json={"kind": "trial"})
@@ -218,7 +237,6 @@ def test_a_forged_command_is_rejected_by_the_vehicle_and_its_ack_recorded_and_ig
     acks = wait_for(recorded, timeout=20)
     assert acks == [{"command_id": "cmd-forged", "status": "rejected", "reason": "bad signature",
                      "outcome": "ignored: unknown command"}]  # fmt: skip
-    car.stopping.set()
 
 
 def test_a_vehicle_offline_at_activation_gets_the_command_when_it_is_back(server: Server) -> None:
@@ -242,7 +260,6 @@ def test_a_vehicle_offline_at_activation_gets_the_command_when_it_is_back(server
     assert option(server, vin)["last_command"]["attempts"] == 2
     events = [e["event"] for e in api.get(f"/vehicles/{vin}/entitlements/{started.json()['id']}").json()["events"]]
     assert events == ["requested", "sent", "timed_out", "resent", "active"]
-    car.stopping.set()
 
 
 def test_frequent_cold_starts_become_a_heated_seats_offer_and_a_trial_in_one_call(server: Server) -> None:
@@ -363,4 +380,39 @@ def test_commands_queued_while_no_dispatcher_runs_go_out_when_the_server_starts(
         assert wait_for(lambda: option(running, vin)["state"] == "active", timeout=30)
         assert option(running, vin)["id"] == entitlement_id
         assert car.enabled() == {"heated_seats": None}
-        car.stopping.set()
+
+
+def test_a_vehicle_that_refuses_fails_the_entitlement_with_its_reason_and_a_late_ack_is_ignored(
+    server: Server,
+) -> None:
+    api = server.api
+    if api.post("/features", json=HEATED_SEATS).status_code not in (201, 409):
+        pytest.fail("could not create the feature")
+    dealer = api.post("/dealers", json={"code": "F8", "name": "F8"}).json()["id"]
+    vin = "WAUZZZ8V0KA000681"
+    register(server, vin, dealer)
+    provisioned_wrong = server.settings.model_copy(update={"command_secret": SecretStr("another factory key")})
+    car = SimulatedVehicle(provisioned_wrong, vin)  # its key does not match the server's
+    car.start()
+    assert car.ready.wait(20)
+    started = api.post(f"/vehicles/{vin}/features/heated_seats/activations", json={"kind": "trial"}).json()
+    failed = wait_for(lambda: (e := option(server, vin))["state"] == "failed" and e, timeout=30)
+    assert failed["ended_reason"] == "bad signature"
+    assert failed["last_command"]["reason"] == "bad signature"
+
+    late = {"id": failed["last_command"]["id"], "status": "accepted", "reason": None, "ts": now_ms()}
+
+    async def send_late_ack() -> None:
+        async with make_client(server.settings.require_mqtt_url(), f"{server.settings.mqtt_client_id}-late",
+                               persistent=False) as client:  # fmt: skip
+            topic = vehicle_topic(server.settings.mqtt_topic_prefix, vin, COMMAND_ACKS)
+            await client.publish(topic, orjson.dumps(late), qos=1)
+
+    asyncio.run(send_late_ack())
+    with psycopg.connect(server.settings.require_database_url()) as conn:
+        query = f"SELECT outcome FROM {server.settings.database_schema}.command_acks WHERE vin = %s ORDER BY id"
+        outcomes = wait_for(lambda: (rows := conn.execute(query, (vin,)).fetchall()) and len(rows) == 2 and rows)
+    assert [o for (o,) in outcomes] == ["applied", "ignored: command rejected already"]
+    assert option(server, vin)["state"] == "failed"  # the late ack changed nothing
+    events = [e["event"] for e in api.get(f"/vehicles/{vin}/entitlements/{started['id']}").json()["events"]]
+    assert events == ["requested", "sent", "failed"]

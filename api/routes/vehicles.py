@@ -46,6 +46,8 @@ async def get_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> dict[str, o
 async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal: VehicleWriter) -> dict[str, object]:
     await visible_vehicle(conn, principal, vin)
     changes = body.model_dump(exclude_unset=True)
+    if "hardware" in changes and changes["hardware"] is None:
+        changes["hardware"] = []  # null clears the list
     if "dealer_id" in changes:
         require_dealer(principal, changes["dealer_id"])
     if changes.get("owner_customer_id") is not None:
