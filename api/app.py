@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
+from api import console
+from api.console import pages
+from api.console.session import SignInRequiredError
 from api.routes import (
     alert_stream,
     alerts,
@@ -90,6 +95,12 @@ def create_app(settings: Settings) -> FastAPI:
         its range): the request's fault, not the server's."""
         return JSONResponse({"detail": f"invalid value: {exc.diag.message_primary or exc}"}, status_code=422)
 
+    @app.exception_handler(SignInRequiredError)
+    async def sign_in_first(_request: Request, _exc: SignInRequiredError) -> RedirectResponse:
+        return RedirectResponse("/console/login", status_code=303)
+
+    app.mount("/console/static", StaticFiles(directory=Path(console.__file__).parent / "static"), name="console-static")
+    app.include_router(pages.router)
     for module in (
         health,
         dealers,

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import psycopg
-from fastapi import Depends
+from fastapi import Cookie, Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ConnDep
@@ -23,12 +23,18 @@ VEHICLE_WRITERS = ("admin", "oem", "advisor")
 CUSTOMER_ROLES = ("admin", "advisor")
 
 
+CONSOLE_COOKIE = "telemetry_key"  # the web console's sign-in: the same API key, kept in a cookie
+
+
 async def get_principal(
-    conn: ConnDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    conn: ConnDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    console_key: Annotated[str | None, Cookie(alias=CONSOLE_COOKIE, include_in_schema=False)] = None,
 ) -> Principal:
-    if credentials is None:
+    key = credentials.credentials if credentials is not None else console_key
+    if key is None:
         raise AuthenticationError("send an API key: Authorization: Bearer <key>")
-    principal = await authenticate(conn, credentials.credentials)
+    principal = await authenticate(conn, key)
     if principal is None:
         raise AuthenticationError("unknown or revoked API key")
     return principal

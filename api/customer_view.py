@@ -47,6 +47,33 @@ def service_plans(rules: list[Rule]) -> dict[str, tuple[float, float]]:
     return {}
 
 
+async def latest_summary(conn: psycopg.AsyncConnection, catalog: Catalog, vid: int, now: datetime) -> dict[str, object]:
+    """The vehicle's newest odometer, fuel, charge and health (last 30 days), and when it was seen."""
+    latest: dict[str, object] = {"last_seen": None}
+    for name, (path, factor) in SUMMARY.items():
+        got = await latest_value(conn, vehicle_id=vid, signal=catalog[path], since=now - LOOK_BACK)
+        latest[name] = None if got is None else round(float(got[1]) * factor, 1)
+        if got is not None and (latest["last_seen"] is None or got[0] > latest["last_seen"]):  # type: ignore[operator]
+            latest["last_seen"] = got[0]
+    return latest
+
+
+def next_service(
+    plans: dict[str, tuple[float, float]], start_points: dict[int, tuple[int, float]], vehicle: dict[str, object]
+) -> dict[str, object] | None:
+    """When and at what odometer the plan wants the next service, from the last one (or delivery)."""
+    plan = plans.get(str(vehicle["model"])) or plans.get("default")
+    vid = int(vehicle["id"])  # type: ignore[call-overload]
+    if plan is None or vid not in start_points:
+        return None
+    since_ms, since_km = start_points[vid]
+    return {
+        "due_on": (to_datetime(since_ms) + timedelta(days=plan[1] * 30.4375)).date(),
+        "due_at_km": round(since_km + plan[0], 1),
+        "plan": f"every {plan[0]:,.0f} km or {plan[1]:g} months",
+    }
+
+
 async def customer_view(
     conn: psycopg.AsyncConnection, catalog: Catalog, rules: list[Rule], customer: dict[str, object]
 ) -> dict[str, object]:
@@ -61,26 +88,13 @@ async def customer_view(
     vehicles, history = [], []
     for v in owned:
         vid = int(v["id"])
-        latest: dict[str, object] = {"last_seen": None}
-        for name, (path, factor) in SUMMARY.items():
-            got = await latest_value(conn, vehicle_id=vid, signal=catalog[path], since=now - LOOK_BACK)
-            latest[name] = None if got is None else round(float(got[1]) * factor, 1)
-            if got is not None and (latest["last_seen"] is None or got[0] > latest["last_seen"]):  # type: ignore[operator]
-                latest["last_seen"] = got[0]
+        latest = await latest_summary(conn, catalog, vid, now)
         open_alerts = [a for a in found if a["vin"] == v["vin"] and a["state"] in ("open", "acknowledged")]
         latest["open_alerts"] = len(open_alerts)
         latest["worst_open_severity"] = next(
             (s for s in SEVERITY_ORDER if any(a["severity"] == s for a in open_alerts)), None
         )
-        plan = plans.get(str(v["model"])) or plans.get("default")
-        due = None
-        if plan is not None and vid in start_points:
-            since_ms, since_km = start_points[vid]
-            due = {
-                "due_on": (to_datetime(since_ms) + timedelta(days=plan[1] * 30.4375)).date(),
-                "due_at_km": round(since_km + plan[0], 1),
-                "plan": f"every {plan[0]:,.0f} km or {plan[1]:g} months",
-            }
+        due = next_service(plans, start_points, v)
         options = [e for e in await entitlements.of_vehicle(conn, vehicle_id=vid) if e["state"] in LIVE_OPTIONS]
         vehicles.append(
             {

@@ -644,6 +644,24 @@ class SignalSeries(BaseModel):
     points: list[SignalPoint]
 
 
+class BucketOut(BaseModel):
+    ts: datetime = Field(description="The bucket's middle")
+    min: float
+    max: float
+    mean: float
+    n: int = Field(description="Values in the bucket")
+
+
+class BucketSeries(BaseModel):
+    vin: str
+    signal: str
+    unit: str | None
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    bucket_s: float = Field(description="Width of a bucket in seconds")
+    buckets: list[BucketOut] = Field(description="Non-empty buckets in time order")
+
+
 class DeadLetterOut(BaseModel):
     id: int
     received_at: datetime

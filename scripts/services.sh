@@ -62,6 +62,12 @@ if ! port_open "$mqtt_port"; then
   for _ in $(seq 1 50); do port_open "$mqtt_port" && break; sleep 0.1; done
 fi
 port_open "$mqtt_port" || { echo "services: Mosquitto did not start" >&2; exit 1; }
+
+# --- Chromium, for the console's browser tests (Playwright drives the Debian package) ----------
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  echo "services: installing chromium" >&2
+  apt_install chromium
+fi
 } >&2
 
 echo "export TELEMETRY_DATABASE_URL=postgresql://telemetry:telemetry@127.0.0.1:$pg_port/$db_name"

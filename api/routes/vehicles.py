@@ -10,6 +10,7 @@ from api.deps import CatalogDep, ConnDep
 from api.models import (
     RECORD_ERRORS,
     AlertOut,
+    BucketSeries,
     ErrorOut,
     RecallOut,
     ServiceIn,
@@ -21,7 +22,7 @@ from api.models import (
 )
 from telemetry.errors import InvalidRequestError, NotFoundError
 from telemetry.storage import alerts, recalls, records, services
-from telemetry.storage.samples import read_series
+from telemetry.storage.samples import read_buckets, read_series
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 
@@ -130,14 +131,46 @@ async def signal_series(
     if signal is None:
         raise NotFoundError(f"unknown signal {path!r}")
     vehicle = await visible_vehicle(conn, principal, vin)
-    end = _aware(end) if end else datetime.now(UTC)
-    start = _aware(start) if start else end - timedelta(days=1)
-    if start >= end:
-        raise InvalidRequestError("'from' must be before 'to'")
+    start, end = _window(start, end)
     rows = await read_series(conn, vehicle_id=int(vehicle["id"]), signal=signal, start=start, end=end, limit=limit)
     boolean = signal.kind == "boolean"
     points = [{"ts": ts, "value": bool(v) if boolean else v} for ts, v in rows]
     return SignalSeries(vin=vin, signal=path, unit=signal.unit, start=start, end=end, points=points)
+
+
+@router.get(
+    "/{vin}/signals/{path}/buckets",
+    response_model=BucketSeries,
+    response_model_by_alias=True,
+    responses=RECORD_ERRORS,
+    summary="One signal downsampled for charts: min, max and mean per bucket, so a year draws fast",
+)
+async def signal_buckets(
+    vin: str,
+    path: str,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    principal: Anyone,
+    start: Annotated[datetime | None, Query(alias="from", description="Default: 24 h before `to`")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="Default: now")] = None,
+    points: Annotated[int, Query(ge=10, le=5000, description="Buckets at most")] = 600,
+) -> BucketSeries:
+    signal = catalog.by_path.get(path)
+    if signal is None:
+        raise NotFoundError(f"unknown signal {path!r}")
+    vehicle = await visible_vehicle(conn, principal, vin)
+    start, end = _window(start, end)
+    width, rows = await read_buckets(conn, vehicle_id=int(vehicle["id"]), signal=signal, start=start, end=end,
+                                     buckets=points)  # fmt: skip
+    return BucketSeries(vin=vin, signal=path, unit=signal.unit, start=start, end=end, bucket_s=width, buckets=rows)
+
+
+def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    end = _aware(end) if end else datetime.now(UTC)
+    start = _aware(start) if start else end - timedelta(days=1)
+    if start >= end:
+        raise InvalidRequestError("'from' must be before 'to'")
+    return start, end
 
 
 def _aware(value: datetime) -> datetime:

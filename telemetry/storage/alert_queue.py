@@ -36,7 +36,7 @@ async def queue(
 ) -> list[Row]:
     """Alerts on the vehicles whose dealer this is, with due date and customer, in `sort` order."""
     cur = await conn.execute(
-        f"SELECT {ALERT_COLUMNS}, {DUE} AS due_at, c.id AS customer_id, c.name AS customer_name"
+        f"SELECT {ALERT_COLUMNS}, {DUE} AS due_at, c.id AS customer_id, c.name AS customer_name, v.model"
         " FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id LEFT JOIN customers c ON c.id = v.owner_customer_id"
         " WHERE v.dealer_id = %s AND a.state = ANY(%s) AND (%s::text IS NULL OR a.assigned_to = %s)"
         f" ORDER BY {SORTS[sort]} LIMIT %s",

@@ -9,7 +9,7 @@ time) is kept, a redelivered message changes nothing, and new signals fill empty
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import psycopg
@@ -206,3 +206,24 @@ async def signals_held(conn: psycopg.AsyncConnection, *, vehicle_id: int, column
         for i, c in enumerate(columns)
         if row[f"n{i}"]
     }
+
+
+async def read_buckets(
+    conn: psycopg.AsyncConnection, *, vehicle_id: int, signal: Signal, start: datetime, end: datetime, buckets: int
+) -> tuple[float, list[dict[str, object]]]:
+    """One signal downsampled for a chart: the window cut into at most `buckets` equal buckets,
+    each with its min, max, mean and count (min and max keep the peaks a mean would hide).
+    Returns the bucket width in seconds and the non-empty buckets in time order."""
+    width = max((end - start).total_seconds() / buckets, 1.0)
+    query = sql.SQL(
+        "SELECT floor(extract(epoch FROM ts - %(start)s) / %(width)s)::bigint AS b, min({c}) AS min, max({c}) AS max,"
+        " avg({c}) AS mean, count({c}) AS n FROM samples"
+        " WHERE vehicle_id = %(v)s AND ts >= %(start)s AND ts < %(end)s AND {c} IS NOT NULL GROUP BY 1 ORDER BY 1"
+    ).format(c=sql.Identifier(signal.column))
+    cur = await conn.execute(query, {"v": vehicle_id, "start": start, "end": end, "width": width})
+    out = [
+        {"ts": start + timedelta(seconds=(r["b"] + 0.5) * width), "min": r["min"], "max": r["max"],
+         "mean": r["mean"], "n": r["n"]}
+        for r in await cur.fetchall()
+    ]  # fmt: skip
+    return width, out

@@ -1,0 +1,79 @@
+// The alert queue: live rows from the SSE stream, one-click actions on the JSON API, keyboard.
+"use strict";
+(() => {
+  const rows = document.getElementById("rows");
+  const live = document.getElementById("live");
+  const empty = document.getElementById("empty");
+  const filters = JSON.parse(rows.dataset.filters);
+  const advisor = rows.dataset.advisor;
+  const query = new URLSearchParams(Object.entries(filters).map(([k, v]) => [k, String(v)])).toString();
+
+  async function fetchRow(id) {
+    const r = await fetch(`/console/rows/${id}?${query}`, { credentials: "same-origin" });
+    if (r.status !== 200) return null;
+    const t = document.createElement("tbody");
+    t.innerHTML = (await r.text()).trim();
+    return t.firstElementChild;
+  }
+
+  async function refresh(id, { highlight = false } = {}) {
+    const fresh = await fetchRow(id);
+    const old = rows.querySelector(`tr[data-alert="${id}"]`);
+    if (fresh && highlight) fresh.classList.add("new");
+    if (old && fresh) old.replaceWith(fresh);
+    else if (old) old.remove();
+    else if (fresh) rows.prepend(fresh);
+    empty.hidden = rows.children.length > 0;
+    return fresh;
+  }
+
+  async function act(tr, action) {
+    const id = tr.dataset.alert;
+    const body = action === "assign" ? { to: advisor }
+      : action === "resolve" ? { by: advisor, resolution: tr.querySelector("[data-outcome]").value }
+      : { by: advisor };
+    const r = await fetch(`/alerts/${id}/${action}`, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    live.textContent = r.ok ? `Alert ${id}: ${action} done.` : `Alert ${id}: ${(await r.json()).detail}`;
+    const fresh = await refresh(id);
+    if (fresh) select(fresh);
+  }
+
+  rows.addEventListener("click", (e) => {
+    const button = e.target.closest("button[data-action]");
+    if (button) act(button.closest("tr"), button.dataset.action);
+  });
+
+  let current = null;
+  function select(tr) {
+    if (current) current.classList.remove("selected");
+    current = tr;
+    if (tr) { tr.classList.add("selected"); tr.focus(); }
+  }
+  document.addEventListener("keydown", (e) => {
+    if (e.target.matches("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
+    const all = [...rows.children];
+    const i = all.indexOf(current);
+    const press = {
+      j: () => select(all[Math.min(i + 1, all.length - 1)] || null),
+      k: () => select(all[Math.max(i - 1, 0)] || null),
+      a: () => current && current.querySelector('[data-action="acknowledge"]') && act(current, "acknowledge"),
+      m: () => current && current.querySelector('[data-action="assign"]') && act(current, "assign"),
+      r: () => current && current.querySelector('[data-action="resolve"]') && act(current, "resolve"),
+      Enter: () => current && (location.href = current.querySelector("a.title").href),
+    }[e.key];
+    if (press) { e.preventDefault(); press(); }
+  });
+
+  const stream = new EventSource("/alerts/stream");
+  stream.addEventListener("open", () => { live.textContent = "Live: new alerts appear here as they are raised."; });
+  stream.addEventListener("error", () => { live.textContent = "Live feed interrupted; reconnecting…"; });
+  stream.addEventListener("alert", (e) => {
+    const alert = JSON.parse(e.data);
+    refresh(alert.id, { highlight: true }).then((row) => {
+      if (row) live.textContent = `New alert: ${alert.title} on ${alert.vin}.`;
+    });
+  });
+})();

@@ -1,0 +1,172 @@
+"""The advisor console in a real browser (Debian's chromium, driven by Playwright), against the
+real server: sign in, an overheating alert appears without reload, acknowledge it, open the
+vehicle's chart, dealer B's alert never shows for dealer A, the OEM activates an option and
+watches it turn active. Screenshots of each page go to tests/artifacts/console/."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from telemetry.timeutil import now_ms
+from tests.fix_server import Server, wait_for
+from tests.fix_services import make_key
+from tests.test_end_to_end import COOLANT, publish
+from tests.test_features import HEATED_SEATS, SimulatedVehicle
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = Path(__file__).parent / "artifacts" / "console"
+DESKTOP = {"width": 1280, "height": 800}
+TABLET = {"width": 768, "height": 1024}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("chromium is not installed: bash scripts/bootstrap.sh installs it")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def sign_in(browser: Browser, server: Server, key: str, name: str, viewport: dict = DESKTOP) -> Page:
+    page = browser.new_context(viewport=viewport).new_page()
+    base = str(server.api.base_url).rstrip("/")
+    page.goto(f"{base}/console/")
+    expect(page).to_have_url(f"{base}/console/login")
+    page.get_by_label("Your name").fill(name)
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Alert queue")
+    return page
+
+
+def every_control_is_labelled(page: Page) -> None:
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
+        ".filter(el => el.labels.length === 0 && !el.getAttribute('aria-label')).map(el => el.outerHTML)"
+    )
+    assert unlabelled == []
+
+
+def fits_the_width(page: Page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def publish_apart(server: Server, vin: str, payloads: list[bytes]) -> None:
+    """`publish` runs its own event loop; Playwright's sync API holds one in this thread."""
+    worker = threading.Thread(target=publish, args=(server, vin, payloads))
+    worker.start()
+    worker.join(30)
+
+
+def hot_engine(vin: str) -> list[bytes]:
+    start = now_ms() - 120_000
+    samples = [{"ts": start + i * 1000, "signals": {COOLANT: 118.0, "Vehicle.Speed": 80}} for i in range(60)]
+    return [orjson.dumps({"vin": vin, "seq": 1, "samples": samples})]
+
+
+def register(server: Server, code: str, vin: str) -> tuple[int, int]:
+    api = server.api
+    dealer = api.post("/dealers", json={"code": code, "name": f"Dealer {code}"}).json()["id"]
+    customer = api.post("/customers", json={"name": f"Driver {code}", "email": f"driver.{code.lower()}@example.com",
+                                            "dealer_id": dealer}).json()["id"]  # fmt: skip
+    body = {"vin": vin, "make": "Aurora", "model": "Compact 1.5", "model_year": 2025, "powertrain": "combustion",
+            "dealer_id": dealer, "owner_customer_id": customer, "software_version": "2.1",
+            "hardware": ["seat_heaters"]}  # fmt: skip
+    assert api.post("/vehicles", json=body).status_code == 201
+    return dealer, customer
+
+
+def test_an_advisor_works_a_live_alert_and_sees_only_their_dealer(server: Server, browser: Browser) -> None:
+    vin_a, vin_b = "WAUZZZ8V0KA000701", "WAUZZZ8V0KA000702"
+    dealer_a, customer_a = register(server, "CA", vin_a)
+    register(server, "CB", vin_b)
+    page = sign_in(browser, server, make_key(server.settings, "advisor", dealer_a), "Anna Advisor")
+    expect(page.locator("#live")).to_contain_text("Live")
+    every_control_is_labelled(page)
+    page.screenshot(path=ARTIFACTS / "01-queue-empty.png", full_page=True)
+
+    publish_apart(server, vin_b, hot_engine(vin_b))  # dealer B's car overheats first ...
+    wait_for(lambda: server.api.get(f"/vehicles/{vin_b}/alerts").json(), timeout=30)
+    publish_apart(server, vin_a, hot_engine(vin_a))  # ... then dealer A's
+    row = page.locator(f'tr[data-alert]:has-text("{vin_a}")')
+    expect(row).to_be_visible(timeout=30_000)  # no reload: the live feed brought it
+    expect(row).to_contain_text("Engine coolant over-temperature")
+    expect(page.locator(f'tr:has-text("{vin_b}")')).to_have_count(0)  # dealer B's is not for A
+    page.screenshot(path=ARTIFACTS / "02-queue-live-alert.png", full_page=True)
+
+    row.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(f'tr[data-state="acknowledged"]:has-text("{vin_a}")')).to_be_visible()
+    page.keyboard.press("j")  # select the row, then take it with the keyboard
+    page.keyboard.press("m")
+    expect(page.locator(f'tr:has-text("{vin_a}")')).to_contain_text("with Anna Advisor")
+    alert = server.api.get(f"/vehicles/{vin_a}/alerts").json()[0]
+    assert (alert["state"], alert["acknowledged_by"], alert["assigned_to"]) == (
+        "acknowledged", "Anna Advisor", "Anna Advisor")  # fmt: skip
+
+    page.set_viewport_size(TABLET)
+    fits_the_width(page)
+    page.screenshot(path=ARTIFACTS / "03-queue-tablet.png", full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+    page.locator(f'tr:has-text("{vin_a}") a.title').click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(vin_a)
+    chart = page.locator("#chart")
+    expect(chart).to_have_attribute("data-ready", "true", timeout=15_000)
+    assert int(chart.get_attribute("data-points") or 0) > 0
+    expect(page.locator("#chart canvas")).to_have_count(1)
+    expect(page.locator("#chart-caption")).to_contain_text("values")
+    every_control_is_labelled(page)
+    page.screenshot(path=ARTIFACTS / "04-vehicle-chart.png", full_page=True)
+
+    page.get_by_role("link", name="Driver CA").first.click()
+    expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+    expect(page.locator(".timeline")).to_contain_text("Engine coolant over-temperature")
+    page.screenshot(path=ARTIFACTS / "05-customer.png", full_page=True)
+
+    page.get_by_role("link", name="Who to call today").click()
+    expect(page.locator(".calls")).to_contain_text(vin_a)  # a critical alert: a safety call
+    page.screenshot(path=ARTIFACTS / "06-calls.png", full_page=True)
+
+    other = server.api.get(f"/vehicles/{vin_b}").json()["owner_customer_id"]
+    base = str(server.api.base_url).rstrip("/")
+    assert page.goto(f"{base}/console/vehicles/{vin_b}").status == 404
+    assert page.goto(f"{base}/console/customers/{other}").status == 404
+    assert customer_a != other
+
+
+def test_the_oem_activates_an_option_and_watches_it_become_active(server: Server, browser: Browser) -> None:
+    if server.api.post("/features", json=HEATED_SEATS).status_code not in (201, 409):
+        pytest.fail("could not create the feature")
+    vin = "WAUZZZ8V0KA000711"
+    register(server, "CO", vin)
+    car = SimulatedVehicle(server.settings, vin)
+    car.start()
+    try:
+        assert car.ready.wait(20)
+        page = sign_in(browser, server, make_key(server.settings, "oem"), "Otto OEM")
+        page.get_by_role("link", name="Software options").click()
+        every_control_is_labelled(page)
+        page.get_by_label("Vehicle (VIN)").fill(vin)
+        page.get_by_label("Option").select_option("heated_seats")
+        page.get_by_label("Kind").select_option("trial")
+        page.get_by_role("button", name="Activate").click()
+        expect(page.locator("#activation")).to_have_attribute("data-state", "active", timeout=30_000)
+        expect(page.locator("#activation-log")).to_contain_text("the vehicle switched it on")
+        page.screenshot(path=ARTIFACTS / "07-oem-activation.png", full_page=True)
+        page.get_by_label("Vehicle (VIN)").fill("WAUZZZ8V0KA999999")
+        page.get_by_role("button", name="Activate").click()
+        expect(page.locator("#activation")).to_contain_text("Refused")
+    finally:
+        car.stopping.set()
+        car.join(10)
