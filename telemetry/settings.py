@@ -98,6 +98,9 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="First retry after up to this; doubling per attempt, with full jitter"
     )
     webhook_backoff_cap_s: float = Field(default=3600.0, gt=0, description="Longest wait between two attempts")
+    webhook_keep_days: int = Field(
+        default=30, ge=1, description="Delivered webhook events are forgotten after this many days"
+    )
     webhook_give_up_after_s: float = Field(
         default=72 * 3600.0, gt=0, description="Then a failing delivery goes to the dead-letter list"
     )

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import psycopg
 from pydantic import SecretStr
@@ -21,6 +22,8 @@ from pydantic import SecretStr
 from telemetry.metrics import MULTIPROC_ENV, forget_process, prepare_directory
 from telemetry.mqtt import make_client
 from telemetry.settings import Settings
+from telemetry.storage import outbox
+from telemetry.storage.db import connect_sync
 from telemetry.storage.retention import run_retention
 from telemetry.topics import (
     ingest_client_id,
@@ -180,8 +183,16 @@ MAINTENANCE_INTERVAL_S = 3600
 
 
 def maintain(settings: Settings) -> None:
-    """Hourly: retention (export, then drop old days). Failures are logged, never fatal."""
+    """Hourly: retention (export, then drop old days), and delivered webhook events older than
+    TELEMETRY_WEBHOOK_KEEP_DAYS forgotten. Failures are logged, never fatal."""
     try:
         run_retention(settings)
     except (psycopg.Error, OSError) as exc:
         log.warning("retention failed (%s); will try again in an hour", exc)
+    try:
+        with connect_sync(settings, autocommit=True) as conn:
+            gone = outbox.prune_sync(conn, older_than=timedelta(days=settings.webhook_keep_days))
+        if gone:
+            log.info("forgot %d delivered webhook event(s)", gone)
+    except psycopg.Error as exc:
+        log.warning("webhook event pruning failed (%s); will try again in an hour", exc)

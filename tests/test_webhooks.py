@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from telemetry.settings import Settings
-from telemetry.storage import alerts
-from telemetry.storage.db import connect
+from telemetry.storage import alerts, outbox
+from telemetry.storage.db import connect, connect_sync
 from telemetry.webhooks.sender import Sender, retry_delay
 from telemetry.webhooks.signature import HEADER, verify
 from tests.fix_services import add_vehicle, api_client
@@ -192,3 +192,27 @@ def test_retry_delays_grow_exponentially_within_the_cap_and_are_jittered() -> No
     assert max(draws[4]) > 40  # the window doubled three times
     assert max(draws[20]) <= 3600
     assert len(set(draws[4])) == 200  # jittered: no two retries at the same moment
+
+
+def test_old_delivered_events_are_forgotten_and_dead_ones_kept_for_redelivery(settings: Settings) -> None:
+    async def scenario() -> None:
+        async with api_client(settings) as api:
+            hook = {"url": "http://127.0.0.1:9/hook", "event_types": ["alert"]}
+            assert (await api.post("/webhooks", json=hook)).status_code == 201
+        async with await connect(settings) as conn:
+            vid = await add_vehicle(conn, VINS[0])
+            for rule in ("coolant_overtemp", "tyre_low_front_left", "battery_12v_weak_crank"):
+                await alerts.fire(conn, firing(vid, rule, datetime.now(UTC)), reopen_within=timedelta(0))
+            await conn.execute(
+                "UPDATE webhook_deliveries SET state = CASE event_seq WHEN (SELECT min(seq) FROM outbox_events)"
+                " THEN 'dead' WHEN (SELECT max(seq) FROM outbox_events) THEN 'pending' ELSE 'delivered' END"
+            )
+            await conn.execute("UPDATE outbox_events SET created_at = now() - interval '31 days'")
+            await conn.commit()
+
+    asyncio.run(scenario())
+    with connect_sync(settings, autocommit=True) as conn:
+        assert outbox.prune_sync(conn, older_than=timedelta(days=30)) == 1
+        left = conn.execute("SELECT d.state FROM outbox_events o JOIN webhook_deliveries d ON d.event_seq = o.seq")
+        assert sorted(r["state"] for r in left.fetchall()) == ["dead", "pending"]
+        assert outbox.prune_sync(conn, older_than=timedelta(days=30)) == 0

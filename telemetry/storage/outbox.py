@@ -165,3 +165,14 @@ async def _endpoint_exists(conn: psycopg.AsyncConnection, endpoint_id: int) -> N
     cur = await conn.execute("SELECT 1 FROM webhook_endpoints WHERE id = %s", (endpoint_id,))
     if await cur.fetchone() is None:
         raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
+
+
+def prune_sync(conn: psycopg.Connection, *, older_than: timedelta) -> int:
+    """Forget events older than `older_than` that no endpoint still waits for (pending ones and
+    dead ones, which may be redelivered, stay). Returns how many went."""
+    cur = conn.execute(
+        "DELETE FROM outbox_events o WHERE o.created_at < now() - %s AND NOT EXISTS (SELECT 1 FROM"
+        " webhook_deliveries d WHERE d.event_seq = o.seq AND d.state IN ('pending', 'dead'))",
+        (older_than,),
+    )
+    return cur.rowcount
