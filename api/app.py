@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import console
@@ -77,8 +77,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.rules = load_rules(app.state.catalog, settings.rules_dir)  # maintenance plans for the customer view
 
     @app.exception_handler(TelemetryError)
-    async def telemetry_error(_request: Request, exc: TelemetryError) -> JSONResponse:
+    async def telemetry_error(request: Request, exc: TelemetryError) -> Response:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
+        if request.url.path.startswith("/console/"):  # a person reads it: a page, not JSON
+            return pages.error_page(request, status, str(exc))
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"detail": str(exc), **exc.details}, status_code=status, headers=headers)
 

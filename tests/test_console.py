@@ -141,6 +141,7 @@ def test_an_advisor_works_a_live_alert_and_sees_only_their_dealer(server: Server
     other = server.api.get(f"/vehicles/{vin_b}").json()["owner_customer_id"]
     base = str(server.api.base_url).rstrip("/")
     assert page.goto(f"{base}/console/vehicles/{vin_b}").status == 404
+    expect(page.get_by_role("alert")).to_contain_text(f"vehicle {vin_b} not found")
     assert page.goto(f"{base}/console/customers/{other}").status == 404
     assert customer_a != other
 

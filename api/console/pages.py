@@ -45,6 +45,10 @@ def page(request: Request, name: str, principal: Principal, **context: object) -
     )
 
 
+def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+    return templates.TemplateResponse(request, "error.html", {"status": status, "detail": detail}, status_code=status)
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, failed: bool = False) -> HTMLResponse:
     return templates.TemplateResponse(request, "login.html", {"failed": failed})
