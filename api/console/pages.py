@@ -3,12 +3,13 @@ scoped the same way (an advisor sees their dealer only), and renders it server-s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import psycopg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -78,43 +79,46 @@ async def _queue_rows(
 Filter = Annotated[str, Query(max_length=40)]
 
 
-@router.get("/", response_class=HTMLResponse)
-async def queue_page(
-    request: Request,
-    conn: ConnDep,
-    principal: ConsoleUser,
+@dataclass(frozen=True)
+class QueueFilters:
+    dealer: int | None
+    severity: str
+    state: str
+    model: str
+
+
+def queue_filters(
     dealer: int | None = None,
     severity: Literal["all", "critical", "warning", "info"] = "all",
     state: Literal["working", "open", "acknowledged", "resolved", "cleared"] = "working",
     model: Filter = "all",
-) -> HTMLResponse:
-    chosen, dealers = await _dealer(conn, principal, dealer)
+) -> QueueFilters:
+    return QueueFilters(dealer, severity, state, model)
+
+
+Filters = Annotated[QueueFilters, Depends(queue_filters)]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def queue_page(request: Request, conn: ConnDep, principal: ConsoleUser, f: Filters) -> HTMLResponse:
+    chosen, dealers = await _dealer(conn, principal, f.dealer)
     cur = await conn.execute("SELECT DISTINCT model FROM vehicles WHERE dealer_id = %s ORDER BY 1", (chosen["id"],))
     models = [r["model"] for r in await cur.fetchall()]
-    rows = await _queue_rows(conn, int(chosen["id"]), severity, state, model)
-    filters = {"severity": severity, "state": state, "model": model, "dealer": chosen["id"]}
+    rows = await _queue_rows(conn, int(chosen["id"]), f.severity, f.state, f.model)
+    filters = {"severity": f.severity, "state": f.state, "model": f.model, "dealer": chosen["id"]}
     return page(request, "queue.html", principal, dealer=chosen, dealers=dealers, rows=rows, models=models,
                 filters=filters, severities=SEVERITIES, states=list(STATES))  # fmt: skip
 
 
 @router.get("/rows/{alert_id}", response_class=HTMLResponse)
-async def queue_row(
-    alert_id: int,
-    request: Request,
-    conn: ConnDep,
-    principal: ConsoleUser,
-    dealer: int | None = None,
-    severity: Literal["all", "critical", "warning", "info"] = "all",
-    state: Literal["working", "open", "acknowledged", "resolved", "cleared"] = "working",
-    model: Filter = "all",
-) -> Response:
+async def queue_row(alert_id: int, request: Request, conn: ConnDep, principal: ConsoleUser, f: Filters) -> Response:
     """One queue row, for the live feed and after an action; 204 when the filters leave it out."""
-    chosen, _ = await _dealer(conn, principal, dealer)
+    chosen, _ = await _dealer(conn, principal, f.dealer)
     alert = await alerts.get(conn, alert_id=alert_id)
     vehicle = await records.get_vehicle(conn, vin=str(alert["vin"]))
     if vehicle["dealer_id"] != chosen["id"]:
         return Response(status_code=204)
-    rows = [r for r in await _queue_rows(conn, int(chosen["id"]), severity, state, model) if r["id"] == alert_id]
+    rows = [r for r in await _queue_rows(conn, int(chosen["id"]), f.severity, f.state, f.model) if r["id"] == alert_id]
     if not rows:
         return Response(status_code=204)
     return templates.TemplateResponse(request, "_row.html", {"r": rows[0]})

@@ -20,6 +20,7 @@ from api.models import (
     VehicleIn,
     VehicleOut,
 )
+from telemetry.catalog import Catalog, Signal
 from telemetry.errors import InvalidRequestError, NotFoundError
 from telemetry.storage import alerts, recalls, records, services
 from telemetry.storage.samples import read_buckets, read_series
@@ -110,6 +111,10 @@ async def vehicle_alerts(
     return await alerts.for_vehicles(conn, vehicle_ids=[int(vehicle["id"])], states=state, limit=limit)
 
 
+From = Annotated[datetime | None, Query(alias="from", description="Default: 24 h before `to`")]
+To = Annotated[datetime | None, Query(alias="to", description="Default: now")]
+
+
 @router.get(
     "/{vin}/signals/{path}",
     response_model=SignalSeries,
@@ -123,13 +128,11 @@ async def signal_series(
     conn: ConnDep,
     catalog: CatalogDep,
     principal: Anyone,
-    start: Annotated[datetime | None, Query(alias="from", description="Default: 24 h before `to`")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Default: now")] = None,
+    start: From = None,
+    end: To = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> SignalSeries:
-    signal = catalog.by_path.get(path)
-    if signal is None:
-        raise NotFoundError(f"unknown signal {path!r}")
+    signal = _signal(catalog, path)
     vehicle = await visible_vehicle(conn, principal, vin)
     start, end = _window(start, end)
     rows = await read_series(conn, vehicle_id=int(vehicle["id"]), signal=signal, start=start, end=end, limit=limit)
@@ -151,18 +154,23 @@ async def signal_buckets(
     conn: ConnDep,
     catalog: CatalogDep,
     principal: Anyone,
-    start: Annotated[datetime | None, Query(alias="from", description="Default: 24 h before `to`")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Default: now")] = None,
+    start: From = None,
+    end: To = None,
     points: Annotated[int, Query(ge=10, le=5000, description="Buckets at most")] = 600,
 ) -> BucketSeries:
-    signal = catalog.by_path.get(path)
-    if signal is None:
-        raise NotFoundError(f"unknown signal {path!r}")
+    signal = _signal(catalog, path)
     vehicle = await visible_vehicle(conn, principal, vin)
     start, end = _window(start, end)
     width, rows = await read_buckets(conn, vehicle_id=int(vehicle["id"]), signal=signal, start=start, end=end,
                                      buckets=points)  # fmt: skip
     return BucketSeries(vin=vin, signal=path, unit=signal.unit, start=start, end=end, bucket_s=width, buckets=rows)
+
+
+def _signal(catalog: Catalog, path: str) -> Signal:
+    signal = catalog.by_path.get(path)
+    if signal is None:
+        raise NotFoundError(f"unknown signal {path!r}")
+    return signal
 
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
