@@ -36,7 +36,7 @@ def schemathesis_command(base_url: str, key: str, max_examples: int) -> list[str
         "--seed",
         "1",
         "--workers",
-        "2",
+        "1",  # CPython 3.11's ast.parse is not thread-safe; hypothesis calls it (SystemError: AST ... mismatch)
         "--no-color",
         "--warnings",
         "off",

@@ -61,7 +61,7 @@ async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal
     "/{vin}/services",
     response_model=ServiceOut,
     status_code=201,
-    responses=RECORD_ERRORS,
+    responses=RECORD_ERRORS | {409: {"model": ErrorOut, "description": "The dealer recorded this invoice already"}},
     summary="Record a service; a scheduled one restarts the maintenance plan's interval",
 )
 async def record_service(vin: str, body: ServiceIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
