@@ -84,6 +84,7 @@ async def customer_view(
     plans = service_plans(rules)
     start_points = (await services.baselines(conn, vehicle_ids=ids))[0] if ids else {}
     recalls_open = await recalls.open_for(conn, vehicle_ids=ids)
+    open_offers = await offers.of_vehicles(conn, vehicle_ids=ids, states=["open"])
     now = datetime.now(UTC)
     vehicles, history = [], []
     for v in owned:
@@ -103,7 +104,7 @@ async def customer_view(
                 "next_service": due,
                 "open_recalls": recalls_open[vid],
                 "options": options,
-                "offers": await offers.of_vehicles(conn, vehicle_ids=[vid], states=["open"]),
+                "offers": [o for o in open_offers if o["vin"] == v["vin"]],
             }
         )
         history += [{**s, "vin": v["vin"]} for s in await services.history(conn, vehicle_id=vid)]

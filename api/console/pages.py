@@ -70,9 +70,11 @@ async def _dealer(conn: psycopg.AsyncConnection, principal: Principal, dealer: i
 
 
 async def _queue_rows(
-    conn: psycopg.AsyncConnection, dealer_id: int, severity: str, state: str, model: str
+    conn: psycopg.AsyncConnection, dealer_id: int, severity: str, state: str, model: str, alert_id: int | None = None
 ) -> list[dict[str, object]]:
-    rows = await alert_queue.queue(conn, dealer_id=dealer_id, states=STATES[state], sort="severity", limit=500)
+    rows = await alert_queue.queue(
+        conn, dealer_id=dealer_id, states=STATES[state], sort="severity", limit=500, alert_id=alert_id
+    )
     return [r for r in rows if severity in ("all", r["severity"]) and model in ("all", r["model"])]
 
 
@@ -114,11 +116,8 @@ async def queue_page(request: Request, conn: ConnDep, principal: ConsoleUser, f:
 async def queue_row(alert_id: int, request: Request, conn: ConnDep, principal: ConsoleUser, f: Filters) -> Response:
     """One queue row, for the live feed and after an action; 204 when the filters leave it out."""
     chosen, _ = await _dealer(conn, principal, f.dealer)
-    alert = await alerts.get(conn, alert_id=alert_id)
-    vehicle = await records.get_vehicle(conn, vin=str(alert["vin"]))
-    if vehicle["dealer_id"] != chosen["id"]:
-        return Response(status_code=204)
-    rows = [r for r in await _queue_rows(conn, int(chosen["id"]), f.severity, f.state, f.model) if r["id"] == alert_id]
+    await alerts.get(conn, alert_id=alert_id)  # 404 when there is no such alert
+    rows = await _queue_rows(conn, int(chosen["id"]), f.severity, f.state, f.model, alert_id=alert_id)
     if not rows:
         return Response(status_code=204)
     return templates.TemplateResponse(request, "_row.html", {"r": rows[0]})
@@ -137,8 +136,7 @@ async def vehicle_page(
     vehicle = await visible_vehicle(conn, principal, vin)
     vid = int(vehicle["id"])
     rules = request.app.state.rules
-    found = await alerts.for_vehicles(conn, vehicle_ids=[vid])
-    open_alerts = [a for a in found if a["state"] in ("open", "acknowledged")]
+    open_alerts = await alerts.for_vehicles(conn, vehicle_ids=[vid], states=["open", "acknowledged"])
     start_points = (await services.baselines(conn, vehicle_ids=[vid]))[0]
     alert_signals = [str(a["evidence"]["signal"]) for a in open_alerts if a["evidence"].get("signal")]
     choices = list(dict.fromkeys([*alert_signals, *CHART_SIGNALS]))
@@ -152,7 +150,7 @@ async def vehicle_page(
     return page(
         request, "vehicle.html", principal,
         vehicle=vehicle, owner=owner, latest=await latest_summary(conn, catalog, vid, datetime.now(UTC)),
-        open_alerts=open_alerts, history=found[:50],
+        open_alerts=open_alerts,
         services=await services.history(conn, vehicle_id=vid),
         next_service=next_service(service_plans(rules), start_points, vehicle),
         options=await entitlements.of_vehicle(conn, vehicle_id=vid),

@@ -33,14 +33,17 @@ async def queue(
     sort: str,
     assigned_to: str | None = None,
     limit: int = 200,
+    alert_id: int | None = None,
 ) -> list[Row]:
-    """Alerts on the vehicles whose dealer this is, with due date and customer, in `sort` order."""
+    """Alerts on the vehicles whose dealer this is, with due date and customer, in `sort` order
+    (`alert_id`: only that one, if it is in the queue)."""
     cur = await conn.execute(
         f"SELECT {ALERT_COLUMNS}, {DUE} AS due_at, c.id AS customer_id, c.name AS customer_name, v.model"
         " FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id LEFT JOIN customers c ON c.id = v.owner_customer_id"
         " WHERE v.dealer_id = %s AND a.state = ANY(%s) AND (%s::text IS NULL OR a.assigned_to = %s)"
+        " AND (%s::bigint IS NULL OR a.id = %s)"
         f" ORDER BY {SORTS[sort]} LIMIT %s",
-        (dealer_id, states, assigned_to, assigned_to, limit),
+        (dealer_id, states, assigned_to, assigned_to, alert_id, alert_id, limit),
     )
     return list(await cur.fetchall())
 

@@ -83,7 +83,7 @@ async def _reasons(
                 "summary": f"warranty ends on {end}: offer an extended warranty",
                 "due_at": _start_of(end), "alert_id": None, "offer_id": None,
             })  # fmt: skip
-    for vid, offer in await _trial_offers(conn, vehicles):
+    for vid, offer in await _trial_offers(conn, vehicles, by_vin):
         found[vid].append({
             "kind": "offer", "purpose": "marketing",
             "summary": f"offer a {offer['feature_code']} trial: {offer['reason']}",
@@ -92,11 +92,12 @@ async def _reasons(
     return dict(found)
 
 
-async def _trial_offers(conn: psycopg.AsyncConnection, vehicles: dict[int, Row]) -> list[tuple[int, Row]]:
+async def _trial_offers(
+    conn: psycopg.AsyncConnection, vehicles: dict[int, Row], by_vin: dict[str, int]
+) -> list[tuple[int, Row]]:
     """Open usage offers whose option is in the catalog and which the vehicle may have a trial of."""
     open_offers = await offers.of_vehicles(conn, vehicle_ids=list(vehicles), states=["open"])
     catalog = {str(f["code"]): f for f in await entitlements.list_features(conn)}
-    by_vin = {str(v["vin"]): vid for vid, v in vehicles.items()}
     out = []
     for offer in open_offers:
         vid = by_vin[str(offer["vin"])]
