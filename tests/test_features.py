@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import ClassVar
 
+import aiomqtt
 import orjson
 import psycopg
 import pytest
@@ -81,17 +82,19 @@ class SimulatedVehicle(threading.Thread):
         async with make_client(self.url, f"{self.prefix}vehicle-{self.vin}", persistent=False) as client:
             await client.subscribe(vehicle_topic(self.prefix, self.vin, COMMANDS), qos=1)
             self.ready.set()
-            messages = aiter(client.messages)
-            while not self.stopping.is_set():
-                try:
-                    message = await asyncio.wait_for(anext(messages), 0.2)
-                except TimeoutError:
-                    continue
-                payload = bytes(message.payload)  # type: ignore[arg-type]
-                self.received.append(orjson.loads(payload))
-                reply = self.responder.handle(str(message.topic), payload)
-                if reply is not None:
-                    await client.publish(reply[0], reply[1], qos=1)
+            # One receiving task, cancelled only when the test ends: a receive cancelled by a
+            # timeout (asyncio.wait_for on 3.11) can lose the message it was taking.
+            answering = asyncio.create_task(self._answer(client))
+            await asyncio.to_thread(self.stopping.wait)  # set from the test's thread
+            answering.cancel()
+
+    async def _answer(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = bytes(message.payload)  # type: ignore[arg-type]
+            self.received.append(orjson.loads(payload))
+            reply = self.responder.handle(str(message.topic), payload)
+            if reply is not None:
+                await client.publish(reply[0], reply[1], qos=1)
 
 
 @pytest.fixture(autouse=True)
