@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import unquote, urlsplit
@@ -29,16 +30,16 @@ RECEIVE_MAXIMUM = 65535  # unacknowledged QoS 1 messages the broker may have in 
 
 def broker_address(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-        raise ConfigError(f"broker URL {url!r} must look like mqtt://[user:password@]host:port")
-    return parts.hostname, parts.port or 1883
+    if parts.scheme not in ("mqtt", "tcp", "mqtts") or not parts.hostname:
+        raise ConfigError(f"broker URL {url!r} must look like mqtt[s]://[user:password@]host:port")
+    return parts.hostname, parts.port or (8883 if parts.scheme == "mqtts" else 1883)
 
 
 def redacted(url: str) -> str:
     """The broker URL without its password, for logs and status pages."""
     host, port = broker_address(url)
     user, _ = broker_login(url)
-    return f"mqtt://{user + '@' if user else ''}{host}:{port}"
+    return f"{urlsplit(url).scheme}://{user + '@' if user else ''}{host}:{port}"
 
 
 def broker_login(url: str) -> tuple[str | None, str | None]:
@@ -54,9 +55,11 @@ def make_client(
     manual_ack: bool = False,
     keepalive: int = 30,
     receive_maximum: int = RECEIVE_MAXIMUM,
+    tls: ssl.SSLContext | None = None,
 ) -> aiomqtt.Client:
     """An MQTT v5 client; `receive_maximum` caps the unacknowledged QoS 1 messages the broker
-    sends us, which bounds what a manual-ack consumer holds in memory."""
+    sends us, which bounds what a manual-ack consumer holds in memory. An `mqtts://` URL speaks
+    TLS, verified against the system's CAs unless `tls` brings a context of its own."""
     host, port = broker_address(url)
     username, password = broker_login(url)
     props = Properties(PacketTypes.CONNECT)
@@ -74,6 +77,7 @@ def make_client(
         properties=props,
         keepalive=keepalive,
         timeout=10,
+        tls_context=tls if tls is not None else (ssl.create_default_context() if url.startswith("mqtts") else None),
     )
     if manual_ack:
         client._client.manual_ack_set(True)

@@ -22,6 +22,14 @@ class Settings(BaseSettings):
         default=None,
         description="Broker as mqtt://host:port. Unset: `telemetry demo` finds or starts a broker.",
     )
+    broker_admin_url: str | None = Field(
+        default=None,
+        description="The broker's device listener as its dynamic-security admin, mqtts://admin:<password>@host:8883: "
+        "where `telemetry vehicles credentials/revoke` manage vehicle accounts.",
+    )
+    broker_ca_file: str | None = Field(
+        default=None, description="CA certificate that signed the broker's TLS certificate (else the system's CAs)."
+    )
     mqtt_topic_prefix: str = Field(default="", description="Prefix before every topic, e.g. `tenant1/`.")
     mqtt_client_id: str = Field(default="telemetry", description="Stem of the MQTT client ids.")
     data_dir: Path = Field(default=Path(".telemetry"), description="Embedded database, logs, spool.")
