@@ -12,8 +12,8 @@ from fastapi import Cookie, Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ConnDep
-from telemetry.errors import AuthenticationError, NotFoundError, PermissionDeniedError
-from telemetry.storage import records
+from telemetry.errors import AuthenticationError, InvalidRequestError, NotFoundError, PermissionDeniedError
+from telemetry.storage import alerts, records
 from telemetry.storage.apikeys import Principal, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `telemetry keys create`")
@@ -55,10 +55,43 @@ def sees_dealer(principal: Principal, dealer_id: object) -> bool:
     return principal.role != "advisor" or dealer_id == principal.dealer_id
 
 
-def require_dealer(principal: Principal, dealer_id: int | None) -> None:
-    """An advisor writes records for its own dealer only."""
-    if principal.role == "advisor" and dealer_id != principal.dealer_id:
-        raise PermissionDeniedError(f"an advisor key works for dealer {principal.dealer_id} only")
+async def writable_dealer(conn: psycopg.AsyncConnection, principal: Principal, dealer_id: int | None) -> None:
+    """A dealer named in a body. An advisor writes records for its own dealer only: another
+    dealer's id answers exactly like one that does not exist, no dealer at all is a 403."""
+    if dealer_id is None:
+        if principal.role == "advisor":
+            raise PermissionDeniedError(f"an advisor key works for dealer {principal.dealer_id} only")
+        return
+    await referenced_dealer(conn, principal, dealer_id)
+
+
+async def referenced_dealer(conn: psycopg.AsyncConnection, principal: Principal, dealer_id: int | None) -> None:
+    """A dealer named in a body (a preferred dealer, say): one the key may see."""
+    if dealer_id is None:
+        return
+    if not sees_dealer(principal, dealer_id):
+        raise NotFoundError(f"dealer {dealer_id} not found")
+    await records.get_dealer(conn, dealer_id=dealer_id)
+
+
+async def referenced_branch(
+    conn: psycopg.AsyncConnection, principal: Principal, branch_id: int, dealer_id: int | None
+) -> None:
+    """A branch named in a body: one the key may see, of the dealer the record is for."""
+    branch = await records.get_branch(conn, branch_id=branch_id)
+    if not sees_dealer(principal, branch["dealer_id"]):
+        raise NotFoundError(f"branch {branch_id} not found")
+    if dealer_id is not None and branch["dealer_id"] != dealer_id:
+        raise InvalidRequestError(f"branch {branch_id} is not a branch of dealer {dealer_id}")
+
+
+async def referenced_owner(conn: psycopg.AsyncConnection, principal: Principal, customer_id: int | None) -> None:
+    """An owner named in a body: only keys that may see customers may name one, and only one they see."""
+    if customer_id is None:
+        return
+    if principal.role not in CUSTOMER_ROLES:
+        raise PermissionDeniedError(f"an API key with role {principal.role!r} may not set a vehicle's owner")
+    await visible_customer(conn, principal, customer_id)
 
 
 async def visible_vehicle(conn: psycopg.AsyncConnection, principal: Principal, vin: str) -> dict[str, object]:
@@ -77,6 +110,14 @@ async def visible_customer(conn: psycopg.AsyncConnection, principal: Principal, 
     ):
         raise NotFoundError(f"customer {customer_id} not found")
     return customer
+
+
+async def visible_alert(conn: psycopg.AsyncConnection, principal: Principal, alert_id: int) -> dict[str, object]:
+    alert = await alerts.get(conn, alert_id=alert_id)
+    vehicle = await records.get_vehicle(conn, vin=str(alert["vin"]))
+    if not sees_dealer(principal, vehicle["dealer_id"]):
+        raise NotFoundError(f"alert {alert_id} not found")
+    return alert
 
 
 def as_seen_by(principal: Principal, candidate: dict[str, object], id_field: str = "customer_id") -> dict[str, object]:

@@ -67,8 +67,12 @@ def next_service(
     if plan is None or vid not in start_points:
         return None
     since_ms, since_km = start_points[vid]
+    try:
+        due_on = (to_datetime(since_ms) + timedelta(days=plan[1] * 30.4375)).date()
+    except (OverflowError, ValueError):  # a start no plan can count from: show no due date rather than fail
+        return None
     return {
-        "due_on": (to_datetime(since_ms) + timedelta(days=plan[1] * 30.4375)).date(),
+        "due_on": due_on,
         "due_at_km": round(since_km + plan[0], 1),
         "plan": f"every {plan[0]:,.0f} km or {plan[1]:g} months",
     }

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from telemetry.bounds import day_problem, moment_problem, past_moment_problem
 from telemetry.vin import vin_problem
 
+T = TypeVar("T")
 Powertrain = Literal["combustion", "hybrid", "electric"]
 Resolution = Literal["booked", "declined", "customer_unreachable", "not_our_vehicle", "no_fault_found"]
 
@@ -21,7 +24,24 @@ def _require_offset(value: datetime) -> datetime:
     return value
 
 
-Moment = Annotated[datetime, AfterValidator(_require_offset)]  # a time a person gives: never ambiguous
+def _checked(problem_of: Callable[[T], str | None]) -> Callable[[T], T]:
+    def check(value: T) -> T:
+        problem = problem_of(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return check
+
+
+# every date and time a person gives has a range (telemetry/bounds.py, README "Security")
+Day = Annotated[date, AfterValidator(_checked(day_problem))]  # 1950-01-01 .. 2100-12-31
+# a time a person gives: never ambiguous, 1950 .. 2100
+Moment = Annotated[datetime, AfterValidator(_require_offset), AfterValidator(_checked(moment_problem))]
+# a time in a query, where a missing offset means UTC: 1950 .. 2100
+AnyMoment = Annotated[datetime, AfterValidator(_checked(moment_problem))]
+# a time something happened: 1950 .. now + 5 minutes
+PastMoment = Annotated[datetime, AfterValidator(_require_offset), AfterValidator(_checked(past_moment_problem))]
 
 
 class ErrorOut(BaseModel):
@@ -87,7 +107,7 @@ Purpose = Literal["maintenance_alerts", "marketing", "location_history", "dealer
 class ConsentIn(BaseModel):
     purpose: Purpose
     granted: bool = Field(description="false: withdrawn (in force at once)")
-    given_at: Moment | None = Field(default=None, description="When the customer gave it (RFC 3339); default now")
+    given_at: PastMoment | None = Field(default=None, description="When the customer gave it (RFC 3339); default now")
     source: str = Field(min_length=1, max_length=200, description="Where: 'web form', 'service desk', 'app', ...")
 
 
@@ -199,12 +219,12 @@ class VehicleIn(BaseModel):
         pattern=r"^[456](\.[0-9]+)?$",
         description="VSS release the vehicle's software speaks; older names are mapped",
     )
-    delivered_on: date | None = Field(
+    delivered_on: Day | None = Field(
         default=None, description="Maintenance plans count from here until a first service is recorded"
     )
     registration: str | None = Field(default=None, max_length=20, description="Number plate")
-    warranty_start: date | None = None
-    warranty_end: date | None = None
+    warranty_start: Day | None = None
+    warranty_end: Day | None = None
     preferred_dealer_id: int | None = Field(default=None, description="Where the owner likes to have it serviced")
     software_version: str | None = Field(
         default=None, pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=40, description="e.g. 2.4.1; software options check it"
@@ -230,6 +250,10 @@ class VehicleIn(BaseModel):
 class VehicleOut(VehicleIn):
     id: int
     created_at: datetime
+    # what is stored is shown as it is: the input ranges must never make a read fail
+    delivered_on: date | None
+    warranty_start: date | None
+    warranty_end: date | None
 
 
 def _check_warranty(start: date | None, end: date | None) -> None:
@@ -246,9 +270,9 @@ class VehicleChange(BaseModel):
     dealer_id: int | None = None
     preferred_dealer_id: int | None = None
     registration: str | None = Field(default=None, max_length=20)
-    warranty_start: date | None = None
-    warranty_end: date | None = None
-    delivered_on: date | None = None
+    warranty_start: Day | None = None
+    warranty_end: Day | None = None
+    delivered_on: Day | None = None
     software_version: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=40)
     hardware: list[Annotated[str, Field(min_length=1, max_length=60)]] | None = Field(default=None, max_length=100)
 
@@ -277,7 +301,7 @@ HouseholdRole = Literal["owner", "driver", "family_member"]
 class MemberIn(BaseModel):
     customer_id: int
     role: HouseholdRole
-    start_on: date | None = Field(default=None, description="Default: today")
+    start_on: Day | None = Field(default=None, description="Default: today")
 
 
 class MemberOut(BaseModel):
@@ -305,7 +329,7 @@ class HouseholdOut(BaseModel):
 
 
 class EndMembershipIn(BaseModel):
-    end_on: date | None = Field(default=None, description="Default: today")
+    end_on: Day | None = Field(default=None, description="Default: today")
 
 
 class RecallIn(BaseModel):
@@ -316,7 +340,7 @@ class RecallIn(BaseModel):
     models: list[str] | None = Field(default=None, max_length=200, description="Null: every model of the make")
     model_year_from: int | None = Field(default=None, ge=1981, le=2100)
     model_year_to: int | None = Field(default=None, ge=1981, le=2100)
-    issued_on: date
+    issued_on: Day
     vins: list[str] = Field(default_factory=list, max_length=100_000, description="Vehicles named one by one")
 
     @model_validator(mode="after")
@@ -353,7 +377,7 @@ class PartIn(BaseModel):
 
 
 class ServiceIn(BaseModel):
-    performed_at: Moment = Field(description="When the work was done (RFC 3339 with an offset)")
+    performed_at: PastMoment = Field(description="When the work was done (RFC 3339 with an offset)")
     odometer_km: float = Field(ge=0, le=5_000_000)
     kind: ServiceKind = Field(
         default="scheduled", description="A 'scheduled' service restarts the maintenance plan's interval"
@@ -374,6 +398,7 @@ class ServiceIn(BaseModel):
 class ServiceOut(ServiceIn):
     id: int
     vehicle_id: int
+    performed_at: datetime  # shown as stored: the input range must never make a read fail
     recall_id: int | None = None
     created_at: datetime
 
@@ -585,7 +610,7 @@ class ContactIn(BaseModel):
     alert_id: int | None = Field(default=None, description="The alert it was about (its vehicle by default)")
     dealer_id: int | None = None
     note: str | None = Field(default=None, max_length=4000)
-    contacted_at: Moment | None = Field(default=None, description="Default: now")
+    contacted_at: PastMoment | None = Field(default=None, description="Default: now")
 
 
 class ContactOut(BaseModel):

@@ -132,6 +132,8 @@ def parse_envelope(topic_vin: str, payload: bytes, limits: Limits) -> Envelope |
     for i, sample in enumerate(raw):
         if not isinstance(sample, dict) or "ts" not in sample or not isinstance(sample.get("signals"), dict):
             return Rejection(Reason.INVALID_PAYLOAD, f"sample #{i}: needs 'ts' and an object 'signals'")
+        if not sample["signals"]:
+            return Rejection(Reason.INVALID_PAYLOAD, f"sample #{i}: 'signals' is empty: a sample carries a value")
         samples.append((sample["ts"], sample["signals"]))
     return Envelope(vin, seq, vss_major, samples, software)
 

@@ -18,8 +18,10 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+
+from telemetry.bounds import day_problem, past_moment_problem
 
 KINDS = ("scheduled", "repair", "inspection", "tyres", "recall")
 _SYNONYMS = {
@@ -135,16 +137,32 @@ def _line(number: int, v: dict[str, str]) -> ServiceLine:
 
 
 def _when(text: str) -> datetime:
+    """The visit's time; a date alone is taken at 12:00 UTC and may be today in any time zone."""
+    moment, day = _parse_when(text)
+    if day is not None:
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+        problem = day_problem(day) or ("is in the future" if day > tomorrow else None)
+    else:
+        problem = past_moment_problem(moment)
+    if problem:
+        raise ValueError(f"date {text!r} {problem}")
+    return moment
+
+
+def _parse_when(text: str) -> tuple[datetime, date | None]:
+    """(the time, the day when only a day was given)."""
     try:
         if "." in text and text.count(".") == 2 and len(text) <= 10:
-            day, month, year = (int(x) for x in text.split("."))
-            return datetime.combine(date(year, month, day), time(12), UTC)
-        if len(text) <= 10:
-            return datetime.combine(date.fromisoformat(text), time(12), UTC)
-        moment = datetime.fromisoformat(text)
+            d, m, y = (int(x) for x in text.split("."))
+            day = date(y, m, d)
+        elif len(text) <= 10:
+            day = date.fromisoformat(text)
+        else:
+            moment = datetime.fromisoformat(text)
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), None
     except ValueError:
         raise ValueError(f"date {text!r} is neither ISO 8601 nor DD.MM.YYYY") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return datetime.combine(day, time(12), UTC), day
 
 
 _GROUPED = re.compile(r"^\d{1,3}([.,])\d{3}(\1\d{3})*$")

@@ -89,6 +89,18 @@ def test_old_names_are_renamed_and_converted() -> None:
             Reason.INVALID_PAYLOAD,
             "'software_version' must be dotted numbers such as '2.4.1', got 'v2'",
         ),
+        (
+            {"vin": VIN, "ts": NOW, "signals": {}},
+            None,
+            Reason.INVALID_PAYLOAD,
+            "sample #0: 'signals' is empty: a sample carries a value",
+        ),
+        (
+            {"vin": VIN, "samples": [{"ts": NOW, "signals": {"Vehicle.Speed": 1}}, {"ts": NOW, "signals": {}}]},
+            None,
+            Reason.INVALID_PAYLOAD,
+            "sample #1: 'signals' is empty: a sample carries a value",
+        ),
     ],
 )
 def test_message_level_reasons(doc: object, raw: bytes | None, reason: Reason, detail: str) -> None:
@@ -187,7 +199,7 @@ def test_timestamp_reasons_reject_the_sample_not_the_message(ts: object, reason:
 
 
 def test_envelope_keeps_seq_and_vss_version() -> None:
-    env = parse_envelope(VIN, orjson.dumps({**one({}), "vss": "4.2"}), LIMITS)
+    env = parse_envelope(VIN, orjson.dumps({**one({"Vehicle.Speed": 1}), "vss": "4.2"}), LIMITS)
     assert isinstance(env, Envelope)
     assert env.seq == 1
     assert env.vss_major == 4

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.auth import sees_dealer, visible_customer, visible_vehicle
+from api.auth import sees_dealer, visible_alert, visible_customer, visible_vehicle
 from api.console.session import ConsoleUser, advisor_name, sign_in, sign_out
 from api.customer_view import customer_view, latest_summary, next_service, service_plans
 from api.deps import CatalogDep, ConnDep, SettingsDep
@@ -116,7 +116,7 @@ async def queue_page(request: Request, conn: ConnDep, principal: ConsoleUser, f:
 async def queue_row(alert_id: int, request: Request, conn: ConnDep, principal: ConsoleUser, f: Filters) -> Response:
     """One queue row, for the live feed and after an action; 204 when the filters leave it out."""
     chosen, _ = await _dealer(conn, principal, f.dealer)
-    await alerts.get(conn, alert_id=alert_id)  # 404 when there is no such alert
+    await visible_alert(conn, principal, alert_id)  # 404 when there is no such alert, or it is another dealer's
     rows = await _queue_rows(conn, int(chosen["id"]), f.severity, f.state, f.model, alert_id=alert_id)
     if not rows:
         return Response(status_code=204)

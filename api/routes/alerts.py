@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import psycopg
 from fastapi import APIRouter
 
-from api.auth import Anyone, CustomerUser, sees_dealer
+from api.auth import Anyone, CustomerUser, visible_alert
 from api.deps import ConnDep
 from api.models import (
     RECORD_ERRORS,
@@ -15,25 +14,15 @@ from api.models import (
     NoteOut,
     ResolveIn,
 )
-from telemetry.errors import NotFoundError
-from telemetry.storage import alert_queue, alerts, records
-from telemetry.storage.apikeys import Principal
+from telemetry.storage import alert_queue, alerts
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 _ERRORS: dict[int | str, dict[str, object]] = RECORD_ERRORS | {409: {"model": ErrorOut}}
 
 
-async def _visible(conn: psycopg.AsyncConnection, principal: Principal, alert_id: int) -> dict[str, object]:
-    alert = await alerts.get(conn, alert_id=alert_id)
-    vehicle = await records.get_vehicle(conn, vin=str(alert["vin"]))
-    if not sees_dealer(principal, vehicle["dealer_id"]):
-        raise NotFoundError(f"alert {alert_id} not found")
-    return alert
-
-
 @router.get("/{alert_id}", response_model=AlertOut, responses=RECORD_ERRORS)
 async def get_alert(alert_id: int, conn: ConnDep, principal: Anyone) -> dict[str, object]:
-    return await _visible(conn, principal, alert_id)
+    return await visible_alert(conn, principal, alert_id)
 
 
 @router.post(
@@ -45,7 +34,7 @@ async def get_alert(alert_id: int, conn: ConnDep, principal: Anyone) -> dict[str
 async def acknowledge_alert(
     alert_id: int, body: AcknowledgeIn, conn: ConnDep, principal: CustomerUser
 ) -> dict[str, object]:
-    await _visible(conn, principal, alert_id)
+    await visible_alert(conn, principal, alert_id)
     return await alerts.acknowledge(conn, alert_id=alert_id, by=body.by, note=body.note)
 
 
@@ -56,13 +45,13 @@ async def acknowledge_alert(
     summary="Close an alert with what came of it (-> resolved)",
 )
 async def resolve_alert(alert_id: int, body: ResolveIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
-    await _visible(conn, principal, alert_id)
+    await visible_alert(conn, principal, alert_id)
     return await alerts.resolve(conn, alert_id=alert_id, by=body.by, resolution=body.resolution, note=body.note)
 
 
 @router.post("/{alert_id}/assign", response_model=AlertOut, responses=_ERRORS, summary="Give the alert to an advisor")
 async def assign_alert(alert_id: int, body: AssignIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
-    await _visible(conn, principal, alert_id)
+    await visible_alert(conn, principal, alert_id)
     return await alert_queue.assign(conn, alert_id=alert_id, to=body.to)
 
 
@@ -70,7 +59,7 @@ async def assign_alert(alert_id: int, body: AssignIn, conn: ConnDep, principal: 
     "/{alert_id}/notes", response_model=NoteOut, status_code=201, responses=_ERRORS, summary="Add a note to the alert"
 )
 async def add_note(alert_id: int, body: NoteIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
-    await _visible(conn, principal, alert_id)
+    await visible_alert(conn, principal, alert_id)
     return await alert_queue.add_note(conn, alert_id=alert_id, author=body.author, text=body.text)
 
 
@@ -78,5 +67,5 @@ async def add_note(alert_id: int, body: NoteIn, conn: ConnDep, principal: Custom
     "/{alert_id}/notes", response_model=list[NoteOut], responses=_ERRORS, summary="The alert's notes, oldest first"
 )
 async def list_notes(alert_id: int, conn: ConnDep, principal: CustomerUser) -> list[dict[str, object]]:
-    await _visible(conn, principal, alert_id)
+    await visible_alert(conn, principal, alert_id)
     return await alert_queue.notes(conn, alert_id=alert_id)

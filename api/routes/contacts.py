@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from api.auth import CustomerUser, visible_customer, visible_vehicle
+from api.auth import CustomerUser, visible_alert, visible_customer, visible_vehicle, writable_dealer
 from api.deps import ConnDep
 from api.models import RECORD_ERRORS, ContactIn, ContactOut
 from telemetry.errors import InvalidRequestError
-from telemetry.storage import alerts, contacts
+from telemetry.storage import contacts
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -24,9 +24,11 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 )
 async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
     await visible_customer(conn, principal, customer_id)
+    if body.dealer_id is not None:
+        await writable_dealer(conn, principal, body.dealer_id)
     vin = body.vin
     if body.alert_id is not None:
-        alert_vin = str((await alerts.get(conn, alert_id=body.alert_id))["vin"])
+        alert_vin = str((await visible_alert(conn, principal, body.alert_id))["vin"])
         if vin is not None and vin != alert_vin:
             raise InvalidRequestError(f"alert {body.alert_id} is on {alert_vin}, not on {vin}")
         vin = alert_vin

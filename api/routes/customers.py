@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
-from api.auth import Admin, CustomerUser, as_seen_by, require_dealer, visible_customer
+from api.auth import Admin, CustomerUser, as_seen_by, visible_customer, writable_dealer
 from api.customer_view import customer_view
 from api.deps import CatalogDep, ConnDep, SettingsDep
 from api.models import (
@@ -49,7 +49,7 @@ async def create_customer(
     principal: CustomerUser,
     allow_duplicate: Annotated[bool, Query(description="Create it even so (a different person)")] = False,
 ) -> dict[str, object]:
-    require_dealer(principal, body.dealer_id)
+    await writable_dealer(conn, principal, body.dealer_id)
     values = body.model_dump()
     values["email"] = normalize_email(body.email)
     values["phone"] = normalize_phone(body.phone, settings.phone_region)

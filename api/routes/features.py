@@ -100,9 +100,13 @@ async def vehicle_features(vin: str, conn: ConnDep, principal: Anyone) -> list[d
 )
 async def entitlement(vin: str, entitlement_id: int, conn: ConnDep, principal: Anyone) -> dict[str, object]:
     await visible_vehicle(conn, principal, vin)
-    row = await entitlements.get(conn, entitlement_id=entitlement_id)
+    missing = NotFoundError(f"vehicle {vin} has no entitlement {entitlement_id}")  # also when it is another's
+    try:
+        row = await entitlements.get(conn, entitlement_id=entitlement_id)
+    except NotFoundError:
+        raise missing from None
     if row["vin"] != vin:
-        raise NotFoundError(f"vehicle {vin} has no entitlement {entitlement_id}")
+        raise missing
     return {**row, "events": await entitlements.events(conn, entitlement_id=entitlement_id)}
 
 

@@ -7,7 +7,7 @@ from datetime import date
 import psycopg
 from fastapi import APIRouter
 
-from api.auth import CustomerUser, require_dealer, sees_dealer, visible_customer
+from api.auth import CustomerUser, sees_dealer, visible_customer, writable_dealer
 from api.deps import ConnDep
 from api.models import RECORD_ERRORS, EndMembershipIn, ErrorOut, HouseholdIn, HouseholdOut, MemberIn, MemberOut
 from telemetry.errors import NotFoundError
@@ -40,7 +40,7 @@ async def _add(
 
 @router.post("", response_model=HouseholdOut, status_code=201, responses=_ERRORS, summary="Create a household")
 async def create_household(body: HouseholdIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
-    require_dealer(principal, body.dealer_id)
+    await writable_dealer(conn, principal, body.dealer_id)
     household = await households.create(conn, name=body.name, dealer_id=body.dealer_id)
     for member in body.members:
         await _add(conn, principal, int(household["id"]), member)

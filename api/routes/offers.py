@@ -12,7 +12,7 @@ from api import activation
 from api.auth import Anyone, VehicleWriter, visible_vehicle
 from api.deps import ConnDep, SettingsDep
 from api.models import RECORD_ERRORS, DismissIn, ErrorOut, OfferOut, OfferTrialOut
-from telemetry.errors import ConflictError
+from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage import offers
 from telemetry.storage.apikeys import Principal
 
@@ -22,7 +22,10 @@ _CONFLICT = {409: {"model": ErrorOut, "description": "Not open any more, or the 
 
 async def _visible(conn: psycopg.AsyncConnection, principal: Principal, offer_id: int) -> tuple[dict, dict]:
     offer = await offers.get(conn, offer_id=offer_id)
-    return offer, await visible_vehicle(conn, principal, str(offer["vin"]))
+    try:
+        return offer, await visible_vehicle(conn, principal, str(offer["vin"]))
+    except NotFoundError:  # another dealer's offer reads like one that does not exist, naming no VIN
+        raise NotFoundError(f"offer {offer_id} not found") from None
 
 
 @router.get(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.auth import CustomerUser
 from api.deps import ConnDep, SettingsDep
-from api.models import RECORD_ERRORS, RecommendationOut
+from api.models import RECORD_ERRORS, Day, RecommendationOut
 from api.routes.dealers import visible_dealer
 from telemetry.contact_pressure import Policy
 from telemetry.settings import Settings
@@ -39,7 +39,7 @@ async def who_to_call(
     conn: ConnDep,
     settings: SettingsDep,
     principal: CustomerUser,
-    on: Annotated[date | None, Query(description="The day to plan (default: today, UTC)")] = None,
+    on: Annotated[Day | None, Query(description="The day to plan (default: today, UTC); 1950 .. 2100")] = None,
     include_blocked: Annotated[bool, Query(description="Also those contact pressure holds back")] = False,
 ) -> list[dict[str, object]]:
     await visible_dealer(conn, principal, dealer_id)

@@ -5,11 +5,21 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.auth import Anyone, CustomerUser, VehicleWriter, require_dealer, visible_customer, visible_vehicle
+from api.auth import (
+    Anyone,
+    CustomerUser,
+    VehicleWriter,
+    referenced_branch,
+    referenced_dealer,
+    referenced_owner,
+    visible_vehicle,
+    writable_dealer,
+)
 from api.deps import CatalogDep, ConnDep
 from api.models import (
     RECORD_ERRORS,
     AlertOut,
+    AnyMoment,
     BucketSeries,
     ErrorOut,
     RecallOut,
@@ -30,7 +40,9 @@ router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 
 @router.post("", response_model=VehicleOut, status_code=201, responses=RECORD_ERRORS | {409: {"model": ErrorOut}})
 async def create_vehicle(body: VehicleIn, conn: ConnDep, principal: VehicleWriter) -> dict[str, object]:
-    require_dealer(principal, body.dealer_id)
+    await writable_dealer(conn, principal, body.dealer_id)
+    await referenced_dealer(conn, principal, body.preferred_dealer_id)
+    await referenced_owner(conn, principal, body.owner_customer_id)
     return await records.create_vehicle(conn, **body.model_dump())
 
 
@@ -45,15 +57,15 @@ async def get_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> dict[str, o
     responses=RECORD_ERRORS,
     summary="Change the owner, dealers, registration or warranty (fields left out stay as they are)",
 )
-async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal: VehicleWriter) -> dict[str, object]:
+async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
     await visible_vehicle(conn, principal, vin)
     changes = body.model_dump(exclude_unset=True)
     if "hardware" in changes and changes["hardware"] is None:
         changes["hardware"] = []  # null clears the list
     if "dealer_id" in changes:
-        require_dealer(principal, changes["dealer_id"])
-    if changes.get("owner_customer_id") is not None:
-        await visible_customer(conn, principal, changes["owner_customer_id"])
+        await writable_dealer(conn, principal, changes["dealer_id"])
+    await referenced_dealer(conn, principal, changes.get("preferred_dealer_id"))
+    await referenced_owner(conn, principal, changes.get("owner_customer_id"))
     return await records.update_vehicle(conn, vin=vin, changes=changes)  # the database checks the warranty order
 
 
@@ -66,6 +78,10 @@ async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal
 )
 async def record_service(vin: str, body: ServiceIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
     vehicle = await visible_vehicle(conn, principal, vin)
+    if body.dealer_id is not None:  # a visit elsewhere (no dealer) may be recorded too
+        await writable_dealer(conn, principal, body.dealer_id)
+    if body.branch_id is not None:
+        await referenced_branch(conn, principal, body.branch_id, body.dealer_id)
     values = body.model_dump(exclude={"recall_code"})
     if body.recall_code is not None:
         values["recall_id"] = (await recalls.get_by_code(conn, code=body.recall_code))["id"]
@@ -111,8 +127,8 @@ async def vehicle_alerts(
     return await alerts.for_vehicles(conn, vehicle_ids=[int(vehicle["id"])], states=state, limit=limit)
 
 
-From = Annotated[datetime | None, Query(alias="from", description="Default: 24 h before `to`")]
-To = Annotated[datetime | None, Query(alias="to", description="Default: now")]
+From = Annotated[AnyMoment | None, Query(alias="from", description="Default: 24 h before `to`; 1950 .. 2100")]
+To = Annotated[AnyMoment | None, Query(alias="to", description="Default: now; 1950 .. 2100")]
 
 
 @router.get(

@@ -62,6 +62,14 @@ async def create_branch(
     return row
 
 
+async def get_branch(conn: psycopg.AsyncConnection, *, branch_id: int) -> Row:
+    cur = await conn.execute(f"SELECT {_BRANCH_COLUMNS} FROM dealer_branches WHERE id = %s", (branch_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"branch {branch_id} not found")
+    return row
+
+
 async def branches(conn: psycopg.AsyncConnection, *, dealer_id: int) -> list[Row]:
     cur = await conn.execute(
         f"SELECT {_BRANCH_COLUMNS} FROM dealer_branches WHERE dealer_id = %s ORDER BY code", (dealer_id,)
