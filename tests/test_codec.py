@@ -204,7 +204,7 @@ def test_envelope_keeps_seq_and_vss_version() -> None:
     assert env.seq == 1
     assert env.vss_major == 4
     assert env.software_version is None
-    reported = parse_envelope(VIN, orjson.dumps({**one({}), "software_version": "2.10.1"}), LIMITS)
+    reported = parse_envelope(VIN, orjson.dumps({**one({"Vehicle.Speed": 1}), "software_version": "2.10.1"}), LIMITS)
     assert isinstance(reported, Envelope)
     assert reported.software_version == "2.10.1"
 
