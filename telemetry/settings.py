@@ -101,6 +101,10 @@ class Settings(BaseSettings):
         default=60, ge=0, description="Recommend an extended-warranty offer this long before the warranty ends"
     )
 
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks reach loopback, private and link-local addresses (a CRM on the same network)",
+    )
     webhook_timeout_s: float = Field(default=10.0, gt=0, description="A CRM endpoint answers within this or it failed")
     webhook_backoff_base_s: float = Field(
         default=10.0, gt=0, description="First retry after up to this; doubling per attempt, with full jitter"

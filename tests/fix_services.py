@@ -52,6 +52,7 @@ def make_settings(database_url: str, mqtt_url: str, **overrides: object) -> Sett
         "ingest_batch_max_wait_ms": 50,
         "api_port": free_port(),
         "command_secret": f"command-secret-{tag}",
+        "webhook_allow_private": True,  # the tests' CRM receivers listen on loopback
         **overrides,
     }
     return Settings(**values)

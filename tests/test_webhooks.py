@@ -14,6 +14,7 @@ import pytest
 from telemetry.settings import Settings
 from telemetry.storage import alerts, outbox
 from telemetry.storage.db import connect, connect_sync
+from telemetry.webhooks import targets
 from telemetry.webhooks.sender import Sender, retry_delay
 from telemetry.webhooks.signature import HEADER, verify
 from tests.fix_services import add_vehicle, api_client
@@ -216,3 +217,59 @@ def test_old_delivered_events_are_forgotten_and_dead_ones_kept_for_redelivery(se
         left = conn.execute("SELECT d.state FROM outbox_events o JOIN webhook_deliveries d ON d.event_seq = o.seq")
         assert sorted(r["state"] for r in left.fetchall()) == ["dead", "pending"]
         assert outbox.prune_sync(conn, older_than=timedelta(days=30)) == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "is a link-local address (cloud metadata lives there)"),
+        ("http://127.0.0.1:8080/hook", "is a loopback address"),
+        ("http://localhost/hook", "is a loopback address"),
+        ("http://10.1.2.3/hook", "is a private or reserved address"),
+        ("http://[::1]/hook", "is a loopback address"),
+        ("http://[::ffff:192.168.1.1]/hook", "is a private or reserved address"),
+    ],
+)
+def test_webhooks_may_not_target_private_addresses(settings: Settings, url: str, why: str) -> None:
+    strict = settings.model_copy(update={"webhook_allow_private": False})
+
+    async def subscribe() -> tuple[int, str]:
+        async with api_client(strict) as api:
+            answer = await api.post("/webhooks", json={"url": url, "event_types": ["alert"]})
+            return answer.status_code, answer.json()["detail"]
+
+    status, detail = asyncio.run(subscribe())
+    assert status == 422
+    assert why in detail
+    assert "TELEMETRY_WEBHOOK_ALLOW_PRIVATE" in detail
+
+
+def test_the_sender_checks_the_address_again_after_dns(settings: Settings) -> None:
+    """An endpoint stored while private targets were allowed (or whose name now resolves to a
+    private address) gets nothing once they are not: the check runs at every connection."""
+    strict = fast_retries(settings, webhook_allow_private=False)
+
+    async def scenario(receiver_url: str) -> list[dict]:
+        async with api_client(settings) as api:  # allowed at subscription time
+            url = receiver_url.replace("127.0.0.1", "localhost")
+            endpoint = (await api.post("/webhooks", json={"url": url, "event_types": ["alert"]})).json()
+        async with await connect(settings) as conn:
+            vid = await add_vehicle(conn, VINS[0])
+            await alerts.fire(conn, firing(vid, "coolant_overtemp", datetime.now(UTC)), reopen_within=timedelta(0))
+            await conn.commit()
+        async with await connect(settings) as conn:
+            async with conn.transaction():
+                claimed = await outbox.claim(conn, limit=10, lease=timedelta(seconds=30))
+            sender = Sender(strict)
+            async with targets.client(timeout_s=5, allow_private=False, headers={}) as http:
+                results = [await sender._post(http, d) for d in claimed]
+        assert endpoint["id"] == claimed[0].endpoint_id
+        return [{"status": s, "error": e} for s, e in results]
+
+    with receiving(fail_first=0) as receiver:
+        results = asyncio.run(scenario(receiver.url))
+        assert receiver.requests == []
+    assert results
+    assert all(r["status"] is None for r in results)
+    assert "refused: localhost (" in results[0]["error"]
+    assert "is a loopback address" in results[0]["error"]

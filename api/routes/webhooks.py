@@ -8,10 +8,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from api.auth import Admin
-from api.deps import ConnDep
+from api.deps import ConnDep, SettingsDep
 from api.models import AUTH_ERRORS, RECORD_ERRORS, DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
 from telemetry.storage import outbox, records
 from telemetry.webhooks.signature import new_secret
+from telemetry.webhooks.targets import check_url
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -23,7 +24,8 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
     responses=RECORD_ERRORS,
     summary="Subscribe an endpoint to event families; the answer holds the signing secret, shown once",
 )
-async def create_webhook(body: WebhookIn, conn: ConnDep, _principal: Admin) -> dict[str, object]:
+async def create_webhook(body: WebhookIn, conn: ConnDep, settings: SettingsDep, _principal: Admin) -> dict[str, object]:
+    await check_url(body.url, allow_private=settings.webhook_allow_private)
     if body.dealer_id is not None:
         await records.get_dealer(conn, dealer_id=body.dealer_id)
     secret = body.secret or new_secret()

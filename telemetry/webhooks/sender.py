@@ -23,6 +23,7 @@ from telemetry.metrics import WEBHOOK_ATTEMPTS
 from telemetry.settings import Settings
 from telemetry.storage import outbox
 from telemetry.storage.db import connect, schema_name
+from telemetry.webhooks import targets
 from telemetry.webhooks.signature import HEADER, sign
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,11 @@ class Sender:
         async with (
             await connect(self.settings, autocommit=True) as listener,
             await connect(self.settings, autocommit=True) as conn,
-            httpx.AsyncClient(timeout=self.settings.webhook_timeout_s, headers={"User-Agent": USER_AGENT}) as http,
+            targets.client(
+                timeout_s=self.settings.webhook_timeout_s,
+                allow_private=self.settings.webhook_allow_private,
+                headers={"User-Agent": USER_AGENT},
+            ) as http,
         ):
             await listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel(self.settings))))
             while not stop.is_set():
