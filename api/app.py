@@ -32,6 +32,7 @@ from api.routes import (
     vehicles,
     webhooks,
 )
+from api.security_headers import SecurityHeaders
 from rules.definitions import load_rules
 from telemetry import __version__
 from telemetry.catalog import default_catalog
@@ -44,6 +45,7 @@ from telemetry.errors import (
     PermissionDeniedError,
     TelemetryError,
     UnavailableError,
+    UnsupportedMediaTypeError,
 )
 from telemetry.settings import Settings
 from telemetry.storage.db import make_pool
@@ -55,6 +57,7 @@ _STATUS = {
     ConflictError: 409,
     InvalidRequestError: 422,
     PayloadTooLargeError: 413,
+    UnsupportedMediaTypeError: 415,
     UnavailableError: 503,
 }
 
@@ -73,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(SecurityHeaders)
     app.state.catalog = default_catalog()
     app.state.rules = load_rules(app.state.catalog, settings.rules_dir)  # maintenance plans for the customer view
 

@@ -4,16 +4,17 @@ exactly as records that do not exist."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import psycopg
-from fastapi import Cookie, Depends
+from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ConnDep
 from telemetry.errors import AuthenticationError, InvalidRequestError, NotFoundError, PermissionDeniedError
-from telemetry.storage import alerts, records
+from telemetry.storage import alerts, records, sessions
 from telemetry.storage.apikeys import Principal, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `telemetry keys create`")
@@ -23,21 +24,36 @@ VEHICLE_WRITERS = ("admin", "oem", "advisor")
 CUSTOMER_ROLES = ("admin", "advisor")
 
 
-CONSOLE_COOKIE = "telemetry_key"  # the web console's sign-in: the same API key, kept in a cookie
+SESSION_COOKIE = "telemetry_session"  # the web console's sign-in: a session id, never the key itself
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def get_principal(
+    request: Request,
     conn: ConnDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    console_key: Annotated[str | None, Cookie(alias=CONSOLE_COOKIE, include_in_schema=False)] = None,
+    session_id: Annotated[str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)] = None,
 ) -> Principal:
-    key = credentials.credentials if credentials is not None else console_key
-    if key is None:
+    """The bearer key, else the console's session. A request that changes something with the
+    session cookie must echo the session's CSRF token in X-CSRF-Token: a page of another site can
+    make the browser send the cookie, but it cannot read the token."""
+    if credentials is not None:
+        principal = await authenticate(conn, credentials.credentials)
+        if principal is None:
+            raise AuthenticationError("unknown or revoked API key")
+        return principal
+    if session_id is None:
         raise AuthenticationError("send an API key: Authorization: Bearer <key>")
-    principal = await authenticate(conn, key)
-    if principal is None:
-        raise AuthenticationError("unknown or revoked API key")
-    return principal
+    session = await sessions.find(conn, session_id)
+    if session is None:
+        raise AuthenticationError("the console session has ended: sign in again")
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(
+        request.headers.get(CSRF_HEADER, ""), session.csrf_token
+    ):
+        raise PermissionDeniedError(f"a change made with the console's session needs its {CSRF_HEADER} header")
+    request.state.session_id = session_id  # long-lived streams check it is still open
+    return session.principal
 
 
 def allow(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:

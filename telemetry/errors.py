@@ -47,6 +47,10 @@ class PayloadTooLargeError(TelemetryError):
     """The request body is over the size the endpoint accepts (HTTP 413)."""
 
 
+class UnsupportedMediaTypeError(TelemetryError):
+    """The body is not in the content type the endpoint takes (HTTP 415)."""
+
+
 class UnavailableError(TelemetryError):
     """The server is not set up for this (HTTP 503); the message says what is missing."""
 

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
         default=72 * 3600.0, gt=0, description="Then a failing delivery goes to the dead-letter list"
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description="Where people reach the API and console, e.g. https://telemetry.example.com; "
+        "https marks the console's cookies Secure",
+    )
+    console_session_hours: float = Field(default=12.0, gt=0, le=24 * 7, description="A console sign-in lasts this long")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from telemetry.metrics import MULTIPROC_ENV, forget_process, prepare_directory
 from telemetry.mqtt import make_client
 from telemetry.settings import Settings
-from telemetry.storage import outbox
+from telemetry.storage import outbox, sessions
 from telemetry.storage.db import connect_sync
 from telemetry.storage.retention import run_retention
 from telemetry.topics import (
@@ -183,8 +183,8 @@ MAINTENANCE_INTERVAL_S = 3600
 
 
 def maintain(settings: Settings) -> None:
-    """Hourly: retention (export, then drop old days), and delivered webhook events older than
-    TELEMETRY_WEBHOOK_KEEP_DAYS forgotten. Failures are logged, never fatal."""
+    """Hourly: retention (export, then drop old days), delivered webhook events older than
+    TELEMETRY_WEBHOOK_KEEP_DAYS and expired console sessions forgotten. Failures are logged, never fatal."""
     try:
         run_retention(settings)
     except (psycopg.Error, OSError) as exc:
@@ -192,6 +192,7 @@ def maintain(settings: Settings) -> None:
     try:
         with connect_sync(settings, autocommit=True) as conn:
             gone = outbox.prune_sync(conn, older_than=timedelta(days=settings.webhook_keep_days))
+            sessions.forget_expired_sync(conn)
         if gone:
             log.info("forgot %d delivered webhook event(s)", gone)
     except psycopg.Error as exc:

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.auth import sees_dealer, visible_alert, visible_customer, visible_vehicle
-from api.console.session import ConsoleUser, advisor_name, sign_in, sign_out
+from api.console.session import ConsoleUser, advisor_name, csrf_token, sign_in, sign_out
 from api.customer_view import customer_view, latest_summary, next_service, service_plans
 from api.deps import CatalogDep, ConnDep, SettingsDep
 from api.routes.recommendations import policy
@@ -42,7 +42,9 @@ CHART_SIGNALS = (
 
 def page(request: Request, name: str, principal: Principal, **context: object) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, name, {"principal": principal, "advisor": advisor_name(request), **context}
+        request,
+        name,
+        {"principal": principal, "advisor": advisor_name(request), "csrf_token": csrf_token(request), **context},
     )
 
 

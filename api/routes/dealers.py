@@ -19,7 +19,7 @@ from api.models import (
     ServiceImportOut,
 )
 from telemetry import service_import
-from telemetry.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
+from telemetry.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
 from telemetry.storage import alert_queue, records, services
 from telemetry.storage.apikeys import Principal
 
@@ -64,7 +64,7 @@ MAX_IMPORT_BYTES = 50 * 2**20
 @router.post(
     "/{dealer_id}/services/import",
     response_model=ServiceImportOut,
-    responses=RECORD_ERRORS | {413: {"model": ErrorOut}},
+    responses=RECORD_ERRORS | {413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
     summary="Import service history from the dealer management system's CSV export (see the README for "
     "the columns); bad lines are reported by number, the others imported; re-importing adds nothing twice",
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
@@ -73,6 +73,8 @@ async def import_services(
     dealer_id: int, request: Request, conn: ConnDep, principal: CustomerUser
 ) -> dict[str, object]:
     await visible_dealer(conn, principal, dealer_id)
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "text/csv":
+        raise UnsupportedMediaTypeError("send the file as Content-Type: text/csv")  # no form can post it
     raw = await request.body()
     if len(raw) > MAX_IMPORT_BYTES:
         raise PayloadTooLargeError(f"the file has {len(raw):,} bytes; the limit is {MAX_IMPORT_BYTES:,}")

@@ -59,6 +59,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "contacts", _sql_file("0014_contacts.sql")),
     Migration(15, "software options", _sql_file("0015_features.sql")),
     Migration(16, "usage-based offers", _sql_file("0016_offers.sql")),
+    Migration(17, "console sessions", _sql_file("0017_console_sessions.sql")),
 )
 
 

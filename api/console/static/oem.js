@@ -1,6 +1,7 @@
 // Activate an option and watch its state until the vehicle answers.
 "use strict";
 (() => {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;  // sent with every change
   const form = document.getElementById("activate");
   const status = document.getElementById("activation");
   const log = document.getElementById("activation-log");
@@ -10,7 +11,7 @@
     const code = form.feature.value;
     const r = await fetch(`/vehicles/${vin}/features/${code}/activations`, {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() },
+      headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID(), "X-CSRF-Token": csrf },
       body: JSON.stringify({ kind: form.kind.value }),
     });
     const body = await r.json();

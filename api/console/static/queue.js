@@ -1,6 +1,7 @@
 // The alert queue: live rows from the SSE stream, one-click actions on the JSON API, keyboard.
 "use strict";
 (() => {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;  // sent with every change
   const rows = document.getElementById("rows");
   const live = document.getElementById("live");
   const empty = document.getElementById("empty");
@@ -34,7 +35,7 @@
       : { by: advisor };
     const r = await fetch(`/alerts/${id}/${action}`, {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body),
     });
     live.textContent = r.ok ? `Alert ${id}: ${action} done.` : `Alert ${id}: ${(await r.json()).detail}`;
     const fresh = await refresh(id);
@@ -68,6 +69,7 @@
   });
 
   const stream = new EventSource("/alerts/stream");
+  stream.addEventListener("end", () => { stream.close(); window.location.assign("/console/login"); });
   stream.addEventListener("open", () => { live.textContent = "Live: new alerts appear here as they are raised."; });
   stream.addEventListener("error", () => { live.textContent = "Live feed interrupted; reconnecting…"; });
   stream.addEventListener("alert", (e) => {
