@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import subprocess
 import threading
 import time
@@ -21,7 +22,7 @@ from telemetry.settings import Settings
 from telemetry.storage import apikeys
 from telemetry.storage.db import connect_sync
 from telemetry.storage.migrate import upgrade
-from telemetry.supervisor import Supervisor, plan, prepare_broker_sessions
+from telemetry.supervisor import StopRequested, Supervisor, plan, prepare_broker_sessions, request_stop
 
 log = logging.getLogger(__name__)
 SEEDS_TRIED = 50
@@ -43,9 +44,11 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
     supervisor = Supervisor(
         settings, plan(1, 1, settings.rule_partitions, commands=settings.command_secret is not None)
     )
-    supervisor.start()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # both end the demo the same way
+        signal.signal(signum, request_stop)
     api = f"http://{settings.api_host}:{settings.api_port}"
     try:
+        supervisor.start()
         _wait_for_api(api)
         publishing, fleet = _fleet(settings, vehicles, faults, duration, api, key)
         asyncio.run(register(fleet, api, api_key=key))
@@ -61,7 +64,7 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
         watcher = threading.Thread(target=_print_alerts, args=(fleet.vins, api, key), daemon=True, name="alerts")
         watcher.start()
         publish(publishing)
-    except KeyboardInterrupt:
+    except StopRequested:
         pass
     finally:
         supervisor.stop()

@@ -124,6 +124,17 @@ async def prepare_broker_sessions(settings: Settings, ingest_workers: int, rule_
             pass
 
 
+class StopRequested(Exception):  # noqa: N818 - a request, not an error
+    """SIGTERM or SIGINT reached the supervisor: stop the children, then exit."""
+
+
+def request_stop(signum: int, _frame: object) -> None:
+    raise StopRequested(signal.Signals(signum).name)
+
+
+GRACE_S = 10.0  # a child that has not exited this long after SIGTERM is killed
+
+
 class Supervisor:
     def __init__(self, settings: Settings, children: list[Child]) -> None:
         self.settings = settings
@@ -153,28 +164,40 @@ class Supervisor:
                 self._spawn(child)
 
     def stop(self) -> None:
+        """SIGTERM to every child, then wait for all of them within one grace period (a second
+        signal meanwhile changes nothing); what is still running after it is killed."""
         self.stopping = True
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
         for child in self.children:
             if child.proc and child.proc.poll() is None:
                 child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_S
         for child in self.children:
             if child.proc:
                 try:
-                    child.proc.wait(10)
+                    child.proc.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
+                    log.warning("%s did not stop within %.0f s; killing it", child.name, GRACE_S)
                     child.proc.kill()
+                    child.proc.wait()
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
     def run_forever(self) -> None:
-        self.start()
-        next_maintenance = time.monotonic()
+        """Until SIGTERM or SIGINT (which stop the children too, like any service manager expects)."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, request_stop)
         try:
+            self.start()
+            next_maintenance = time.monotonic()
             while True:
                 self.poll()
                 if time.monotonic() >= next_maintenance:
                     maintain(self.settings)
                     next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL_S
                 time.sleep(0.5)
+        except StopRequested as stop:
+            log.info("%s: stopping the server", stop)
         finally:
             self.stop()
 

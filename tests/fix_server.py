@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -51,11 +52,18 @@ def start_server(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """The server and anything left of its process group (nothing, when it stopped by itself)."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        proc.wait()
+        return
+    try:
         proc.wait(15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 @contextmanager
