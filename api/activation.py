@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from telemetry import features
+from crm import entitlements, features
 from telemetry.errors import ConflictError, PermissionDeniedError, UnavailableError
 from telemetry.settings import Settings
-from telemetry.storage import entitlements
 from telemetry.storage.apikeys import Principal
 
 

@@ -13,8 +13,9 @@ from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ConnDep
+from crm import records
 from telemetry.errors import AuthenticationError, InvalidRequestError, NotFoundError, PermissionDeniedError
-from telemetry.storage import alerts, records, sessions
+from telemetry.storage import alerts, sessions
 from telemetry.storage.apikeys import Principal, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `telemetry keys create`")

@@ -8,20 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from rules.definitions import Rule
+from crm import consents, contacts, customer_merges, entitlements, households, recalls, records, services
+from rules.model import Rule
 from telemetry.catalog import Catalog
-from telemetry.storage import (
-    alerts,
-    consents,
-    contacts,
-    customer_merges,
-    entitlements,
-    households,
-    offers,
-    recalls,
-    records,
-    services,
-)
+from telemetry.storage import alerts, fleet, offers
 from telemetry.storage.samples import latest_value
 from telemetry.timeutil import to_datetime
 
@@ -86,7 +76,7 @@ async def customer_view(
     ids = [int(v["id"]) for v in owned]
     found = await alerts.for_vehicles(conn, vehicle_ids=ids) if ids else []
     plans = service_plans(rules)
-    start_points = (await services.baselines(conn, vehicle_ids=ids))[0] if ids else {}
+    start_points = (await fleet.service_baselines(conn, vehicle_ids=ids))[0] if ids else {}
     recalls_open = await recalls.open_for(conn, vehicle_ids=ids)
     open_offers = await offers.of_vehicles(conn, vehicle_ids=ids, states=["open"])
     now = datetime.now(UTC)

@@ -40,16 +40,16 @@ from psycopg import sql
 
 from bench.loadgen import LoadPlan, run_load
 from rules.definitions import load_rules
+from server.localservices import free_port
+from server.supervisor import child_env
 from simulators.models import MODELS, make_vin
 from telemetry import rulebatch
 from telemetry.catalog import default_catalog
-from telemetry.localservices import free_port
 from telemetry.mqtt import make_client
 from telemetry.settings import Settings
 from telemetry.storage.db import connect_sync
 from telemetry.storage.migrate import upgrade
 from telemetry.storage.samples import SampleWriter
-from telemetry.supervisor import child_env
 from telemetry.timeutil import now_ms
 from telemetry.topics import ingest_client_id, rules_client_id, rules_topic
 
@@ -260,7 +260,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "telemetry.cli",
+            "server.cli",
             "serve",
             "--ingest-workers",
             str(args.ingest_workers),

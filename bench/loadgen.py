@@ -1,6 +1,6 @@
 """Load generator for the ingest benchmark: several processes, pre-encoded payloads, paced publishing.
 
-Publishes with `telemetry.bulk_publisher` (a deep in-flight window, no per-message await) so that
+Publishes with `simulators.bulk_publisher` (a deep in-flight window, no per-message await) so that
 the generator is not what limits the benchmark; each process reports what it sent.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from telemetry.bulk_publisher import BulkPublisher
+from simulators.bulk_publisher import BulkPublisher
 from telemetry.topics import TELEMETRY, vehicle_topic
 
 TICK_S = 0.05

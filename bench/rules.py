@@ -28,7 +28,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from rules.definitions import Condition, Rule, load_rules
+from rules.definitions import load_rules
 from rules.engine import RuleEngine, SortedBatch, VehicleInfo
 from rules.kernels.dtc import DtcParams
 from rules.kernels.rate import RateParams
@@ -37,6 +37,7 @@ from rules.kernels.stale import StaleParams
 from rules.kernels.threshold import ThresholdParams
 from rules.kernels.trend import TrendParams
 from rules.kernels.zscore import ZScoreParams
+from rules.model import Condition, Rule
 from telemetry import dtc
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.rulebatch import RuleBatch

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ingest.codec import BatchBuilder, DecodedBatch, Envelope, Limits, parse_envelope
+from ingest.codec_arrow import parse_arrow_envelope
 from telemetry.catalog import Catalog
-from telemetry.codec import BatchBuilder, DecodedBatch, Envelope, Limits, parse_envelope
-from telemetry.codec_arrow import parse_arrow_envelope
 from telemetry.reasons import Reason, Rejection
 from telemetry.rulebatch import RuleBatch, with_dtcs
 from telemetry.storage.deadletters import DeadLetter

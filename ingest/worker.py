@@ -16,15 +16,15 @@ import aiomqtt
 import numpy as np
 import psycopg
 
+from ingest.codec import Limits
 from ingest.pipeline import Prepared, Received, flag_seq_regressions, parse, prepare
 from ingest.ratelimit import VehicleRateLimiter
 from ingest.spool import Spool
 from telemetry import metrics, rulebatch
 from telemetry.catalog import Catalog, default_catalog
-from telemetry.codec import Limits
 from telemetry.mqtt import Backoff, ack, make_client, payload_bytes, run_forever
 from telemetry.settings import Settings
-from telemetry.storage import consents, deadletters, records
+from telemetry.storage import deadletters, fleet
 from telemetry.storage.db import connect
 from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.samples import SampleWriter
@@ -152,9 +152,9 @@ class IngestWorker:
         parsed = parse(received, prefix=self.settings.mqtt_topic_prefix, limits=self.limits, catalog=self.catalog)
         missing = [v for v in parsed.vins_to_look_up() if v not in self.vehicles]
         if missing:
-            self.vehicles.update(await records.lookup_vehicles(conn, vins=missing))
+            self.vehicles.update(await fleet.lookup_vehicles(conn, vins=missing))
         present = [self.vehicles[v][0] for v in parsed.vins_to_look_up() if v in self.vehicles]
-        allowed = await consents.location_allowed(conn, vehicle_ids=present) if present else set()
+        allowed = await fleet.location_allowed(conn, vehicle_ids=present) if present else set()
         await conn.commit()
         prepared = prepare(
             parsed,
@@ -177,7 +177,7 @@ class IngestWorker:
                     flags, highest = flag_seq_regressions(parsed, prepared, changed, self.highest_seq)
                     prepared.dead.extend(flags)
                 await deadletters.insert(conn, prepared.dead)
-                await records.report_software_versions(conn, prepared.software_versions)
+                await fleet.report_software_versions(conn, prepared.software_versions)
         self.highest_seq.update(highest)  # only once committed
         metrics.MESSAGES.inc(len(received))
         metrics.BATCH_MESSAGES.observe(len(received))

@@ -18,13 +18,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from rules.definitions import DTC_SIGNAL, Rule
 from rules.engine import Outcome, RuleEngine, VehicleInfo
+from rules.model import DTC_SIGNAL, Rule
+from telemetry.arrow_contract import timestamps_ms
 from telemetry.catalog import Catalog, Signal
-from telemetry.codec_arrow import timestamps_ms
 from telemetry.errors import InvalidRequestError
 from telemetry.rulebatch import RuleBatch, with_dtcs
-from telemetry.storage.services import baselines_sync
+from telemetry.storage.fleet import service_baselines_sync
 from telemetry.timeutil import to_epoch_ms
 
 CHUNK_ROWS = 100_000
@@ -145,7 +145,7 @@ def backtest(
     for r in conn.execute("SELECT id, vin, powertrain, make, model FROM vehicles").fetchall():
         engine.register(VehicleInfo(r["id"], r["powertrain"], r["make"], r["model"]))
         vin_of[r["id"]] = r["vin"]
-    for vid, (ts, km) in baselines_sync(conn)[0].items():
+    for vid, (ts, km) in service_baselines_sync(conn)[0].items():
         engine.set_service(vid, ts, km)
     signals = signals_of(rules, catalog)
     if parquet is not None:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rules.definitions import Condition, Rule, humanize_ms
 from rules.explain import explain
 from rules.kernels.base import Events, SlotState, Spec, StateBlock, field_width
 from rules.kernels.fold import fold
 from rules.kernels.grouping import group_order, merge_lookup
 from rules.kernels.service import ServiceParams
+from rules.model import Condition, Rule, humanize_ms
 from telemetry.rulebatch import RuleBatch
 
 RULE_STATE: Spec = {

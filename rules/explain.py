@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from rules.definitions import Condition, Rule, humanize_ms, unit_symbol
 from rules.kernels.service import DAY_MS
+from rules.model import Condition, Rule, humanize_ms, unit_symbol
 
 
 class Number(float):

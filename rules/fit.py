@@ -13,7 +13,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from rules.definitions import Gate
+from rules.model import Gate
 from telemetry.catalog import Signal
 from telemetry.errors import InvalidRequestError
 

@@ -15,8 +15,9 @@ import aiomqtt
 import numpy as np
 import psycopg
 
-from rules.definitions import Rule, load_rules
+from rules.definitions import load_rules
 from rules.engine import Outcome, RuleEngine, VehicleInfo
+from rules.model import Rule
 from telemetry import rulebatch
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.errors import RuleDefinitionError
@@ -24,7 +25,7 @@ from telemetry.metrics import ALERT_EVENTS, RULE_BATCH_SECONDS
 from telemetry.mqtt import Backoff, ack_delivery, make_client, payload_bytes, run_forever
 from telemetry.rulebatch import RuleBatch
 from telemetry.settings import Settings
-from telemetry.storage import alerts, offers, rulestate, services
+from telemetry.storage import alerts, fleet, offers, rulestate
 from telemetry.storage.db import connect
 from telemetry.storage.samples import read_series
 from telemetry.timeutil import now_ms, to_datetime
@@ -182,7 +183,7 @@ class RuleWorker:
             self.engine.register(VehicleInfo(vid, r["powertrain"], r["make"], r["model"]))
             if r["state"] is not None:
                 self.engine.unpack(vid, bytes(r["state"]), r["layout"])
-        found, newest = await services.baselines(conn, vehicle_ids=[int(r["id"]) for r in mine])
+        found, newest = await fleet.service_baselines(conn, vehicle_ids=[int(r["id"]) for r in mine])
         for vid, (ts, km) in found.items():
             self.engine.set_service(vid, ts, km)
         if vehicle_ids is None:
@@ -215,7 +216,7 @@ class RuleWorker:
     async def tick(self, conn: psycopg.AsyncConnection, now: int) -> None:
         """New services recorded through the API, then what the clock decides."""
         await self._record_pending(conn)
-        found, newest = await services.baselines(conn, after_id=self._services_seen)
+        found, newest = await fleet.service_baselines(conn, after_id=self._services_seen)
         for vid, (ts, km) in found.items():
             self.engine.set_service(vid, ts, km)
         self._unrecorded += self.engine.tick(now)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: installs what it needs, starts PostgreSQL and Mosquitto, lints, runs the suite.
+# The test command: installs what it needs, starts PostgreSQL and Mosquitto, lints, checks the layers, runs the suite.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -7,4 +7,5 @@ bash scripts/bootstrap.sh
 eval "$(bash scripts/services.sh)"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports --no-cache  # the layers in pyproject.toml: an upward import fails here
 exec .venv/bin/python -m pytest "$@"

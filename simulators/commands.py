@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from telemetry.commands import Ack, Command, check, vehicle_key
+from commands.signing import Ack, Command, check, vehicle_key
 from telemetry.topics import COMMAND_ACKS, COMMANDS, parse_vehicle_topic, vehicle_topic
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from simulators import physics as ph
 from simulators.fleet import Fleet, Span
-from telemetry.codec_arrow import COLUMNS as ARROW_COLUMNS
+from telemetry.arrow_contract import COLUMNS as ARROW_COLUMNS
 from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, vehicle_topic
 
 DTC_PATH = "Vehicle.Diagnostics.DTCList"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rules.definitions import DTC_SIGNAL, Rule
 from rules.engine import Outcome, RuleEngine, VehicleInfo
+from rules.model import DTC_SIGNAL, Rule
 from simulators import physics as ph
 from simulators.faults import Label
 from simulators.fleet import DAY_S, Fleet, Span

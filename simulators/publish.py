@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from simulators.bulk_publisher import BulkPublisher
 from simulators.commands import CommandResponder
 from simulators.encode import PayloadEncoder
 from simulators.faults import Label
@@ -28,7 +29,6 @@ from simulators.fleet import DAY_S, Fleet, ServiceVisit
 from simulators.record import ParquetRecorder
 from simulators.register import auth_headers, service_body
 from simulators.scenario import Scenario
-from telemetry.bulk_publisher import BulkPublisher
 from telemetry.errors import ConfigError
 
 log = logging.getLogger(__name__)

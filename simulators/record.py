@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simulators import physics as ph
+from simulators.bulk_publisher import BulkPublisher
 from simulators.encode import DTC_PATH, telemetry_json
 from simulators.fleet import Fleet, Span
-from telemetry.bulk_publisher import BulkPublisher
+from telemetry.arrow_contract import timestamps_ms
 from telemetry.catalog import default_catalog
-from telemetry.codec_arrow import timestamps_ms
 from telemetry.errors import InvalidRequestError
 from telemetry.topics import TELEMETRY, vehicle_topic
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.broker_accounts import DeviceAccounts, init_device_store
-from telemetry.credentials import add_user
-from telemetry.localservices import free_port, mosquitto_binary, port_open
+from server.broker_accounts import DeviceAccounts, init_device_store
+from server.credentials import add_user
+from server.localservices import free_port, mosquitto_binary, port_open
 
 DEPLOY = Path(__file__).parents[1] / "deploy" / "mosquitto"
 

@@ -14,7 +14,7 @@ import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from telemetry.localservices import free_port, mosquitto_binary, port_open, write_mosquitto_config
+from server.localservices import free_port, mosquitto_binary, port_open, write_mosquitto_config
 from telemetry.mqtt import broker_address
 from telemetry.topics import TELEMETRY, vehicle_topic
 

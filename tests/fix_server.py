@@ -16,8 +16,8 @@ from typing import TypeVar
 import httpx
 import pytest
 
+from server.supervisor import child_env
 from telemetry.settings import Settings
-from telemetry.supervisor import child_env
 from tests.fix_services import drop_schema, make_key, make_settings
 
 T = TypeVar("T")
@@ -45,7 +45,7 @@ def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float 
 
 def start_server(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "telemetry.cli", "serve", *args],
+        [sys.executable, "-m", "server.cli", "serve", *args],
         env=child_env(settings),
         start_new_session=True,
     )

@@ -17,9 +17,10 @@ import pytest
 from psycopg import sql
 
 from api.app import create_app
-from telemetry.localservices import free_port
+from crm import records
+from server.localservices import free_port
 from telemetry.settings import Settings
-from telemetry.storage import apikeys, records
+from telemetry.storage import apikeys
 from telemetry.storage.db import connect_sync
 from telemetry.storage.migrate import upgrade
 

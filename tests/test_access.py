@@ -12,10 +12,10 @@ import httpx
 import psycopg
 import pytest
 
+from server.supervisor import child_env
 from telemetry.settings import Settings
 from telemetry.storage import apikeys
 from telemetry.storage.db import connect_sync
-from telemetry.supervisor import child_env
 from tests.fix_services import api_client, make_key
 
 VIN_A, VIN_B = "WA1AAAAAAAAAAAAA1", "WA1BBBBBBBBBBBBB2"
@@ -103,7 +103,7 @@ def test_a_read_only_integration_reads_vehicles_and_nothing_personal(settings: S
 def test_keys_are_shown_once_stored_as_digests_and_revocable(settings: Settings) -> None:
     env = child_env(settings)
     out = subprocess.run(
-        [sys.executable, "-m", "telemetry.cli", "keys", "create", "--role", "oem", "--name", "factory"],
+        [sys.executable, "-m", "server.cli", "keys", "create", "--role", "oem", "--name", "factory"],
         env=env, capture_output=True, text=True, check=True, timeout=120,
     ).stdout  # fmt: skip
     key = out.strip().splitlines()[-1]
@@ -119,13 +119,13 @@ def test_keys_are_shown_once_stored_as_digests_and_revocable(settings: Settings)
 
     assert run(status()) == 200
     listed = subprocess.run(
-        [sys.executable, "-m", "telemetry.cli", "keys", "list"], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "server.cli", "keys", "list"], env=env, capture_output=True, text=True, check=True
     ).stdout
     key_id = int(next(line for line in listed.splitlines() if "factory" in line).split()[0])
-    subprocess.run([sys.executable, "-m", "telemetry.cli", "keys", "revoke", str(key_id)], env=env, check=True)
+    subprocess.run([sys.executable, "-m", "server.cli", "keys", "revoke", str(key_id)], env=env, check=True)
     assert run(status()) == 401, "a revoked key stops working at once"
     bad = subprocess.run(
-        [sys.executable, "-m", "telemetry.cli", "keys", "create", "--role", "advisor"],
+        [sys.executable, "-m", "server.cli", "keys", "create", "--role", "advisor"],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 2

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from server.supervisor import child_env
 from telemetry.catalog import default_catalog
 from telemetry.settings import Settings
 from telemetry.storage.db import connect
 from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.samples import SampleWriter
-from telemetry.supervisor import child_env
 from tests.fix_services import add_vehicle
 
 CATALOG = default_catalog()
@@ -47,7 +47,7 @@ def seed(settings: Settings) -> None:
 def test_backtest_prints_what_the_rules_would_have_raised(settings: Settings) -> None:
     seed(settings)
     result = subprocess.run(
-        [sys.executable, "-m", "telemetry.cli", "rules", "backtest", "--from", "2026-11-20", "--to", "2026-11-21"],
+        [sys.executable, "-m", "server.cli", "rules", "backtest", "--from", "2026-11-20", "--to", "2026-11-21"],
         env=child_env(settings),
         capture_output=True,
         text=True,
@@ -85,7 +85,7 @@ def test_fit_residual_recovers_the_model_and_bad_input_is_one_clear_line(setting
     command = [
         sys.executable,
         "-m",
-        "telemetry.cli",
+        "server.cli",
         "rules",
         "fit-residual",
         "--from",
@@ -124,7 +124,7 @@ def test_fit_residual_recovers_the_model_and_bad_input_is_one_clear_line(setting
 def test_backtest_reads_exported_parquet_files_as_it_reads_the_table(settings: Settings, tmp_path) -> None:
     seed(settings)
     env = child_env(settings)
-    cli = [sys.executable, "-m", "telemetry.cli"]
+    cli = [sys.executable, "-m", "server.cli"]
     subprocess.run(
         [*cli, "export", "--since", "2026-11-20", "--until", "2026-11-20", "--out", str(tmp_path)],
         env=env,

@@ -15,8 +15,8 @@ import aiomqtt
 import pytest
 from typer.testing import CliRunner
 
-from telemetry.cli import app
-from telemetry.credentials import add_user
+from server.cli import app
+from server.credentials import add_user
 from telemetry.errors import ConfigError, ConflictError
 from telemetry.mqtt import make_client
 from telemetry.settings import Settings

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from ingest.codec import BatchBuilder, Envelope, Limits, parse_envelope
 from telemetry.catalog import default_catalog
-from telemetry.codec import BatchBuilder, Envelope, Limits, parse_envelope
 from telemetry.reasons import Reason, Rejection
 
 VIN = "1HGCM82633A004352"

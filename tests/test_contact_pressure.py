@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from telemetry.contact_pressure import Facts, Policy, allowed, evaluate
+from crm.contact_pressure import Facts, Policy, allowed, evaluate
 from telemetry.settings import Settings
 from telemetry.storage import alerts
 from telemetry.storage.db import connect

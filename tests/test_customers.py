@@ -9,7 +9,7 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from telemetry.contacts import name_key, normalize_email, normalize_phone
+from crm.contact_data import name_key, normalize_email, normalize_phone
 from telemetry.errors import InvalidRequestError
 from telemetry.settings import Settings
 from tests.fix_services import api_client, make_key

@@ -10,9 +10,9 @@ import sys
 import httpx
 import pytest
 
-from telemetry.localservices import free_port
+from server.localservices import free_port
+from server.supervisor import child_env
 from telemetry.settings import Settings
-from telemetry.supervisor import child_env
 from tests.fix_services import drop_schema, make_settings
 
 
@@ -23,7 +23,7 @@ def test_demo_runs_publishes_and_hands_out_a_working_key(database_url: str, mqtt
         lines: list[str] = []
         checked = False
         with subprocess.Popen(
-            [sys.executable, "-m", "telemetry.cli", "demo", "--vehicles", "4", "--duration", "25"],
+            [sys.executable, "-m", "server.cli", "demo", "--vehicles", "4", "--duration", "25"],
             env=child_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         ) as proc:  # fmt: skip
             assert proc.stdout is not None

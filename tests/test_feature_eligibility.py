@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from telemetry.features import add_months, ends_at, ineligibility, version
+from crm.features import add_months, ends_at, ineligibility, version
 
 FEATURE = {
     "code": "trailer_assist", "models": ["Van 2.2d", "Estate 2.0d"], "min_software_version": "3.2",

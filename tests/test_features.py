@@ -18,12 +18,12 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from commands.signing import sign, vehicle_key
+from crm import entitlements, records
+from crm.features import add_months
 from simulators.commands import CommandResponder
-from telemetry.commands import sign, vehicle_key
-from telemetry.features import add_months
 from telemetry.mqtt import make_client
 from telemetry.settings import Settings
-from telemetry.storage import entitlements, records
 from telemetry.storage.db import connect
 from telemetry.storage.migrate import upgrade
 from telemetry.timeutil import now_ms

@@ -10,10 +10,10 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ingest.codec import Envelope, Limits, parse_envelope
 from ingest.pipeline import Prepared, Received, flag_seq_regressions, parse, prepare
 from ingest.ratelimit import VehicleRateLimiter
 from telemetry.catalog import default_catalog
-from telemetry.codec import Envelope, Limits, parse_envelope
 from telemetry.storage.samples import SampleWriter
 from telemetry.topics import partition_of
 

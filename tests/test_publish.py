@@ -15,7 +15,11 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from commands.signing import sign, vehicle_key
+from ingest.codec import BatchBuilder, Limits, parse_envelope
+from ingest.codec_arrow import parse_arrow_envelope
 from simulators import physics as ph
+from simulators.bulk_publisher import BulkPublisher
 from simulators.commands import CommandResponder
 from simulators.encode import PayloadEncoder
 from simulators.fleet import Fleet
@@ -23,11 +27,7 @@ from simulators.publish import live_plan, publish
 from simulators.record import ParquetRecorder, recorded_files, replay
 from simulators.register import register
 from simulators.scenario import Scenario
-from telemetry.bulk_publisher import BulkPublisher
 from telemetry.catalog import default_catalog
-from telemetry.codec import BatchBuilder, Limits, parse_envelope
-from telemetry.codec_arrow import parse_arrow_envelope
-from telemetry.commands import sign, vehicle_key
 from telemetry.settings import Settings
 from telemetry.topics import COMMAND_ACKS, COMMANDS, TELEMETRY, TELEMETRY_ARROW, parse_vehicle_topic, vehicle_topic
 from tests.fix_server import Server, wait_for
@@ -218,7 +218,7 @@ def test_simulate_command_feeds_a_running_server(server: Server, tmp_path: Path)
     env = {"TELEMETRY_" + k.upper(): str(v) for k, v in server.settings.model_dump().items() if v is not None}
     labels = tmp_path / "labels.csv"
     run = subprocess.run(
-        [sys.executable, "-m", "telemetry.cli", "simulate", "--vehicles", "6", "--rate", "2", "--duration", "6",
+        [sys.executable, "-m", "server.cli", "simulate", "--vehicles", "6", "--rate", "2", "--duration", "6",
          "--seed", "31", "--faults", "oil_loss:1@0.01", "--scenario", "usage=always",
          "--api-url", str(server.api.base_url), "--api-key", server.key, "--labels", str(labels)],
         env={**env, "PATH": "/usr/bin:/bin"},

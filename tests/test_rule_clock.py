@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
+from crm import records
 from rules.definitions import load_rules
 from rules.worker import RuleWorker
 from telemetry.catalog import default_catalog
 from telemetry.rulebatch import RuleBatch
 from telemetry.settings import Settings
-from telemetry.storage import records
 from telemetry.storage.db import connect
 from telemetry.timeutil import to_epoch_ms
 from tests.fix_services import api_client

@@ -96,7 +96,7 @@ def test_evaluation_messages_reach_the_engine_with_their_dtcs(small_evaluation) 
 
 def test_evaluate_command_ends_with_one_json_line() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "telemetry.cli", "evaluate", "--scenario", "vehicles=30 days=30 seed=2", "--json"],
+        [sys.executable, "-m", "server.cli", "evaluate", "--scenario", "vehicles=30 days=30 seed=2", "--json"],
         capture_output=True,
         text=True,
         check=True,
@@ -110,7 +110,7 @@ def test_evaluate_command_ends_with_one_json_line() -> None:
 
 def test_evaluate_command_rejects_a_bad_scenario() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "telemetry.cli", "evaluate", "--scenario", "vehicles=ten"],
+        [sys.executable, "-m", "server.cli", "evaluate", "--scenario", "vehicles=ten"],
         capture_output=True,
         text=True,
         timeout=120,

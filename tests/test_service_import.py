@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from telemetry.service_import import ImportFormatError, LineError, ServiceLine, parse
+from crm.service_import import ImportFormatError, LineError, ServiceLine, parse
 
 
 def test_old_mac_line_endings_tabs_and_english_numbers_are_read() -> None:

@@ -12,8 +12,8 @@ import httpx
 import psutil
 import pytest
 
+from server.supervisor import GRACE_S, child_env, plan
 from telemetry.settings import Settings
-from telemetry.supervisor import GRACE_S, child_env, plan
 from tests.fix_server import start_server, stop_server, wait_for
 
 

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from telemetry.settings import Settings
-from telemetry.storage import alerts, outbox
+from telemetry.storage import alerts
 from telemetry.storage.db import connect, connect_sync
-from telemetry.webhooks import targets
-from telemetry.webhooks.sender import Sender, retry_delay
-from telemetry.webhooks.signature import HEADER, verify
 from tests.fix_services import add_vehicle, api_client
 from tests.fix_webhooks import receiving
+from webhooks import outbox, targets
+from webhooks.sender import Sender, retry_delay
+from webhooks.signature import HEADER, verify
 
 VINS = ["WHKAAAAAAAAAAAAA1", "WHKBBBBBBBBBBBBB2", "WHKCCCCCCCCCCCCC3"]
 

@@ -18,8 +18,9 @@ from api.console.session import ConsoleUser, advisor_name, csrf_token, sign_in, 
 from api.customer_view import customer_view, latest_summary, next_service, service_plans
 from api.deps import CatalogDep, ConnDep, SettingsDep
 from api.routes.recommendations import policy
+from crm import alert_queue, entitlements, recommendations, records, services
 from telemetry.errors import NotFoundError
-from telemetry.storage import alert_queue, alerts, entitlements, recommendations, records, services
+from telemetry.storage import alerts, fleet
 from telemetry.storage.apikeys import Principal
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -139,7 +140,7 @@ async def vehicle_page(
     vid = int(vehicle["id"])
     rules = request.app.state.rules
     open_alerts = await alerts.for_vehicles(conn, vehicle_ids=[vid], states=["open", "acknowledged"])
-    start_points = (await services.baselines(conn, vehicle_ids=[vid]))[0]
+    start_points = (await fleet.service_baselines(conn, vehicle_ids=[vid]))[0]
     alert_signals = [str(a["evidence"]["signal"]) for a in open_alerts if a["evidence"].get("signal")]
     choices = list(dict.fromkeys([*alert_signals, *CHART_SIGNALS]))
     chosen = signal if signal in catalog.by_path else choices[0]

@@ -22,9 +22,10 @@ from psycopg import sql
 from api.auth import Anyone, sees_dealer
 from api.deps import SettingsDep
 from api.models import AUTH_ERRORS, AlertOut
+from crm import records
 from telemetry.errors import NotFoundError
 from telemetry.settings import Settings
-from telemetry.storage import alerts, records, sessions
+from telemetry.storage import alerts, sessions
 from telemetry.storage.apikeys import Principal
 from telemetry.storage.db import connect, schema_name
 

@@ -14,7 +14,8 @@ from api.models import (
     NoteOut,
     ResolveIn,
 )
-from telemetry.storage import alert_queue, alerts
+from crm import alert_queue
+from telemetry.storage import alerts
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 _ERRORS: dict[int | str, dict[str, object]] = RECORD_ERRORS | {409: {"model": ErrorOut}}

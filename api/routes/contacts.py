@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from api.auth import CustomerUser, visible_alert, visible_customer, visible_vehicle, writable_dealer
 from api.deps import ConnDep
 from api.models import RECORD_ERRORS, ContactIn, ContactOut
+from crm import contacts
 from telemetry.errors import InvalidRequestError
-from telemetry.storage import contacts
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 

@@ -22,10 +22,11 @@ from api.models import (
     DuplicateOut,
     ErrorOut,
 )
-from telemetry.contacts import normalize_email, normalize_phone
+from crm import consents, records
+from crm.contact_data import normalize_email, normalize_phone
+from crm.customer_matches import probable_duplicates
 from telemetry.errors import ConflictError
-from telemetry.storage import consents, records, samples
-from telemetry.storage.customer_matches import probable_duplicates
+from telemetry.storage import samples
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 

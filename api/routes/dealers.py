@@ -18,9 +18,8 @@ from api.models import (
     QueuedAlertOut,
     ServiceImportOut,
 )
-from telemetry import service_import
+from crm import alert_queue, records, service_import, services
 from telemetry.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
-from telemetry.storage import alert_queue, records, services
 from telemetry.storage.apikeys import Principal
 
 router = APIRouter(prefix="/dealers", tags=["dealers"])

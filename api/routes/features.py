@@ -23,9 +23,9 @@ from api.models import (
     RenewalIn,
     VehicleCommandOut,
 )
-from telemetry import features
+from commands import vehicle_commands
+from crm import entitlements, features
 from telemetry.errors import ConflictError, NotFoundError
-from telemetry.storage import entitlements, vehicle_commands
 
 router = APIRouter(tags=["software options"])
 _CONFLICT = {409: {"model": ErrorOut, "description": "Not eligible, or in a state that does not allow it: `detail`"}}

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from api.auth import CustomerUser, sees_dealer, visible_customer, writable_dealer
 from api.deps import ConnDep
 from api.models import RECORD_ERRORS, EndMembershipIn, ErrorOut, HouseholdIn, HouseholdOut, MemberIn, MemberOut
+from crm import households
 from telemetry.errors import NotFoundError
-from telemetry.storage import households
 from telemetry.storage.apikeys import Principal
 
 router = APIRouter(prefix="/households", tags=["households"])

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from api.auth import CustomerUser, as_seen_by, visible_customer
 from api.deps import ConnDep
 from api.models import AUTH_ERRORS, RECORD_ERRORS, DuplicatePairOut, ErrorOut, MergeIn, MergeOut, UnmergeIn
-from telemetry.storage import customer_merges
-from telemetry.storage.customer_matches import duplicate_pairs
+from crm import customer_merges
+from crm.customer_matches import duplicate_pairs
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 

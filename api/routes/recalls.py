@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from api.auth import DealerReader, OemOrAdmin
 from api.deps import ConnDep
 from api.models import RECORD_ERRORS, ErrorOut, RecallIn, RecallStatus
-from telemetry.storage import recalls
+from crm import recalls
 
 router = APIRouter(prefix="/recalls", tags=["recalls"])
 

@@ -11,9 +11,9 @@ from api.auth import CustomerUser
 from api.deps import ConnDep, SettingsDep
 from api.models import RECORD_ERRORS, Day, RecommendationOut
 from api.routes.dealers import visible_dealer
-from telemetry.contact_pressure import Policy
+from crm import recommendations
+from crm.contact_pressure import Policy
 from telemetry.settings import Settings
-from telemetry.storage import recommendations
 
 router = APIRouter(prefix="/dealers", tags=["dealers"])
 

@@ -30,9 +30,10 @@ from api.models import (
     VehicleIn,
     VehicleOut,
 )
+from crm import recalls, records, services
 from telemetry.catalog import Catalog, Signal
 from telemetry.errors import InvalidRequestError, NotFoundError
-from telemetry.storage import alerts, recalls, records, services
+from telemetry.storage import alerts
 from telemetry.storage.samples import read_buckets, read_series
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])

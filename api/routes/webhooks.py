@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query
 from api.auth import Admin
 from api.deps import ConnDep, SettingsDep
 from api.models import AUTH_ERRORS, RECORD_ERRORS, DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
-from telemetry.storage import outbox, records
-from telemetry.webhooks.signature import new_secret
-from telemetry.webhooks.targets import check_url
+from crm import records
+from webhooks import outbox
+from webhooks.signature import new_secret
+from webhooks.targets import check_url
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from telemetry.metrics import MULTIPROC_ENV, forget_process, prepare_directory
 from telemetry.mqtt import make_client
 from telemetry.settings import Settings
-from telemetry.storage import outbox, sessions
+from telemetry.storage import sessions
 from telemetry.storage.db import connect_sync
 from telemetry.storage.retention import run_retention
 from telemetry.topics import (
@@ -32,6 +32,7 @@ from telemetry.topics import (
     rules_client_id,
     rules_topic,
 )
+from webhooks import outbox
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class Supervisor:
             self._spawn(child)
 
     def _spawn(self, child: Child) -> None:
-        child.proc = subprocess.Popen([sys.executable, "-m", "telemetry.cli", *child.args], env=self.env)
+        child.proc = subprocess.Popen([sys.executable, "-m", "server.cli", *child.args], env=self.env)
         child.started_at = time.monotonic()
         log.info("started %s (pid %d)", child.name, child.proc.pid)
 

@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 
-from telemetry import features
-from telemetry.contact_pressure import PURPOSES, Facts, Policy, allowed, evaluate
-from telemetry.storage import alert_queue, entitlements, households, offers, recalls
+from crm import alert_queue, entitlements, features, households, recalls
+from crm.contact_pressure import PURPOSES, Facts, Policy, allowed, evaluate
+from telemetry.storage import offers
 
 Row = dict[str, object]
 

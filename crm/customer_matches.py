@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import psycopg
 from rapidfuzz import fuzz
 
-from telemetry.contacts import name_key, postcode_key
+from crm.contact_data import name_key, postcode_key
 
 NAME_SIMILARITY = 90.0
 MAX_CANDIDATES = 500

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import orjson
 import psycopg
 
-from telemetry.storage import entitlements
+from crm import entitlements
 
 Row = dict[str, object]
 

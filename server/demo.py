@@ -11,18 +11,18 @@ import time
 
 import httpx
 
+from server.localservices import embedded_database, find_or_start_broker
+from server.supervisor import StopRequested, Supervisor, plan, prepare_broker_sessions, request_stop
 from simulators.fleet import Fleet
 from simulators.publish import PublishPlan, live_plan, publish
 from simulators.register import auth_headers, register
 from simulators.scenario import Scenario
 from telemetry.errors import ConfigError
-from telemetry.localservices import embedded_database, find_or_start_broker
 from telemetry.mqtt import redacted
 from telemetry.settings import Settings
 from telemetry.storage import apikeys
 from telemetry.storage.db import connect_sync
 from telemetry.storage.migrate import upgrade
-from telemetry.supervisor import StopRequested, Supervisor, plan, prepare_broker_sessions, request_stop
 
 log = logging.getLogger(__name__)
 SEEDS_TRIED = 50

@@ -15,8 +15,8 @@ from psycopg import sql
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 
+from crm.customer_matches import likeness
 from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
-from telemetry.storage.customer_matches import likeness
 
 Row = dict[str, object]
 FIELDS = ("kind", "name", "email", "phone", "postcode")

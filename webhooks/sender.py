@@ -21,10 +21,9 @@ from psycopg import sql
 
 from telemetry.metrics import WEBHOOK_ATTEMPTS
 from telemetry.settings import Settings
-from telemetry.storage import outbox
 from telemetry.storage.db import connect, schema_name
-from telemetry.webhooks import targets
-from telemetry.webhooks.signature import HEADER, sign
+from webhooks import outbox, targets
+from webhooks.signature import HEADER, sign
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0

@@ -49,13 +49,3 @@ async def history(conn: psycopg.AsyncConnection, *, customer_id: int) -> list[Ro
         (customer_id,),
     )
     return list(await cur.fetchall())
-
-
-async def location_allowed(conn: psycopg.AsyncConnection, *, vehicle_ids: list[int]) -> set[int]:
-    """The vehicles among these whose owner allows location history (no owner: not allowed)."""
-    cur = await conn.execute(
-        "SELECT v.id FROM vehicles v JOIN current_consents c ON c.customer_id = v.owner_customer_id"
-        " WHERE v.id = ANY(%s) AND c.purpose = 'location_history' AND c.granted",
-        (vehicle_ids,),
-    )
-    return {int(r["id"]) for r in await cur.fetchall()}

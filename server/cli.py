@@ -11,8 +11,8 @@ from typing import Annotated
 import click
 import typer
 
-from telemetry.broker_accounts import DeviceAccounts, init_device_store
-from telemetry.credentials import add_user, add_vehicle, remove_user
+from server.broker_accounts import DeviceAccounts, init_device_store
+from server.credentials import add_user, add_vehicle, remove_user
 from telemetry.errors import ConfigError
 from telemetry.settings import Settings
 
@@ -214,7 +214,7 @@ def api() -> None:
 @app.command()
 def webhooks() -> None:
     """Run the webhook sender: outbox events to the CRM endpoints."""
-    from telemetry.webhooks.sender import main
+    from webhooks.sender import main
 
     main(Settings())
 
@@ -222,7 +222,7 @@ def webhooks() -> None:
 @app.command()
 def commands() -> None:
     """Run the command dispatcher: commands to vehicles, their acks, expiring options."""
-    from telemetry.dispatcher import main
+    from commands.dispatcher import main
 
     main(Settings())
 
@@ -347,8 +347,8 @@ def serve(
     rule_workers: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
     """Migrate, then run the API, the ingest workers and the rule workers, restarting any that die."""
+    from server.supervisor import Supervisor, plan, prepare_broker_sessions
     from telemetry.storage.migrate import upgrade
-    from telemetry.supervisor import Supervisor, plan, prepare_broker_sessions
 
     settings = Settings()
     asyncio.run(upgrade(settings))
@@ -536,7 +536,7 @@ def demo(
     duration: Annotated[float, typer.Option(help="Seconds; 0 runs until Ctrl-C")] = 0,
 ) -> None:
     """Everything on this machine: database, broker, server and a simulated fleet with alerts."""
-    from telemetry.demo import run_demo
+    from server.demo import run_demo
 
     run_demo(Settings(), vehicles=vehicles, faults=faults, duration=duration or None)
 

@@ -20,11 +20,12 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from telemetry.commands import sign, vehicle_key
+from commands import vehicle_commands
+from commands.signing import sign, vehicle_key
+from crm import entitlements
 from telemetry.errors import ConfigError
 from telemetry.mqtt import make_client, payload_bytes, run_forever
 from telemetry.settings import Settings
-from telemetry.storage import entitlements, vehicle_commands
 from telemetry.storage.db import connect, schema_name
 from telemetry.timeutil import to_epoch_ms
 from telemetry.topics import COMMAND_ACKS, COMMANDS, parse_vehicle_topic, vehicle_filter, vehicle_topic

@@ -9,15 +9,13 @@ The batch becomes the same envelope as a JSON message, so every value meets the 
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.codec import Envelope, Limits, check_message
+from telemetry.arrow_contract import COLUMNS
 from telemetry.catalog import Catalog
-from telemetry.codec import Envelope, Limits, check_message
 from telemetry.reasons import Reason, Rejection
-
-COLUMNS = ("ts", "path", "value")
 
 
 def parse_arrow_envelope(topic_vin: str, payload: bytes, limits: Limits, catalog: Catalog) -> Envelope | Rejection:
@@ -48,11 +46,6 @@ def parse_arrow_envelope(topic_vin: str, payload: bytes, limits: Limits, catalog
             value = bool(value)
         by_ts.setdefault(t, {})[path] = value
     return Envelope(topic_vin, None, None, list(by_ts.items()))
-
-
-def timestamps_ms(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """An Arrow timestamp column (any unit; zone-less read as UTC) as int64 epoch milliseconds."""
-    return pc.cast(column, pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy()
 
 
 def _epoch_ms(column: pa.ChunkedArray) -> list[object]:

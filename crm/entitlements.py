@@ -12,7 +12,7 @@ from psycopg import sql
 from psycopg.errors import UniqueViolation
 
 from telemetry.errors import ConflictError, NotFoundError
-from telemetry.storage import outbox
+from webhooks import outbox
 
 Row = dict[str, object]
 FEATURE_COLUMNS = (

@@ -180,26 +180,6 @@ async def vehicles_of_customer(conn: psycopg.AsyncConnection, *, customer_id: in
     return list(await cur.fetchall())
 
 
-async def report_software_versions(conn: psycopg.AsyncConnection, versions: dict[int, str]) -> None:
-    """The software versions vehicles reported in their telemetry; unchanged ones write nothing."""
-    if versions:
-        await conn.execute(
-            "UPDATE vehicles v SET software_version = r.version"
-            " FROM unnest(%s::integer[], %s::text[]) AS r(id, version)"
-            " WHERE v.id = r.id AND v.software_version IS DISTINCT FROM r.version",
-            (list(versions), list(versions.values())),
-        )
-
-
-async def lookup_vehicles(conn: psycopg.AsyncConnection, *, vins: list[str]) -> dict[str, tuple[int, int]]:
-    """VIN -> (vehicle id, VSS major version) for the registered ones among `vins`."""
-    cur = await conn.execute(
-        "SELECT vin, id, split_part(vss_version, '.', 1)::int AS major FROM vehicles WHERE vin = ANY(%s)",
-        (vins,),
-    )
-    return {r["vin"]: (r["id"], r["major"]) for r in await cur.fetchall()}
-
-
 async def erase_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> list[str]:
     """Remove the customer's personal data, and that of the source records merged into it: names
     pseudonymised, contact data and consents gone, vehicles unlinked (their telemetry no longer

@@ -1,0 +1,2 @@
+"""The processes: the `telemetry` command, the supervisor of `serve`, the demo, local services and
+broker accounts."""

@@ -1,1 +1,0 @@
-"""Delivering outbox events to external CRMs: the signature and the sender process."""
