@@ -14,6 +14,7 @@ from telemetry.catalog import Catalog
 from telemetry.storage import alerts, fleet, offers
 from telemetry.storage.samples import latest_value
 from telemetry.timeutil import to_datetime
+from telemetry.vocabulary import DAYS_PER_MONTH, SEVERITIES_WORST_FIRST, WORKING_STATES
 
 # summary field -> (VSS path, factor to the field's unit)
 SUMMARY = {
@@ -23,7 +24,7 @@ SUMMARY = {
     "state_of_health_percent": ("Vehicle.Powertrain.TractionBattery.StateOfHealth", 1.0),
 }
 LOOK_BACK = timedelta(days=30)  # latest values are looked for this far back
-SEVERITY_ORDER = ("critical", "warning", "info")
+SEVERITY_ORDER = SEVERITIES_WORST_FIRST
 TIMELINE_LIMIT = 200
 LIVE_OPTIONS = ("pending", "active")
 
@@ -58,7 +59,7 @@ def next_service(
         return None
     since_ms, since_km = start_points[vid]
     try:
-        due_on = (to_datetime(since_ms) + timedelta(days=plan[1] * 30.4375)).date()
+        due_on = (to_datetime(since_ms) + timedelta(days=plan[1] * DAYS_PER_MONTH)).date()
     except (OverflowError, ValueError):  # a start no plan can count from: show no due date rather than fail
         return None
     return {
@@ -84,7 +85,7 @@ async def customer_view(
     for v in owned:
         vid = int(v["id"])
         latest = await latest_summary(conn, catalog, vid, now)
-        open_alerts = [a for a in found if a["vin"] == v["vin"] and a["state"] in ("open", "acknowledged")]
+        open_alerts = [a for a in found if a["vin"] == v["vin"] and a["state"] in WORKING_STATES]
         latest["open_alerts"] = len(open_alerts)
         latest["worst_open_severity"] = next(
             (s for s in SEVERITY_ORDER if any(a["severity"] == s for a in open_alerts)), None

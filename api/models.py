@@ -12,9 +12,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from telemetry.bounds import day_problem, moment_problem, past_moment_problem
 from telemetry.vin import vin_problem
+from telemetry.vocabulary import AlertState, ConsentPurpose, ContactPurpose, Powertrain, Severity
 
 T = TypeVar("T")
-Powertrain = Literal["combustion", "hybrid", "electric"]
 Resolution = Literal["booked", "declined", "customer_unreachable", "not_our_vehicle", "no_fault_found"]
 
 
@@ -101,7 +101,7 @@ class DuplicateOut(ErrorOut):
     candidates: list[DuplicateCandidate]
 
 
-Purpose = Literal["maintenance_alerts", "marketing", "location_history", "dealer_data_sharing"]
+Purpose = ConsentPurpose
 
 
 class ConsentIn(BaseModel):
@@ -421,8 +421,8 @@ class AlertOut(BaseModel):
     vin: str
     rule_id: str
     rule_version: int
-    severity: Literal["info", "warning", "critical"]
-    state: Literal["open", "acknowledged", "resolved", "cleared"]
+    severity: Severity
+    state: AlertState
     title: str
     explanation: str
     first_seen: datetime
@@ -482,7 +482,7 @@ class VehicleSummary(BaseModel):
     charge_percent: float | None
     state_of_health_percent: float | None
     open_alerts: int
-    worst_open_severity: Literal["info", "warning", "critical"] | None
+    worst_open_severity: Severity | None
 
 
 class NextService(BaseModel):
@@ -594,9 +594,6 @@ class TimelineEntry(BaseModel):
     vin: str | None
     ref_id: int
     summary: str
-
-
-ContactPurpose = Literal["safety", "service", "marketing"]
 
 
 class ContactIn(BaseModel):

@@ -41,11 +41,12 @@ from rules.model import Condition, Rule
 from telemetry import dtc
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.rulebatch import RuleBatch
+from telemetry.vocabulary import Powertrain
 from tests import naive
 
 T0 = 1_763_800_000_000
 STEP_MS = 5_000
-POWERTRAINS = ("combustion", "electric", "hybrid")
+POWERTRAINS = (Powertrain.COMBUSTION, Powertrain.ELECTRIC, Powertrain.HYBRID)
 MODELS = ("Compact 1.5", "City EV", "Estate 2.0d")
 WHEELS = ("Row1.Wheel.Left", "Row1.Wheel.Right", "Row2.Wheel.Left", "Row2.Wheel.Right")
 

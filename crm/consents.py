@@ -13,8 +13,9 @@ import psycopg
 from psycopg.errors import ForeignKeyViolation
 
 from telemetry.errors import NotFoundError
+from telemetry.vocabulary import ConsentPurpose
 
-PURPOSES = ("maintenance_alerts", "marketing", "location_history", "dealer_data_sharing")
+PURPOSES = tuple(ConsentPurpose)
 Row = dict[str, object]
 
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-PURPOSES = ("safety", "service", "marketing")
+from telemetry.vocabulary import ContactPurpose
+
+PURPOSES = tuple(ContactPurpose)
 
 
 @dataclass(frozen=True, slots=True)

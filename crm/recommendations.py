@@ -18,6 +18,7 @@ import psycopg
 from crm import alert_queue, entitlements, features, households, recalls
 from crm.contact_pressure import PURPOSES, Facts, Policy, allowed, evaluate
 from telemetry.storage import offers
+from telemetry.vocabulary import WORKING_STATES
 
 Row = dict[str, object]
 
@@ -58,9 +59,7 @@ async def _reasons(
 ) -> dict[int, list[Row]]:
     by_vin = {str(v["vin"]): vid for vid, v in vehicles.items()}
     found: dict[int, list[Row]] = defaultdict(list)
-    for a in await alert_queue.queue(
-        conn, dealer_id=dealer_id, states=["open", "acknowledged"], sort="due", limit=10_000
-    ):
+    for a in await alert_queue.queue(conn, dealer_id=dealer_id, states=list(WORKING_STATES), sort="due", limit=10_000):
         vid = by_vin.get(str(a["vin"]))
         if vid is not None:
             found[vid].append({

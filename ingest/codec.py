@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
+from telemetry import dtc
 from telemetry.catalog import PINNED_MAJOR, Catalog, Resolution
 from telemetry.reasons import Reason, Rejection
 from telemetry.settings import Settings
 from telemetry.timeutil import MS_PER_DAY, iso, parse_ts
 from telemetry.vin import is_valid_vin
 
-DTC_PATTERN = re.compile(r"^[PCBU][0-3][0-9A-F]{3}$")
 MAX_SAMPLES_PER_MESSAGE = 10_000
 
 
@@ -271,7 +271,7 @@ class BatchBuilder:
             )
             return
         codes = tuple(sorted({c.strip().upper() for c in value}))
-        bad = [c for c in codes if not DTC_PATTERN.match(c)]
+        bad = [c for c in codes if not dtc.is_valid(c)]
         if bad:
             self.reject(
                 msg,

@@ -22,6 +22,7 @@ from rules.kernels.grouping import group_order, merge_lookup
 from rules.kernels.service import ServiceParams
 from rules.model import Condition, Rule, humanize_ms
 from telemetry.rulebatch import RuleBatch
+from telemetry.vocabulary import DAYS_PER_MONTH
 
 RULE_STATE: Spec = {
     "mask": (np.int64, 0, ()),  # bit i: condition i is active
@@ -394,7 +395,7 @@ class RuleEngine:
         plan = None
         if c.kind == "service_plan":
             state = self.states[(rule.id, c.name)]
-            plan = (float(state["plan_km"][slot]), float(state["plan_ms"][slot]) / (30.4375 * 86_400_000))
+            plan = (float(state["plan_km"][slot]), float(state["plan_ms"][slot]) / (DAYS_PER_MONTH * 86_400_000))
         return Outcome(
             rule=rule,
             condition=c,

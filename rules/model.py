@@ -17,11 +17,12 @@ from rules.kernels.base import Kernel
 from telemetry import dtc
 from telemetry.catalog import Signal
 from telemetry.errors import RuleDefinitionError
+from telemetry.vocabulary import Powertrain, Severity
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-SEVERITIES = ("info", "warning", "critical")
-POWERTRAINS = ("combustion", "hybrid", "electric")
+SEVERITIES = tuple(Severity)
+POWERTRAINS = tuple(Powertrain)
 ODOMETER = "Vehicle.TraveledDistance"
 DTC_SIGNAL = "Vehicle.Diagnostics.DTCList"
 Entry = Mapping[str, Any]

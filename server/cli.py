@@ -16,6 +16,8 @@ from server.credentials import add_user, add_vehicle, remove_user
 from telemetry.errors import ConfigError
 from telemetry.settings import Settings
 
+STREAMS_CLOSE_AFTER_S = 3
+
 app = typer.Typer(help="Connected-vehicle telemetry and predictive-maintenance server.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 rules_app = typer.Typer(help="The rule engine.", no_args_is_help=True)
@@ -208,7 +210,15 @@ def api() -> None:
     from api.app import create_app
 
     settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
+    # open alert streams never end by themselves: after SIGTERM they get this long, so the API
+    # stops within the supervisor's grace period (clients such as EventSource reconnect)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="warning",
+        timeout_graceful_shutdown=STREAMS_CLOSE_AFTER_S,
+    )
 
 
 @app.command()

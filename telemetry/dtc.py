@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 
 LETTERS = "PCBU"
-_CODE = re.compile(r"[PCBU][0-9A-F]{4}")
+CODE_PATTERN = re.compile(r"^[PCBU][0-3][0-9A-F]{3}$")  # SAE J2012: two bytes, first digit 0-3
 
 
 def encode(code: str) -> float:
@@ -47,4 +47,4 @@ def describe(code: str) -> CodeInfo:
 
 
 def is_valid(code: object) -> bool:
-    return isinstance(code, str) and _CODE.fullmatch(code) is not None
+    return isinstance(code, str) and CODE_PATTERN.match(code) is not None

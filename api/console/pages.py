@@ -22,10 +22,11 @@ from crm import alert_queue, entitlements, recommendations, records, services
 from telemetry.errors import NotFoundError
 from telemetry.storage import alerts, fleet
 from telemetry.storage.apikeys import Principal
+from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-SEVERITIES = ("critical", "warning", "info")
+SEVERITIES = SEVERITIES_WORST_FIRST
 STATES = {"working": ["open", "acknowledged"], "open": ["open"], "acknowledged": ["acknowledged"],
           "resolved": ["resolved"], "cleared": ["cleared"]}  # fmt: skip
 WINDOWS = {"24h": 1, "7d": 7, "30d": 30, "1y": 365}  # chart windows, in days
@@ -139,7 +140,7 @@ async def vehicle_page(
     vehicle = await visible_vehicle(conn, principal, vin)
     vid = int(vehicle["id"])
     rules = request.app.state.rules
-    open_alerts = await alerts.for_vehicles(conn, vehicle_ids=[vid], states=["open", "acknowledged"])
+    open_alerts = await alerts.for_vehicles(conn, vehicle_ids=[vid], states=list(WORKING_STATES))
     start_points = (await fleet.service_baselines(conn, vehicle_ids=[vid]))[0]
     alert_signals = [str(a["evidence"]["signal"]) for a in open_alerts if a["evidence"].get("signal")]
     choices = list(dict.fromkeys([*alert_signals, *CHART_SIGNALS]))

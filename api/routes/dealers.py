@@ -21,6 +21,7 @@ from api.models import (
 from crm import alert_queue, records, service_import, services
 from telemetry.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
 from telemetry.storage.apikeys import Principal
+from telemetry.vocabulary import WORKING_STATES, AlertState
 
 router = APIRouter(prefix="/dealers", tags=["dealers"])
 
@@ -105,12 +106,12 @@ async def alert_queue_of_dealer(
     conn: ConnDep,
     principal: CustomerUser,
     sort: Literal["severity", "due", "age"] = "severity",
-    state: Annotated[list[Literal["open", "acknowledged", "resolved", "cleared"]] | None, Query()] = None,
+    state: Annotated[list[AlertState] | None, Query()] = None,
     assigned_to: Annotated[str | None, Query(description="Only this advisor's")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, object]]:
     await visible_dealer(conn, principal, dealer_id)
-    states = list(state or ["open", "acknowledged"])
+    states = list(state or WORKING_STATES)
     return await alert_queue.queue(
         conn, dealer_id=dealer_id, states=states, sort=sort, assigned_to=assigned_to, limit=limit
     )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -35,6 +35,7 @@ from telemetry.catalog import Catalog, Signal
 from telemetry.errors import InvalidRequestError, NotFoundError
 from telemetry.storage import alerts
 from telemetry.storage.samples import read_buckets, read_series
+from telemetry.vocabulary import AlertState
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 
@@ -121,7 +122,7 @@ async def vehicle_alerts(
     vin: str,
     conn: ConnDep,
     principal: Anyone,
-    state: Annotated[list[Literal["open", "acknowledged", "resolved", "cleared"]] | None, Query()] = None,
+    state: Annotated[list[AlertState] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, object]]:
     vehicle = await visible_vehicle(conn, principal, vin)

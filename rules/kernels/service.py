@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import CLEAR, FIRE, Events, SlotState, Spec
+from telemetry.vocabulary import DAYS_PER_MONTH
 
 DAY_MS = 86_400_000
 STATE: Spec = {
@@ -39,7 +40,7 @@ class ServiceParams:
     @staticmethod
     def plan(state: SlotState, slot: int, km: float, months: float) -> None:
         state["plan_km"][slot] = km
-        state["plan_ms"][slot] = months * 30.4375 * DAY_MS
+        state["plan_ms"][slot] = months * DAYS_PER_MONTH * DAY_MS
 
     @staticmethod
     def baseline(state: SlotState, slot: int, ts_ms: int, km: float) -> None:
