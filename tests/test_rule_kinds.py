@@ -294,6 +294,7 @@ def test_samples_of_vehicles_the_engine_does_not_know_are_ignored() -> None:
         (f'kind = "threshold"\nsignal = "{COOLANT}"\nabove = 1\nresidual = {{ inputs = ["{LOAD}"] }}', "coefficients"),
         (f'kind = "trend"\nsignal = "{COOLANT}"\nfalls_to = 1\nwindow = 5\nmin_points = 9', "min_points"),
         ('kind = "dtc"\ncodes = ["X123"]', "OBD-II codes"),
+        ('kind = "dtc"\ncodes = ["P4217"]', "OBD-II codes"),  # not SAE J2012: could never match a report
         ('kind = "service_plan"', "plans"),
         (f'kind = "rate"\nsignal = "{TYRE}"\nfalls_faster_than = -3', "positive"),
         (f'kind = "threshold"\nsignal = "{COOLANT}"\nabove = 1\nexplanation = "{{nope}}"', "explanation"),
