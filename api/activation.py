@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import psycopg
-
 from crm import entitlements, features
 from telemetry.errors import ConflictError, PermissionDeniedError, UnavailableError
 from telemetry.settings import Settings
 from telemetry.storage.apikeys import Principal
+from telemetry.storage.db import Conn
 
 
 def granted_by(principal: Principal) -> str:
@@ -19,7 +18,7 @@ def granted_by(principal: Principal) -> str:
 
 
 async def start(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     settings: Settings,
     principal: Principal,
     vehicle: dict[str, object],

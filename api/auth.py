@@ -8,7 +8,6 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-import psycopg
 from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -17,6 +16,7 @@ from crm import records
 from telemetry.errors import AuthenticationError, InvalidRequestError, NotFoundError, PermissionDeniedError
 from telemetry.storage import alerts, sessions
 from telemetry.storage.apikeys import Principal, authenticate
+from telemetry.storage.db import Conn
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `telemetry keys create`")
 
@@ -72,7 +72,7 @@ def sees_dealer(principal: Principal, dealer_id: object) -> bool:
     return principal.role != "advisor" or dealer_id == principal.dealer_id
 
 
-async def writable_dealer(conn: psycopg.AsyncConnection, principal: Principal, dealer_id: int | None) -> None:
+async def writable_dealer(conn: Conn, principal: Principal, dealer_id: int | None) -> None:
     """A dealer named in a body. An advisor writes records for its own dealer only: another
     dealer's id answers exactly like one that does not exist, no dealer at all is a 403."""
     if dealer_id is None:
@@ -82,7 +82,7 @@ async def writable_dealer(conn: psycopg.AsyncConnection, principal: Principal, d
     await referenced_dealer(conn, principal, dealer_id)
 
 
-async def referenced_dealer(conn: psycopg.AsyncConnection, principal: Principal, dealer_id: int | None) -> None:
+async def referenced_dealer(conn: Conn, principal: Principal, dealer_id: int | None) -> None:
     """A dealer named in a body (a preferred dealer, say): one the key may see."""
     if dealer_id is None:
         return
@@ -91,9 +91,7 @@ async def referenced_dealer(conn: psycopg.AsyncConnection, principal: Principal,
     await records.get_dealer(conn, dealer_id=dealer_id)
 
 
-async def referenced_branch(
-    conn: psycopg.AsyncConnection, principal: Principal, branch_id: int, dealer_id: int | None
-) -> None:
+async def referenced_branch(conn: Conn, principal: Principal, branch_id: int, dealer_id: int | None) -> None:
     """A branch named in a body: one the key may see, of the dealer the record is for."""
     branch = await records.get_branch(conn, branch_id=branch_id)
     if not sees_dealer(principal, branch["dealer_id"]):
@@ -102,7 +100,7 @@ async def referenced_branch(
         raise InvalidRequestError(f"branch {branch_id} is not a branch of dealer {dealer_id}")
 
 
-async def referenced_owner(conn: psycopg.AsyncConnection, principal: Principal, customer_id: int | None) -> None:
+async def referenced_owner(conn: Conn, principal: Principal, customer_id: int | None) -> None:
     """An owner named in a body: only keys that may see customers may name one, and only one they see."""
     if customer_id is None:
         return
@@ -111,14 +109,14 @@ async def referenced_owner(conn: psycopg.AsyncConnection, principal: Principal, 
     await visible_customer(conn, principal, customer_id)
 
 
-async def visible_vehicle(conn: psycopg.AsyncConnection, principal: Principal, vin: str) -> dict[str, object]:
+async def visible_vehicle(conn: Conn, principal: Principal, vin: str) -> dict[str, object]:
     vehicle = await records.get_vehicle(conn, vin=vin)
     if not sees_dealer(principal, vehicle["dealer_id"]):
         raise NotFoundError(f"vehicle {vin} not found")
     return vehicle
 
 
-async def visible_customer(conn: psycopg.AsyncConnection, principal: Principal, customer_id: int) -> dict[str, object]:
+async def visible_customer(conn: Conn, principal: Principal, customer_id: int) -> dict[str, object]:
     """The customer, if the key may see it: an advisor sees a record of their dealer, and a golden
     record with a source record of their dealer merged into it."""
     customer = await records.get_customer(conn, customer_id=customer_id)
@@ -129,7 +127,7 @@ async def visible_customer(conn: psycopg.AsyncConnection, principal: Principal, 
     return customer
 
 
-async def visible_alert(conn: psycopg.AsyncConnection, principal: Principal, alert_id: int) -> dict[str, object]:
+async def visible_alert(conn: Conn, principal: Principal, alert_id: int) -> dict[str, object]:
     alert = await alerts.get(conn, alert_id=alert_id)
     vehicle = await records.get_vehicle(conn, vin=str(alert["vin"]))
     if not sees_dealer(principal, vehicle["dealer_id"]):

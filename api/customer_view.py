@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import psycopg
-
 from crm import consents, contacts, customer_merges, entitlements, households, recalls, records, services
 from rules.model import Rule
 from telemetry.catalog import Catalog
 from telemetry.storage import alerts, fleet, offers
+from telemetry.storage.db import Conn
 from telemetry.storage.samples import latest_value
 from telemetry.timeutil import to_datetime
 from telemetry.vocabulary import DAYS_PER_MONTH, SEVERITIES_WORST_FIRST, WORKING_STATES
@@ -38,7 +37,7 @@ def service_plans(rules: list[Rule]) -> dict[str, tuple[float, float]]:
     return {}
 
 
-async def latest_summary(conn: psycopg.AsyncConnection, catalog: Catalog, vid: int, now: datetime) -> dict[str, object]:
+async def latest_summary(conn: Conn, catalog: Catalog, vid: int, now: datetime) -> dict[str, object]:
     """The vehicle's newest odometer, fuel, charge and health (last 30 days), and when it was seen."""
     latest: dict[str, object] = {"last_seen": None}
     for name, (path, factor) in SUMMARY.items():
@@ -70,7 +69,7 @@ def next_service(
 
 
 async def customer_view(
-    conn: psycopg.AsyncConnection, catalog: Catalog, rules: list[Rule], customer: dict[str, object]
+    conn: Conn, catalog: Catalog, rules: list[Rule], customer: dict[str, object]
 ) -> dict[str, object]:
     customer_id = int(customer["id"])  # type: ignore[call-overload]
     owned = await records.vehicles_of_customer(conn, customer_id=customer_id)

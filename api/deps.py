@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import psycopg
 from fastapi import Depends, Request
 
 from telemetry.catalog import Catalog
 from telemetry.settings import Settings
+from telemetry.storage.db import Conn
 
 
 def get_settings(request: Request) -> Settings:
@@ -20,7 +20,7 @@ def get_catalog(request: Request) -> Catalog:
     return request.app.state.catalog
 
 
-async def get_conn(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
+async def get_conn(request: Request) -> AsyncIterator[Conn]:
     """One connection per request; committed when the handler returns, rolled back on error.
 
     Used with scope="function": the commit happens before the response is sent, so a client that
@@ -32,4 +32,4 @@ async def get_conn(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
-ConnDep = Annotated[psycopg.AsyncConnection, Depends(get_conn, scope="function")]
+ConnDep = Annotated[Conn, Depends(get_conn, scope="function")]

@@ -34,7 +34,7 @@ def _checked(problem_of: Callable[[T], str | None]) -> Callable[[T], T]:
     return check
 
 
-# every date and time a person gives has a range (telemetry/bounds.py, README "Security")
+# every date and time a person gives has a range (telemetry/bounds.py, docs/security.md)
 Day = Annotated[date, AfterValidator(_checked(day_problem))]  # 1950-01-01 .. 2100-12-31
 # a time a person gives: never ambiguous, 1950 .. 2100
 Moment = Annotated[datetime, AfterValidator(_require_offset), AfterValidator(_checked(moment_problem))]

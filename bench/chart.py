@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
 from psycopg import sql
 
+from bench import smoke
 from telemetry.catalog import default_catalog
 from telemetry.settings import Settings
 from telemetry.storage.db import connect
@@ -33,7 +33,7 @@ SIGNAL = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
 
 
 async def run(days: int, every_s: int, points: int, repeats: int) -> dict[str, object]:
-    settings = Settings(database_schema=os.environ.get("BENCH_SCHEMA", "bench_chart"))
+    settings = Settings(database_schema=smoke.schema("bench_chart"))
     signal = default_catalog()[SIGNAL]
     end = datetime.now(UTC).replace(microsecond=0)
     start = end - timedelta(days=days)
@@ -81,9 +81,9 @@ def main() -> None:
     parser.add_argument("--every-s", type=int, default=60)
     parser.add_argument("--points", type=int, default=600)
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = smoke.parse(parser, days=2, every_s=600, points=50, repeats=1)
     figures = asyncio.run(run(args.days, args.every_s, args.points, args.repeats))
-    print(json.dumps({"bench": "chart", **figures}))
+    print(json.dumps({"bench": "chart", **figures, "smoke": args.smoke}))
 
 
 if __name__ == "__main__":

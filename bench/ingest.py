@@ -38,6 +38,7 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
+from bench import smoke
 from bench.loadgen import LoadPlan, run_load
 from rules.definitions import load_rules
 from server.localservices import free_port
@@ -238,21 +239,23 @@ def main() -> None:
     parser.add_argument("--ingest-workers", type=int, default=2)
     parser.add_argument("--rule-workers", type=int, default=1)
     parser.add_argument("--load-processes", type=int, default=2)
-    args = parser.parse_args()
-
-    settings = Settings(
-        database_schema="bench_ingest", mqtt_topic_prefix="bench/", mqtt_client_id="bench", api_port=free_port()
+    args = smoke.parse(
+        parser, rate=100.0, duration=3.0, vehicles=20, ingest_workers=1, rule_workers=1, load_processes=1
     )
+
+    name = smoke.schema("bench_ingest")
+    settings = Settings(database_schema=name, mqtt_topic_prefix=f"{name}/", mqtt_client_id=name, api_port=free_port())
     with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS bench_ingest CASCADE")
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
     asyncio.run(upgrade(settings))
     asyncio.run(forget_sessions(settings, args.ingest_workers, args.rule_workers))
     vins = register_fleet(settings, args.vehicles)
     signals = bench_signals()
     samples_per_message = 2 * len(signals)
 
-    ceiling_plan = LoadPlan(settings.require_mqtt_url(), "bench/", vins, 1e6, 3.0, signals)
-    sent, secs = run_load(ceiling_plan, args.load_processes, topic_override="bench/ceiling/nobody")
+    prefix = settings.mqtt_topic_prefix
+    ceiling_plan = LoadPlan(settings.require_mqtt_url(), prefix, vins, 1e6, 1.0 if args.smoke else 3.0, signals)
+    sent, secs = run_load(ceiling_plan, args.load_processes, topic_override=f"{prefix}ceiling/nobody")
     ceiling = sent / secs
     print(f"load generator ceiling ({args.load_processes} processes, QoS 1, no subscriber): {ceiling:,.0f} msg/s")
 
@@ -295,7 +298,7 @@ def main() -> None:
         stop_rss = threading.Event()
         threading.Thread(target=rss_sampler, args=(ingest_pids, stop_rss, rss), daemon=True).start()
 
-        plan = LoadPlan(settings.require_mqtt_url(), "bench/", vins, args.rate, args.duration, signals)
+        plan = LoadPlan(settings.require_mqtt_url(), prefix, vins, args.rate, args.duration, signals)
         sent, _ = run_load(plan, args.load_processes)
         expected_rows = sent * 2
         while stored_rows(settings) < expected_rows and time.monotonic() - observer.last_seen < 15:
@@ -362,6 +365,7 @@ def main() -> None:
                 "published": sent,
                 "stored_rows": stored,
                 "expected_rows": expected_rows,
+                "smoke": args.smoke,
             }
         )
     )

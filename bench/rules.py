@@ -22,21 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from collections import defaultdict
 
 import numpy as np
 
+from bench import smoke
 from rules.definitions import load_rules
 from rules.engine import RuleEngine, SortedBatch, VehicleInfo
-from rules.kernels.dtc import DtcParams
-from rules.kernels.rate import RateParams
 from rules.kernels.service import ServiceParams
 from rules.kernels.stale import StaleParams
-from rules.kernels.threshold import ThresholdParams
-from rules.kernels.trend import TrendParams
-from rules.kernels.zscore import ZScoreParams
 from rules.model import Condition, Rule
 from telemetry import dtc
 from telemetry.catalog import Catalog, default_catalog
@@ -118,27 +113,7 @@ def condition_rows(engine: RuleEngine, batch: RuleBatch) -> list[tuple[Rule, Con
 
 def reference(c: Condition, rows: tuple[np.ndarray, ...]) -> None:
     """The pure-Python reference of the condition's kernel on its rows."""
-    samples = list(zip(*(r.tolist() for r in rows), strict=True))
-    k = c.kernel
-    if isinstance(k, ThresholdParams):
-        naive.threshold_reference(samples, k)
-    elif isinstance(k, RateParams):
-        naive.rate_reference(samples, k)
-    elif isinstance(k, ZScoreParams):
-        naive.zscore_reference(samples, k)
-    elif isinstance(k, TrendParams):
-        naive.trend_reference(samples, k)
-    elif isinstance(k, DtcParams):
-        reports: dict[tuple[int, int], list[str]] = defaultdict(list)
-        for slot, ts, value in samples:
-            reports[(slot, ts)] += [] if math.isnan(value) else [dtc.decode(value)]
-        naive.dtc_reference([(s, t, codes) for (s, t), codes in reports.items()], k, dtc.encode)
-    elif isinstance(k, StaleParams):
-        naive.stale_reference([("samples", samples)], k.after_ms)
-    elif isinstance(k, ServiceParams):
-        naive.service_reference([("samples", samples)], {}, {}, (k.lead_km, k.lead_ms))
-    else:
-        raise TypeError(f"no reference for {type(k).__name__}")
+    naive.reference_for(c.kernel)(list(zip(*(r.tolist() for r in rows), strict=True)), c.kernel)
 
 
 def main() -> None:
@@ -148,7 +123,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200_000)
     parser.add_argument("--python-samples", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3, help="Runs of the timed parts; the median is reported")
-    args = parser.parse_args()
+    args = smoke.parse(parser, samples=20_000, vehicles=50, batch=5_000, python_samples=5_000, repeat=1)
 
     catalog = default_catalog()
     rules = load_rules(catalog)
@@ -242,6 +217,7 @@ def main() -> None:
                 "rules": len(rules),
                 "samples": len(batch),
                 "evaluations": evaluations,
+                "smoke": args.smoke,
             }
         )
     )

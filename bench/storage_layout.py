@@ -12,17 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import time
 
 import numpy as np
-import psycopg
 from psycopg import sql
 
+from bench import smoke
 from telemetry.catalog import default_catalog
 from telemetry.settings import Settings
-from telemetry.storage.db import connect
+from telemetry.storage.db import Conn, connect
 from telemetry.storage.migrate import upgrade
 from telemetry.storage.partitions import PartitionManager
 from telemetry.storage.samples import SampleWriter
@@ -39,9 +38,7 @@ def fleet_data(vehicles: int, moments: int, signals: int, seed: int = 7) -> tupl
     return vid.astype(np.int32), ts.astype(np.int64), sig.astype(np.int16), val
 
 
-async def narrow(
-    conn: psycopg.AsyncConnection, vid: np.ndarray, ts: np.ndarray, sig: np.ndarray, val: np.ndarray
-) -> float:
+async def narrow(conn: Conn, vid: np.ndarray, ts: np.ndarray, sig: np.ndarray, val: np.ndarray) -> float:
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS bench_narrow (vehicle_id int, signal_id int2, ts timestamptz, value float8,"
         " UNIQUE (vehicle_id, signal_id, ts))"
@@ -60,7 +57,7 @@ async def narrow(
 
 
 async def wide(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     writer: SampleWriter,
     vid: np.ndarray,
     ts: np.ndarray,
@@ -97,8 +94,8 @@ async def main() -> None:
     parser.add_argument("--vehicles", type=int, default=2000)
     parser.add_argument("--moments", type=int, default=25)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    settings = Settings(database_schema=os.environ.get("BENCH_SCHEMA", "bench_storage"))
+    args = smoke.parse(parser, vehicles=20, moments=3, repeats=1)
+    settings = Settings(database_schema=smoke.schema("bench_storage"))
     await upgrade(settings)
     catalog = default_catalog()
     writer = SampleWriter(catalog)
@@ -129,6 +126,7 @@ async def main() -> None:
                 "wide_copy_samples_per_s": round(med["wide_copy"]),
                 "write_path_samples_per_s": round(med["ours"]),
                 "wide_over_narrow": round(med["wide_copy"] / med["narrow_copy"], 2),
+                "smoke": args.smoke,
             }
         )
     )

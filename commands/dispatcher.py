@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 import aiomqtt
 import orjson
-import psycopg
 from psycopg import sql
 
 from commands import vehicle_commands
@@ -26,7 +25,7 @@ from crm import entitlements
 from telemetry.errors import ConfigError
 from telemetry.mqtt import make_client, payload_bytes, run_forever
 from telemetry.settings import Settings
-from telemetry.storage.db import connect, schema_name
+from telemetry.storage.db import Conn, connect, schema_name
 from telemetry.timeutil import to_epoch_ms
 from telemetry.topics import COMMAND_ACKS, COMMANDS, parse_vehicle_topic, vehicle_filter, vehicle_topic
 
@@ -94,7 +93,7 @@ class Dispatcher:
                     async for _ in listener.notifies(timeout=TICK_S, stop_after=1):
                         pass
 
-    async def tick(self, conn: psycopg.AsyncConnection, client: aiomqtt.Client) -> int:
+    async def tick(self, conn: Conn, client: aiomqtt.Client) -> int:
         """One round: expire, time out, send what is due. Returns the commands sent."""
         now = datetime.now(UTC)
         async with conn.transaction():

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
-import psycopg
 
 from crm import entitlements
-
-Row = dict[str, object]
+from telemetry.storage.db import Conn, Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +29,7 @@ class Outgoing:
     entitlement_id: int | None
 
 
-async def time_out(conn: psycopg.AsyncConnection, *, now: datetime, retry_base: timedelta, retry_cap: timedelta) -> int:
+async def time_out(conn: Conn, *, now: datetime, retry_base: timedelta, retry_cap: timedelta) -> int:
     """Sent commands whose ack is overdue become timed_out, with the time of the next try."""
     cur = await conn.execute(
         "UPDATE vehicle_commands SET state = 'timed_out', timed_out_at = %(now)s,"
@@ -50,9 +48,7 @@ async def time_out(conn: psycopg.AsyncConnection, *, now: datetime, retry_base: 
     return len(rows)
 
 
-async def claim_due(
-    conn: psycopg.AsyncConnection, *, now: datetime, ack_timeout: timedelta, limit: int
-) -> list[Outgoing]:
+async def claim_due(conn: Conn, *, now: datetime, ack_timeout: timedelta, limit: int) -> list[Outgoing]:
     """Commands to send now: new ones, and timed-out ones whose retry is due or whose vehicle has
     sent telemetry since they timed out. They are marked sent before they go out."""
     cur = await conn.execute(
@@ -74,7 +70,7 @@ async def claim_due(
     return out
 
 
-async def apply_ack(conn: psycopg.AsyncConnection, *, vin: str, payload: bytes) -> str:
+async def apply_ack(conn: Conn, *, vin: str, payload: bytes) -> str:
     """Apply a vehicle's acknowledgement; every ack is recorded with what came of it."""
     command_id = status = reason = None
     try:
@@ -98,7 +94,7 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)[:500]
 
 
-async def _apply(conn: psycopg.AsyncConnection, vin: str, command_id: str, status: str, reason: str | None) -> str:
+async def _apply(conn: Conn, vin: str, command_id: str, status: str, reason: str | None) -> str:
     cur = await conn.execute(
         "SELECT c.id, c.state, c.action, c.entitlement_id, e.state AS entitlement_state FROM vehicle_commands c"
         " JOIN vehicles v ON v.id = c.vehicle_id LEFT JOIN entitlements e ON e.id = c.entitlement_id"
@@ -132,7 +128,7 @@ async def _apply(conn: psycopg.AsyncConnection, vin: str, command_id: str, statu
     return "applied"
 
 
-async def of_vehicle(conn: psycopg.AsyncConnection, *, vehicle_id: int, limit: int = 100) -> list[Row]:
+async def of_vehicle(conn: Conn, *, vehicle_id: int, limit: int = 100) -> list[Row]:
     cur = await conn.execute(
         "SELECT id, entitlement_id, feature_code, action, expires_at, state, attempts, sent_at, timed_out_at,"
         " acked_at, reason, created_at FROM vehicle_commands WHERE vehicle_id = %s ORDER BY created_at DESC LIMIT %s",

@@ -8,10 +8,9 @@ week for warning, a month for info.
 
 from __future__ import annotations
 
-import psycopg
-
 from telemetry.errors import NotFoundError
-from telemetry.storage.alerts import ALERT_COLUMNS, Row, get
+from telemetry.storage.alerts import ALERT_COLUMNS, get
+from telemetry.storage.db import Conn, Row
 
 DUE = (
     "COALESCE((a.evidence->>'projected')::timestamptz, a.first_seen + CASE a.severity"
@@ -26,7 +25,7 @@ SORTS = {
 
 
 async def queue(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     *,
     dealer_id: int,
     states: list[str],
@@ -48,7 +47,7 @@ async def queue(
     return list(await cur.fetchall())
 
 
-async def assign(conn: psycopg.AsyncConnection, *, alert_id: int, to: str | None) -> Row:
+async def assign(conn: Conn, *, alert_id: int, to: str | None) -> Row:
     """Give the alert to an advisor (None: back to the queue)."""
     cur = await conn.execute(
         "UPDATE alerts SET assigned_to = %s, assigned_at = CASE WHEN %s::text IS NULL THEN NULL ELSE now() END,"
@@ -60,7 +59,7 @@ async def assign(conn: psycopg.AsyncConnection, *, alert_id: int, to: str | None
     return await get(conn, alert_id=alert_id)
 
 
-async def add_note(conn: psycopg.AsyncConnection, *, alert_id: int, author: str, text: str) -> Row:
+async def add_note(conn: Conn, *, alert_id: int, author: str, text: str) -> Row:
     await get(conn, alert_id=alert_id)
     cur = await conn.execute(
         "INSERT INTO alert_notes (alert_id, author, text) VALUES (%s, %s, %s)"
@@ -72,7 +71,7 @@ async def add_note(conn: psycopg.AsyncConnection, *, alert_id: int, author: str,
     return row
 
 
-async def notes(conn: psycopg.AsyncConnection, *, alert_id: int) -> list[Row]:
+async def notes(conn: Conn, *, alert_id: int) -> list[Row]:
     cur = await conn.execute(
         "SELECT id, alert_id, author, text, created_at FROM alert_notes WHERE alert_id = %s ORDER BY id", (alert_id,)
     )

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import psycopg
 from psycopg.errors import ForeignKeyViolation
 
 from telemetry.errors import NotFoundError
+from telemetry.storage.db import Conn, Row
 from telemetry.vocabulary import ConsentPurpose
 
 PURPOSES = tuple(ConsentPurpose)
-Row = dict[str, object]
 
 
-async def record(
-    conn: psycopg.AsyncConnection, *, customer_id: int, purpose: str, granted: bool, given_at: datetime, source: str
-) -> Row:
+async def record(conn: Conn, *, customer_id: int, purpose: str, granted: bool, given_at: datetime, source: str) -> Row:
     try:
         cur = await conn.execute(
             "INSERT INTO consents (customer_id, purpose, granted, given_at, source) VALUES (%s, %s, %s, %s, %s)"
@@ -35,7 +32,7 @@ async def record(
     return row
 
 
-async def current(conn: psycopg.AsyncConnection, *, customer_id: int) -> dict[str, Row]:
+async def current(conn: Conn, *, customer_id: int) -> dict[str, Row]:
     """Purpose -> the grant or withdrawal in force; a purpose never asked is absent (not granted)."""
     cur = await conn.execute(
         "SELECT purpose, granted, given_at, source FROM current_consents WHERE customer_id = %s", (customer_id,)
@@ -43,7 +40,7 @@ async def current(conn: psycopg.AsyncConnection, *, customer_id: int) -> dict[st
     return {str(r["purpose"]): r for r in await cur.fetchall()}
 
 
-async def history(conn: psycopg.AsyncConnection, *, customer_id: int) -> list[Row]:
+async def history(conn: Conn, *, customer_id: int) -> list[Row]:
     cur = await conn.execute(
         "SELECT id, customer_id, purpose, granted, given_at, source, recorded_at FROM consents"
         " WHERE customer_id = %s ORDER BY given_at DESC, id DESC",

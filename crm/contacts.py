@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import psycopg
 from psycopg.errors import ForeignKeyViolation
 
 from telemetry.errors import NotFoundError
+from telemetry.storage.db import Conn, Row
 
-Row = dict[str, object]
 _COLUMNS = (
     "k.id, k.customer_id, v.vin, k.dealer_id, k.alert_id, k.channel, k.purpose, k.outcome, k.note, k.contacted_at,"
     " k.by, k.created_at"
@@ -17,7 +16,7 @@ _COLUMNS = (
 
 
 async def record(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     *,
     customer_id: int,
     vehicle_id: int | None,
@@ -43,14 +42,14 @@ async def record(
     return (await _select(conn, "k.id = %s", (row["id"],)))[0]
 
 
-async def of_customer(conn: psycopg.AsyncConnection, *, customer_id: int, limit: int = 200) -> list[Row]:
+async def of_customer(conn: Conn, *, customer_id: int, limit: int = 200) -> list[Row]:
     """The customer's contacts, newest first."""
     return await _select(
         conn, "k.customer_id = %s ORDER BY k.contacted_at DESC, k.id DESC LIMIT %s", (customer_id, limit)
     )
 
 
-async def _select(conn: psycopg.AsyncConnection, where: str, params: tuple[object, ...]) -> list[Row]:
+async def _select(conn: Conn, where: str, params: tuple[object, ...]) -> list[Row]:
     cur = await conn.execute(
         f"SELECT {_COLUMNS} FROM contacts k LEFT JOIN vehicles v ON v.id = k.vehicle_id WHERE {where}", params
     )

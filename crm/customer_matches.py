@@ -13,11 +13,12 @@ through web forms, the showroom and the service desk.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, cast
 
-import psycopg
 from rapidfuzz import fuzz
 
 from crm.contact_data import name_key, postcode_key
+from telemetry.storage.db import Conn
 
 NAME_SIMILARITY = 90.0
 MAX_CANDIDATES = 500
@@ -34,8 +35,8 @@ def likeness(a: Mapping[str, object], b: Mapping[str, object]) -> tuple[list[str
     if a["phone"] is not None and a["phone"] == b["phone"]:
         reasons.append("same phone")
         score = max(score, 0.95)
-    code = postcode_key(a["postcode"])  # type: ignore[arg-type]
-    if code is not None and postcode_key(b["postcode"]) == code:  # type: ignore[arg-type]
+    code = postcode_key(cast(str | None, a["postcode"]))
+    if code is not None and postcode_key(cast(str | None, b["postcode"])) == code:
         similarity = fuzz.token_sort_ratio(name_key(str(a["name"])), name_key(str(b["name"])))
         if similarity >= NAME_SIMILARITY:
             reasons.append(f"similar name at the same postcode ({similarity:.0f} %)")
@@ -48,7 +49,7 @@ _LIVE = "merged_into IS NULL AND erased_at IS NULL"
 
 
 async def probable_duplicates(
-    conn: psycopg.AsyncConnection, *, name: str, email: str | None, phone: str | None, postcode: str | None
+    conn: Conn, *, name: str, email: str | None, phone: str | None, postcode: str | None
 ) -> list[dict[str, object]]:
     """Existing customers that are probably this person, best first, each with its reasons."""
     wanted = {"name": name, "email": email, "phone": phone, "postcode": postcode}
@@ -64,11 +65,11 @@ async def probable_duplicates(
         if reasons:
             found.append({"customer_id": row["id"], "name": row["name"], "dealer_id": row["dealer_id"],
                           "reasons": reasons, "score": score})  # fmt: skip
-    return sorted(found, key=lambda c: -float(c["score"]))  # type: ignore[arg-type]
+    return sorted(found, key=lambda c: -float(c["score"]))
 
 
 async def duplicate_pairs(
-    conn: psycopg.AsyncConnection, *, dealer_id: int | None, min_score: float, limit: int
+    conn: Conn, *, dealer_id: int | None, min_score: float, limit: int
 ) -> list[dict[str, object]]:
     """Merge proposals: pairs of live customers that are probably one person, best first. With
     `dealer_id`, pairs where at least one record is that dealer's. Pairs are found through the
@@ -91,5 +92,5 @@ async def duplicate_pairs(
         reasons, score = likeness(a, b)
         if reasons and score >= min_score:
             pairs.append({"customers": [a, b], "reasons": reasons, "score": score})
-    pairs.sort(key=lambda p: (-float(p["score"]), p["customers"][0]["id"]))  # type: ignore[index]
+    pairs.sort(key=lambda p: (-cast(float, p["score"]), cast(list[dict[str, Any]], p["customers"])[0]["id"]))
     return pairs[:limit]

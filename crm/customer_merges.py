@@ -10,15 +10,14 @@ was changed since the merge: a vehicle sold on, a field edited.
 
 from __future__ import annotations
 
-import psycopg
 from psycopg import sql
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 
 from crm.customer_matches import likeness
 from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
+from telemetry.storage.db import Conn, Row
 
-Row = dict[str, object]
 FIELDS = ("kind", "name", "email", "phone", "postcode")
 # (table, customer column): what belongs to a customer and moves with a merge
 MOVABLE = (
@@ -38,9 +37,7 @@ _MERGE_COLUMNS = (
 )
 
 
-async def merge(
-    conn: psycopg.AsyncConnection, *, golden_id: int, source_id: int, by: str, prefer_source: list[str]
-) -> Row:
+async def merge(conn: Conn, *, golden_id: int, source_id: int, by: str, prefer_source: list[str]) -> Row:
     if golden_id == source_id:
         raise InvalidRequestError("a customer cannot be merged into itself")
     cur = await conn.execute(
@@ -99,7 +96,7 @@ async def merge(
     return row
 
 
-async def unmerge(conn: psycopg.AsyncConnection, *, golden_id: int, merge_id: int, by: str) -> Row:
+async def unmerge(conn: Conn, *, golden_id: int, merge_id: int, by: str) -> Row:
     cur = await conn.execute(
         f"SELECT {_MERGE_COLUMNS} FROM customer_merges WHERE id = %s AND golden_id = %s FOR UPDATE",
         (merge_id, golden_id),
@@ -114,8 +111,8 @@ async def unmerge(conn: psycopg.AsyncConnection, *, golden_id: int, merge_id: in
     assert golden is not None
     if golden["merged_into"] is not None:
         raise ConflictError(f"customer {golden_id} was merged into {golden['merged_into']} since; undo that first")
-    moved: dict[str, list[int]] = m["moved"]  # type: ignore[assignment]
-    source_id = int(m["source_id"])  # type: ignore[call-overload]
+    moved: dict[str, list[int]] = m["moved"]
+    source_id = int(m["source_id"])
     try:
         for table, column in MOVABLE:
             await conn.execute(
@@ -126,8 +123,8 @@ async def unmerge(conn: psycopg.AsyncConnection, *, golden_id: int, merge_id: in
             )
     except UniqueViolation as exc:
         raise ConflictError(f"cannot undo merge {merge_id}: {exc.diag.message_primary}") from exc
-    before: dict[str, object] = m["golden_before"]  # type: ignore[assignment]
-    after: dict[str, object] = m["golden_after"]  # type: ignore[assignment]
+    before: dict[str, object] = m["golden_before"]
+    after: dict[str, object] = m["golden_after"]
     for field, value in before.items():  # put back what the merge set and nobody changed since
         await conn.execute(
             sql.SQL("UPDATE customers SET {f} = %s WHERE id = %s AND {f} IS NOT DISTINCT FROM %s").format(
@@ -145,7 +142,7 @@ async def unmerge(conn: psycopg.AsyncConnection, *, golden_id: int, merge_id: in
     return row
 
 
-async def history(conn: psycopg.AsyncConnection, *, customer_id: int) -> list[Row]:
+async def history(conn: Conn, *, customer_id: int) -> list[Row]:
     """Merges the customer took part in (as golden or source record), newest first."""
     cur = await conn.execute(
         f"SELECT {_MERGE_COLUMNS} FROM customer_merges WHERE golden_id = %s OR source_id = %s ORDER BY id DESC",
@@ -154,7 +151,7 @@ async def history(conn: psycopg.AsyncConnection, *, customer_id: int) -> list[Ro
     return list(await cur.fetchall())
 
 
-async def sources(conn: psycopg.AsyncConnection, *, golden_id: int) -> list[Row]:
+async def sources(conn: Conn, *, golden_id: int) -> list[Row]:
     """The source records behind the golden record, as they were, with when and why they merged."""
     cur = await conn.execute(
         "SELECT c.id AS customer_id, c.kind, c.name, c.email, c.phone, c.postcode, c.dealer_id, c.created_at,"

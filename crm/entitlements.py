@@ -7,14 +7,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import psycopg
 from psycopg import sql
 from psycopg.errors import UniqueViolation
 
 from telemetry.errors import ConflictError, NotFoundError
+from telemetry.storage.db import Conn, Row
 from webhooks import outbox
 
-Row = dict[str, object]
 FEATURE_COLUMNS = (
     "code, name, description, models, min_software_version, requires_hardware, conflicts_with, price_model,"
     " price, currency, trial_days, created_at"
@@ -27,7 +26,7 @@ _ENTITLEMENT_COLUMNS = (
 )
 
 
-async def create_feature(conn: psycopg.AsyncConnection, **values: object) -> Row:
+async def create_feature(conn: Conn, **values: object) -> Row:
     try:
         cur = await conn.execute(
             sql.SQL("INSERT INTO features ({}) VALUES ({}) RETURNING " + FEATURE_COLUMNS).format(
@@ -42,12 +41,12 @@ async def create_feature(conn: psycopg.AsyncConnection, **values: object) -> Row
     return row
 
 
-async def list_features(conn: psycopg.AsyncConnection) -> list[Row]:
+async def list_features(conn: Conn) -> list[Row]:
     cur = await conn.execute(f"SELECT {FEATURE_COLUMNS} FROM features ORDER BY code")
     return list(await cur.fetchall())
 
 
-async def get_feature(conn: psycopg.AsyncConnection, *, code: str) -> Row:
+async def get_feature(conn: Conn, *, code: str) -> Row:
     cur = await conn.execute(f"SELECT {FEATURE_COLUMNS} FROM features WHERE code = %s", (code,))
     row = await cur.fetchone()
     if row is None:
@@ -55,7 +54,7 @@ async def get_feature(conn: psycopg.AsyncConnection, *, code: str) -> Row:
     return row
 
 
-async def of_vehicle(conn: psycopg.AsyncConnection, *, vehicle_id: int) -> list[Row]:
+async def of_vehicle(conn: Conn, *, vehicle_id: int) -> list[Row]:
     """The vehicle's entitlements, live ones first, then newest first."""
     cur = await conn.execute(
         f"SELECT {_ENTITLEMENT_COLUMNS} FROM entitlements e JOIN vehicles v ON v.id = e.vehicle_id"
@@ -65,7 +64,7 @@ async def of_vehicle(conn: psycopg.AsyncConnection, *, vehicle_id: int) -> list[
     return list(await cur.fetchall())
 
 
-async def get(conn: psycopg.AsyncConnection, *, entitlement_id: int) -> Row:
+async def get(conn: Conn, *, entitlement_id: int) -> Row:
     cur = await conn.execute(
         f"SELECT {_ENTITLEMENT_COLUMNS} FROM entitlements e JOIN vehicles v ON v.id = e.vehicle_id WHERE e.id = %s",
         (entitlement_id,),
@@ -76,13 +75,13 @@ async def get(conn: psycopg.AsyncConnection, *, entitlement_id: int) -> Row:
     return row
 
 
-async def by_idempotency_key(conn: psycopg.AsyncConnection, *, key: str) -> Row | None:
+async def by_idempotency_key(conn: Conn, *, key: str) -> Row | None:
     cur = await conn.execute("SELECT id FROM entitlements WHERE idempotency_key = %s", (key,))
     row = await cur.fetchone()
     return None if row is None else await get(conn, entitlement_id=int(row["id"]))
 
 
-async def vehicle_history(conn: psycopg.AsyncConnection, *, vehicle_id: int) -> tuple[set[str], set[str]]:
+async def vehicle_history(conn: Conn, *, vehicle_id: int) -> tuple[set[str], set[str]]:
     """(options pending or active, options the vehicle has ever had a trial of)."""
     cur = await conn.execute("SELECT feature_code, state, kind FROM entitlements WHERE vehicle_id = %s", (vehicle_id,))
     rows = await cur.fetchall()
@@ -92,7 +91,7 @@ async def vehicle_history(conn: psycopg.AsyncConnection, *, vehicle_id: int) -> 
 
 
 async def grant(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     *,
     vehicle_id: int,
     feature_code: str,
@@ -123,7 +122,7 @@ async def grant(
     return await get(conn, entitlement_id=entitlement_id)
 
 
-async def queue_command(conn: psycopg.AsyncConnection, entitlement_id: int, action: str) -> str:
+async def queue_command(conn: Conn, entitlement_id: int, action: str) -> str:
     """Queue an enable or disable for the vehicle; an older command of the entitlement not yet
     answered is superseded (the vehicle acts on the newest)."""
     await conn.execute(
@@ -142,7 +141,7 @@ async def queue_command(conn: psycopg.AsyncConnection, entitlement_id: int, acti
     return command_id
 
 
-async def log(conn: psycopg.AsyncConnection, entitlement_id: int, event: str, detail: str, by: str) -> None:
+async def log(conn: Conn, entitlement_id: int, event: str, detail: str, by: str) -> None:
     """The audit log and the CRM event, in the caller's transaction."""
     await conn.execute(
         "INSERT INTO entitlement_events (entitlement_id, event, detail, by) VALUES (%s, %s, %s, %s)",
@@ -160,9 +159,7 @@ async def log(conn: psycopg.AsyncConnection, entitlement_id: int, event: str, de
     await outbox.enqueue(conn, event_type=f"activation.{event}", vehicle_id=int(e["vehicle_id"]), data=data)
 
 
-async def set_state(
-    conn: psycopg.AsyncConnection, entitlement_id: int, state: str, *, ended_reason: str | None = None
-) -> None:
+async def set_state(conn: Conn, entitlement_id: int, state: str, *, ended_reason: str | None = None) -> None:
     await conn.execute(
         "UPDATE entitlements SET state = %s, ended_reason = COALESCE(%s, ended_reason), updated_at = now()"
         " WHERE id = %s",
@@ -170,7 +167,7 @@ async def set_state(
     )
 
 
-async def live_one(conn: psycopg.AsyncConnection, *, vehicle_id: int, feature_code: str) -> Row:
+async def live_one(conn: Conn, *, vehicle_id: int, feature_code: str) -> Row:
     cur = await conn.execute(
         "SELECT id, state, kind, ends_at FROM entitlements WHERE vehicle_id = %s AND feature_code = %s"
         " AND state IN ('pending', 'active') FOR UPDATE",
@@ -182,7 +179,7 @@ async def live_one(conn: psycopg.AsyncConnection, *, vehicle_id: int, feature_co
     return row
 
 
-async def end(conn: psycopg.AsyncConnection, *, entitlement_id: int, event: str, reason: str, by: str) -> Row:
+async def end(conn: Conn, *, entitlement_id: int, event: str, reason: str, by: str) -> Row:
     """Close the entitlement and queue the disable command (expiry, or an OEM's deactivation)."""
     await set_state(conn, entitlement_id, "ended", ended_reason=reason)
     await log(conn, entitlement_id, event, reason, by)
@@ -190,7 +187,7 @@ async def end(conn: psycopg.AsyncConnection, *, entitlement_id: int, event: str,
     return await get(conn, entitlement_id=entitlement_id)
 
 
-async def extend(conn: psycopg.AsyncConnection, *, entitlement_id: int, until: datetime, by: str) -> Row:
+async def extend(conn: Conn, *, entitlement_id: int, until: datetime, by: str) -> Row:
     """A renewal: the new end, and an enable command carrying it to the vehicle."""
     await conn.execute(
         "UPDATE entitlements SET ends_at = %s, updated_at = now() WHERE id = %s", (until, entitlement_id)
@@ -200,7 +197,7 @@ async def extend(conn: psycopg.AsyncConnection, *, entitlement_id: int, until: d
     return await get(conn, entitlement_id=entitlement_id)
 
 
-async def expire_due(conn: psycopg.AsyncConnection, *, now: datetime, by: str = "scheduler") -> list[int]:
+async def expire_due(conn: Conn, *, now: datetime, by: str = "scheduler") -> list[int]:
     """End the active entitlements whose time is up; returns their ids."""
     cur = await conn.execute(
         "SELECT id, kind FROM entitlements WHERE state IN ('active', 'pending') AND ends_at <= %s"
@@ -214,7 +211,7 @@ async def expire_due(conn: psycopg.AsyncConnection, *, now: datetime, by: str = 
     return ended
 
 
-async def events_of_customer(conn: psycopg.AsyncConnection, *, customer_id: int, limit: int) -> list[Row]:
+async def events_of_customer(conn: Conn, *, customer_id: int, limit: int) -> list[Row]:
     """Audit events of the entitlements on the customer's vehicles, newest first (the timeline)."""
     cur = await conn.execute(
         "SELECT x.id, x.at, x.event, x.detail, x.by, e.feature_code, v.vin FROM entitlement_events x"
@@ -225,7 +222,7 @@ async def events_of_customer(conn: psycopg.AsyncConnection, *, customer_id: int,
     return list(await cur.fetchall())
 
 
-async def events(conn: psycopg.AsyncConnection, *, entitlement_id: int) -> list[Row]:
+async def events(conn: Conn, *, entitlement_id: int) -> list[Row]:
     cur = await conn.execute(
         "SELECT id, at, event, detail, by FROM entitlement_events WHERE entitlement_id = %s ORDER BY id",
         (entitlement_id,),

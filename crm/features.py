@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
+from typing import cast
 
 KINDS = ("purchase", "subscription", "trial")
 
@@ -36,7 +37,8 @@ def ineligibility(
             return f"{code} needs software {wanted} or newer, and the vehicle's software version is not known"
         if version(str(have)) < version(str(wanted)):
             return f"{code} needs software {wanted} or newer; the vehicle runs {have}"
-    missing = [h for h in feature["requires_hardware"] if h not in vehicle["hardware"]]  # type: ignore[attr-defined]
+    fitted = cast(list[str], vehicle["hardware"])
+    missing = [h for h in cast(list[str], feature["requires_hardware"]) if h not in fitted]
     if missing:
         return f"{code} needs hardware the vehicle lacks: {', '.join(missing)}"
     if code in live:
@@ -64,7 +66,7 @@ def _kind_problem(feature: Mapping[str, object], kind: str, trials_had: Collecti
 def ends_at(feature: Mapping[str, object], kind: str, starts_at: datetime, periods: int = 1) -> datetime | None:
     """A trial runs its days; a subscription `periods` months or years; a purchase for good."""
     if kind == "trial":
-        return starts_at + timedelta(days=int(feature["trial_days"]))  # type: ignore[call-overload]
+        return starts_at + timedelta(days=int(cast(int, feature["trial_days"])))
     if kind == "subscription":
         months = periods * (12 if feature["price_model"] == "yearly" else 1)
         return add_months(starts_at, months)

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 
-import psycopg
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
 from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
+from telemetry.storage.db import Conn, Row
 
-Row = dict[str, object]
 _MEMBER_COLUMNS = "m.id, m.household_id, m.customer_id, c.name AS customer_name, m.role, m.start_on, m.end_on"
 
 
-async def create(conn: psycopg.AsyncConnection, *, name: str, dealer_id: int | None) -> Row:
+async def create(conn: Conn, *, name: str, dealer_id: int | None) -> Row:
     try:
         cur = await conn.execute(
             "INSERT INTO households (name, dealer_id) VALUES (%s, %s) RETURNING id, name, dealer_id, created_at",
@@ -27,7 +26,7 @@ async def create(conn: psycopg.AsyncConnection, *, name: str, dealer_id: int | N
     return row
 
 
-async def get(conn: psycopg.AsyncConnection, *, household_id: int) -> Row:
+async def get(conn: Conn, *, household_id: int) -> Row:
     """The household with all its memberships, current ones first."""
     cur = await conn.execute("SELECT id, name, dealer_id, created_at FROM households WHERE id = %s", (household_id,))
     row = await cur.fetchone()
@@ -41,9 +40,7 @@ async def get(conn: psycopg.AsyncConnection, *, household_id: int) -> Row:
     return {**row, "members": list(await cur.fetchall())}
 
 
-async def add_member(
-    conn: psycopg.AsyncConnection, *, household_id: int, customer_id: int, role: str, start_on: date
-) -> Row:
+async def add_member(conn: Conn, *, household_id: int, customer_id: int, role: str, start_on: date) -> Row:
     try:
         cur = await conn.execute(
             "INSERT INTO household_members (household_id, customer_id, role, start_on) VALUES (%s, %s, %s, %s)"
@@ -61,7 +58,7 @@ async def add_member(
     return await _member(conn, int(row["id"]))
 
 
-async def end_membership(conn: psycopg.AsyncConnection, *, household_id: int, member_id: int, end_on: date) -> Row:
+async def end_membership(conn: Conn, *, household_id: int, member_id: int, end_on: date) -> Row:
     cur = await conn.execute(
         "SELECT start_on, end_on FROM household_members WHERE id = %s AND household_id = %s",
         (member_id, household_id),
@@ -77,7 +74,7 @@ async def end_membership(conn: psycopg.AsyncConnection, *, household_id: int, me
     return await _member(conn, member_id)
 
 
-async def _member(conn: psycopg.AsyncConnection, member_id: int) -> Row:
+async def _member(conn: Conn, member_id: int) -> Row:
     cur = await conn.execute(
         f"SELECT {_MEMBER_COLUMNS} FROM household_members m JOIN customers c ON c.id = m.customer_id WHERE m.id = %s",
         (member_id,),
@@ -87,7 +84,7 @@ async def _member(conn: psycopg.AsyncConnection, member_id: int) -> Row:
     return row
 
 
-async def current_of(conn: psycopg.AsyncConnection, *, customer_id: int) -> Row | None:
+async def current_of(conn: Conn, *, customer_id: int) -> Row | None:
     """The customer's current household, with its members, or None."""
     cur = await conn.execute(
         "SELECT household_id FROM household_members WHERE customer_id = %s AND end_on IS NULL", (customer_id,)
@@ -96,7 +93,7 @@ async def current_of(conn: psycopg.AsyncConnection, *, customer_id: int) -> Row 
     return None if row is None else await get(conn, household_id=int(row["household_id"]))
 
 
-async def housemates(conn: psycopg.AsyncConnection, *, customer_ids: list[int]) -> dict[int, list[int]]:
+async def housemates(conn: Conn, *, customer_ids: list[int]) -> dict[int, list[int]]:
     """Customer -> every customer of their current household (themselves included; alone: [self])."""
     cur = await conn.execute(
         "SELECT me.customer_id AS me, m.customer_id AS mate FROM household_members me"

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-import psycopg
 from psycopg.errors import UniqueViolation
 
 from telemetry.errors import ConflictError, NotFoundError
+from telemetry.storage.db import Conn, Row
 
-Row = dict[str, object]
 _COLUMNS = "r.id, r.code, r.title, r.description, r.make, r.models, r.model_year_from, r.model_year_to, r.issued_on"
 _CONCERNS = (
     "(EXISTS (SELECT 1 FROM recall_vins rv WHERE rv.recall_id = r.id AND rv.vin = v.vin)"
@@ -20,7 +19,7 @@ _CONCERNS = (
 
 
 async def create(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     *,
     code: str,
     title: str,
@@ -51,7 +50,7 @@ async def create(
     return await _with_counts(conn, row)
 
 
-async def get_by_code(conn: psycopg.AsyncConnection, *, code: str) -> Row:
+async def get_by_code(conn: Conn, *, code: str) -> Row:
     cur = await conn.execute(f"SELECT {_COLUMNS} FROM recalls r WHERE r.code = %s", (code,))
     row = await cur.fetchone()
     if row is None:
@@ -59,7 +58,7 @@ async def get_by_code(conn: psycopg.AsyncConnection, *, code: str) -> Row:
     return await _with_counts(conn, row)
 
 
-async def _with_counts(conn: psycopg.AsyncConnection, recall: Row) -> Row:
+async def _with_counts(conn: Conn, recall: Row) -> Row:
     """How many registered vehicles it concerns, and how many of them have had it done."""
     cur = await conn.execute(
         f"SELECT count(*) AS vehicles, count(*) FILTER (WHERE EXISTS (SELECT 1 FROM service_events s"
@@ -72,7 +71,7 @@ async def _with_counts(conn: psycopg.AsyncConnection, recall: Row) -> Row:
     return {**recall, **counts}
 
 
-async def open_for(conn: psycopg.AsyncConnection, *, vehicle_ids: list[int]) -> dict[int, list[Row]]:
+async def open_for(conn: Conn, *, vehicle_ids: list[int]) -> dict[int, list[Row]]:
     """Vehicle id -> its open recalls, oldest first."""
     cur = await conn.execute(
         f"SELECT v.id AS vehicle_id, {_COLUMNS} FROM vehicles v JOIN recalls r ON {_CONCERNS}"

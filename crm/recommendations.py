@@ -13,19 +13,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
-import psycopg
-
 from crm import alert_queue, entitlements, features, households, recalls
 from crm.contact_pressure import PURPOSES, Facts, Policy, allowed, evaluate
 from telemetry.storage import offers
+from telemetry.storage.db import Conn, Row
 from telemetry.vocabulary import WORKING_STATES
 
-Row = dict[str, object]
 
-
-async def for_dealer(
-    conn: psycopg.AsyncConnection, *, dealer_id: int, today: date, policy: Policy, warranty_offer_days: int
-) -> list[Row]:
+async def for_dealer(conn: Conn, *, dealer_id: int, today: date, policy: Policy, warranty_offer_days: int) -> list[Row]:
     cur = await conn.execute(
         "SELECT v.id, v.vin, v.model, v.software_version, v.hardware, v.warranty_end, c.id AS customer_id,"
         " c.name AS customer_name"
@@ -55,7 +50,7 @@ async def for_dealer(
 
 
 async def _reasons(
-    conn: psycopg.AsyncConnection, dealer_id: int, vehicles: dict[int, Row], today: date, warranty_offer_days: int
+    conn: Conn, dealer_id: int, vehicles: dict[int, Row], today: date, warranty_offer_days: int
 ) -> dict[int, list[Row]]:
     by_vin = {str(v["vin"]): vid for vid, v in vehicles.items()}
     found: dict[int, list[Row]] = defaultdict(list)
@@ -71,7 +66,7 @@ async def _reasons(
         for r in open_recalls:
             found[vid].append({
                 "kind": "recall", "purpose": "safety", "summary": f"open recall {r['code']}: {r['title']}",
-                "due_at": _start_of(r["issued_on"]), "alert_id": None, "offer_id": None,  # type: ignore[arg-type]
+                "due_at": _start_of(r["issued_on"]), "alert_id": None, "offer_id": None,
             })  # fmt: skip
     horizon = today + timedelta(days=warranty_offer_days)
     for vid, v in vehicles.items():
@@ -91,9 +86,7 @@ async def _reasons(
     return dict(found)
 
 
-async def _trial_offers(
-    conn: psycopg.AsyncConnection, vehicles: dict[int, Row], by_vin: dict[str, int]
-) -> list[tuple[int, Row]]:
+async def _trial_offers(conn: Conn, vehicles: dict[int, Row], by_vin: dict[str, int]) -> list[tuple[int, Row]]:
     """Open usage offers whose option is in the catalog and which the vehicle may have a trial of."""
     open_offers = await offers.of_vehicles(conn, vehicle_ids=list(vehicles), states=["open"])
     catalog = {str(f["code"]): f for f in await entitlements.list_features(conn)}
@@ -113,11 +106,9 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), UTC)
 
 
-async def _facts(
-    conn: psycopg.AsyncConnection, vehicles: dict[int, Row], today: date, policy: Policy
-) -> dict[int, Facts]:
+async def _facts(conn: Conn, vehicles: dict[int, Row], today: date, policy: Policy) -> dict[int, Facts]:
     vids = list(vehicles)
-    customers = sorted({int(v["customer_id"]) for v in vehicles.values()})  # type: ignore[call-overload]
+    customers = sorted({int(v["customer_id"]) for v in vehicles.values()})
     cur = await conn.execute(
         "SELECT customer_id, purpose FROM current_consents WHERE customer_id = ANY(%s) AND granted", (customers,)
     )
@@ -148,7 +139,7 @@ async def _facts(
     last_contact = {(r["customer_id"], r["vehicle_id"]): r["last"].date() for r in await cur.fetchall()}
     facts = {}
     for vid, v in vehicles.items():
-        cid = int(v["customer_id"])  # type: ignore[call-overload]
+        cid = int(v["customer_id"])
         facts[vid] = Facts(
             today=today,
             consents=frozenset(consents[cid]),

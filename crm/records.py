@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import psycopg
 from psycopg import sql
 from psycopg.errors import CheckViolation, ForeignKeyViolation, UniqueViolation
 
 from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
+from telemetry.storage.db import Conn, Row
 
-Row = dict[str, object]
 VEHICLE_FIELDS = (
     "vin", "make", "model", "model_year", "powertrain", "owner_customer_id", "dealer_id", "vss_version",
     "delivered_on", "registration", "warranty_start", "warranty_end", "preferred_dealer_id", "software_version",
@@ -19,7 +18,7 @@ _BRANCH_COLUMNS = "id, dealer_id, code, name, city, postcode, created_at"
 _VEHICLE_COLUMNS = "id, " + ", ".join(VEHICLE_FIELDS) + ", created_at"
 
 
-async def create_dealer(conn: psycopg.AsyncConnection, *, code: str, name: str) -> Row:
+async def create_dealer(conn: Conn, *, code: str, name: str) -> Row:
     try:
         cur = await conn.execute(
             "INSERT INTO dealers (code, name) VALUES (%s, %s) RETURNING id, code, name, created_at", (code, name)
@@ -31,7 +30,7 @@ async def create_dealer(conn: psycopg.AsyncConnection, *, code: str, name: str) 
     return row
 
 
-async def get_dealer(conn: psycopg.AsyncConnection, *, dealer_id: int) -> Row:
+async def get_dealer(conn: Conn, *, dealer_id: int) -> Row:
     cur = await conn.execute("SELECT id, code, name, created_at FROM dealers WHERE id = %s", (dealer_id,))
     row = await cur.fetchone()
     if row is None:
@@ -39,13 +38,13 @@ async def get_dealer(conn: psycopg.AsyncConnection, *, dealer_id: int) -> Row:
     return row
 
 
-async def list_dealers(conn: psycopg.AsyncConnection) -> list[Row]:
+async def list_dealers(conn: Conn) -> list[Row]:
     cur = await conn.execute("SELECT id, code, name, created_at FROM dealers ORDER BY id")
     return list(await cur.fetchall())
 
 
 async def create_branch(
-    conn: psycopg.AsyncConnection, *, dealer_id: int, code: str, name: str, city: str | None, postcode: str | None
+    conn: Conn, *, dealer_id: int, code: str, name: str, city: str | None, postcode: str | None
 ) -> Row:
     try:
         cur = await conn.execute(
@@ -62,7 +61,7 @@ async def create_branch(
     return row
 
 
-async def get_branch(conn: psycopg.AsyncConnection, *, branch_id: int) -> Row:
+async def get_branch(conn: Conn, *, branch_id: int) -> Row:
     cur = await conn.execute(f"SELECT {_BRANCH_COLUMNS} FROM dealer_branches WHERE id = %s", (branch_id,))
     row = await cur.fetchone()
     if row is None:
@@ -70,7 +69,7 @@ async def get_branch(conn: psycopg.AsyncConnection, *, branch_id: int) -> Row:
     return row
 
 
-async def branches(conn: psycopg.AsyncConnection, *, dealer_id: int) -> list[Row]:
+async def branches(conn: Conn, *, dealer_id: int) -> list[Row]:
     cur = await conn.execute(
         f"SELECT {_BRANCH_COLUMNS} FROM dealer_branches WHERE dealer_id = %s ORDER BY code", (dealer_id,)
     )
@@ -78,7 +77,7 @@ async def branches(conn: psycopg.AsyncConnection, *, dealer_id: int) -> list[Row
 
 
 async def create_customer(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     *,
     kind: str,
     name: str,
@@ -100,7 +99,7 @@ async def create_customer(
     return row
 
 
-async def get_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> Row:
+async def get_customer(conn: Conn, *, customer_id: int) -> Row:
     cur = await conn.execute(
         f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = %s",
         (customer_id,),
@@ -111,7 +110,7 @@ async def get_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> Ro
     return row
 
 
-async def customer_dealers(conn: psycopg.AsyncConnection, *, customer_id: int) -> set[int]:
+async def customer_dealers(conn: Conn, *, customer_id: int) -> set[int]:
     """The dealers of the customer's record and of every source record merged into it."""
     cur = await conn.execute(
         "WITH RECURSIVE behind AS (SELECT id, dealer_id FROM customers WHERE id = %s"
@@ -122,7 +121,7 @@ async def customer_dealers(conn: psycopg.AsyncConnection, *, customer_id: int) -
     return {int(r["dealer_id"]) for r in await cur.fetchall()}
 
 
-async def create_vehicle(conn: psycopg.AsyncConnection, **values: object) -> Row:
+async def create_vehicle(conn: Conn, **values: object) -> Row:
     """Insert a vehicle; `values` are columns of VEHICLE_FIELDS (those omitted take their default)."""
     names = [n for n in VEHICLE_FIELDS if n in values]
     try:
@@ -143,7 +142,7 @@ async def create_vehicle(conn: psycopg.AsyncConnection, **values: object) -> Row
     return row
 
 
-async def update_vehicle(conn: psycopg.AsyncConnection, *, vin: str, changes: dict[str, object]) -> Row:
+async def update_vehicle(conn: Conn, *, vin: str, changes: dict[str, object]) -> Row:
     """Change some of the vehicle's registration fields (owner, dealers, registration, warranty)."""
     if not changes:
         return await get_vehicle(conn, vin=vin)
@@ -165,7 +164,7 @@ async def update_vehicle(conn: psycopg.AsyncConnection, *, vin: str, changes: di
     return row
 
 
-async def get_vehicle(conn: psycopg.AsyncConnection, *, vin: str) -> Row:
+async def get_vehicle(conn: Conn, *, vin: str) -> Row:
     cur = await conn.execute(f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE vin = %s", (vin,))
     row = await cur.fetchone()
     if row is None:
@@ -173,14 +172,14 @@ async def get_vehicle(conn: psycopg.AsyncConnection, *, vin: str) -> Row:
     return row
 
 
-async def vehicles_of_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> list[Row]:
+async def vehicles_of_customer(conn: Conn, *, customer_id: int) -> list[Row]:
     cur = await conn.execute(
         f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE owner_customer_id = %s ORDER BY id", (customer_id,)
     )
     return list(await cur.fetchall())
 
 
-async def erase_customer(conn: psycopg.AsyncConnection, *, customer_id: int) -> list[str]:
+async def erase_customer(conn: Conn, *, customer_id: int) -> list[str]:
     """Remove the customer's personal data, and that of the source records merged into it: names
     pseudonymised, contact data and consents gone, vehicles unlinked (their telemetry no longer
     points at a person). Service history and alerts belong to the vehicles and stay, as invoices

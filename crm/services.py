@@ -7,16 +7,16 @@ services by polling for ids above the last one they saw.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
-import psycopg
 from psycopg import sql
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 from psycopg.types.json import Jsonb
 
 from crm.service_import import LineError, ServiceLine
 from telemetry.errors import ConflictError, NotFoundError
+from telemetry.storage.db import Conn, Row
 
-Row = dict[str, object]
 SERVICE_FIELDS = (
     "performed_at", "odometer_km", "kind", "dealer_id", "description", "branch_id", "operations", "parts",
     "amount", "currency", "invoice_number", "recall_id",
@@ -24,7 +24,7 @@ SERVICE_FIELDS = (
 _COLUMNS = "id, vehicle_id, " + ", ".join(SERVICE_FIELDS) + ", created_at"
 
 
-async def record(conn: psycopg.AsyncConnection, *, vehicle_id: int, **values: object) -> Row:
+async def record(conn: Conn, *, vehicle_id: int, **values: object) -> Row:
     """Record one visit; `values` are columns of SERVICE_FIELDS. An invoice number is recorded
     once per dealer (ConflictError the second time)."""
     values = {**values, "parts": Jsonb(values.get("parts") or [])}
@@ -47,7 +47,7 @@ async def record(conn: psycopg.AsyncConnection, *, vehicle_id: int, **values: ob
     return row
 
 
-async def history(conn: psycopg.AsyncConnection, *, vehicle_id: int) -> list[Row]:
+async def history(conn: Conn, *, vehicle_id: int) -> list[Row]:
     """The vehicle's services, newest first."""
     cur = await conn.execute(
         f"SELECT {_COLUMNS} FROM service_events WHERE vehicle_id = %s ORDER BY performed_at DESC, id DESC",
@@ -57,7 +57,7 @@ async def history(conn: psycopg.AsyncConnection, *, vehicle_id: int) -> list[Row
 
 
 async def import_lines(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     *,
     dealer_id: int,
     lines: list[ServiceLine | LineError],
@@ -101,7 +101,11 @@ async def import_lines(
             imported += 1
         except ConflictError:
             already += 1
-    return {"imported": imported, "already_recorded": already, "errors": sorted(errors, key=lambda e: e["line"])}
+    return {
+        "imported": imported,
+        "already_recorded": already,
+        "errors": sorted(errors, key=lambda e: cast(int, e["line"])),
+    }
 
 
 _LINE_FIELDS = (

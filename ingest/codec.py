@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import orjson
@@ -256,7 +257,9 @@ class BatchBuilder:
         self._msg.append(msg)
         self._ts.append(ts)
         self._sig.append(res.signal.id)
-        self._raw.append(float(value) if not isinstance(value, int) or abs(value) < 2**63 else float("inf"))
+        self._raw.append(
+            float(cast(float, value)) if not isinstance(value, int) or abs(value) < 2**63 else float("inf")
+        )
         self._scale.append(res.scale)
         self._offset.append(res.offset)
         self._sent.append(path)

@@ -54,4 +54,5 @@ def _epoch_ms(column: pa.ChunkedArray) -> list[object]:
         column = pc.cast(column.cast(pa.timestamp(column.type.unit)), pa.timestamp("ms")).cast(pa.int64())
     elif not pa.types.is_integer(column.type):
         raise pa.ArrowInvalid(f"'ts' must be int64 epoch milliseconds or a timestamp, got {column.type}")
-    return column.cast(pa.int64()).to_pylist()
+    millis: list[object] = column.cast(pa.int64()).to_pylist()
+    return millis

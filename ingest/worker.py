@@ -25,7 +25,7 @@ from telemetry.catalog import Catalog, default_catalog
 from telemetry.mqtt import Backoff, ack, make_client, payload_bytes, run_forever
 from telemetry.settings import Settings
 from telemetry.storage import deadletters, fleet
-from telemetry.storage.db import connect
+from telemetry.storage.db import Conn, connect
 from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.samples import SampleWriter
 from telemetry.timeutil import MS_PER_DAY, now_ms
@@ -48,7 +48,7 @@ class IngestWorker:
         self.vehicles: dict[str, tuple[int, int]] = {}
         self.highest_seq: dict[int, int | None] = {}  # per vehicle id, as this worker saw it
         self.rate_limiter = VehicleRateLimiter(settings.vehicle_max_messages_per_s, settings.vehicle_burst_messages)
-        self.conn: psycopg.AsyncConnection | None = None
+        self.conn: Conn | None = None
         self._db_lock = asyncio.Lock()
         self.spool = Spool(settings.data_dir / "spool" / self.client_id, settings.spool_max_bytes)
 
@@ -193,7 +193,7 @@ class IngestWorker:
             )
         return prepared
 
-    async def _connection(self) -> psycopg.AsyncConnection:
+    async def _connection(self) -> Conn:
         if self.conn is None or self.conn.closed:
             self.conn = await connect(self.settings)
             await self.partitions.ensure_ahead(self.conn, now_ms())

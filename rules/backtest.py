@@ -24,6 +24,7 @@ from telemetry.arrow_contract import timestamps_ms
 from telemetry.catalog import Catalog, Signal
 from telemetry.errors import InvalidRequestError
 from telemetry.rulebatch import RuleBatch, with_dtcs
+from telemetry.storage.db import SyncConn
 from telemetry.storage.fleet import service_baselines_sync
 from telemetry.timeutil import to_epoch_ms
 
@@ -54,7 +55,12 @@ def signals_of(rules: list[Rule], catalog: Catalog) -> list[Signal]:
 
 
 def _batch(
-    vid: np.ndarray, ts: np.ndarray, values: np.ndarray, signals: list[Signal], dtcs: list, catalog: Catalog
+    vid: np.ndarray,
+    ts: np.ndarray,
+    values: np.ndarray,
+    signals: list[Signal],
+    dtcs: list[tuple[int, int, tuple[str, ...]]],
+    catalog: Catalog,
 ) -> RuleBatch:
     """Wide rows (one column per signal, NaN where absent) as the long rows the engine takes."""
     batch = RuleBatch.from_wide(vid, ts, values, np.array([s.id for s in signals], dtype=np.int16))
@@ -62,12 +68,12 @@ def _batch(
 
 
 def history(
-    conn: psycopg.Connection, catalog: Catalog, signals: list[Signal], start: datetime, end: datetime, vin: str | None
+    conn: SyncConn, catalog: Catalog, signals: list[Signal], start: datetime, end: datetime, vin: str | None
 ) -> Iterator[RuleBatch]:
     """Stored samples of the given signals in time order, chunk by chunk."""
     numeric = [s for s in signals if s.kind != "string_list"]
     dtc = catalog[DTC_SIGNAL] in signals
-    cols = [sql.Identifier("s", c.column) for c in numeric]
+    cols: list[sql.Composable] = [sql.Identifier("s", c.column) for c in numeric]
     cols.append(sql.SQL("s.{}").format(sql.Identifier(catalog[DTC_SIGNAL].column)) if dtc else sql.SQL("NULL"))
     query = sql.SQL(
         "SELECT s.vehicle_id, (extract(epoch FROM s.ts) * 1000)::bigint AS ts_ms, {cols} FROM samples s"
@@ -129,7 +135,7 @@ def parquet_history(
 
 
 def backtest(
-    conn: psycopg.Connection,
+    conn: SyncConn,
     catalog: Catalog,
     rules: list[Rule],
     *,

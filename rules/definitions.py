@@ -2,7 +2,7 @@
 
 A rule is one or more conditions (each a kernel over one signal), combined by an expression, with
 an optional hard level (a second condition that raises the severity) and an optional escalation
-(a warning that lasts becomes critical). README "Rules" documents every key.
+(a warning that lasts becomes critical). docs/rules.md documents every key.
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def _condition(name: str, r: _Reader) -> Condition:
         return Condition(name, kind, None, _stale(r))
     if kind == "dtc":
         code = r.entry.get("code")
-        if not dtc.is_valid(code):
+        if not isinstance(code, str) or not dtc.is_valid(code):
             raise RuleDefinitionError(f"{r.where}: 'code' must be one OBD-II code such as 'P0217', got {code!r}")
         params = DtcParams(dtc.encode(code), r.count("clear_after", 1))
         return Condition(name, kind, r.catalog[DTC_SIGNAL], params, code=dtc.describe(code))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -217,10 +219,13 @@ class RuleEngine:
     # --- state snapshots ------------------------------------------------------------------------
     def pack(self, vehicle_ids: list[int]) -> np.ndarray:
         """The vehicles' whole state, one row of bytes each (a copy)."""
-        slots = self._slot_lookup[np.asarray(vehicle_ids, dtype=np.int64)] if len(vehicle_ids) else []
-        return self.block.buffer[slots]
+        slots: np.ndarray | list[int] = (
+            self._slot_lookup[np.asarray(vehicle_ids, dtype=np.int64)] if len(vehicle_ids) else []
+        )
+        packed: np.ndarray = self.block.buffer[slots]
+        return packed
 
-    def unpack(self, vehicle_id: int, blob: bytes, layout: list) -> None:
+    def unpack(self, vehicle_id: int, blob: bytes, layout: Sequence[Sequence[object]]) -> None:
         """Load a registered vehicle's saved state. With another layout (the rules changed), fields
         are matched by name, type and shape, so rules whose id or version changed start fresh and
         the others resume."""
@@ -229,13 +234,14 @@ class RuleEngine:
         if [list(f) for f in layout] == [list(f) for f in self.layout]:
             self.block.buffer[slot] = saved
             return
-        mine = {}
+        mine: dict[str, tuple[str, list[int], int]] = {}
         offset = 0
         for name, dtype, tail in self.layout:
             mine[name] = (dtype, list(tail), offset)
             offset += field_width(dtype, tail)
         offset = 0
-        for name, dtype, tail in layout:
+        for field_name, field_dtype, field_tail in layout:  # as saved: JSON, so loosely typed
+            name, dtype, tail = str(field_name), str(field_dtype), cast(list[int], field_tail)
             width = field_width(dtype, tail)
             ours = mine.get(name)
             if ours is not None and ours[0] == dtype and ours[1] == list(tail):
@@ -303,15 +309,15 @@ class RuleEngine:
         keep = None if self._everyone[rule.id] else self.applies[rule.id][slot]
         if c.gate is not None or c.residual is not None:
             assert run_id is not None  # definitions give gates and residuals to signal conditions only
-        if c.gate is not None:
-            passed = c.gate.passes(sb.lookup_in_run(c.gate.signal.id, run_id))
-            keep = passed if keep is None else keep & passed
-        if c.residual is not None:
-            coef = self.coefficients[(rule.id, c.name)][slot]
-            predicted = coef[:, 0].copy()
-            for j, signal in enumerate(c.residual.inputs):
-                predicted += coef[:, j + 1] * sb.lookup_in_run(signal.id, run_id)
-            value = value - predicted
+            if c.gate is not None:
+                passed = c.gate.passes(sb.lookup_in_run(c.gate.signal.id, run_id))
+                keep = passed if keep is None else keep & passed
+            if c.residual is not None:
+                coef = self.coefficients[(rule.id, c.name)][slot]
+                predicted = coef[:, 0].copy()
+                for j, signal in enumerate(c.residual.inputs):
+                    predicted += coef[:, j + 1] * sb.lookup_in_run(signal.id, run_id)
+                value = value - predicted
             known = ~np.isnan(value)
             keep = known if keep is None else keep & known
         if keep is None:

@@ -1,6 +1,6 @@
 """Human-readable explanations: the numbers behind an alert, in the rule's own words.
 
-Each kind offers its own variables to the rule's `explanation` template (README "Rules"); context
+Each kind offers its own variables to the rule's `explanation` template (docs/rules.md); context
 signals (`context = { rpm = "...Engine.Speed" }`) add their value at the moment of the event.
 """
 

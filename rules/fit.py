@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-import psycopg
 from psycopg import sql
 
 from rules.model import Gate
 from telemetry.catalog import Signal
 from telemetry.errors import InvalidRequestError
+from telemetry.storage.db import SyncConn
 
 MIN_ROWS = 50
 
@@ -29,7 +29,7 @@ class Fit:
 
 
 def fit_residual(
-    conn: psycopg.Connection,
+    conn: SyncConn,
     target: Signal,
     inputs: list[Signal],
     *,

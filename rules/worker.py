@@ -4,6 +4,7 @@ acknowledges deliveries when a checkpoint has saved the engine state they produc
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -26,7 +27,7 @@ from telemetry.mqtt import Backoff, ack_delivery, make_client, payload_bytes, ru
 from telemetry.rulebatch import RuleBatch
 from telemetry.settings import Settings
 from telemetry.storage import alerts, fleet, offers, rulestate
-from telemetry.storage.db import connect
+from telemetry.storage.db import Conn, connect
 from telemetry.storage.samples import read_series
 from telemetry.timeutil import now_ms, to_datetime
 from telemetry.topics import partition_of, rules_client_id, rules_topic
@@ -62,7 +63,7 @@ class RuleWorker:
         self.index = index
         # autocommit: every write is an explicit `conn.transaction()`, and a plain read (the
         # service poll) cannot leave a transaction open that would swallow the next commits
-        self.conn: psycopg.AsyncConnection | None = None
+        self.conn: Conn | None = None
         self._db_lock = asyncio.Lock()  # the ticker and the message loop share one connection
         self._dirty: set[int] = set()  # vehicles whose state changed since the last checkpoint
         self._unrecorded: list[Outcome] = []  # outcomes evaluated, their alert writes not committed yet
@@ -129,7 +130,7 @@ class RuleWorker:
                     self._next_rules_check = time.monotonic() + RULES_CHECK_INTERVAL_S
                     self.reload_if_changed()
                 batch = RuleBatch.concat([rulebatch.decode(payload_bytes(m), self.catalog) for m in messages])
-                await self.with_database(lambda conn, b=batch: self.apply(conn, b))
+                await self.with_database(functools.partial(self.apply, batch=batch))
                 RULE_BATCH_SECONDS.observe(time.monotonic() - received)
                 self._to_ack += [(m.mid, m.qos) for m in messages]
                 if len(self._to_ack) >= CHECKPOINT_AFTER_MESSAGES:
@@ -148,7 +149,7 @@ class RuleWorker:
                 next_checkpoint = time.monotonic() + self.settings.rule_checkpoint_s
                 await self.with_database(lambda conn: self.checkpoint(conn, client))
 
-    async def with_database(self, work: Callable[[psycopg.AsyncConnection], Awaitable[None]]) -> None:
+    async def with_database(self, work: Callable[[Conn], Awaitable[None]]) -> None:
         backoff = Backoff(cap=10.0)
         async with self._db_lock:
             while True:
@@ -167,12 +168,12 @@ class RuleWorker:
             await self.conn.close()
             self.conn = None
 
-    async def load_fleet(self, conn: psycopg.AsyncConnection) -> None:
+    async def load_fleet(self, conn: Conn) -> None:
         """Register every vehicle of our partitions with its saved state, so that silence and
         calendar rules see vehicles that have not sent anything since the restart."""
         await self._register(conn, None)
 
-    async def _register(self, conn: psycopg.AsyncConnection, vehicle_ids: list[int] | None) -> None:
+    async def _register(self, conn: Conn, vehicle_ids: list[int] | None) -> None:
         rows = await rulestate.fleet(conn, vehicle_ids)
         partitions = set(self.partitions)
         mine = [r for r in rows if partition_of(str(r["vin"]), self.settings.rule_partitions) in partitions]
@@ -192,7 +193,7 @@ class RuleWorker:
         self.engine.touched.clear()
         await conn.commit()
 
-    async def apply(self, conn: psycopg.AsyncConnection, batch: rulebatch.RuleBatch) -> None:
+    async def apply(self, conn: Conn, batch: rulebatch.RuleBatch) -> None:
         """Evaluate a batch and record its alerts at once; its state is saved at the next checkpoint.
 
         A retry after a failed alert commit evaluates the batch again, which the kernels skip as
@@ -213,7 +214,7 @@ class RuleWorker:
         self.engine.touched.clear()
         await self._record_pending(conn)
 
-    async def tick(self, conn: psycopg.AsyncConnection, now: int) -> None:
+    async def tick(self, conn: Conn, now: int) -> None:
         """New services recorded through the API, then what the clock decides."""
         await self._record_pending(conn)
         found, newest = await fleet.service_baselines(conn, after_id=self._services_seen)
@@ -225,7 +226,7 @@ class RuleWorker:
         await self._record_pending(conn)
         self._services_seen = newest
 
-    async def _record_pending(self, conn: psycopg.AsyncConnection) -> None:
+    async def _record_pending(self, conn: Conn) -> None:
         if not self._unrecorded:
             return
         async with conn.transaction():
@@ -234,7 +235,7 @@ class RuleWorker:
                 await record(conn, outcome, reopen_within=reopen_within)
         self._unrecorded = []
 
-    async def checkpoint(self, conn: psycopg.AsyncConnection, client: aiomqtt.Client | None = None) -> None:
+    async def checkpoint(self, conn: Conn, client: aiomqtt.Client | None = None) -> None:
         """Save the state of every vehicle that changed since the last checkpoint, then acknowledge
         the deliveries it covers: until then the broker keeps them for a replay."""
         await self._record_pending(conn)
@@ -255,7 +256,7 @@ class RuleWorker:
 EVIDENCE_POINTS = 120
 
 
-async def record(conn: psycopg.AsyncConnection, outcome: Outcome, *, reopen_within: timedelta) -> None:
+async def record(conn: Conn, outcome: Outcome, *, reopen_within: timedelta) -> None:
     rule = outcome.rule
     if rule.offer is not None:
         await record_offer(conn, outcome, rule.offer)
@@ -283,7 +284,7 @@ async def record(conn: psycopg.AsyncConnection, outcome: Outcome, *, reopen_with
     ALERT_EVENTS.labels(rule.id, "fired" if outcome.fired else "cleared").inc()
 
 
-async def record_offer(conn: psycopg.AsyncConnection, outcome: Outcome, feature_code: str) -> None:
+async def record_offer(conn: Conn, outcome: Outcome, feature_code: str) -> None:
     """A rule about usage: its firing is a lead for a software option, not an alert."""
     at = to_datetime(outcome.ts)
     if outcome.fired:
@@ -295,7 +296,7 @@ async def record_offer(conn: psycopg.AsyncConnection, outcome: Outcome, feature_
         await offers.withdraw(conn, vehicle_id=outcome.vehicle_id, feature_code=feature_code, at=at)
 
 
-async def evidence(conn: psycopg.AsyncConnection, outcome: Outcome) -> dict[str, object]:
+async def evidence(conn: Conn, outcome: Outcome) -> dict[str, object]:
     """What the advisor sees behind the alert: the numbers, and the signal's samples over the
     window that made it fire (at most EVIDENCE_POINTS, evenly thinned)."""
     c = outcome.condition

@@ -369,7 +369,9 @@ def serve(
 
 ScenarioOption = Annotated[
     str,
-    typer.Option("--scenario", help="key=value pairs (vehicles, days, seed, faults, ...) or a TOML file; see README"),
+    typer.Option(
+        "--scenario", help="key=value pairs (vehicles, days, seed, faults, ...) or a TOML file (docs/simulator.md)"
+    ),
 ]
 
 
@@ -377,7 +379,7 @@ ScenarioOption = Annotated[
 def simulate(
     vehicles: Annotated[int, typer.Option(min=1)] = 10,
     rate: Annotated[float, typer.Option(min=0.001, help="Messages per vehicle per simulated second")] = 1.0,
-    faults: Annotated[str, typer.Option(help="NAME:COUNT[@DAYS],... e.g. overheating:2@0.01; see README")] = "",
+    faults: Annotated[str, typer.Option(help="NAME:COUNT[@DAYS],... e.g. overheating:2@0.01 (docs/simulator.md)")] = "",
     duration: Annotated[float, typer.Option(help="Wall seconds; 0 runs until Ctrl-C")] = 0,
     speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per wall second")] = 1.0,
     scenario: ScenarioOption = "",

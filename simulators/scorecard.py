@@ -163,7 +163,7 @@ def score(
 
 
 def table(card: Scorecard) -> str:
-    """The scorecard as a Markdown table (what the README shows)."""
+    """The scorecard as a Markdown table (what docs/simulator.md shows)."""
     d = card.as_dict()
 
     def fmt(value: object, spec: str = ".3f") -> str:

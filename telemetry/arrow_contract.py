@@ -12,4 +12,5 @@ COLUMNS = ("ts", "path", "value")
 
 def timestamps_ms(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """An Arrow timestamp column (any unit; zone-less read as UTC) as int64 epoch milliseconds."""
-    return pc.cast(column, pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy()
+    millis: np.ndarray = pc.cast(column, pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy()
+    return millis

@@ -1,4 +1,4 @@
-"""The ranges every date and time a person or a vehicle gives must fall in (README, "Security").
+"""The ranges every date and time a person or a vehicle gives must fall in (docs/security.md).
 
 Checked at the edges (API bodies and queries, the DMS import), so that nothing stored can make a
 view fail later: 9999-12-31 plus a service interval does not fit in a date.

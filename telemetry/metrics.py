@@ -52,7 +52,7 @@ def render() -> bytes:
     """The exposition text, summed over processes when running under `telemetry serve`."""
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
         return generate_latest(registry)
     return generate_latest()
 
@@ -67,4 +67,4 @@ def prepare_directory(path: Path) -> Path:
 
 def forget_process(pid: int) -> None:
     if os.environ.get(MULTIPROC_ENV):
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]  # untyped upstream

@@ -62,7 +62,7 @@ def make_client(
     TLS, verified against the system's CAs unless `tls` brings a context of its own."""
     host, port = broker_address(url)
     username, password = broker_login(url)
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho: untyped constructor
     props.ReceiveMaximum = receive_maximum
     if persistent:
         props.SessionExpiryInterval = SESSION_EXPIRY_S

@@ -89,7 +89,8 @@ def encode(batch: RuleBatch, catalog: Catalog) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, SCHEMA) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    payload: bytes = sink.getvalue().to_pybytes()
+    return payload
 
 
 def decode(payload: bytes, catalog: Catalog) -> RuleBatch:

@@ -1,4 +1,4 @@
-"""The MQTT topic contract (see README, "MQTT contract")."""
+"""The MQTT topic contract (see docs/vehicles.md)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ INGEST_SHARE_GROUP = "telemetry-ingest"
 def ingest_subscriptions(prefix: str, *, shared: bool) -> list[str]:
     """The fleet's telemetry (JSON and Arrow). Several ingest workers share it through MQTT v5 shared
     subscriptions; a single worker subscribes plainly, because a plain subscription survives a broker
-    restart on every broker while Mosquitto 2.0.11 forgets shared ones (see README, "Failures")."""
+    restart on every broker while Mosquitto 2.0.11 forgets shared ones (see docs/operations.md, "Failures")."""
     filters = [vehicle_filter(prefix, kind) for kind in (TELEMETRY, TELEMETRY_ARROW)]
     return [f"$share/{INGEST_SHARE_GROUP}/{f}" for f in filters] if shared else filters
 

@@ -3,6 +3,7 @@ and a Mosquitto of the test's own that it can stop and start."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -136,4 +137,9 @@ class OwnPostgres:
         self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(self.pgdata / "log"), "start")
 
     def close(self) -> None:
+        """Stop it, also after the test restarted it behind the library's back (the library only
+        stops the postmaster it started itself)."""
+        if (self.pgdata / "postmaster.pid").exists():
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._pg_ctl("stop", "-m", "fast", "-w")
         self.server.cleanup()

@@ -21,7 +21,7 @@ from crm import records
 from server.localservices import free_port
 from telemetry.settings import Settings
 from telemetry.storage import apikeys
-from telemetry.storage.db import connect_sync
+from telemetry.storage.db import Conn, connect_sync
 from telemetry.storage.migrate import upgrade
 
 
@@ -73,7 +73,7 @@ def settings(database_url: str, mqtt_url: str) -> Iterator[Settings]:
     drop_schema(s)
 
 
-async def add_vehicle(conn: psycopg.AsyncConnection, vin: str, powertrain: str = "combustion") -> int:
+async def add_vehicle(conn: Conn, vin: str, powertrain: str = "combustion") -> int:
     """Register a test vehicle through the storage layer; returns its id (committed)."""
     row = await records.create_vehicle(
         conn,

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from rules.kernels.dtc import DtcParams
 from rules.kernels.episodes import EpisodeParams
 from rules.kernels.rate import HOUR_MS, RateParams
-from rules.kernels.service import DAY_MS
+from rules.kernels.service import DAY_MS, ServiceParams
+from rules.kernels.stale import StaleParams
 from rules.kernels.threshold import ThresholdParams
 from rules.kernels.trend import TrendParams
 from rules.kernels.zscore import ZScoreParams
+from telemetry import dtc
+from telemetry.vocabulary import DAYS_PER_MONTH
 
 NAN = math.nan
 Event = tuple[int, int, int, int, float, float]
@@ -266,7 +271,7 @@ def service_reference(
         plan_km, plan_months = plans.get(slot, (NAN, NAN))
         km = odo[slot][1] / 1000.0 - base_km if slot in odo else NAN
         elapsed = float(now - base_ts)
-        due = km >= plan_km - lead[0] or elapsed >= plan_months * 30.4375 * DAY_MS - lead[1]
+        due = km >= plan_km - lead[0] or elapsed >= plan_months * DAYS_PER_MONTH * DAY_MS - lead[1]
         if due and slot not in active:
             active.add(slot)
             events.append((slot, 1, now, base_ts, elapsed / DAY_MS, km))
@@ -344,3 +349,43 @@ def episodes_reference(samples: list[tuple[int, int, float]], p: EpisodeParams) 
                     active = False
                     events.append((slot, 2, ts, oldest, float(p.count), NAN))
     return events
+
+
+Samples = list[tuple[int, int, float]]
+
+
+def _dtc_from_samples(samples: Samples, p: DtcParams) -> list[Event]:
+    """Samples of the DTC signal (one encoded code each, NaN for none) as per-message reports."""
+    reports: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for slot, ts, value in samples:
+        reports[(slot, ts)] += [] if math.isnan(value) else [dtc.decode(value)]
+    return dtc_reference([(s, t, codes) for (s, t), codes in reports.items()], p, dtc.encode)
+
+
+def _stale_from_samples(samples: Samples, p: StaleParams) -> list[Event]:
+    return stale_reference([("samples", samples)], p.after_ms)
+
+
+def _service_from_samples(samples: Samples, p: ServiceParams) -> list[Event]:
+    return service_reference([("samples", samples)], {}, {}, (p.lead_km, p.lead_ms))
+
+
+# Every kernel's parameters -> its reference over (slot, ts, value) samples. Looked up by type, so a
+# new kind without a reference fails `reference_for` (and tests/test_kernels.py says which).
+REFERENCES: dict[type, Callable[[Samples, Any], list[Event]]] = {
+    ThresholdParams: threshold_reference,
+    RateParams: rate_reference,
+    ZScoreParams: zscore_reference,
+    TrendParams: trend_reference,
+    EpisodeParams: episodes_reference,
+    DtcParams: _dtc_from_samples,
+    StaleParams: _stale_from_samples,
+    ServiceParams: _service_from_samples,
+}
+
+
+def reference_for(params: object) -> Callable[[Samples, Any], list[Event]]:
+    try:
+        return REFERENCES[type(params)]
+    except KeyError:
+        raise TypeError(f"no reference for {type(params).__name__}: add it to tests/naive.py REFERENCES") from None

@@ -1,7 +1,7 @@
 """The OpenAPI document holds: schemathesis runs generated requests against the running server
 and finds no server error (5xx) and no response outside its documented schema and statuses.
 
-The same command, with more examples, is in the README ("API schema check")."""
+The same command, with more examples, is in docs/api.md ("API schema check")."""
 
 from __future__ import annotations
 

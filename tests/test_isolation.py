@@ -4,7 +4,7 @@ dealer's advisor against the other dealer's records.
 Two dealers get a full set of records each (branch, customers, household, vehicle, service,
 contact, alert, offer, entitlement, merge). Then, for every operation:
 - without a key: 401 (but /health and /metrics);
-- as a role the README's table does not grant: 403;
+- as a role the role table of docs/api.md does not grant: 403;
 - as a granted role on its own records (reads): neither 401 nor 403, and an advisor's answer holds
   nothing of the other dealer;
 - as one dealer's advisor with the other dealer's ids: 404 (writes: 403 or 404), with exactly the
@@ -32,7 +32,7 @@ ADMIN = frozenset({"admin"})
 OEM = frozenset({"admin", "oem"})
 PUBLIC = frozenset({"anonymous"})
 
-# (method, path) -> the roles that may call it: the README's role table, operation by operation
+# (method, path) -> the roles that may call it: the role table of docs/api.md, operation by operation
 ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/metrics"): PUBLIC,
     ("GET", "/health"): PUBLIC,

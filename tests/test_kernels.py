@@ -4,13 +4,17 @@ kind promises, on streams a person can read."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
+import pkgutil
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import rules.kernels
 from rules.expression import Expression
 from rules.kernels.base import CLEAR, FIRE
 from rules.kernels.dtc import DtcParams
@@ -24,6 +28,7 @@ from rules.kernels.threshold import ThresholdParams
 from rules.kernels.trend import TrendParams
 from rules.kernels.zscore import ZScoreParams
 from telemetry import dtc
+from tests import naive
 from tests.kernel_harness import normalised, run_batches
 from tests.naive import (
     dtc_reference,
@@ -373,3 +378,17 @@ def test_a_batch_boundary_at_every_position_changes_nothing(kernel) -> None:
     assert whole  # the stream is one where things happen
     for cut in range(1, len(samples)):
         assert normalised(run_batches(kernel, samples, [cut])) == whole, f"cut at {cut}"
+
+
+def test_every_kernel_has_a_pure_python_reference() -> None:
+    """Found by type in one registry, so a new kind cannot ship (or be benchmarked) without one."""
+    kernel_params = {
+        cls
+        for info in pkgutil.iter_modules(rules.kernels.__path__)
+        for _, cls in inspect.getmembers(importlib.import_module(f"rules.kernels.{info.name}"), inspect.isclass)
+        if cls.__name__.endswith("Params") and cls.__module__.startswith("rules.kernels.")
+    }
+    assert len(kernel_params) >= 8
+    assert sorted(c.__name__ for c in kernel_params - set(naive.REFERENCES)) == []
+    with pytest.raises(TypeError, match="no reference for object"):
+        naive.reference_for(object())

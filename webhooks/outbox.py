@@ -11,26 +11,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from telemetry.errors import NotFoundError
+from telemetry.storage.db import Conn, Row, SyncConn
 
-Row = dict[str, object]
 EVENT_FAMILIES = ("alert", "service_due", "activation")
 _ENDPOINT_COLUMNS = "id, url, event_types, dealer_id, description, active, created_at"
 
 
-async def enqueue(conn: psycopg.AsyncConnection, *, event_type: str, vehicle_id: int, data: dict[str, object]) -> UUID:
+async def enqueue(conn: Conn, *, event_type: str, vehicle_id: int, data: dict[str, object]) -> UUID:
     """Write an event for the vehicle in the caller's transaction; returns its id."""
     cur = await conn.execute("SELECT enqueue_event(%s, %s, %s) AS id", (event_type, vehicle_id, Jsonb(data)))
     row = await cur.fetchone()
     assert row is not None
-    return row["id"]
+    return UUID(str(row["id"]))
 
 
 async def create_endpoint(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     *,
     url: str,
     secret: str,
@@ -48,7 +47,7 @@ async def create_endpoint(
     return row
 
 
-async def list_endpoints(conn: psycopg.AsyncConnection) -> list[Row]:
+async def list_endpoints(conn: Conn) -> list[Row]:
     cur = await conn.execute(
         f"SELECT {_ENDPOINT_COLUMNS}, (SELECT count(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id"
         " AND d.state = 'pending') AS pending, (SELECT count(*) FROM webhook_deliveries d"
@@ -57,7 +56,7 @@ async def list_endpoints(conn: psycopg.AsyncConnection) -> list[Row]:
     return list(await cur.fetchall())
 
 
-async def deactivate_endpoint(conn: psycopg.AsyncConnection, *, endpoint_id: int) -> None:
+async def deactivate_endpoint(conn: Conn, *, endpoint_id: int) -> None:
     """No new events for it; deliveries still pending are dropped with it."""
     cur = await conn.execute("UPDATE webhook_endpoints SET active = false WHERE id = %s RETURNING id", (endpoint_id,))
     if await cur.fetchone() is None:
@@ -78,7 +77,7 @@ class Delivery:
     window_start: datetime
 
 
-async def claim(conn: psycopg.AsyncConnection, *, limit: int, lease: timedelta) -> list[Delivery]:
+async def claim(conn: Conn, *, limit: int, lease: timedelta) -> list[Delivery]:
     """Take up to `limit` due deliveries, each the oldest pending one of its (endpoint, vehicle).
 
     A claimed delivery is leased: if the sender dies before recording the outcome, it is due again
@@ -104,7 +103,7 @@ async def claim(conn: psycopg.AsyncConnection, *, limit: int, lease: timedelta) 
     return [Delivery(**row) for row in await cur.fetchall()]
 
 
-async def delivered(conn: psycopg.AsyncConnection, d: Delivery, *, status: int) -> None:
+async def delivered(conn: Conn, d: Delivery, *, status: int) -> None:
     await conn.execute(
         "UPDATE webhook_deliveries SET state = 'delivered', delivered_at = now(), last_status = %s, last_error = NULL"
         " WHERE endpoint_id = %s AND event_seq = %s",
@@ -112,9 +111,7 @@ async def delivered(conn: psycopg.AsyncConnection, d: Delivery, *, status: int) 
     )
 
 
-async def failed(
-    conn: psycopg.AsyncConnection, d: Delivery, *, status: int | None, error: str, retry_in: timedelta | None
-) -> None:
+async def failed(conn: Conn, d: Delivery, *, status: int | None, error: str, retry_in: timedelta | None) -> None:
     """Try again in `retry_in`, or (None) give up: the delivery goes to the dead-letter list."""
     await conn.execute(
         "UPDATE webhook_deliveries SET last_status = %s, last_error = %s,"
@@ -131,7 +128,7 @@ _DELIVERY_COLUMNS = (
 )
 
 
-async def deliveries(conn: psycopg.AsyncConnection, *, endpoint_id: int, state: str, limit: int) -> list[Row]:
+async def deliveries(conn: Conn, *, endpoint_id: int, state: str, limit: int) -> list[Row]:
     await _endpoint_exists(conn, endpoint_id)
     cur = await conn.execute(
         f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN outbox_events o ON o.seq = d.event_seq"
@@ -141,7 +138,7 @@ async def deliveries(conn: psycopg.AsyncConnection, *, endpoint_id: int, state: 
     return list(await cur.fetchall())
 
 
-async def redeliver(conn: psycopg.AsyncConnection, *, endpoint_id: int, event_id: UUID) -> Row:
+async def redeliver(conn: Conn, *, endpoint_id: int, event_id: UUID) -> Row:
     """A dead delivery is pending again, with a fresh retry window."""
     cur = await conn.execute(
         "UPDATE webhook_deliveries d SET state = 'pending', attempts = 0, next_attempt_at = now(),"
@@ -161,13 +158,13 @@ async def redeliver(conn: psycopg.AsyncConnection, *, endpoint_id: int, event_id
     return await cur.fetchone()  # type: ignore[return-value]
 
 
-async def _endpoint_exists(conn: psycopg.AsyncConnection, endpoint_id: int) -> None:
+async def _endpoint_exists(conn: Conn, endpoint_id: int) -> None:
     cur = await conn.execute("SELECT 1 FROM webhook_endpoints WHERE id = %s", (endpoint_id,))
     if await cur.fetchone() is None:
         raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
 
 
-def prune_sync(conn: psycopg.Connection, *, older_than: timedelta) -> int:
+def prune_sync(conn: SyncConn, *, older_than: timedelta) -> int:
     """Forget events older than `older_than` that no endpoint still waits for (pending ones and
     dead ones, which may be redelivered, stay). Returns how many went."""
     cur = conn.execute(

@@ -16,12 +16,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
-import psycopg
 from psycopg import sql
 
 from telemetry.metrics import WEBHOOK_ATTEMPTS
 from telemetry.settings import Settings
-from telemetry.storage.db import connect, schema_name
+from telemetry.storage.db import Conn, connect, schema_name
 from webhooks import outbox, targets
 from webhooks.signature import HEADER, sign
 
@@ -64,7 +63,7 @@ class Sender:
                     async for _ in listener.notifies(timeout=POLL_S, stop_after=1):
                         pass
 
-    async def deliver_due(self, conn: psycopg.AsyncConnection, http: httpx.AsyncClient) -> int:
+    async def deliver_due(self, conn: Conn, http: httpx.AsyncClient) -> int:
         """One round: claim due deliveries, send them concurrently, record the outcomes."""
         async with conn.transaction():
             claimed = await outbox.claim(conn, limit=BATCH, lease=self.lease)
@@ -90,9 +89,7 @@ class Sender:
             return response.status_code, None
         return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
 
-    async def _record(
-        self, conn: psycopg.AsyncConnection, d: outbox.Delivery, status: int | None, error: str | None
-    ) -> None:
+    async def _record(self, conn: Conn, d: outbox.Delivery, status: int | None, error: str | None) -> None:
         if error is None:
             await outbox.delivered(conn, d, status=status or 200)
             WEBHOOK_ATTEMPTS.labels("delivered").inc()

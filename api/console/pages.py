@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-import psycopg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -22,6 +21,7 @@ from crm import alert_queue, entitlements, recommendations, records, services
 from telemetry.errors import NotFoundError
 from telemetry.storage import alerts, fleet
 from telemetry.storage.apikeys import Principal
+from telemetry.storage.db import Conn
 from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -63,7 +63,7 @@ router.add_api_route("/login", sign_in, methods=["POST"])
 router.add_api_route("/logout", sign_out, methods=["POST"])
 
 
-async def _dealer(conn: psycopg.AsyncConnection, principal: Principal, dealer: int | None) -> tuple[dict, list[dict]]:
+async def _dealer(conn: Conn, principal: Principal, dealer: int | None) -> tuple[dict, list[dict]]:
     """The dealer whose work is shown: an advisor's own; for others the one asked for, or the first."""
     dealers = [d for d in await records.list_dealers(conn) if sees_dealer(principal, d["id"])]
     if not dealers:
@@ -74,7 +74,7 @@ async def _dealer(conn: psycopg.AsyncConnection, principal: Principal, dealer: i
 
 
 async def _queue_rows(
-    conn: psycopg.AsyncConnection, dealer_id: int, severity: str, state: str, model: str, alert_id: int | None = None
+    conn: Conn, dealer_id: int, severity: str, state: str, model: str, alert_id: int | None = None
 ) -> list[dict[str, object]]:
     rows = await alert_queue.queue(
         conn, dealer_id=dealer_id, states=STATES[state], sort="severity", limit=500, alert_id=alert_id

@@ -27,7 +27,7 @@ from telemetry.errors import NotFoundError
 from telemetry.settings import Settings
 from telemetry.storage import alerts, sessions
 from telemetry.storage.apikeys import Principal
-from telemetry.storage.db import connect, schema_name
+from telemetry.storage.db import Conn, connect, schema_name
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 KEEPALIVE_S = 15.0
@@ -48,7 +48,7 @@ async def alert_stream(request: Request, principal: Anyone, settings: SettingsDe
     return StreamingResponse(_events(request, principal, settings), media_type="text/event-stream")
 
 
-async def _still_valid(conn: psycopg.AsyncConnection, principal: Principal, session_id: str | None) -> bool:
+async def _still_valid(conn: Conn, principal: Principal, session_id: str | None) -> bool:
     """False also when the database cannot say (its schema dropped, say): a stream nobody can
     vouch for ends rather than fails."""
     try:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import psycopg
 from fastapi import APIRouter, Query, Request
 
 from api.auth import Admin, CustomerUser, DealerReader, sees_dealer
@@ -21,6 +20,7 @@ from api.models import (
 from crm import alert_queue, records, service_import, services
 from telemetry.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
 from telemetry.storage.apikeys import Principal
+from telemetry.storage.db import Conn
 from telemetry.vocabulary import WORKING_STATES, AlertState
 
 router = APIRouter(prefix="/dealers", tags=["dealers"])
@@ -65,7 +65,7 @@ MAX_IMPORT_BYTES = 50 * 2**20
     "/{dealer_id}/services/import",
     response_model=ServiceImportOut,
     responses=RECORD_ERRORS | {413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
-    summary="Import service history from the dealer management system's CSV export (see the README for "
+    summary="Import service history from the dealer management system's CSV export (see docs/api.md for "
     "the columns); bad lines are reported by number, the others imported; re-importing adds nothing twice",
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
@@ -89,7 +89,7 @@ async def import_services(
     )
 
 
-async def visible_dealer(conn: psycopg.AsyncConnection, principal: Principal, dealer_id: int) -> dict[str, object]:
+async def visible_dealer(conn: Conn, principal: Principal, dealer_id: int) -> dict[str, object]:
     if not sees_dealer(principal, dealer_id):
         raise NotFoundError(f"dealer {dealer_id} not found")
     return await records.get_dealer(conn, dealer_id=dealer_id)

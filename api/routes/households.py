@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import psycopg
 from fastapi import APIRouter
 
 from api.auth import CustomerUser, sees_dealer, visible_customer, writable_dealer
@@ -13,21 +12,20 @@ from api.models import RECORD_ERRORS, EndMembershipIn, ErrorOut, HouseholdIn, Ho
 from crm import households
 from telemetry.errors import NotFoundError
 from telemetry.storage.apikeys import Principal
+from telemetry.storage.db import Conn
 
 router = APIRouter(prefix="/households", tags=["households"])
 _ERRORS: dict[int | str, dict[str, object]] = RECORD_ERRORS | {409: {"model": ErrorOut}}
 
 
-async def _visible(conn: psycopg.AsyncConnection, principal: Principal, household_id: int) -> dict[str, object]:
+async def _visible(conn: Conn, principal: Principal, household_id: int) -> dict[str, object]:
     household = await households.get(conn, household_id=household_id)
     if not sees_dealer(principal, household["dealer_id"]):
         raise NotFoundError(f"household {household_id} not found")
     return household
 
 
-async def _add(
-    conn: psycopg.AsyncConnection, principal: Principal, household_id: int, member: MemberIn
-) -> dict[str, object]:
+async def _add(conn: Conn, principal: Principal, household_id: int, member: MemberIn) -> dict[str, object]:
     await visible_customer(conn, principal, member.customer_id)
     return await households.add_member(
         conn,

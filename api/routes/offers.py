@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import psycopg
 from fastapi import APIRouter, Query
 
 from api import activation
@@ -15,12 +14,13 @@ from api.models import RECORD_ERRORS, DismissIn, ErrorOut, OfferOut, OfferTrialO
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage import offers
 from telemetry.storage.apikeys import Principal
+from telemetry.storage.db import Conn
 
 router = APIRouter(tags=["software options"])
 _CONFLICT = {409: {"model": ErrorOut, "description": "Not open any more, or the vehicle is not eligible"}}
 
 
-async def _visible(conn: psycopg.AsyncConnection, principal: Principal, offer_id: int) -> tuple[dict, dict]:
+async def _visible(conn: Conn, principal: Principal, offer_id: int) -> tuple[dict, dict]:
     offer = await offers.get(conn, offer_id=offer_id)
     try:
         return offer, await visible_vehicle(conn, principal, str(offer["vin"]))

@@ -11,19 +11,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 FIRE = 1
 CLEAR = 2
 
-Spec = dict[str, tuple[type, float, tuple[int, ...]]]  # name -> (dtype, fill, shape after the slot axis)
+Spec = dict[str, tuple[Any, float, tuple[int, ...]]]  # name -> (dtype, fill, shape after the slot axis)
 
 
-def field_width(dtype: object, tail: tuple[int, ...] | list[int]) -> int:
+def field_width(dtype: Any, tail: tuple[int, ...] | list[int]) -> int:
     """Bytes a field takes in a state row, padded to 8 so that every field stays aligned."""
-    raw = np.dtype(dtype).itemsize * math.prod(tail)
+    raw = int(np.dtype(dtype).itemsize) * math.prod(tail)
     return -(-raw // 8) * 8
 
 
@@ -56,7 +56,7 @@ class SlotState:
         return self.arrays[name]
 
     def __len__(self) -> int:
-        return self.buffer.shape[0]
+        return int(self.buffer.shape[0])
 
     def copy(self) -> SlotState:
         twin = SlotState(self.spec, 0)
@@ -129,7 +129,7 @@ class Events:
     def __len__(self) -> int:
         return len(self.slot)
 
-    def tuples(self) -> list[tuple]:
+    def tuples(self) -> list[tuple[int, int, int, int, float, float]]:
         """(slot, kind, ts, since, value, detail) per event; for tests and references."""
         return [
             (int(s), int(k), int(t), int(b), float(v), float(d))

@@ -9,11 +9,10 @@ import numba
 
 T = TypeVar("T")
 
-NJIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False}
-
 
 def njit(func: Callable[..., T]) -> Callable[..., T]:
-    return numba.njit(**NJIT_OPTIONS)(func)
+    compiled: Callable[..., T] = numba.njit(cache=True, nogil=True, fastmath=False)(func)
+    return compiled
 
 
 @njit

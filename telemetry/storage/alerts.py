@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from telemetry.errors import ConflictError, NotFoundError
+from telemetry.storage.db import Conn, Row
 
-Row = dict[str, object]
 ALERT_COLUMNS = (
     "a.id, v.vin, a.rule_id, a.rule_version, a.severity, a.state, a.title, a.explanation, a.first_seen,"
     " a.last_seen, a.cleared_at, a.occurrences, a.peak_value, a.evidence, a.created_at, a.updated_at,"
@@ -43,7 +42,7 @@ class Clearing:
     at: datetime
 
 
-async def fire(conn: psycopg.AsyncConnection, firing: Firing, *, reopen_within: timedelta) -> int:
+async def fire(conn: Conn, firing: Firing, *, reopen_within: timedelta) -> int:
     """Open the alert, or update the active one's last-seen time, count and peak; returns its id.
 
     A cleared alert of the same vehicle and rule that cleared less than `reopen_within` before
@@ -113,7 +112,7 @@ async def fire(conn: psycopg.AsyncConnection, firing: Firing, *, reopen_within: 
     return int(row["id"])
 
 
-async def clear(conn: psycopg.AsyncConnection, clearing: Clearing) -> int | None:
+async def clear(conn: Conn, clearing: Clearing) -> int | None:
     """The condition cleared: an open alert becomes `cleared`; an acknowledged one stays with its
     advisor. A replayed clearing older than the alert's last firing changes nothing."""
     cur = await conn.execute(
@@ -126,7 +125,7 @@ async def clear(conn: psycopg.AsyncConnection, clearing: Clearing) -> int | None
 
 
 async def for_vehicles(
-    conn: psycopg.AsyncConnection, *, vehicle_ids: list[int], states: list[str] | None = None, limit: int = 200
+    conn: Conn, *, vehicle_ids: list[int], states: list[str] | None = None, limit: int = 200
 ) -> list[Row]:
     """Alerts on these vehicles, newest first."""
     cur = await conn.execute(
@@ -138,7 +137,7 @@ async def for_vehicles(
     return list(await cur.fetchall())
 
 
-async def get(conn: psycopg.AsyncConnection, *, alert_id: int) -> Row:
+async def get(conn: Conn, *, alert_id: int) -> Row:
     cur = await conn.execute(
         f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id WHERE a.id = %s", (alert_id,)
     )
@@ -148,7 +147,7 @@ async def get(conn: psycopg.AsyncConnection, *, alert_id: int) -> Row:
     return row
 
 
-async def acknowledge(conn: psycopg.AsyncConnection, *, alert_id: int, by: str, note: str | None) -> Row:
+async def acknowledge(conn: Conn, *, alert_id: int, by: str, note: str | None) -> Row:
     """open -> acknowledged: someone is working on it."""
     cur = await conn.execute(
         "UPDATE alerts SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = %s,"
@@ -161,7 +160,7 @@ async def acknowledge(conn: psycopg.AsyncConnection, *, alert_id: int, by: str, 
     return await get(conn, alert_id=alert_id)
 
 
-async def resolve(conn: psycopg.AsyncConnection, *, alert_id: int, by: str, resolution: str, note: str | None) -> Row:
+async def resolve(conn: Conn, *, alert_id: int, by: str, resolution: str, note: str | None) -> Row:
     """open, acknowledged or cleared -> resolved, with what came of it."""
     cur = await conn.execute(
         "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = %s, resolution = %s,"

@@ -12,10 +12,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-import psycopg
 from psycopg.errors import ForeignKeyViolation
 
 from telemetry.errors import InvalidRequestError, NotFoundError
+from telemetry.storage.db import Conn, Row, SyncConn
 
 ROLES = ("admin", "oem", "advisor", "vehicle-readonly")
 _COLUMNS = "id, prefix, role, dealer_id, name, created_at, revoked_at"
@@ -55,9 +55,7 @@ def check_role(role: str, dealer_id: int | None) -> None:
         raise InvalidRequestError("an advisor key needs a dealer; other roles have none")
 
 
-def create_sync(
-    conn: psycopg.Connection, *, role: str, dealer_id: int | None = None, name: str = ""
-) -> tuple[str, dict]:
+def create_sync(conn: SyncConn, *, role: str, dealer_id: int | None = None, name: str = "") -> tuple[str, Row]:
     """The new key (shown once) and its row."""
     check_role(role, dealer_id)
     key, prefix, digest = new_key()
@@ -73,17 +71,17 @@ def create_sync(
     return key, row
 
 
-def list_sync(conn: psycopg.Connection) -> list[dict]:
+def list_sync(conn: SyncConn) -> list[Row]:
     return list(conn.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY id").fetchall())
 
 
-def revoke_sync(conn: psycopg.Connection, *, key_id: int) -> None:
+def revoke_sync(conn: SyncConn, *, key_id: int) -> None:
     cur = conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL", (key_id,))
     if cur.rowcount == 0:
         raise NotFoundError(f"no active API key {key_id}")
 
 
-async def authenticate(conn: psycopg.AsyncConnection, key: str) -> Principal | None:
+async def authenticate(conn: Conn, key: str) -> Principal | None:
     """The principal of an active key; None for anything else (malformed, unknown, revoked)."""
     parts = split(key)
     if parts is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -26,15 +27,20 @@ def conninfo(settings: Settings) -> str:
     return psycopg.conninfo.make_conninfo(settings.require_database_url(), options=f"-c search_path={schema},public")
 
 
-async def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.AsyncConnection:
+Row = dict[str, Any]  # every connection of the application hands rows out as dicts
+Conn = psycopg.AsyncConnection[Row]
+SyncConn = psycopg.Connection[Row]
+
+
+async def connect(settings: Settings, *, autocommit: bool = False) -> Conn:
     return await psycopg.AsyncConnection.connect(conninfo(settings), autocommit=autocommit, row_factory=dict_row)
 
 
-def connect_sync(settings: Settings, *, autocommit: bool = False) -> psycopg.Connection:
+def connect_sync(settings: Settings, *, autocommit: bool = False) -> SyncConn:
     return psycopg.Connection.connect(conninfo(settings), autocommit=autocommit, row_factory=dict_row)
 
 
-def make_pool(settings: Settings, *, min_size: int = 1, max_size: int = 8) -> AsyncConnectionPool:
+def make_pool(settings: Settings, *, min_size: int = 1, max_size: int = 8) -> AsyncConnectionPool[Conn]:
     """An unopened pool; open it with `await pool.open()` or `async with pool`."""
     return AsyncConnectionPool(
         conninfo(settings),

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import psycopg
-
 from telemetry.reasons import Rejection
+from telemetry.storage.db import Conn
 from telemetry.timeutil import to_datetime
 
 PAYLOAD_KEEP_BYTES = 64 * 1024  # an oversize payload is kept truncated, with its full size
@@ -41,7 +40,7 @@ def message_hash(topic: str, payload: bytes) -> bytes:
     return hashlib.blake2b(topic.encode() + b"\x00" + payload, digest_size=16).digest()
 
 
-async def insert(conn: psycopg.AsyncConnection, letters: list[DeadLetter]) -> None:
+async def insert(conn: Conn, letters: list[DeadLetter]) -> None:
     """Store inside the caller's transaction; a redelivered message adds nothing."""
     if not letters:
         return
@@ -55,7 +54,7 @@ async def insert(conn: psycopg.AsyncConnection, letters: list[DeadLetter]) -> No
 
 
 async def recent(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     *,
     reason: str | None = None,
     vin: str | None = None,

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import psycopg
-
+from telemetry.storage.db import Conn, Row, SyncConn
 from telemetry.timeutil import to_epoch_ms
 
 
-async def report_software_versions(conn: psycopg.AsyncConnection, versions: dict[int, str]) -> None:
+async def report_software_versions(conn: Conn, versions: dict[int, str]) -> None:
     """The software versions vehicles reported in their telemetry; unchanged ones write nothing."""
     if versions:
         await conn.execute(
@@ -23,7 +22,7 @@ async def report_software_versions(conn: psycopg.AsyncConnection, versions: dict
         )
 
 
-async def lookup_vehicles(conn: psycopg.AsyncConnection, *, vins: list[str]) -> dict[str, tuple[int, int]]:
+async def lookup_vehicles(conn: Conn, *, vins: list[str]) -> dict[str, tuple[int, int]]:
     """VIN -> (vehicle id, VSS major version) for the registered ones among `vins`."""
     cur = await conn.execute(
         "SELECT vin, id, split_part(vss_version, '.', 1)::int AS major FROM vehicles WHERE vin = ANY(%s)",
@@ -32,7 +31,7 @@ async def lookup_vehicles(conn: psycopg.AsyncConnection, *, vins: list[str]) -> 
     return {r["vin"]: (r["id"], r["major"]) for r in await cur.fetchall()}
 
 
-async def location_allowed(conn: psycopg.AsyncConnection, *, vehicle_ids: list[int]) -> set[int]:
+async def location_allowed(conn: Conn, *, vehicle_ids: list[int]) -> set[int]:
     """The vehicles among these whose owner allows location history (no owner: not allowed)."""
     cur = await conn.execute(
         "SELECT v.id FROM vehicles v JOIN current_consents c ON c.customer_id = v.owner_customer_id"
@@ -53,9 +52,7 @@ BASELINES_SQL = (
 Baselines = tuple[dict[int, tuple[int, float]], int]
 
 
-async def service_baselines(
-    conn: psycopg.AsyncConnection, *, vehicle_ids: list[int] | None = None, after_id: int = 0
-) -> Baselines:
+async def service_baselines(conn: Conn, *, vehicle_ids: list[int] | None = None, after_id: int = 0) -> Baselines:
     """Where each vehicle's maintenance plan counts from: (epoch ms, km) of its last scheduled
     service, or of its delivery at 0 km. With `after_id`, only vehicles with a service recorded
     since that id. Returns the baselines and the newest service id seen."""
@@ -63,12 +60,12 @@ async def service_baselines(
     return _baselines(await cur.fetchall(), after_id)
 
 
-def service_baselines_sync(conn: psycopg.Connection) -> Baselines:
+def service_baselines_sync(conn: SyncConn) -> Baselines:
     """`service_baselines` of every vehicle, for offline runs."""
     return _baselines(conn.execute(BASELINES_SQL, {"ids": None, "after": 0}).fetchall(), 0)
 
 
-def _baselines(rows: list[dict], after_id: int) -> Baselines:
+def _baselines(rows: list[Row], after_id: int) -> Baselines:
     out: dict[int, tuple[int, float]] = {}
     newest = after_id
     for r in rows:
@@ -76,5 +73,6 @@ def _baselines(rows: list[dict], after_id: int) -> Baselines:
         if r["performed_at"] is not None:
             out[r["id"]] = (to_epoch_ms(r["performed_at"]), float(r["odometer_km"]))
         elif r["delivered_on"] is not None:
-            out[r["id"]] = (to_epoch_ms(datetime(*r["delivered_on"].timetuple()[:3], tzinfo=UTC)), 0.0)
+            delivered = r["delivered_on"]
+            out[r["id"]] = (to_epoch_ms(datetime(delivered.year, delivered.month, delivered.day, tzinfo=UTC)), 0.0)
     return out, newest

@@ -2,7 +2,7 @@
 
 Why wide: on this 2-core machine a narrow (vehicle, signal, ts, value) row with its unique key
 takes ~136-243k samples/s through server-side COPY, which is the ingest target itself; a wide row
-takes ~1.75M samples/s at ~12.5 bytes per sample (see README, "Storage"). The primary key
+takes ~1.75M samples/s at ~12.5 bytes per sample (see docs/operations.md, "Storage"). The primary key
 (vehicle_id, ts) stores each (vehicle, signal, time) once; a later message with other signals
 of the same vehicle and time fills the row's empty columns.
 
@@ -12,17 +12,17 @@ continuous aggregate) when the extension is preloaded; otherwise native daily ra
 
 from __future__ import annotations
 
-import psycopg
 from psycopg import sql
 
 from telemetry.catalog import Catalog
+from telemetry.storage.db import Conn
 
 TIMESCALEDB = "timescaledb"
 NATIVE = "native"
 LAYOUT_QUERY = "SELECT value FROM storage_info WHERE key = 'samples_layout'"
 
 
-async def timescaledb_available(conn: psycopg.AsyncConnection) -> bool:
+async def timescaledb_available(conn: Conn) -> bool:
     cur = await conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')"
         " AND current_setting('shared_preload_libraries') LIKE '%%timescaledb%%' AS ok"
@@ -39,7 +39,7 @@ def signal_columns(catalog: Catalog) -> sql.Composed:
     return sql.SQL(",\n    ").join(cols)
 
 
-async def create_samples(conn: psycopg.AsyncConnection, catalog: Catalog) -> str:
+async def create_samples(conn: Conn, catalog: Catalog) -> str:
     """Create the samples table in the layout the server supports; returns the layout name."""
     use_timescale = await timescaledb_available(conn)
     partition = sql.SQL("") if use_timescale else sql.SQL(" PARTITION BY RANGE (ts)")
@@ -62,7 +62,7 @@ async def create_samples(conn: psycopg.AsyncConnection, catalog: Catalog) -> str
     return layout
 
 
-async def _timescale_features(conn: psycopg.AsyncConnection, catalog: Catalog) -> None:
+async def _timescale_features(conn: Conn, catalog: Catalog) -> None:
     await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
     await conn.execute("SELECT create_hypertable('samples', 'ts', chunk_time_interval => INTERVAL '1 day')")
     await conn.execute(
@@ -94,9 +94,9 @@ async def _timescale_features(conn: psycopg.AsyncConnection, catalog: Catalog) -
     )
 
 
-async def samples_layout(conn: psycopg.AsyncConnection) -> str:
+async def samples_layout(conn: Conn) -> str:
     cur = await conn.execute(LAYOUT_QUERY)
     row = await cur.fetchone()
     if row is None:
         return "missing"
-    return row["value"] if isinstance(row, dict) else row[0]
+    return str(row["value"])

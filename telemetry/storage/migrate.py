@@ -11,13 +11,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 
-import psycopg
 from psycopg import sql
 
 from telemetry.catalog import default_catalog
 from telemetry.settings import Settings
 from telemetry.storage import layout
-from telemetry.storage.db import connect, schema_name
+from telemetry.storage.db import Conn, connect, schema_name
 
 log = logging.getLogger(__name__)
 _LOCK_KEY = 0x7E1E_0001
@@ -27,18 +26,18 @@ _LOCK_KEY = 0x7E1E_0001
 class Migration:
     version: int
     name: str
-    apply: Callable[[psycopg.AsyncConnection], Awaitable[None]]
+    apply: Callable[[Conn], Awaitable[None]]
 
 
-def _sql_file(filename: str) -> Callable[[psycopg.AsyncConnection], Awaitable[None]]:
-    async def apply(conn: psycopg.AsyncConnection) -> None:
+def _sql_file(filename: str) -> Callable[[Conn], Awaitable[None]]:
+    async def apply(conn: Conn) -> None:
         text = resources.files("telemetry.storage.migrations").joinpath(filename).read_text("utf-8")
         await conn.execute(text.encode())
 
     return apply
 
 
-async def _create_samples(conn: psycopg.AsyncConnection) -> None:
+async def _create_samples(conn: Conn) -> None:
     await layout.create_samples(conn, default_catalog())
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import psycopg
-
 from telemetry.errors import ConflictError, NotFoundError
+from telemetry.storage.db import Conn, Row
 
-Row = dict[str, object]
 _COLUMNS = (
     "o.id, v.vin, o.feature_code, o.rule_id, o.state, o.reason, o.first_seen, o.last_seen, o.closed_at,"
     " o.closed_by, o.entitlement_id, o.created_at"
@@ -17,7 +15,7 @@ QUIET_AFTER_CLOSE = timedelta(days=180)  # an offer dismissed or accepted is not
 
 
 async def fire(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     *,
     vehicle_id: int,
     feature_code: str,
@@ -47,7 +45,7 @@ async def fire(
     return int(row["id"])
 
 
-async def withdraw(conn: psycopg.AsyncConnection, *, vehicle_id: int, feature_code: str, at: datetime) -> None:
+async def withdraw(conn: Conn, *, vehicle_id: int, feature_code: str, at: datetime) -> None:
     """The usage pattern stopped (spring came): the open offer is withdrawn."""
     await conn.execute(
         "UPDATE offers SET state = 'withdrawn', closed_at = %s, closed_by = 'rules' WHERE vehicle_id = %s"
@@ -56,7 +54,7 @@ async def withdraw(conn: psycopg.AsyncConnection, *, vehicle_id: int, feature_co
     )
 
 
-async def get(conn: psycopg.AsyncConnection, *, offer_id: int) -> Row:
+async def get(conn: Conn, *, offer_id: int) -> Row:
     cur = await conn.execute(
         f"SELECT {_COLUMNS} FROM offers o JOIN vehicles v ON v.id = o.vehicle_id WHERE o.id = %s", (offer_id,)
     )
@@ -66,7 +64,7 @@ async def get(conn: psycopg.AsyncConnection, *, offer_id: int) -> Row:
     return row
 
 
-async def of_vehicles(conn: psycopg.AsyncConnection, *, vehicle_ids: list[int], states: list[str]) -> list[Row]:
+async def of_vehicles(conn: Conn, *, vehicle_ids: list[int], states: list[str]) -> list[Row]:
     cur = await conn.execute(
         f"SELECT {_COLUMNS} FROM offers o JOIN vehicles v ON v.id = o.vehicle_id"
         " WHERE o.vehicle_id = ANY(%s) AND o.state = ANY(%s) ORDER BY o.created_at DESC, o.id DESC",
@@ -75,9 +73,7 @@ async def of_vehicles(conn: psycopg.AsyncConnection, *, vehicle_ids: list[int], 
     return list(await cur.fetchall())
 
 
-async def close(
-    conn: psycopg.AsyncConnection, *, offer_id: int, state: str, by: str, entitlement_id: int | None = None
-) -> Row:
+async def close(conn: Conn, *, offer_id: int, state: str, by: str, entitlement_id: int | None = None) -> Row:
     cur = await conn.execute(
         "UPDATE offers SET state = %s, closed_at = now(), closed_by = %s, entitlement_id = %s"
         " WHERE id = %s AND state = 'open' RETURNING id",

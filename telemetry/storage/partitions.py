@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 from psycopg import sql
 
+from telemetry.storage.db import Conn
 from telemetry.storage.layout import NATIVE, samples_layout
 from telemetry.timeutil import MS_PER_DAY
 
@@ -31,7 +31,7 @@ class PartitionManager:
         self._known: set[int] = set()
         self._layout: str | None = None
 
-    async def ensure(self, conn: psycopg.AsyncConnection, days: set[int]) -> list[str]:
+    async def ensure(self, conn: Conn, days: set[int]) -> list[str]:
         """Create missing day partitions in their own transaction; returns the names created."""
         missing = days - self._known
         if not missing:
@@ -46,7 +46,7 @@ class PartitionManager:
                     name = partition_name(day)
                     cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (name,))
                     row = await cur.fetchone()
-                    present = row["present"] if isinstance(row, dict) else row[0]
+                    present = row is not None and row["present"]
                     if not present:
                         start = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)
                         await conn.execute(
@@ -60,6 +60,6 @@ class PartitionManager:
         self._known |= missing
         return created
 
-    async def ensure_ahead(self, conn: psycopg.AsyncConnection, now_ms: int, days_ahead: int = 2) -> list[str]:
+    async def ensure_ahead(self, conn: Conn, now_ms: int, days_ahead: int = 2) -> list[str]:
         today = day_of(now_ms)
         return await self.ensure(conn, {today + i for i in range(-1, days_ahead + 1)})

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.settings import Settings
-from telemetry.storage.db import connect_sync
+from telemetry.storage.db import SyncConn, connect_sync
 from telemetry.storage.layout import LAYOUT_QUERY, NATIVE, TIMESCALEDB
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def _schema(catalog: Catalog) -> pa.Schema:
     return pa.schema(fields)
 
 
-def export_day(conn: psycopg.Connection, catalog: Catalog, day: date, out_dir: Path) -> tuple[Path, int]:
+def export_day(conn: SyncConn, catalog: Catalog, day: date, out_dir: Path) -> tuple[Path, int]:
     """Write the day's samples (VIN, time, one column per signal path) to `samples-YYYY-MM-DD.parquet`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"samples-{day.isoformat()}.parquet"
@@ -58,7 +58,7 @@ def export_day(conn: psycopg.Connection, catalog: Catalog, day: date, out_dir: P
     return path, rows_written
 
 
-def expired_days(conn: psycopg.Connection, now: datetime, retention_days: int) -> list[date]:
+def expired_days(conn: SyncConn, now: datetime, retention_days: int) -> list[date]:
     """Days whose whole partition lies outside the window (native layout)."""
     cutoff = (now - timedelta(days=retention_days)).date()
     cur = conn.execute(
@@ -76,7 +76,7 @@ def expired_days(conn: psycopg.Connection, now: datetime, retention_days: int) -
 
 
 def apply_retention(
-    conn: psycopg.Connection, catalog: Catalog, *, retention_days: int, now: datetime, export_dir: Path | None
+    conn: SyncConn, catalog: Catalog, *, retention_days: int, now: datetime, export_dir: Path | None
 ) -> list[date]:
     """Export (when asked) then drop what is older than the window; returns the days dropped."""
     row = conn.execute(LAYOUT_QUERY).fetchone()
@@ -84,7 +84,8 @@ def apply_retention(
     if layout == TIMESCALEDB:
         cutoff = now - timedelta(days=retention_days)
         if export_dir is not None:
-            first = conn.execute("SELECT min(ts) AS first FROM samples WHERE ts < %s", (cutoff,)).fetchone()["first"]
+            oldest = conn.execute("SELECT min(ts) AS first FROM samples WHERE ts < %s", (cutoff,)).fetchone()
+            first = oldest["first"] if oldest else None
             day = first.date() if first else cutoff.date()
             while day < cutoff.date():
                 export_day(conn, catalog, day, export_dir)

@@ -9,22 +9,24 @@ smaller, and it is written for every vehicle of every batch (LZ4: ~3 us a row, z
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
-import psycopg
 import pyarrow as pa
 from psycopg.types.json import Jsonb
 
-Layout = list[list[object]]  # [[field name, numpy dtype, shape], ...]
+from telemetry.storage.db import Conn, Row
+
+Layout = Sequence[Sequence[object]]  # [[field name, numpy dtype, shape], ...]
 
 
-async def ensure_layout(conn: psycopg.AsyncConnection, layout_id: str, fields: list) -> None:
+async def ensure_layout(conn: Conn, layout_id: str, fields: Layout) -> None:
     await conn.execute(
         "INSERT INTO rule_state_layouts (id, fields) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING",
         (layout_id, Jsonb(fields)),
     )
 
 
-async def save(conn: psycopg.AsyncConnection, layout_id: str, vehicle_ids: list[int], blobs: list[bytes]) -> None:
+async def save(conn: Conn, layout_id: str, vehicle_ids: list[int], blobs: list[bytes]) -> None:
     if not vehicle_ids:
         return
     await conn.execute(
@@ -35,7 +37,7 @@ async def save(conn: psycopg.AsyncConnection, layout_id: str, vehicle_ids: list[
     )
 
 
-async def fleet(conn: psycopg.AsyncConnection, vehicle_ids: list[int] | None = None) -> list[dict[str, object]]:
+async def fleet(conn: Conn, vehicle_ids: list[int] | None = None) -> list[Row]:
     """Vehicles (all, or these) with what the engine needs: attributes and saved state, if any."""
     cur = await conn.execute(
         "SELECT v.id, v.vin, v.powertrain, v.make, v.model, s.state, l.fields AS layout FROM vehicles v"
@@ -51,9 +53,11 @@ async def fleet(conn: psycopg.AsyncConnection, vehicle_ids: list[int] | None = N
 
 
 def compress(raw: bytes) -> bytes:
-    return struct.pack("<I", len(raw)) + pa.compress(raw, codec="lz4", asbytes=True)
+    packed: bytes = pa.compress(raw, codec="lz4", asbytes=True)
+    return struct.pack("<I", len(raw)) + packed
 
 
 def decompress(stored: bytes) -> bytes:
     (size,) = struct.unpack_from("<I", stored)
-    return pa.decompress(stored[4:], decompressed_size=size, codec="lz4", asbytes=True)
+    raw: bytes = pa.decompress(stored[4:], decompressed_size=size, codec="lz4", asbytes=True)
+    return raw

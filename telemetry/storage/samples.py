@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import psycopg
 from psycopg import sql
 
 from telemetry.catalog import Catalog, Signal
+from telemetry.storage.db import Conn
 
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 _COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
@@ -130,7 +132,7 @@ class SampleWriter:
         keep[:, value_bytes.ravel()] = np.repeat(~absent, 8, axis=1)
         return _COPY_HEADER + raw[keep].tobytes() + _COPY_TRAILER
 
-    async def write(self, conn: psycopg.AsyncConnection, rows: WideRows) -> set[tuple[int, int]]:
+    async def write(self, conn: Conn, rows: WideRows) -> set[tuple[int, int]]:
         """Stage and merge inside the caller's transaction; returns the (vehicle, ts ms) rows that
         were inserted or gained values. A redelivered batch returns an empty set."""
         changed: set[tuple[int, int]] = set()
@@ -156,7 +158,7 @@ class SampleWriter:
 
 
 async def read_series(
-    conn: psycopg.AsyncConnection,
+    conn: Conn,
     *,
     vehicle_id: int,
     signal: Signal,
@@ -174,7 +176,7 @@ async def read_series(
 
 
 async def latest_value(
-    conn: psycopg.AsyncConnection, *, vehicle_id: int, signal: Signal, since: datetime
+    conn: Conn, *, vehicle_id: int, signal: Signal, since: datetime
 ) -> tuple[datetime, object] | None:
     """The newest stored value of one signal for one vehicle since `since`, with its time."""
     query = sql.SQL(
@@ -186,7 +188,7 @@ async def latest_value(
     return None if row is None else (row["ts"], row["value"])
 
 
-async def signals_held(conn: psycopg.AsyncConnection, *, vehicle_id: int, columns: list[str]) -> dict[str, dict]:
+async def signals_held(conn: Conn, *, vehicle_id: int, columns: list[str]) -> dict[str, dict[str, Any]]:
     """Per stored column: how many values, first and last time (what a data export lists)."""
     parts = sql.SQL(", ").join(
         sql.SQL(
@@ -209,7 +211,7 @@ async def signals_held(conn: psycopg.AsyncConnection, *, vehicle_id: int, column
 
 
 async def read_buckets(
-    conn: psycopg.AsyncConnection, *, vehicle_id: int, signal: Signal, start: datetime, end: datetime, buckets: int
+    conn: Conn, *, vehicle_id: int, signal: Signal, start: datetime, end: datetime, buckets: int
 ) -> tuple[float, list[dict[str, object]]]:
     """One signal downsampled for a chart: the window cut into at most `buckets` equal buckets,
     each with its min, max, mean and count (min and max keep the peaks a mean would hide).

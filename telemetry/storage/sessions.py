@@ -13,9 +13,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-import psycopg
-
 from telemetry.storage.apikeys import Principal
+from telemetry.storage.db import Conn, SyncConn
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-async def start(conn: psycopg.AsyncConnection, *, key_id: int, advisor: str, lifetime: timedelta) -> str:
+async def start(conn: Conn, *, key_id: int, advisor: str, lifetime: timedelta) -> str:
     """A new session for the key; returns its id (for the cookie, shown nowhere else)."""
     session_id = secrets.token_urlsafe(32)
     await conn.execute(
@@ -40,7 +39,7 @@ async def start(conn: psycopg.AsyncConnection, *, key_id: int, advisor: str, lif
     return session_id
 
 
-async def find(conn: psycopg.AsyncConnection, session_id: str) -> Session | None:
+async def find(conn: Conn, session_id: str) -> Session | None:
     """The live session with this id, of a key that is not revoked; None for anything else."""
     cur = await conn.execute(
         "SELECT k.id, k.role, k.dealer_id, s.advisor, s.csrf_token FROM console_sessions s"
@@ -54,16 +53,16 @@ async def find(conn: psycopg.AsyncConnection, session_id: str) -> Session | None
     return Session(Principal(int(row["id"]), row["role"], row["dealer_id"]), row["advisor"], row["csrf_token"])
 
 
-async def end(conn: psycopg.AsyncConnection, session_id: str) -> None:
+async def end(conn: Conn, session_id: str) -> None:
     await conn.execute("DELETE FROM console_sessions WHERE digest = %s", (_digest(session_id),))
 
 
-def forget_expired_sync(conn: psycopg.Connection) -> int:
+def forget_expired_sync(conn: SyncConn) -> int:
     """For serve's hourly maintenance: expired sessions open nothing, but need not be kept."""
     return conn.execute("DELETE FROM console_sessions WHERE expires_at <= now()").rowcount
 
 
-async def still_valid(conn: psycopg.AsyncConnection, principal: Principal, session_id: str | None) -> bool:
+async def still_valid(conn: Conn, principal: Principal, session_id: str | None) -> bool:
     """For long-lived streams: the key is not revoked and, when a session opened it, it goes on."""
     if session_id is not None:
         return await find(conn, session_id) is not None
