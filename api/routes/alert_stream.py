@@ -21,7 +21,8 @@ from psycopg import sql
 
 from api.auth import Anyone, sees_dealer
 from api.deps import SettingsDep
-from api.models import AUTH_ERRORS, AlertOut
+from api.schemas.alerts import AlertOut
+from api.schemas.common import AUTH_ERRORS
 from crm import records
 from telemetry.errors import NotFoundError
 from telemetry.settings import Settings

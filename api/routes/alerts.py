@@ -4,16 +4,8 @@ from fastapi import APIRouter
 
 from api.auth import Anyone, CustomerUser, visible_alert
 from api.deps import ConnDep
-from api.models import (
-    RECORD_ERRORS,
-    AcknowledgeIn,
-    AlertOut,
-    AssignIn,
-    ErrorOut,
-    NoteIn,
-    NoteOut,
-    ResolveIn,
-)
+from api.schemas.alerts import AcknowledgeIn, AlertOut, AssignIn, NoteIn, NoteOut, ResolveIn
+from api.schemas.common import RECORD_ERRORS, ErrorOut
 from crm import alert_queue
 from telemetry.storage import alerts
 

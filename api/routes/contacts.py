@@ -8,7 +8,8 @@ from fastapi import APIRouter
 
 from api.auth import CustomerUser, visible_alert, visible_customer, visible_vehicle, writable_dealer
 from api.deps import ConnDep
-from api.models import RECORD_ERRORS, ContactIn, ContactOut
+from api.schemas.common import RECORD_ERRORS
+from api.schemas.customers import ContactIn, ContactOut
 from crm import contacts
 from telemetry.errors import InvalidRequestError
 

@@ -9,9 +9,8 @@ from fastapi.responses import RedirectResponse
 from api.auth import Admin, CustomerUser, as_seen_by, visible_customer, writable_dealer
 from api.customer_view import customer_view
 from api.deps import CatalogDep, ConnDep, SettingsDep
-from api.models import (
-    AUTH_ERRORS,
-    RECORD_ERRORS,
+from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
+from api.schemas.customers import (
     ConsentIn,
     ConsentOut,
     ConsentsOut,
@@ -20,7 +19,6 @@ from api.models import (
     CustomerOut,
     CustomerRecord,
     DuplicateOut,
-    ErrorOut,
 )
 from crm import consents, records
 from crm.contact_data import normalize_email, normalize_phone

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Query
 
 from api.auth import Admin
 from api.deps import ConnDep
-from api.models import AUTH_ERRORS, DeadLetterOut
+from api.schemas.common import AUTH_ERRORS
+from api.schemas.operations import DeadLetterOut
 from telemetry.reasons import Reason
 from telemetry.storage import deadletters
 

@@ -6,17 +6,10 @@ from fastapi import APIRouter, Query, Request
 
 from api.auth import Admin, CustomerUser, DealerReader, sees_dealer
 from api.deps import ConnDep
-from api.models import (
-    AUTH_ERRORS,
-    RECORD_ERRORS,
-    BranchIn,
-    BranchOut,
-    DealerIn,
-    DealerOut,
-    ErrorOut,
-    QueuedAlertOut,
-    ServiceImportOut,
-)
+from api.schemas.alerts import QueuedAlertOut
+from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
+from api.schemas.dealers import BranchIn, BranchOut, DealerIn, DealerOut
+from api.schemas.vehicles import ServiceImportOut
 from crm import alert_queue, records, service_import, services
 from telemetry.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
 from telemetry.storage.apikeys import Principal

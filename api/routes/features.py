@@ -10,14 +10,12 @@ from fastapi import APIRouter, Header, Response
 from api import activation
 from api.auth import Anyone, OemOrAdmin, VehicleWriter, visible_vehicle
 from api.deps import ConnDep, SettingsDep
-from api.models import (
-    AUTH_ERRORS,
-    RECORD_ERRORS,
+from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
+from api.schemas.features import (
     ActivationIn,
     DeactivationIn,
     EntitlementDetail,
     EntitlementOut,
-    ErrorOut,
     FeatureIn,
     FeatureOut,
     RenewalIn,

@@ -7,7 +7,7 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import ConnDep, SettingsDep
-from api.models import ComponentStatus, HealthOut
+from api.schemas.operations import ComponentStatus, HealthOut
 from telemetry import metrics
 from telemetry.errors import TelemetryError
 from telemetry.mqtt import make_client, redacted

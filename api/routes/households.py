@@ -8,7 +8,8 @@ from fastapi import APIRouter
 
 from api.auth import CustomerUser, sees_dealer, visible_customer, writable_dealer
 from api.deps import ConnDep
-from api.models import RECORD_ERRORS, EndMembershipIn, ErrorOut, HouseholdIn, HouseholdOut, MemberIn, MemberOut
+from api.schemas.common import RECORD_ERRORS, ErrorOut
+from api.schemas.customers import EndMembershipIn, HouseholdIn, HouseholdOut, MemberIn, MemberOut
 from crm import households
 from telemetry.errors import NotFoundError
 from telemetry.storage.apikeys import Principal

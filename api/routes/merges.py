@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 
 from api.auth import CustomerUser, as_seen_by, visible_customer
 from api.deps import ConnDep
-from api.models import AUTH_ERRORS, RECORD_ERRORS, DuplicatePairOut, ErrorOut, MergeIn, MergeOut, UnmergeIn
+from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
+from api.schemas.customers import DuplicatePairOut, MergeIn, MergeOut, UnmergeIn
 from crm import customer_merges
 from crm.customer_matches import duplicate_pairs
 

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query
 from api import activation
 from api.auth import Anyone, VehicleWriter, visible_vehicle
 from api.deps import ConnDep, SettingsDep
-from api.models import RECORD_ERRORS, DismissIn, ErrorOut, OfferOut, OfferTrialOut
+from api.schemas.common import RECORD_ERRORS, ErrorOut
+from api.schemas.features import DismissIn, OfferOut, OfferTrialOut
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage import offers
 from telemetry.storage.apikeys import Principal

@@ -6,7 +6,8 @@ from fastapi import APIRouter
 
 from api.auth import DealerReader, OemOrAdmin
 from api.deps import ConnDep
-from api.models import RECORD_ERRORS, ErrorOut, RecallIn, RecallStatus
+from api.schemas.common import RECORD_ERRORS, ErrorOut
+from api.schemas.vehicles import RecallIn, RecallStatus
 from crm import recalls
 
 router = APIRouter(prefix="/recalls", tags=["recalls"])

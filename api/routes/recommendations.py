@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 
 from api.auth import CustomerUser
 from api.deps import ConnDep, SettingsDep
-from api.models import RECORD_ERRORS, Day, RecommendationOut
 from api.routes.dealers import visible_dealer
+from api.schemas.common import RECORD_ERRORS, Day
+from api.schemas.customers import RecommendationOut
 from crm import recommendations
 from crm.contact_pressure import Policy
 from telemetry.settings import Settings

@@ -16,12 +16,10 @@ from api.auth import (
     writable_dealer,
 )
 from api.deps import CatalogDep, ConnDep
-from api.models import (
-    RECORD_ERRORS,
-    AlertOut,
-    AnyMoment,
+from api.schemas.alerts import AlertOut
+from api.schemas.common import RECORD_ERRORS, AnyMoment, ErrorOut
+from api.schemas.vehicles import (
     BucketSeries,
-    ErrorOut,
     RecallOut,
     ServiceIn,
     ServiceOut,

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 
 from api.auth import Admin
 from api.deps import ConnDep, SettingsDep
-from api.models import AUTH_ERRORS, RECORD_ERRORS, DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
+from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS
+from api.schemas.operations import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
 from crm import records
 from webhooks import outbox
 from webhooks.signature import new_secret

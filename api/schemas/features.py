@@ -1,0 +1,123 @@
+"""Software options: the catalog, entitlements and their commands, usage-based offers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+FeatureCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+
+
+class FeatureIn(BaseModel):
+    code: FeatureCode
+    name: str = Field(min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+    models: list[str] | None = Field(default=None, max_length=200, description="Null: every model")
+    min_software_version: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=40)
+    requires_hardware: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        default_factory=list, max_length=50
+    )
+    conflicts_with: list[FeatureCode] = Field(default_factory=list, max_length=50)
+    price_model: Literal["one_off", "monthly", "yearly"]
+    price: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=2)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    trial_days: int | None = Field(default=None, ge=1, le=365, description="Null: no trial")
+
+
+class FeatureOut(FeatureIn):
+    created_at: datetime
+
+
+EntitlementKind = Literal["purchase", "subscription", "trial"]
+
+
+class ActivationIn(BaseModel):
+    kind: EntitlementKind = Field(description="purchase (one-off), subscription (monthly or yearly) or trial")
+    periods: int = Field(default=1, ge=1, le=120, description="Subscription: months or years paid for")
+    purchase_reference: str | None = Field(default=None, max_length=120)
+
+
+class RenewalIn(BaseModel):
+    periods: int = Field(default=1, ge=1, le=120, description="Months or years added to the subscription")
+
+
+class DeactivationIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CommandOut(BaseModel):
+    id: str
+    action: Literal["enable", "disable"]
+    state: Literal["pending", "sent", "timed_out", "accepted", "rejected", "superseded"]
+    attempts: int
+    sent_at: datetime | None
+    acked_at: datetime | None
+    reason: str | None = Field(description="The vehicle's, when it rejected the command")
+
+
+class EntitlementOut(BaseModel):
+    id: int
+    vin: str
+    feature_code: str
+    kind: EntitlementKind
+    state: Literal["pending", "active", "failed", "ended"] = Field(
+        description="pending until the vehicle accepts; failed with the vehicle's reason; ended when expired or"
+        " deactivated"
+    )
+    granted_by: str
+    dealer_id: int | None
+    purchase_reference: str | None
+    starts_at: datetime
+    ends_at: datetime | None = Field(description="Null: a purchase, for the vehicle's life")
+    ended_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_command: CommandOut | None
+
+
+class OfferOut(BaseModel):
+    id: int
+    vin: str
+    feature_code: str
+    rule_id: str = Field(description="The usage rule that found it")
+    state: Literal["open", "accepted", "dismissed", "withdrawn"]
+    reason: str = Field(description="What in the vehicle's use suggests the option")
+    first_seen: datetime
+    last_seen: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+    entitlement_id: int | None = Field(description="The trial it became")
+    created_at: datetime
+
+
+class EntitlementEventOut(BaseModel):
+    id: int
+    at: datetime
+    event: str = Field(description="requested, sent, resent, timed_out, active, failed, renewed, expired, disabled,"
+                       " switched_off")  # fmt: skip
+    detail: str
+    by: str
+
+
+class EntitlementDetail(EntitlementOut):
+    events: list[EntitlementEventOut] = Field(description="The audit log, oldest first")
+
+
+class VehicleCommandOut(CommandOut):
+    entitlement_id: int | None
+    feature_code: str
+    expires_at: datetime | None
+    timed_out_at: datetime | None
+    created_at: datetime
+
+
+class OfferTrialOut(BaseModel):
+    offer: OfferOut
+    entitlement: EntitlementOut
+
+
+class DismissIn(BaseModel):
+    by: str = Field(min_length=1, max_length=120)
