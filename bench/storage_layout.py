@@ -2,6 +2,10 @@
 
     python -m bench.storage_layout [--vehicles 2000] [--moments 25] [--repeats 3]
 
+It also writes the same rows once more into a schema per layout the database offers (native, and
+TimescaleDB when it can be had) and reports bytes per sample at rest: native, TimescaleDB as
+written, and TimescaleDB after compressing every chunk.
+
 Each figure is the median of `--repeats` runs, in samples per second, over the same generated
 fleet data (vehicles x moments x the catalog's numeric signals, arriving in time order). The
 last line is one JSON object with the figures.
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import statistics
 import time
 
@@ -20,10 +25,12 @@ from psycopg import sql
 
 from bench import smoke
 from telemetry.catalog import default_catalog
+from telemetry.errors import ConfigError
 from telemetry.settings import Settings
 from telemetry.storage.db import Conn, connect
+from telemetry.storage.layout import NATIVE, TIMESCALEDB, ts_function
 from telemetry.storage.migrate import upgrade
-from telemetry.storage.partitions import PartitionManager
+from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.samples import SampleWriter
 from telemetry.timeutil import now_ms
 
@@ -89,6 +96,54 @@ async def wide(
     return ours, len(val) / (time.perf_counter() - began)
 
 
+async def at_rest(base: Settings, writer: SampleWriter, data: tuple[np.ndarray, ...]) -> dict[str, float | None]:
+    """Bytes per sample on disk (table and index) for the same rows in each layout this database
+    offers: native partitions; TimescaleDB as written and after compressing every chunk."""
+    vid, ts, sig, val = data
+    found: dict[str, float | None] = {
+        "native_bytes_per_sample": None,
+        "timescaledb_bytes_per_sample": None,
+        "timescaledb_compressed_bytes_per_sample": None,
+    }
+    for layout in (NATIVE, TIMESCALEDB):
+        schema = f"{base.database_schema}_{layout}"
+        settings = base.model_copy(update={"database_schema": schema, "samples_layout": layout})
+        try:
+            try:
+                await upgrade(settings)
+            except ConfigError:
+                continue  # no TimescaleDB here
+            async with await connect(settings) as conn:
+                await PartitionManager().ensure(conn, {day_of(int(t)) for t in np.unique(ts)})
+                async with conn.transaction():
+                    await writer.write(conn, writer.pivot(vid, ts, sig, val))
+                size = sql.SQL(
+                    "SELECT sum(pg_total_relation_size(inhrelid)) AS n FROM pg_inherits"
+                    " WHERE inhparent = 'samples'::regclass"
+                    if layout == NATIVE
+                    else "SELECT {}('samples') AS n"
+                ).format(ts_function(settings.extension_schema, "hypertable_size"))
+                found[f"{layout}_bytes_per_sample"] = await _bytes(conn, size) / len(val)
+                if layout == TIMESCALEDB:
+                    await conn.execute(
+                        sql.SQL("SELECT {}(c) FROM {}('samples') c").format(
+                            ts_function(settings.extension_schema, "compress_chunk"),
+                            ts_function(settings.extension_schema, "show_chunks"),
+                        )
+                    )
+                    found["timescaledb_compressed_bytes_per_sample"] = await _bytes(conn, size) / len(val)
+                await conn.commit()
+        finally:
+            async with await connect(settings, autocommit=True) as conn:
+                await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    return found
+
+
+async def _bytes(conn: Conn, query: sql.Composed) -> float:
+    row = await (await conn.execute(query)).fetchone()
+    return float(row["n"]) if row else math.nan
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--vehicles", type=int, default=2000)
@@ -111,6 +166,7 @@ async def main() -> None:
             results["ours"].append(ours)
             results["wide_copy"].append(raw)
     med = {k: statistics.median(v) for k, v in results.items()}
+    rest = await at_rest(settings, writer, (vid, ts, sig, val))
     print(
         f"samples per run: {len(val):,}"
         f" ({args.vehicles} vehicles x {args.moments} moments x {len(numeric_ids)} signals)"
@@ -118,9 +174,12 @@ async def main() -> None:
     print(f"narrow rows, unique (vehicle, signal, ts), binary COPY: {med['narrow_copy']:>12,.0f} samples/s")
     print(f"wide rows, primary key (vehicle, ts), binary COPY:      {med['wide_copy']:>12,.0f} samples/s")
     print(f"our write path (pivot + encode + COPY + merge):          {med['ours']:>12,.0f} samples/s")
+    for name, value in rest.items():
+        print(f"at rest, {name.replace('_', ' ')}: {'n/a' if value is None else f'{value:.1f}'}")
     print(
         json.dumps(
             {
+                **{k: None if v is None else round(v, 2) for k, v in rest.items()},
                 "samples": len(val),
                 "narrow_copy_samples_per_s": round(med["narrow_copy"]),
                 "wide_copy_samples_per_s": round(med["wide_copy"]),

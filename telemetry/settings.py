@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,12 @@ class Settings(BaseSettings):
         description="PostgreSQL DSN. Unset: `telemetry demo` starts an embedded PostgreSQL.",
     )
     database_schema: str = Field(default="public", description="Schema holding every table.")
+    samples_layout: Literal["auto", "timescaledb", "native"] = Field(
+        default="auto", description="auto: TimescaleDB when the role can have it, else native partitions"
+    )
+    extension_schema: str = Field(
+        default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="Where the timescaledb extension lives"
+    )
     mqtt_url: str | None = Field(
         default=None,
         description="Broker as mqtt://host:port. Unset: `telemetry demo` finds or starts a broker.",

@@ -42,6 +42,11 @@ def mqtt_url() -> str:
     return _env("MQTT_URL")
 
 
+def expected_layout() -> str:
+    """The samples layout the database under test gives: native, unless the TimescaleDB leg runs."""
+    return os.environ.get("TELEMETRY_TEST_SAMPLES_LAYOUT", "native")
+
+
 def make_settings(database_url: str, mqtt_url: str, **overrides: object) -> Settings:
     tag = secrets.token_hex(4)
     values: dict[str, object] = {

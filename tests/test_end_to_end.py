@@ -12,6 +12,7 @@ from telemetry.mqtt import broker_address, publisher
 from telemetry.timeutil import now_ms
 from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, vehicle_topic
 from tests.fix_server import Server, wait_for
+from tests.fix_services import expected_layout
 from tests.fix_webhooks import receiving
 
 COOLANT = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
@@ -61,7 +62,8 @@ def test_health_reports_database_and_broker(server: Server) -> None:
     assert body["status"] == "ok"
     assert body["database"]["ok"]
     assert body["broker"]["ok"]
-    assert body["samples_layout"] == "native"
+    assert body["samples_layout"] == expected_layout()
+    assert body["samples_layout_reason"]
 
 
 def test_mosquitto_pub_of_a_hand_written_message_shows_up_in_the_signals(server: Server) -> None:

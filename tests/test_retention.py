@@ -62,3 +62,26 @@ def test_old_days_are_exported_then_dropped(settings: Settings, tmp_path: Path) 
         left = conn.execute("SELECT count(*) AS n FROM samples").fetchone()["n"]
     assert left == 1
     assert run_retention(settings, now=now) == []
+
+
+def test_only_days_that_hold_samples_are_exported_and_every_dropped_day_is_reported(
+    settings: Settings, tmp_path: Path
+) -> None:
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    now_ms = int(now.timestamp() * 1000)
+    old = now_ms - 400 * MS_PER_DAY
+    seed(settings, [old, now_ms - 3 * MS_PER_DAY])
+    empty_day = old - 2 * MS_PER_DAY  # a day partition (native) that never got a sample
+
+    async def make_empty_partition() -> None:
+        async with await connect(settings) as conn:
+            await PartitionManager().ensure(conn, {day_of(empty_day)})
+
+    asyncio.run(make_empty_partition())
+    settings = settings.model_copy(update={"retention_days": 365, "retention_export_dir": tmp_path})
+
+    dropped = run_retention(settings, now=now)
+
+    old_day = (now - timedelta(days=400)).date()
+    assert old_day in dropped
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"samples-{old_day}.parquet"]

@@ -14,6 +14,7 @@ from telemetry.storage.migrate import MIGRATIONS, upgrade
 from telemetry.storage.partitions import PartitionManager, day_of, partition_name
 from telemetry.storage.samples import SampleWriter
 from telemetry.timeutil import MS_PER_DAY, now_ms
+from tests.fix_services import expected_layout
 
 CATALOG = default_catalog()
 SPEED = CATALOG["Vehicle.Speed"].id
@@ -26,8 +27,10 @@ def test_migrations_applied_twice_are_a_no_op(settings: Settings) -> None:
         async with await connect(settings) as conn:
             cur = await conn.execute("SELECT version FROM schema_migrations ORDER BY version")
             assert [r["version"] for r in await cur.fetchall()] == [m.version for m in MIGRATIONS]
-            cur = await conn.execute("SELECT value FROM storage_info WHERE key = 'samples_layout'")
-            assert (await cur.fetchone())["value"] == "native"
+            cur = await conn.execute("SELECT key, value FROM storage_info WHERE key LIKE 'samples_layout%%'")
+            stored = {r["key"]: r["value"] for r in await cur.fetchall()}
+            assert stored["samples_layout"] == expected_layout()
+            assert stored["samples_layout_reason"], "the reason for the layout is kept"
 
     asyncio.run(check())
 
@@ -74,4 +77,13 @@ def test_late_history_lands_in_a_partition_created_on_demand(settings: Settings)
     assert _rows(settings) == [(3, old, 80.0, None)]
     with psycopg.connect(settings.require_database_url()) as conn:
         conn.execute(f"SET search_path = {settings.database_schema}")
-        assert conn.execute("SELECT to_regclass(%s) IS NOT NULL", (partition_name(day_of(old)),)).fetchone()[0]
+        if expected_layout() == "native":
+            assert conn.execute("SELECT to_regclass(%s) IS NOT NULL", (partition_name(day_of(old)),)).fetchone()[0]
+        else:
+            chunks = conn.execute(
+                "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_schema = %s"
+                " AND hypertable_name = 'samples' AND range_start <= to_timestamp(%s / 1000.0)"
+                " AND range_end > to_timestamp(%s / 1000.0)",
+                (settings.database_schema, old, old),
+            ).fetchone()[0]
+            assert chunks == 1

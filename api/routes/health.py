@@ -11,7 +11,7 @@ from api.schemas.operations import ComponentStatus, HealthOut
 from telemetry import metrics
 from telemetry.errors import TelemetryError
 from telemetry.mqtt import make_client, redacted
-from telemetry.storage.layout import samples_layout
+from telemetry.storage.layout import samples_layout, samples_layout_reason
 
 router = APIRouter(tags=["health"])
 
@@ -28,10 +28,10 @@ async def prometheus_metrics() -> PlainTextResponse:
 
 @router.get("/health", response_model=HealthOut, summary="Database and broker status")
 async def health(conn: ConnDep, settings: SettingsDep) -> HealthOut:
-    layout = "unknown"
+    layout, reason = "unknown", None
     try:
         await conn.execute("SELECT 1")
-        layout = await samples_layout(conn)
+        layout, reason = await samples_layout(conn), await samples_layout_reason(conn)
         database = ComponentStatus(ok=True, detail=f"connected; samples layout {layout}")
     except psycopg.Error as exc:
         database = ComponentStatus(ok=False, detail=str(exc).strip())
@@ -41,4 +41,6 @@ async def health(conn: ConnDep, settings: SettingsDep) -> HealthOut:
     except (aiomqtt.MqttError, OSError, TelemetryError) as exc:
         broker = ComponentStatus(ok=False, detail=str(exc))
     status = "ok" if database.ok and broker.ok else "degraded"
-    return HealthOut(status=status, database=database, broker=broker, samples_layout=layout)
+    return HealthOut(
+        status=status, database=database, broker=broker, samples_layout=layout, samples_layout_reason=reason
+    )

@@ -33,6 +33,7 @@ class HealthOut(BaseModel):
     database: ComponentStatus
     broker: ComponentStatus
     samples_layout: str
+    samples_layout_reason: str | None = Field(default=None, description="Why the server chose that layout")
 
 
 EventFamily = Literal["alert", "service_due", "activation"]

@@ -7,28 +7,76 @@ takes ~1.75M samples/s at ~12.5 bytes per sample (see docs/operations.md, "Stora
 of the same vehicle and time fills the row's empty columns.
 
 Time partitioning: a TimescaleDB hypertable (1-day chunks, compression after 7 days, an hourly
-continuous aggregate) when the extension is preloaded; otherwise native daily range partitions.
+continuous aggregate) when the server's role can have the extension (`choose_layout`); otherwise
+native daily range partitions. The extension lives in TELEMETRY_EXTENSION_SCHEMA (public), never
+in a tenant's schema, so that several schemas share it and dropping one drops nothing of it.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
+import psycopg
 from psycopg import sql
 
 from telemetry.catalog import Catalog
+from telemetry.errors import ConfigError
+from telemetry.settings import Settings
 from telemetry.storage.db import Conn
+
+log = logging.getLogger(__name__)
 
 TIMESCALEDB = "timescaledb"
 NATIVE = "native"
 LAYOUT_QUERY = "SELECT value FROM storage_info WHERE key = 'samples_layout'"
 
 
-async def timescaledb_available(conn: Conn) -> bool:
+@dataclass(frozen=True)
+class LayoutChoice:
+    layout: str
+    reason: str  # logged, stored and shown by GET /health
+
+
+async def choose_layout(conn: Conn, *, wanted: str, extension_schema: str) -> LayoutChoice:
+    """TimescaleDB when this role can have it, decided from what an unprivileged role may see
+    (`pg_extension`, `pg_available_extensions`) and a CREATE EXTENSION tried in a savepoint;
+    `shared_preload_libraries` is not readable without pg_read_all_settings."""
+    if wanted == NATIVE:
+        return LayoutChoice(NATIVE, "TELEMETRY_SAMPLES_LAYOUT=native")
     cur = await conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')"
-        " AND current_setting('shared_preload_libraries') LIKE '%%timescaledb%%' AS ok"
+        "SELECT e.extversion, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+        " WHERE e.extname = 'timescaledb'"
     )
-    row = await cur.fetchone()
-    return bool(row and (row["ok"] if isinstance(row, dict) else row[0]))
+    if installed := await cur.fetchone():
+        return LayoutChoice(TIMESCALEDB, f"timescaledb {installed['extversion']} is installed in schema "
+                                         f"{installed['nspname']}")  # fmt: skip
+    cur = await conn.execute("SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'")
+    available = await cur.fetchone()
+    if available is None:
+        if wanted == TIMESCALEDB:
+            raise ConfigError("TELEMETRY_SAMPLES_LAYOUT=timescaledb, but this PostgreSQL has no timescaledb extension")
+        return LayoutChoice(NATIVE, "the timescaledb extension is not available on this server")
+    create = sql.SQL("CREATE EXTENSION IF NOT EXISTS timescaledb SCHEMA {}").format(sql.Identifier(extension_schema))
+    try:
+        async with conn.transaction():  # a savepoint: a refusal leaves the migration's transaction usable
+            await conn.execute(create)
+    except psycopg.errors.InsufficientPrivilege:
+        raise ConfigError(
+            f"timescaledb is available but this role may not create it: as a superuser, run"
+            f" CREATE EXTENSION timescaledb SCHEMA {extension_schema}; in this database"
+            " (or set TELEMETRY_SAMPLES_LAYOUT=native)"
+        ) from None
+    except psycopg.Error as refused:
+        if wanted == TIMESCALEDB:
+            raise ConfigError(f"timescaledb cannot be used: {refused.diag.message_primary}") from None
+        return LayoutChoice(
+            NATIVE, f"timescaledb {available['default_version']} is available but unusable:"
+            f" {refused.diag.message_primary} (is it in shared_preload_libraries?)"
+        )  # fmt: skip
+    return LayoutChoice(
+        TIMESCALEDB, f"created extension timescaledb {available['default_version']} in schema {extension_schema}"
+    )
 
 
 def signal_columns(catalog: Catalog) -> sql.Composed:
@@ -39,9 +87,11 @@ def signal_columns(catalog: Catalog) -> sql.Composed:
     return sql.SQL(",\n    ").join(cols)
 
 
-async def create_samples(conn: Conn, catalog: Catalog) -> str:
+async def create_samples(conn: Conn, catalog: Catalog, settings: Settings) -> str:
     """Create the samples table in the layout the server supports; returns the layout name."""
-    use_timescale = await timescaledb_available(conn)
+    choice = await choose_layout(conn, wanted=settings.samples_layout, extension_schema=settings.extension_schema)
+    log.info("samples layout: %s (%s)", choice.layout, choice.reason)
+    use_timescale = choice.layout == TIMESCALEDB
     partition = sql.SQL("") if use_timescale else sql.SQL(" PARTITION BY RANGE (ts)")
     await conn.execute(
         sql.SQL(
@@ -50,26 +100,34 @@ async def create_samples(conn: Conn, catalog: Catalog) -> str:
         ).format(cols=signal_columns(catalog), partition=partition)
     )
     if use_timescale:
-        await _timescale_features(conn, catalog)
-        layout = TIMESCALEDB
-    else:
-        layout = NATIVE
+        await _timescale_features(conn, catalog, settings.extension_schema)
+    for key, value in (("samples_layout", choice.layout), ("samples_layout_reason", choice.reason)):
+        await conn.execute(
+            "INSERT INTO storage_info (key, value) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            (key, value),
+        )
+    return choice.layout
+
+
+def ts_function(extension_schema: str, name: str) -> sql.Composed:
+    """A TimescaleDB function, qualified by the extension's schema (not the tenant's search path)."""
+    return sql.SQL("{}.{}").format(sql.Identifier(extension_schema), sql.Identifier(name))
+
+
+async def _timescale_features(conn: Conn, catalog: Catalog, ext: str) -> None:
+
+    def fn(name: str) -> sql.Composed:
+        return ts_function(ext, name)
+
     await conn.execute(
-        "INSERT INTO storage_info (key, value) VALUES ('samples_layout', %s)"
-        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-        (layout,),
+        sql.SQL("SELECT {}('samples', 'ts', chunk_time_interval => INTERVAL '1 day')").format(fn("create_hypertable"))
     )
-    return layout
-
-
-async def _timescale_features(conn: Conn, catalog: Catalog) -> None:
-    await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    await conn.execute("SELECT create_hypertable('samples', 'ts', chunk_time_interval => INTERVAL '1 day')")
     await conn.execute(
         "ALTER TABLE samples SET (timescaledb.compress, timescaledb.compress_segmentby = 'vehicle_id',"
         " timescaledb.compress_orderby = 'ts')"
     )
-    await conn.execute("SELECT add_compression_policy('samples', INTERVAL '7 days')")
+    await conn.execute(sql.SQL("SELECT {}('samples', INTERVAL '7 days')").format(fn("add_compression_policy")))
     aggregates = []
     for s in catalog.numeric:
         col = sql.Identifier(s.column)
@@ -84,14 +142,22 @@ async def _timescale_features(conn: Conn, catalog: Catalog) -> None:
     await conn.execute(
         sql.SQL(
             "CREATE MATERIALIZED VIEW samples_hourly WITH (timescaledb.continuous) AS"
-            " SELECT vehicle_id, time_bucket(INTERVAL '1 hour', ts) AS bucket, count(*) AS rows, {aggs}"
+            " SELECT vehicle_id, {bucket}(INTERVAL '1 hour', ts) AS bucket, count(*) AS rows, {aggs}"
             " FROM samples GROUP BY vehicle_id, bucket WITH NO DATA"
-        ).format(aggs=sql.SQL(", ").join(aggregates))
+        ).format(bucket=fn("time_bucket"), aggs=sql.SQL(", ").join(aggregates))
     )
     await conn.execute(
-        "SELECT add_continuous_aggregate_policy('samples_hourly', start_offset => INTERVAL '3 days',"
-        " end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '30 minutes')"
+        sql.SQL(
+            "SELECT {}('samples_hourly', start_offset => INTERVAL '3 days',"
+            " end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '30 minutes')"
+        ).format(fn("add_continuous_aggregate_policy"))
     )
+
+
+async def samples_layout_reason(conn: Conn) -> str | None:
+    cur = await conn.execute("SELECT value FROM storage_info WHERE key = 'samples_layout_reason'")
+    row = await cur.fetchone()
+    return None if row is None else str(row["value"])
 
 
 async def samples_layout(conn: Conn) -> str:

@@ -26,19 +26,19 @@ _LOCK_KEY = 0x7E1E_0001
 class Migration:
     version: int
     name: str
-    apply: Callable[[Conn], Awaitable[None]]
+    apply: Callable[[Conn, Settings], Awaitable[None]]
 
 
-def _sql_file(filename: str) -> Callable[[Conn], Awaitable[None]]:
-    async def apply(conn: Conn) -> None:
+def _sql_file(filename: str) -> Callable[[Conn, Settings], Awaitable[None]]:
+    async def apply(conn: Conn, _settings: Settings) -> None:
         text = resources.files("telemetry.storage.migrations").joinpath(filename).read_text("utf-8")
         await conn.execute(text.encode())
 
     return apply
 
 
-async def _create_samples(conn: Conn) -> None:
-    await layout.create_samples(conn, default_catalog())
+async def _create_samples(conn: Conn, settings: Settings) -> None:
+    await layout.create_samples(conn, default_catalog(), settings)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -67,7 +67,9 @@ async def upgrade(settings: Settings) -> list[int]:
     schema = schema_name(settings)
     applied: list[int] = []
     async with await connect(settings, autocommit=True) as conn:
-        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        cur = await conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+        if await cur.fetchone() is None:  # a role given a schema, not the database, may not CREATE SCHEMA at all
+            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
@@ -78,7 +80,7 @@ async def upgrade(settings: Settings) -> list[int]:
                 cur = await conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,))
                 if await cur.fetchone():
                     continue
-                await migration.apply(conn)
+                await migration.apply(conn, settings)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                     (migration.version, migration.name),

@@ -16,7 +16,7 @@ from psycopg import sql
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.settings import Settings
 from telemetry.storage.db import SyncConn, connect_sync
-from telemetry.storage.layout import LAYOUT_QUERY, NATIVE, TIMESCALEDB
+from telemetry.storage.layout import LAYOUT_QUERY, NATIVE, TIMESCALEDB, ts_function
 
 log = logging.getLogger(__name__)
 _PARTITION = re.compile(r"^samples_p(\d{8})$")
@@ -76,34 +76,60 @@ def expired_days(conn: SyncConn, now: datetime, retention_days: int) -> list[dat
 
 
 def apply_retention(
-    conn: SyncConn, catalog: Catalog, *, retention_days: int, now: datetime, export_dir: Path | None
+    conn: SyncConn,
+    catalog: Catalog,
+    *,
+    retention_days: int,
+    now: datetime,
+    export_dir: Path | None,
+    extension_schema: str = "public",
 ) -> list[date]:
-    """Export (when asked) then drop what is older than the window; returns the days dropped."""
+    """Export (when asked) then drop what is older than the window, whole UTC days at a time, on
+    either layout; returns the days dropped. Only days that hold samples are exported."""
     row = conn.execute(LAYOUT_QUERY).fetchone()
     layout = row["value"] if row else "missing"
     if layout == TIMESCALEDB:
-        cutoff = now - timedelta(days=retention_days)
-        if export_dir is not None:
-            oldest = conn.execute("SELECT min(ts) AS first FROM samples WHERE ts < %s", (cutoff,)).fetchone()
-            first = oldest["first"] if oldest else None
-            day = first.date() if first else cutoff.date()
-            while day < cutoff.date():
-                export_day(conn, catalog, day, export_dir)
-                day += timedelta(days=1)
-        conn.execute("SELECT drop_chunks('samples', older_than => %s::timestamptz)", (cutoff,))
-        conn.commit()
-        return []
+        return _drop_chunks(conn, catalog, now - timedelta(days=retention_days), export_dir, extension_schema)
     assert layout == NATIVE, layout
     dropped = []
     for day in expired_days(conn, now, retention_days):
-        if export_dir is not None:
+        partition = sql.Identifier(f"samples_p{day:%Y%m%d}")
+        held = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {}) AS held").format(partition)).fetchone()
+        if export_dir is not None and held and held["held"]:
             path, count = export_day(conn, catalog, day, export_dir)
             log.info("exported %d rows of %s to %s", count, day, path)
-        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(f"samples_p{day:%Y%m%d}")))
+        conn.execute(sql.SQL("DROP TABLE {}").format(partition))
         conn.commit()
         dropped.append(day)
         log.info("dropped samples of %s (retention %d days)", day, retention_days)
     return dropped
+
+
+def _drop_chunks(
+    conn: SyncConn, catalog: Catalog, cutoff: datetime, export_dir: Path | None, extension_schema: str
+) -> list[date]:
+    """TimescaleDB: chunks are whole UTC days, so everything before the cutoff's day goes, from the
+    samples and from `samples_hourly` (aggregates, locations included, must not outlive them)."""
+    first_kept = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC)
+    days = [
+        r["day"]
+        for r in conn.execute(
+            "SELECT DISTINCT (ts AT TIME ZONE 'UTC')::date AS day FROM samples WHERE ts < %s ORDER BY day",
+            (first_kept,),
+        ).fetchall()
+    ]
+    if export_dir is not None:
+        for day in days:
+            path, count = export_day(conn, catalog, day, export_dir)
+            log.info("exported %d rows of %s to %s", count, day, path)
+    drop = ts_function(extension_schema, "drop_chunks")
+    for relation in ("samples", "samples_hourly"):
+        chunks = conn.execute(
+            sql.SQL("SELECT {}(%s, older_than => %s::timestamptz) AS chunk").format(drop), (relation, first_kept)
+        ).fetchall()
+        log.info("dropped %d chunk(s) of %s older than %s", len(chunks), relation, first_kept.date())
+    conn.commit()
+    return days
 
 
 def run_retention(settings: Settings, now: datetime | None = None) -> list[date]:
@@ -114,4 +140,5 @@ def run_retention(settings: Settings, now: datetime | None = None) -> list[date]
             retention_days=settings.retention_days,
             now=now or datetime.now(UTC),
             export_dir=settings.retention_export_dir,
+            extension_schema=settings.extension_schema,
         )
