@@ -11,7 +11,7 @@ from rules.model import Rule
 from telemetry.catalog import Catalog
 from telemetry.storage import alerts, fleet, offers
 from telemetry.storage.db import Conn
-from telemetry.storage.samples import latest_value
+from telemetry.storage.samples import last_sample_at, latest_value
 from telemetry.timeutil import to_datetime
 from telemetry.vocabulary import DAYS_PER_MONTH, SEVERITIES_WORST_FIRST, WORKING_STATES
 
@@ -38,13 +38,12 @@ def service_plans(rules: list[Rule]) -> dict[str, tuple[float, float]]:
 
 
 async def latest_summary(conn: Conn, catalog: Catalog, vid: int, now: datetime) -> dict[str, object]:
-    """The vehicle's newest odometer, fuel, charge and health (last 30 days), and when it was seen."""
-    latest: dict[str, object] = {"last_seen": None}
+    """The vehicle's newest odometer, fuel, charge and health (last 30 days), and when it last sent
+    anything at all (a car without an odometer signal is seen all the same)."""
+    latest: dict[str, object] = {"last_seen": await last_sample_at(conn, vehicle_id=vid, since=now - LOOK_BACK)}
     for name, (path, factor) in SUMMARY.items():
         got = await latest_value(conn, vehicle_id=vid, signal=catalog[path], since=now - LOOK_BACK)
         latest[name] = None if got is None else round(float(got[1]) * factor, 1)
-        if got is not None and (latest["last_seen"] is None or got[0] > latest["last_seen"]):  # type: ignore[operator]
-            latest["last_seen"] = got[0]
     return latest
 
 

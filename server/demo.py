@@ -120,7 +120,7 @@ def _print_alerts(vins: list[str], api: str, key: str) -> None:
                         vehicle = http.get(f"/vehicles/{vin}").json()
                         print(
                             f"ALERT [{alert['severity']}] {alert['title']} on {vin}: {alert['explanation']}"
-                            f"\n      customer record: {api}/customers/{vehicle['owner_customer_id']}",
+                            f"\n      customer record: {api}/console/customers/{vehicle['owner_customer_id']}",
                             flush=True,
                         )
                 except httpx.HTTPError:

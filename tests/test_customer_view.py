@@ -87,3 +87,15 @@ def test_export_holds_everything_and_erasure_removes_the_person(server: Server) 
     reader = make_key(server.settings, "vehicle-readonly")
     refused = server.api.delete(f"/customers/{customer['id']}", headers={"Authorization": f"Bearer {reader}"})
     assert refused.status_code == 403
+
+
+def test_a_car_that_sends_no_odometer_or_fuel_is_still_seen(server: Server) -> None:
+    vin = "WA1SEENSEENSEEN01"
+    customer = register(server, vin)
+    sent_at = now_ms()
+    publish(server, vin, [orjson.dumps({"vin": vin, "ts": sent_at, "signals": {"Vehicle.Speed": 42.0}})])
+    wait_for(lambda: series(server, vin, "Vehicle.Speed"))
+    [vehicle] = server.api.get(f"/customers/{customer['id']}").json()["vehicles"]
+    assert vehicle["latest"]["odometer_km"] is None
+    seen = datetime.fromisoformat(vehicle["latest"]["last_seen"])
+    assert abs(seen.timestamp() * 1000 - sent_at) < 1000, "last reading is the newest sample of any signal"

@@ -31,6 +31,9 @@ def test_migrations_applied_twice_are_a_no_op(settings: Settings) -> None:
             stored = {r["key"]: r["value"] for r in await cur.fetchall()}
             assert stored["samples_layout"] == expected_layout()
             assert stored["samples_layout_reason"], "the reason for the layout is kept"
+            cur = await conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
+            if expected_layout() == "native" and await cur.fetchone():  # installed here, not preloaded
+                assert stored["samples_layout_reason"].endswith("is installed but not in shared_preload_libraries")
 
     asyncio.run(check())
 

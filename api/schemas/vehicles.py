@@ -178,7 +178,7 @@ class ServiceImportOut(BaseModel):
 
 
 class VehicleSummary(BaseModel):
-    last_seen: datetime | None = Field(description="Newest of the values below (last 30 days)")
+    last_seen: datetime | None = Field(description="The vehicle's newest sample of any signal (last 30 days)")
     odometer_km: float | None
     fuel_percent: float | None
     charge_percent: float | None

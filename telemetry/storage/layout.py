@@ -40,8 +40,9 @@ class LayoutChoice:
 
 async def choose_layout(conn: Conn, *, wanted: str, extension_schema: str) -> LayoutChoice:
     """TimescaleDB when this role can have it, decided from what an unprivileged role may see
-    (`pg_extension`, `pg_available_extensions`) and a CREATE EXTENSION tried in a savepoint;
-    `shared_preload_libraries` is not readable without pg_read_all_settings."""
+    (`pg_extension`, `pg_available_extensions`, the preloaded loader's own settings) and a CREATE
+    EXTENSION tried in a savepoint; `shared_preload_libraries` itself is not readable without
+    pg_read_all_settings."""
     if wanted == NATIVE:
         return LayoutChoice(NATIVE, "TELEMETRY_SAMPLES_LAYOUT=native")
     cur = await conn.execute(
@@ -57,6 +58,15 @@ async def choose_layout(conn: Conn, *, wanted: str, extension_schema: str) -> La
         if wanted == TIMESCALEDB:
             raise ConfigError("TELEMETRY_SAMPLES_LAYOUT=timescaledb, but this PostgreSQL has no timescaledb extension")
         return LayoutChoice(NATIVE, "the timescaledb extension is not available on this server")
+    # Not preloaded, CREATE EXTENSION would end the connection (FATAL, no savepoint helps); the
+    # loader's settings are what every role can see of a preloaded TimescaleDB.
+    cur = await conn.execute("SELECT current_setting('timescaledb.disable_load', true) IS NOT NULL AS preloaded")
+    preloaded = await cur.fetchone()
+    if not (preloaded and preloaded["preloaded"]):
+        why = f"timescaledb {available['default_version']} is installed but not in shared_preload_libraries"
+        if wanted == TIMESCALEDB:
+            raise ConfigError(f"TELEMETRY_SAMPLES_LAYOUT=timescaledb, but {why}")
+        return LayoutChoice(NATIVE, why)
     create = sql.SQL("CREATE EXTENSION IF NOT EXISTS timescaledb SCHEMA {}").format(sql.Identifier(extension_schema))
     try:
         async with conn.transaction():  # a savepoint: a refusal leaves the migration's transaction usable
@@ -71,9 +81,9 @@ async def choose_layout(conn: Conn, *, wanted: str, extension_schema: str) -> La
         if wanted == TIMESCALEDB:
             raise ConfigError(f"timescaledb cannot be used: {refused.diag.message_primary}") from None
         return LayoutChoice(
-            NATIVE, f"timescaledb {available['default_version']} is available but unusable:"
-            f" {refused.diag.message_primary} (is it in shared_preload_libraries?)"
-        )  # fmt: skip
+            NATIVE,
+            f"timescaledb {available['default_version']} is available but unusable: {refused.diag.message_primary}",
+        )
     return LayoutChoice(
         TIMESCALEDB, f"created extension timescaledb {available['default_version']} in schema {extension_schema}"
     )

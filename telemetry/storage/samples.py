@@ -188,6 +188,15 @@ async def latest_value(
     return None if row is None else (row["ts"], row["value"])
 
 
+async def last_sample_at(conn: Conn, *, vehicle_id: int, since: datetime) -> datetime | None:
+    """When the vehicle last sent anything at all since `since` (the primary key's order: one probe)."""
+    cur = await conn.execute(
+        "SELECT ts FROM samples WHERE vehicle_id = %s AND ts >= %s ORDER BY ts DESC LIMIT 1", (vehicle_id, since)
+    )
+    row = await cur.fetchone()
+    return None if row is None else row["ts"]
+
+
 async def signals_held(conn: Conn, *, vehicle_id: int, columns: list[str]) -> dict[str, dict[str, Any]]:
     """Per stored column: how many values, first and last time (what a data export lists)."""
     parts = sql.SQL(", ").join(
