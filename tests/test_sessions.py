@@ -10,13 +10,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from telemetry.settings import Settings
-from telemetry.storage import apikeys
-from telemetry.storage.db import connect_sync
+from telemetry.storage import alerts, apikeys
+from telemetry.storage.db import connect, connect_sync
 from tests.fix_server import Server
 from tests.fix_services import api_client, make_key
 
@@ -181,3 +182,30 @@ def test_the_cookie_is_secure_behind_https(settings: Settings, public_url: str |
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
     assert ("Secure" in cookie) is secure
+
+
+def test_a_queue_row_of_another_dealer_reads_like_a_missing_one(server: Server) -> None:
+    _, key = dealer_with_advisor(server, "SES6A")
+    theirs_dealer, _ = dealer_with_advisor(server, "SES6B")
+    vin = "WMXRWBB0000000001"
+    vehicle = {"vin": vin, "make": "Aurora", "model": "Compact 1.5", "model_year": 2024, "powertrain": "combustion",
+               "dealer_id": theirs_dealer}  # fmt: skip
+    assert server.api.post("/vehicles", json=vehicle).status_code == 201
+
+    async def fire() -> int:
+        async with await connect(server.settings) as conn:
+            vid = (await (await conn.execute("SELECT id FROM vehicles WHERE vin = %s", (vin,))).fetchone())["id"]
+            now = datetime.now(UTC)
+            firing = alerts.Firing(vid, "coolant_overtemp", 1, "critical", "Hot", "hot", now, now, 1.0, {}, "threshold")
+            alert_id = await alerts.fire(conn, firing, reopen_within=timedelta(0))
+            await conn.commit()
+            return alert_id
+
+    alert_id = asyncio.run(fire())
+    with signed_in(server, key) as browser:
+        theirs, missing = browser.get(f"/console/rows/{alert_id}"), browser.get("/console/rows/999999999")
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.text.replace(f"alert {alert_id} ", "alert <id> ") == missing.text.replace(
+        "alert 999999999 ", "alert <id> "
+    )
+    assert vin not in theirs.text
