@@ -88,8 +88,8 @@ def rules_fit_residual(
     the `coefficients` line for a rule's `residual`."""
     import re
 
-    from rules.definitions import Gate
     from rules.fit import as_toml, fit_residual
+    from rules.model import Gate
     from telemetry.catalog import Signal, default_catalog
     from telemetry.storage.db import connect_sync
 

@@ -7,6 +7,8 @@ from tests.fix_broker import production_broker  # noqa: F401 - fixtures
 from tests.fix_server import server  # noqa: F401 - fixtures
 from tests.fix_services import database_url, mqtt_url, settings  # noqa: F401 - fixtures
 
+PYTHON_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Tests leave no process behind: anything still running from this run's temporary folders,
@@ -21,6 +23,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     alive = []
     for proc in left.values():
         with contextlib.suppress(psutil.Error):
+            if any(helper in " ".join(proc.cmdline()) for helper in PYTHON_HELPERS):
+                continue  # the interpreter's own helpers end with this process
             if proc.status() != psutil.STATUS_ZOMBIE:
                 alive.append(f"{proc.pid} {' '.join(proc.cmdline())[:160]}")
     if alive:

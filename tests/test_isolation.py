@@ -19,8 +19,10 @@ import re
 import uuid
 
 import httpx
+from fastapi.routing import APIRoute
 
 from api.app import create_app
+from api.console import pages as console_pages
 from telemetry.settings import Settings
 from tests.fix_records import two_dealers
 from tests.fix_services import make_key
@@ -238,6 +240,47 @@ def test_every_operation_as_every_role_and_against_the_other_dealer(settings: Se
                         ids = [*other.ids.values(), *MISSING.values()]
                         if normalized(theirs, ids) != normalized(missing, ids):
                             problems.append(f"{method} {where} as {me}: {theirs.text!r} differs from {missing.text!r}")
+        return problems
+
+    assert asyncio.run(matrix()) == []
+
+
+CONSOLE_IDS = {"vin", "customer_id", "alert_id"}  # path parameters of console pages, each a dealer's record
+
+
+def test_every_console_page_as_one_dealer_against_the_other(settings: Settings) -> None:
+    """The console's pages are not in the OpenAPI document: the same guarantees, read off its router."""
+    app = create_app(settings)
+    pages = [(sorted(r.methods)[0], r.path) for r in console_pages.router.routes if isinstance(r, APIRoute)]
+    assert ("GET", "/console/vehicles/{vin}") in pages
+    unknown = {p for _, path in pages for p in re.findall(r"\{(\w+)\}", path)} - CONSOLE_IDS
+    assert unknown == set(), "a console page with a new kind of id needs it in CONSOLE_IDS"
+
+    async def matrix() -> list[str]:
+        problems: list[str] = []
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://api") as http,
+        ):
+            a, b, _ = await two_dealers(http, settings)
+            key = make_key(settings, "advisor", int(a.ids["dealer_id"]))
+            assert (await http.post("/console/login", data={"key": key, "name": "Anna"})).status_code == 303
+            for method, path in pages:
+                if method != "GET" or path == "/console/login":
+                    continue
+                if "{" not in path:
+                    own = await http.get(path)
+                    if own.status_code >= 500 or any(m in own.text for m in b.markers):
+                        problems.append(f"{path} as advisor A: {own.status_code}, or dealer B's records on it")
+                    continue
+                theirs = await http.get(fill(path, b.ids, {}))
+                missing = await http.get(fill(path, MISSING, {}))
+                ids = [*b.ids.values(), *MISSING.values()]
+                if theirs.status_code != 404 or normalized(theirs, ids) != normalized(missing, ids):
+                    problems.append(
+                        f"{path} as advisor A on dealer B's record: {theirs.status_code}, unlike a missing one"
+                    )
         return problems
 
     assert asyncio.run(matrix()) == []
