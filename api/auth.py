@@ -1,5 +1,6 @@
-"""Who is calling: the API key in `Authorization: Bearer ...`, its role and, for advisors, the
-dealer whose customers, vehicles and alerts it may see. Records of other dealers answer 404,
+"""Who is calling: the API key in `Authorization: Bearer ...` (or the console's session), its role
+and, for advisors, the dealer whose customers, vehicles and alerts it may see. Every record a
+caller names, in the path or in the body, is checked here: records of other dealers answer 404,
 exactly as records that do not exist."""
 
 from __future__ import annotations
