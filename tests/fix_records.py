@@ -19,6 +19,7 @@ class Dealer:
     tag: str
     ids: dict[str, str] = field(default_factory=dict)
     markers: list[str] = field(default_factory=list)  # what only this dealer's records contain
+    personal: list[str] = field(default_factory=list)  # its customer's name and contact data
 
 
 async def seed(api: httpx.AsyncClient, settings: Settings, tag: str, vin: str, shared: dict[str, str]) -> Dealer:
@@ -27,7 +28,8 @@ async def seed(api: httpx.AsyncClient, settings: Settings, tag: str, vin: str, s
         assert response.status_code in (200, 201, 202), response.text
         return response.json()
 
-    d = Dealer(tag, markers=[vin, f"Dealer {tag}marker", f"Person {tag}marker", f"{tag.lower()}@marker.example"])
+    personal = [f"Person {tag}marker", f"{tag.lower()}@marker.example"]
+    d = Dealer(tag, markers=[vin, f"Dealer {tag}marker", *personal], personal=personal)
     dealer = await ok(api.post("/dealers", json={"code": f"MX{tag}", "name": f"Dealer {tag}marker"}))
     branch = await ok(api.post(f"/dealers/{dealer['id']}/branches", json={"code": "MAIN", "name": f"Main {tag}"}))
     person = {"name": f"Person {tag}marker", "dealer_id": dealer["id"], "email": f"{tag.lower()}@marker.example"}

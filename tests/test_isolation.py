@@ -5,8 +5,8 @@ Two dealers get a full set of records each (branch, customers, household, vehicl
 contact, alert, offer, entitlement, merge). Then, for every operation:
 - without a key: 401 (but /health and /metrics);
 - as a role the role table of docs/api.md does not grant: 403;
-- as a granted role on its own records (reads): neither 401 nor 403, and an advisor's answer holds
-  nothing of the other dealer;
+- as a granted role on its own records (reads): neither 401 nor 403, an advisor's answer holds
+  nothing of the other dealer, and an OEM's or an integration's no customer's name or contact data;
 - as one dealer's advisor with the other dealer's ids: 404 (writes: 403 or 404), with exactly the
   body a record that does not exist gets, the ids aside.
 An operation without a rule in ROLES fails the test, so a new route is covered the day it lands.
@@ -220,6 +220,8 @@ def test_every_operation_as_every_role_and_against_the_other_dealer(settings: Se
                             problems.append(f"{op} as {role} on its own records: {own.status_code}")
                         if role == "advisor A" and any(m in own.text for m in b.markers):
                             problems.append(f"{op} as advisor A shows dealer B's records")
+                        if role in ("oem", "vehicle-readonly") and any(m in own.text for m in a.personal):
+                            problems.append(f"{op} as {role} shows a customer's name or contact data")
                 if "advisor" not in allowed or "{" not in path:
                     continue
                 if not any(name in path for name in ("{" + k + "}" for k in MISSING)):
