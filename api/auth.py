@@ -84,12 +84,9 @@ async def writable_dealer(conn: Conn, principal: Principal, dealer_id: int | Non
 
 
 async def referenced_dealer(conn: Conn, principal: Principal, dealer_id: int | None) -> None:
-    """A dealer named in a body (a preferred dealer, say): one the key may see."""
-    if dealer_id is None:
-        return
-    if not sees_dealer(principal, dealer_id):
-        raise NotFoundError(f"dealer {dealer_id} not found")
-    await records.get_dealer(conn, dealer_id=dealer_id)
+    """A dealer named in a body, where none is allowed too (a preferred dealer, say)."""
+    if dealer_id is not None:
+        await visible_dealer(conn, principal, dealer_id)
 
 
 async def referenced_branch(conn: Conn, principal: Principal, branch_id: int, dealer_id: int | None) -> None:
@@ -108,6 +105,12 @@ async def referenced_owner(conn: Conn, principal: Principal, customer_id: int | 
     if principal.role not in CUSTOMER_ROLES:
         raise PermissionDeniedError(f"an API key with role {principal.role!r} may not set a vehicle's owner")
     await visible_customer(conn, principal, customer_id)
+
+
+async def visible_dealer(conn: Conn, principal: Principal, dealer_id: int) -> dict[str, object]:
+    if not sees_dealer(principal, dealer_id):
+        raise NotFoundError(f"dealer {dealer_id} not found")
+    return await records.get_dealer(conn, dealer_id=dealer_id)
 
 
 async def visible_vehicle(conn: Conn, principal: Principal, vin: str) -> dict[str, object]:

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import aiomqtt
 
+from server.credentials import check_vin
 from telemetry.errors import ConfigError, ConflictError, NotFoundError
 from telemetry.mqtt import make_client, payload_bytes
 from telemetry.topics import COMMAND_ACKS, COMMANDS, TELEMETRY, TELEMETRY_ARROW, vehicle_topic
-from telemetry.vin import is_valid_vin
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
@@ -98,8 +98,7 @@ class DeviceAccounts:
     async def create(self, vin: str, *, rotate: bool = False) -> str:
         """A new password for the vehicle's account (shown once). Without `rotate` an existing
         account is a conflict; with it, the password is replaced and open sessions are ended."""
-        if not is_valid_vin(vin):
-            raise ConfigError(f"{vin!r} is not a VIN: 17 characters of the VIN alphabet")
+        check_vin(vin)
         password = secrets.token_urlsafe(24)
         role = ROLE_PREFIX + vin
         if await self.exists(vin):

@@ -39,7 +39,12 @@ def remove_user(password_file: Path, user: str) -> None:
     _mosquitto_passwd("-D", str(password_file), user)
 
 
-def add_vehicle(password_file: Path, vin: str) -> str:
+def check_vin(vin: str) -> None:
+    """A broker account's user name is its VIN (device ACLs are written for it)."""
     if not is_valid_vin(vin):
         raise ConfigError(f"{vin!r} is not a VIN: 17 characters of the VIN alphabet")
+
+
+def add_vehicle(password_file: Path, vin: str) -> str:
+    check_vin(vin)
     return add_user(password_file, vin)

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 from psycopg import sql
 
 from api.app import create_app
@@ -103,12 +104,17 @@ def make_key(settings: Settings, role: str = "admin", dealer_id: int | None = No
 
 
 @asynccontextmanager
-async def api_client(settings: Settings, key: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    """The API in this process (lifespan included), for tests that mix API calls and workers;
-    it sends `key`, by default a new admin key."""
-    app = create_app(settings)
-    headers = {"Authorization": f"Bearer {key or make_key(settings)}"}
+async def in_process(app: FastAPI, headers: dict[str, str] | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of this app, run in this process with its lifespan."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers) as client:
             yield client
+
+
+@asynccontextmanager
+async def api_client(settings: Settings, key: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in this process (lifespan included), for tests that mix API calls and workers;
+    it sends `key`, by default a new admin key."""
+    async with in_process(create_app(settings), {"Authorization": f"Bearer {key or make_key(settings)}"}) as client:
+        yield client

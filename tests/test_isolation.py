@@ -24,8 +24,8 @@ from fastapi.routing import APIRoute
 from api.app import create_app
 from api.console import pages as console_pages
 from telemetry.settings import Settings
-from tests.fix_records import two_dealers
-from tests.fix_services import make_key
+from tests.fix_records import normalized, two_dealers
+from tests.fix_services import in_process, make_key
 
 ALL = frozenset({"admin", "oem", "advisor", "vehicle-readonly"})
 WRITERS = frozenset({"admin", "oem", "advisor"})  # vehicles
@@ -156,13 +156,6 @@ def fill(path: str, values: dict[str, str], shared: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", value, path)
 
 
-def normalized(answer: httpx.Response, ids: list[str]) -> tuple[int, str]:
-    text = answer.text
-    for value in sorted(ids, key=len, reverse=True):
-        text = re.sub(rf"\b{re.escape(value)}\b", "<id>", text)
-    return answer.status_code, text
-
-
 def test_every_operation_as_every_role_and_against_the_other_dealer(settings: Settings) -> None:
     app = create_app(settings)
     spec = app.openapi()
@@ -172,11 +165,7 @@ def test_every_operation_as_every_role_and_against_the_other_dealer(settings: Se
 
     async def matrix() -> list[str]:
         problems: list[str] = []
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://api") as http,
-        ):
+        async with in_process(app) as http:
             a, b, shared = await two_dealers(http, settings)
             shared.update(SHARED)
             keys = {
@@ -260,11 +249,7 @@ def test_every_console_page_as_one_dealer_against_the_other(settings: Settings) 
 
     async def matrix() -> list[str]:
         problems: list[str] = []
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://api") as http,
-        ):
+        async with in_process(app) as http:
             a, b, _ = await two_dealers(http, settings)
             key = make_key(settings, "advisor", int(a.ids["dealer_id"]))
             assert (await http.post("/console/login", data={"key": key, "name": "Anna"})).status_code == 303

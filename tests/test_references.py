@@ -7,7 +7,6 @@ of its range is a 422 naming the field; a stored date out of range still shows (
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -16,20 +15,15 @@ import httpx
 from api.app import create_app
 from telemetry.settings import Settings
 from telemetry.storage.db import connect
-from tests.fix_records import Dealer, two_dealers
-from tests.fix_services import make_key
+from tests.fix_records import Dealer, normalized, two_dealers
+from tests.fix_services import in_process, make_key
 
 MISSING = 999_999_999
 
 
 def same_as_missing(theirs: httpx.Response, missing: httpx.Response, *ids: object) -> bool:
-    def plain(answer: httpx.Response) -> tuple[int, str]:
-        text = answer.text
-        for value in (*ids, MISSING):
-            text = re.sub(rf"\b{value}\b", "<id>", text)
-        return answer.status_code, text
-
-    return plain(theirs) == plain(missing)
+    blanked = [str(i) for i in (*ids, MISSING)]
+    return normalized(theirs, blanked) == normalized(missing, blanked)
 
 
 Scenario = Callable[[httpx.AsyncClient, Dealer, Dealer, dict[str, str]], Awaitable[None]]
@@ -37,14 +31,9 @@ Scenario = Callable[[httpx.AsyncClient, Dealer, Dealer, dict[str, str]], Awaitab
 
 def run(settings: Settings, scenario: Scenario) -> None:
     """`scenario(advisor_a, a, b, keys)`: the advisor of dealer A's client, after both dealers are seeded."""
-    app = create_app(settings)
 
     async def go() -> None:
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://api") as http,
-        ):
+        async with in_process(create_app(settings)) as http:
             a, b, _ = await two_dealers(http, settings)
             keys = {"admin": make_key(settings), "oem": make_key(settings, "oem")}
             http.headers["Authorization"] = f"Bearer {make_key(settings, 'advisor', int(a.ids['dealer_id']))}"

@@ -81,10 +81,11 @@ async def sign_out(
     session_id: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None,
 ) -> Response:
     """Ends the session on the server; a sign-out form of another site (no token) ends nothing."""
-    session = await sessions.find(conn, session_id) if session_id else None
-    if session is not None and hmac.compare_digest(csrf, session.csrf_token):
-        await sessions.end(conn, session_id or "")
     response = RedirectResponse("/console/login", status_code=303)
-    if session is None or hmac.compare_digest(csrf, session.csrf_token):
-        response.delete_cookie(SESSION_COOKIE, path="/", secure=_secure(settings), httponly=True, samesite="strict")
+    session = await sessions.find(conn, session_id) if session_id else None
+    if session is not None:
+        if not hmac.compare_digest(csrf, session.csrf_token):
+            return response
+        await sessions.end(conn, session_id or "")
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=_secure(settings), httponly=True, samesite="strict")
     return response

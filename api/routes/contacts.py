@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from api.auth import CustomerUser, visible_alert, visible_customer, visible_vehicle, writable_dealer
+from api.auth import CustomerUser, referenced_dealer, visible_alert, visible_customer, visible_vehicle
 from api.deps import ConnDep
 from api.schemas.common import RECORD_ERRORS
 from api.schemas.customers import ContactIn, ContactOut
@@ -25,8 +25,7 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 )
 async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
     await visible_customer(conn, principal, customer_id)
-    if body.dealer_id is not None:
-        await writable_dealer(conn, principal, body.dealer_id)
+    await referenced_dealer(conn, principal, body.dealer_id)
     vin = body.vin
     if body.alert_id is not None:
         alert_vin = str((await visible_alert(conn, principal, body.alert_id))["vin"])

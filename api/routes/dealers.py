@@ -4,16 +4,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from api.auth import Admin, CustomerUser, DealerReader, sees_dealer
+from api.auth import Admin, CustomerUser, DealerReader, sees_dealer, visible_dealer
 from api.deps import ConnDep
 from api.schemas.alerts import QueuedAlertOut
 from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
 from api.schemas.dealers import BranchIn, BranchOut, DealerIn, DealerOut
 from api.schemas.vehicles import ServiceImportOut
 from crm import alert_queue, records, service_import, services
-from telemetry.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
-from telemetry.storage.apikeys import Principal
-from telemetry.storage.db import Conn
+from telemetry.errors import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from telemetry.vocabulary import WORKING_STATES, AlertState
 
 router = APIRouter(prefix="/dealers", tags=["dealers"])
@@ -80,12 +78,6 @@ async def import_services(
     return await services.import_lines(
         conn, dealer_id=dealer_id, lines=lines, may_record=lambda v: sees_dealer(principal, v["dealer_id"])
     )
-
-
-async def visible_dealer(conn: Conn, principal: Principal, dealer_id: int) -> dict[str, object]:
-    if not sees_dealer(principal, dealer_id):
-        raise NotFoundError(f"dealer {dealer_id} not found")
-    return await records.get_dealer(conn, dealer_id=dealer_id)
 
 
 @router.get(

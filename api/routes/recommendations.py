@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.auth import CustomerUser
+from api.auth import CustomerUser, visible_dealer
 from api.deps import ConnDep, SettingsDep
-from api.routes.dealers import visible_dealer
 from api.schemas.common import RECORD_ERRORS, Day
 from api.schemas.customers import RecommendationOut
 from crm import recommendations

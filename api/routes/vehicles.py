@@ -78,8 +78,7 @@ async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal
 )
 async def record_service(vin: str, body: ServiceIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
     vehicle = await visible_vehicle(conn, principal, vin)
-    if body.dealer_id is not None:  # a visit elsewhere (no dealer) may be recorded too
-        await writable_dealer(conn, principal, body.dealer_id)
+    await referenced_dealer(conn, principal, body.dealer_id)  # a visit elsewhere (no dealer) may be recorded too
     if body.branch_id is not None:
         await referenced_branch(conn, principal, body.branch_id, body.dealer_id)
     values = body.model_dump(exclude={"recall_code"})
