@@ -19,6 +19,7 @@ import psycopg
 from ingest.codec import Limits
 from ingest.pipeline import Prepared, Received, flag_seq_regressions, parse, prepare
 from ingest.ratelimit import VehicleRateLimiter
+from ingest.rollup import keep_rolling_up
 from ingest.spool import Spool
 from telemetry import metrics, rulebatch
 from telemetry.catalog import Catalog, default_catalog
@@ -26,6 +27,7 @@ from telemetry.mqtt import Backoff, ack, make_client, payload_bytes, run_forever
 from telemetry.settings import Settings
 from telemetry.storage import deadletters, fleet
 from telemetry.storage.db import Conn, connect
+from telemetry.storage.layout import NATIVE, samples_layout
 from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.samples import SampleWriter
 from telemetry.timeutil import MS_PER_DAY, now_ms
@@ -58,7 +60,10 @@ class IngestWorker:
 
     async def run(self) -> None:
         url = self.settings.require_mqtt_url()
-        await run_forever(self.client_id, lambda: make_client(url, self.client_id, manual_ack=True), self._session)
+        async with asyncio.TaskGroup() as tasks:
+            if self.index == 0:
+                tasks.create_task(keep_rolling_up(self.settings, self.catalog), name="hourly-rollup")
+            await run_forever(self.client_id, lambda: make_client(url, self.client_id, manual_ack=True), self._session)
 
     async def _session(self, client: aiomqtt.Client) -> None:
         for topic in ingest_subscriptions(self.settings.mqtt_topic_prefix, shared=self.shared):
@@ -196,6 +201,7 @@ class IngestWorker:
     async def _connection(self) -> Conn:
         if self.conn is None or self.conn.closed:
             self.conn = await connect(self.settings)
+            self.writer.mark_hours = await samples_layout(self.conn) == NATIVE
             await self.partitions.ensure_ahead(self.conn, now_ms())
         return self.conn
 

@@ -22,7 +22,7 @@ if [ "$ts_status" -eq 0 ]; then
   eval "$ts_env"
   TELEMETRY_TEST_DATABASE_URL="$TELEMETRY_TS_DATABASE_URL" TELEMETRY_TEST_SAMPLES_LAYOUT=timescaledb \
     .venv/bin/python -m pytest -p no:cacheprovider tests/test_storage.py tests/test_retention.py \
-    tests/test_pipeline.py tests/test_end_to_end.py tests/test_faults.py tests/test_timescaledb.py
+    tests/test_pipeline.py tests/test_end_to_end.py tests/test_faults.py tests/test_timescaledb.py tests/test_hourly.py
 elif [ "$ts_status" -ne 3 ]; then
   echo "TimescaleDB leg: setting up its database failed ($ts_status)" >&2
   exit "$ts_status"

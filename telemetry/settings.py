@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     vehicle_burst_messages: float = Field(default=200.0, ge=1, description="Messages a vehicle may send at once")
 
     ingest_batch_max_messages: int = Field(default=2000, ge=1)
+    hourly_rollup_interval_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Native layout: how often finished hours roll up into samples_hourly"
+    )
     ingest_batch_max_wait_ms: int = Field(default=200, ge=1)
 
     spool_after_s: float = Field(

@@ -57,6 +57,7 @@ def make_settings(database_url: str, mqtt_url: str, **overrides: object) -> Sett
         "mqtt_topic_prefix": f"t{tag}/",
         "mqtt_client_id": f"t{tag}",
         "ingest_batch_max_wait_ms": 50,
+        "hourly_rollup_interval_s": 1,
         "api_port": free_port(),
         "command_secret": f"command-secret-{tag}",
         "webhook_allow_private": True,  # the tests' CRM receivers listen on loopback

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from datetime import UTC, datetime, timedelta
 
 import orjson
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from telemetry.mqtt import broker_address, publisher
+from telemetry.storage.db import conninfo
+from telemetry.storage.layout import NATIVE
 from telemetry.timeutil import now_ms
 from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, vehicle_topic
 from tests.fix_server import Server, wait_for
@@ -284,3 +289,42 @@ def test_late_history_is_stored_and_queried_in_time_order(server: Server) -> Non
     publish(server, vin, [live, history])  # the vehicle was offline and uploads its buffer afterwards
     points = wait_for(lambda: len(series(server, vin, "Vehicle.Speed")) == 7 and series(server, vin, "Vehicle.Speed"))
     assert [p["value"] for p in points] == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 99.0]
+
+
+def test_a_backlog_days_late_reaches_the_long_chart_and_the_hourly_rollup(server: Server) -> None:
+    vin = "1G1ZT58786F109222"
+    register(server, vin)
+    three_days_ago = now_ms() - 3 * 86_400_000
+    three_days_ago -= three_days_ago % 3_600_000  # the start of an hour
+    backlog = orjson.dumps(
+        {"vin": vin, "samples": [{"ts": three_days_ago + i * 60_000, "signals": {"Vehicle.Speed": float(i)}}
+                                 for i in range(60)]}
+    )  # fmt: skip
+    publish(server, vin, [backlog])
+
+    def year_chart() -> list[dict]:
+        end = datetime.now(UTC)
+        response = server.api.get(
+            f"/vehicles/{vin}/signals/Vehicle.Speed/buckets",
+            params={"from": (end - timedelta(days=365)).isoformat(), "to": end.isoformat(), "points": 600},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["bucket_s"] % 3600 == 0, "a year is drawn from whole hours"
+        return response.json()["buckets"]
+
+    buckets = wait_for(year_chart)
+    assert [(b["min"], b["max"], b["n"]) for b in buckets] == [(0.0, 59.0, 60)]
+    assert buckets[0]["mean"] == pytest.approx(29.5)
+    if expected_layout() == NATIVE:  # the ingest process rolls the hour up (TimescaleDB: its own policy)
+
+        def rolled_up() -> bool:
+            with psycopg.connect(conninfo(server.settings), row_factory=dict_row) as conn:
+                mine = "(SELECT id FROM vehicles WHERE vin = %s)"
+                row = conn.execute(f"SELECT rows FROM samples_hourly WHERE vehicle_id = {mine}", (vin,)).fetchone()
+                pending = conn.execute(
+                    f"SELECT count(*) AS n FROM samples_hourly_pending WHERE vehicle_id = {mine}", (vin,)
+                ).fetchone()
+            return row is not None and row["rows"] == 60 and pending is not None and pending["n"] == 0
+
+        wait_for(rolled_up)
+        assert year_chart() == buckets

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from telemetry.catalog import default_catalog
 from telemetry.errors import ConfigError
 from telemetry.settings import Settings
+from telemetry.storage import hourly
 from telemetry.storage.db import connect_sync
 from telemetry.storage.migrate import upgrade
 from telemetry.storage.retention import run_retention
@@ -55,8 +57,8 @@ def test_retention_drops_whole_days_from_samples_and_hourly_aggregates_and_says_
     now_ms = int(now.timestamp() * 1000)
     old = now_ms - 40 * MS_PER_DAY
     seed(settings, [old, old + 60_000, now_ms - MS_PER_DAY])
-    with connect_sync(settings, autocommit=True) as conn:
-        conn.execute("CALL public.refresh_continuous_aggregate('samples_hourly', NULL, NULL)")
+    asyncio.run(hourly.refresh(settings, default_catalog()))
+    with connect_sync(settings) as conn:
         assert conn.execute("SELECT count(*) AS n FROM samples_hourly").fetchone()["n"] == 2
     settings = settings.model_copy(update={"retention_days": 30, "retention_export_dir": tmp_path})
 
@@ -68,8 +70,8 @@ def test_retention_drops_whole_days_from_samples_and_hourly_aggregates_and_says_
     with connect_sync(settings) as conn:
         assert conn.execute("SELECT count(*) AS n FROM samples").fetchone()["n"] == 1
         cutoff = now - timedelta(days=30)
-        hourly = conn.execute("SELECT count(*) AS n FROM samples_hourly WHERE bucket < %s", (cutoff,)).fetchone()
-        assert hourly["n"] == 0, "aggregates (locations included) do not outlive the samples"
+        aged = conn.execute("SELECT count(*) AS n FROM samples_hourly WHERE bucket < %s", (cutoff,)).fetchone()
+        assert aged["n"] == 0, "aggregates (locations included) do not outlive the samples"
 
 
 def test_a_role_that_may_not_create_the_extension_is_told_which_statement_to_ask_for(mqtt_url: str) -> None:

@@ -6,8 +6,8 @@ takes ~1.75M samples/s at ~12.5 bytes per sample (see docs/operations.md, "Stora
 (vehicle_id, ts) stores each (vehicle, signal, time) once; a later message with other signals
 of the same vehicle and time fills the row's empty columns.
 
-Time partitioning: a TimescaleDB hypertable (1-day chunks, compression after 7 days, an hourly
-continuous aggregate) when the server's role can have the extension (`choose_layout`); otherwise
+Time partitioning: a TimescaleDB hypertable (1-day chunks, compression after 7 days; the hourly
+aggregate is `telemetry.storage.hourly`) when the server's role can have the extension (`choose_layout`); otherwise
 native daily range partitions. The extension lives in TELEMETRY_EXTENSION_SCHEMA (public), never
 in a tenant's schema, so that several schemas share it and dropping one drops nothing of it.
 """
@@ -110,7 +110,7 @@ async def create_samples(conn: Conn, catalog: Catalog, settings: Settings) -> st
         ).format(cols=signal_columns(catalog), partition=partition)
     )
     if use_timescale:
-        await _timescale_features(conn, catalog, settings.extension_schema)
+        await _timescale_features(conn, settings.extension_schema)
     for key, value in (("samples_layout", choice.layout), ("samples_layout_reason", choice.reason)):
         await conn.execute(
             "INSERT INTO storage_info (key, value) VALUES (%s, %s)"
@@ -125,7 +125,7 @@ def ts_function(extension_schema: str, name: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(extension_schema), sql.Identifier(name))
 
 
-async def _timescale_features(conn: Conn, catalog: Catalog, ext: str) -> None:
+async def _timescale_features(conn: Conn, ext: str) -> None:
 
     def fn(name: str) -> sql.Composed:
         return ts_function(ext, name)
@@ -138,30 +138,6 @@ async def _timescale_features(conn: Conn, catalog: Catalog, ext: str) -> None:
         " timescaledb.compress_orderby = 'ts')"
     )
     await conn.execute(sql.SQL("SELECT {}('samples', INTERVAL '7 days')").format(fn("add_compression_policy")))
-    aggregates = []
-    for s in catalog.numeric:
-        col = sql.Identifier(s.column)
-        aggregates.append(
-            sql.SQL("avg({c}) AS {a}, min({c}) AS {lo}, max({c}) AS {hi}").format(
-                c=col,
-                a=sql.Identifier(f"{s.column}_avg"),
-                lo=sql.Identifier(f"{s.column}_min"),
-                hi=sql.Identifier(f"{s.column}_max"),
-            )
-        )
-    await conn.execute(
-        sql.SQL(
-            "CREATE MATERIALIZED VIEW samples_hourly WITH (timescaledb.continuous) AS"
-            " SELECT vehicle_id, {bucket}(INTERVAL '1 hour', ts) AS bucket, count(*) AS rows, {aggs}"
-            " FROM samples GROUP BY vehicle_id, bucket WITH NO DATA"
-        ).format(bucket=fn("time_bucket"), aggs=sql.SQL(", ").join(aggregates))
-    )
-    await conn.execute(
-        sql.SQL(
-            "SELECT {}('samples_hourly', start_offset => INTERVAL '3 days',"
-            " end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '30 minutes')"
-        ).format(fn("add_continuous_aggregate_policy"))
-    )
 
 
 async def samples_layout_reason(conn: Conn) -> str | None:

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from telemetry.catalog import default_catalog
 from telemetry.settings import Settings
-from telemetry.storage import layout
+from telemetry.storage import hourly, layout
 from telemetry.storage.db import Conn, connect, schema_name
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,10 @@ async def _create_samples(conn: Conn, settings: Settings) -> None:
     await layout.create_samples(conn, default_catalog(), settings)
 
 
+async def _create_hourly(conn: Conn, settings: Settings) -> None:
+    await hourly.create(conn, default_catalog(), settings)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core records", _sql_file("0001_core.sql")),
     Migration(2, "samples table", _create_samples),
@@ -59,6 +63,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(15, "software options", _sql_file("0015_features.sql")),
     Migration(16, "usage-based offers", _sql_file("0016_offers.sql")),
     Migration(17, "console sessions", _sql_file("0017_console_sessions.sql")),
+    Migration(18, "hourly rollup on both layouts", _create_hourly),
 )
 
 

@@ -102,6 +102,15 @@ def apply_retention(
         conn.commit()
         dropped.append(day)
         log.info("dropped samples of %s (retention %d days)", day, retention_days)
+    cutoff = (now - timedelta(days=retention_days)).date()
+    first_kept = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC)
+    for table, column in (("samples_hourly", "bucket"), ("samples_hourly_pending", "hour")):
+        gone = conn.execute(
+            sql.SQL("DELETE FROM {} WHERE {} < %s").format(sql.Identifier(table), sql.Identifier(column)),
+            (first_kept,),
+        ).rowcount
+        log.info("dropped %d row(s) of %s older than %s", gone, table, cutoff)
+    conn.commit()
     return dropped
 
 

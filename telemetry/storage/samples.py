@@ -17,7 +17,9 @@ import psycopg
 from psycopg import sql
 
 from telemetry.catalog import Catalog, Signal
+from telemetry.storage import hourly
 from telemetry.storage.db import Conn
+from telemetry.storage.layout import samples_layout
 
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 _COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
@@ -37,10 +39,12 @@ class WideRows:
 
 
 class SampleWriter:
-    """Knows the catalog's columns; holds no connection."""
+    """Knows the catalog's columns; holds no connection. With `mark_hours` (the native layout), a
+    write also marks the hours it touched for the hourly rollup (`telemetry.storage.hourly`)."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, *, mark_hours: bool = False) -> None:
         self.catalog = catalog
+        self.mark_hours = mark_hours
         self.numeric = catalog.numeric
         self.column_of_signal = np.full(len(catalog.signals), -1, dtype=np.int64)
         for j, s in enumerate(self.numeric):
@@ -154,6 +158,8 @@ class SampleWriter:
                     ),
                 )
                 changed.update(await cur.fetchall())
+        if self.mark_hours:
+            await hourly.mark(conn, changed)
         return changed
 
 
@@ -224,17 +230,32 @@ async def read_buckets(
 ) -> tuple[float, list[dict[str, object]]]:
     """One signal downsampled for a chart: the window cut into at most `buckets` equal buckets,
     each with its min, max, mean and count (min and max keep the peaks a mean would hide).
-    Returns the bucket width in seconds and the non-empty buckets in time order."""
+    Returns the bucket width in seconds and the non-empty buckets in time order. Buckets of an
+    hour or more come from `samples_hourly`, aligned to whole UTC hours."""
     width = max((end - start).total_seconds() / buckets, 1.0)
-    query = sql.SQL(
-        "SELECT floor(extract(epoch FROM ts - %(start)s) / %(width)s)::bigint AS b, min({c}) AS min, max({c}) AS max,"
-        " avg({c}) AS mean, count({c}) AS n FROM samples"
-        " WHERE vehicle_id = %(v)s AND ts >= %(start)s AND ts < %(end)s AND {c} IS NOT NULL GROUP BY 1 ORDER BY 1"
-    ).format(c=sql.Identifier(signal.column))
-    cur = await conn.execute(query, {"v": vehicle_id, "start": start, "end": end, "width": width})
+    if width >= hourly.HOUR_S:
+        layout = await samples_layout(conn)
+        start, width, rows = await hourly.read_hourly_buckets(
+            conn, layout, vehicle_id=vehicle_id, signal=signal, start=start, end=end, buckets=buckets
+        )
+    else:
+        rows = await read_raw_buckets(conn, vehicle_id=vehicle_id, signal=signal, start=start, end=end, width=width)
     out = [
         {"ts": start + timedelta(seconds=(r["b"] + 0.5) * width), "min": r["min"], "max": r["max"],
          "mean": r["mean"], "n": r["n"]}
-        for r in await cur.fetchall()
+        for r in rows
     ]  # fmt: skip
     return width, out
+
+
+async def read_raw_buckets(
+    conn: Conn, *, vehicle_id: int, signal: Signal, start: datetime, end: datetime, width: float
+) -> list[dict[str, Any]]:
+    """Buckets of `width` seconds straight from the raw samples: (bucket index, min, max, mean, n)."""
+    query = sql.SQL(
+        "SELECT floor(date_part('epoch', ts - %(start)s) / %(width)s)::bigint AS b, min({c}) AS min,"
+        " max({c}) AS max, avg({c}) AS mean, count({c}) AS n FROM samples WHERE vehicle_id = %(v)s"
+        " AND ts >= %(start)s AND ts < %(end)s AND {c} IS NOT NULL GROUP BY 1 ORDER BY 1"
+    ).format(c=sql.Identifier(signal.column))
+    cur = await conn.execute(query, {"v": vehicle_id, "start": start, "end": end, "width": width})
+    return await cur.fetchall()
