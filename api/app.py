@@ -25,6 +25,7 @@ from api.routes import (
     features,
     health,
     households,
+    incidents,
     merges,
     offers,
     recalls,
@@ -121,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
         recalls,
         alert_stream,
         alerts,
+        incidents,
         deadletters,
         webhooks,
     ):

@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.deps import ConnDep
 from crm import records
 from telemetry.errors import AuthenticationError, InvalidRequestError, NotFoundError, PermissionDeniedError
-from telemetry.storage import alerts, sessions
+from telemetry.storage import alerts, incidents, sessions
 from telemetry.storage.apikeys import Principal, authenticate
 from telemetry.storage.db import Conn
 
@@ -137,6 +137,13 @@ async def visible_alert(conn: Conn, principal: Principal, alert_id: int) -> dict
     if not sees_dealer(principal, vehicle["dealer_id"]):
         raise NotFoundError(f"alert {alert_id} not found")
     return alert
+
+
+async def visible_incident(conn: Conn, principal: Principal, incident_id: int) -> dict[str, object]:
+    incident = await incidents.get(conn, incident_id=incident_id)
+    if not sees_dealer(principal, incident["dealer_id"]):
+        raise NotFoundError(f"incident {incident_id} not found")
+    return incident
 
 
 def as_seen_by(principal: Principal, candidate: dict[str, object], id_field: str = "customer_id") -> dict[str, object]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from crm import consents, contacts, customer_merges, entitlements, households, recalls, records, services
 from rules.model import Rule
 from telemetry.catalog import Catalog
-from telemetry.storage import alerts, fleet, offers
+from telemetry.storage import alerts, fleet, incidents, offers
 from telemetry.storage.db import Conn
 from telemetry.storage.samples import last_sample_at, latest_value
 from telemetry.timeutil import to_datetime
@@ -74,6 +74,7 @@ async def customer_view(
     owned = await records.vehicles_of_customer(conn, customer_id=customer_id)
     ids = [int(v["id"]) for v in owned]
     found = await alerts.for_vehicles(conn, vehicle_ids=ids) if ids else []
+    working = await incidents.for_vehicles(conn, vehicle_ids=ids, states=list(WORKING_STATES)) if ids else []
     plans = service_plans(rules)
     start_points = (await fleet.service_baselines(conn, vehicle_ids=ids))[0] if ids else {}
     recalls_open = await recalls.open_for(conn, vehicle_ids=ids)
@@ -85,6 +86,7 @@ async def customer_view(
         latest = await latest_summary(conn, catalog, vid, now)
         open_alerts = [a for a in found if a["vin"] == v["vin"] and a["state"] in WORKING_STATES]
         latest["open_alerts"] = len(open_alerts)
+        latest["open_incidents"] = sum(1 for i in working if i["vin"] == v["vin"])
         latest["worst_open_severity"] = next(
             (s for s in SEVERITY_ORDER if any(a["severity"] == s for a in open_alerts)), None
         )

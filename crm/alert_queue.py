@@ -11,6 +11,7 @@ from __future__ import annotations
 from telemetry.errors import NotFoundError
 from telemetry.storage.alerts import ALERT_COLUMNS, get
 from telemetry.storage.db import Conn, Row
+from telemetry.storage.incidents import INCIDENT_COLUMNS
 
 DUE = (
     "COALESCE((a.evidence->>'projected')::timestamptz, a.first_seen + CASE a.severity"
@@ -43,6 +44,38 @@ async def queue(
         " AND (%s::bigint IS NULL OR a.id = %s)"
         f" ORDER BY {SORTS[sort]} LIMIT %s",
         (dealer_id, states, assigned_to, assigned_to, alert_id, alert_id, limit),
+    )
+    return list(await cur.fetchall())
+
+
+INCIDENT_SORTS = {
+    "severity": f"{SEVERITY_RANK.replace('a.', 'i.')}, due_at, i.id",
+    "due": f"due_at, {SEVERITY_RANK.replace('a.', 'i.')}, i.id",
+    "age": "i.first_seen, i.id",
+}
+
+
+async def incident_queue(
+    conn: Conn,
+    *,
+    dealer_id: int,
+    states: list[str],
+    sort: str,
+    assigned_to: str | None = None,
+    limit: int = 200,
+    incident_id: int | None = None,
+) -> list[Row]:
+    """Incidents on the vehicles whose dealer this is: one row per problem, due when its most
+    pressing alert is, with the customer and the number of alerts behind it."""
+    cur = await conn.execute(
+        f"SELECT {INCIDENT_COLUMNS}, d.due_at, d.alert_count, c.id AS customer_id, c.name AS customer_name, v.model"
+        " FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id LEFT JOIN customers c ON c.id = v.owner_customer_id"
+        f" CROSS JOIN LATERAL (SELECT COALESCE(min({DUE}), i.first_seen) AS due_at, count(*) AS alert_count"
+        "   FROM alerts a WHERE a.incident_id = i.id) d"
+        " WHERE v.dealer_id = %s AND i.state = ANY(%s) AND (%s::text IS NULL OR i.assigned_to = %s)"
+        " AND (%s::bigint IS NULL OR i.id = %s)"
+        f" ORDER BY {INCIDENT_SORTS[sort]} LIMIT %s",
+        (dealer_id, states, assigned_to, assigned_to, incident_id, incident_id, limit),
     )
     return list(await cur.fetchall())
 

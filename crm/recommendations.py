@@ -1,7 +1,8 @@
 """ "Who to call today": a dealer's vehicles that a visit would help, each with its reasons, the
 purpose of the call, and the contact-pressure verdicts (`telemetry/contact_pressure.py`).
 
-Reasons: open alerts (critical: safety; others, the maintenance plan's included: service), open
+Reasons: open incidents, one per problem however many alerts it raised (critical: safety;
+others, the maintenance plan's included: service), open
 recalls (safety), a warranty ending soon (marketing: an extended warranty), and usage-based
 offers of a software option the vehicle may have a trial of (marketing). One
 recommendation per vehicle, its purpose the strongest of its reasons. Ranked safety first, then
@@ -54,13 +55,17 @@ async def _reasons(
 ) -> dict[int, list[Row]]:
     by_vin = {str(v["vin"]): vid for vid, v in vehicles.items()}
     found: dict[int, list[Row]] = defaultdict(list)
-    for a in await alert_queue.queue(conn, dealer_id=dealer_id, states=list(WORKING_STATES), sort="due", limit=10_000):
-        vid = by_vin.get(str(a["vin"]))
+    queue = await alert_queue.incident_queue(
+        conn, dealer_id=dealer_id, states=list(WORKING_STATES), sort="due", limit=10_000
+    )
+    for i in queue:  # one reason per problem, however many alerts it raised
+        vid = by_vin.get(str(i["vin"]))
         if vid is not None:
+            alerts = "" if i["alert_count"] == 1 else f", {i['alert_count']} alerts"
             found[vid].append({
-                "kind": "alert", "purpose": "safety" if a["severity"] == "critical" else "service",
-                "summary": f"{a['severity']} alert: {a['title']} ({a['state']})",
-                "due_at": a["due_at"], "alert_id": a["id"], "offer_id": None,
+                "kind": "alert", "purpose": "safety" if i["severity"] == "critical" else "service",
+                "summary": f"{i['severity']}: {i['title']} ({i['state']}{alerts})",
+                "due_at": i["due_at"], "alert_id": i["cause_alert_id"], "incident_id": i["id"], "offer_id": None,
             })  # fmt: skip
     for vid, open_recalls in (await recalls.open_for(conn, vehicle_ids=list(vehicles))).items():
         for r in open_recalls:

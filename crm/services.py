@@ -13,6 +13,7 @@ from psycopg import sql
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 from psycopg.types.json import Jsonb
 
+from crm import incident_outcomes
 from crm.service_import import LineError, ServiceLine
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage.db import Conn, Row
@@ -21,12 +22,14 @@ SERVICE_FIELDS = (
     "performed_at", "odometer_km", "kind", "dealer_id", "description", "branch_id", "operations", "parts",
     "amount", "currency", "invoice_number", "recall_id",
 )  # fmt: skip
+VISIT_DAYS = 30  # TELEMETRY_INCIDENT_VISIT_DAYS's default
 _COLUMNS = "id, vehicle_id, " + ", ".join(SERVICE_FIELDS) + ", created_at"
 
 
-async def record(conn: Conn, *, vehicle_id: int, **values: object) -> Row:
+async def record(conn: Conn, *, vehicle_id: int, visit_days: int = VISIT_DAYS, **values: object) -> Row:
     """Record one visit; `values` are columns of SERVICE_FIELDS. An invoice number is recorded
-    once per dealer (ConflictError the second time)."""
+    once per dealer (ConflictError the second time). The visit closes the loop on the vehicle's
+    incidents (`crm.incident_outcomes.visit_recorded`)."""
     values = {**values, "parts": Jsonb(values.get("parts") or [])}
     names = [n for n in SERVICE_FIELDS if n in values]
     try:
@@ -44,6 +47,7 @@ async def record(conn: Conn, *, vehicle_id: int, **values: object) -> Row:
         raise NotFoundError(f"dealer, branch or recall not found: {exc.diag.message_detail}") from exc
     row = await cur.fetchone()
     assert row is not None
+    await incident_outcomes.visit_recorded(conn, visit=row, within_days=visit_days)
     return row
 
 
@@ -62,6 +66,7 @@ async def import_lines(
     dealer_id: int,
     lines: list[ServiceLine | LineError],
     may_record: Callable[[Row], bool],
+    visit_days: int = VISIT_DAYS,
 ) -> dict[str, object]:
     """Record the parsed lines of a DMS export for the dealer, each in a savepoint of its own: a
     line that fails is reported with its reason and the others are kept. An invoice recorded
@@ -93,6 +98,7 @@ async def import_lines(
                 await record(
                     conn,
                     vehicle_id=int(vehicle["id"]),
+                    visit_days=visit_days,
                     dealer_id=dealer_id,
                     branch_id=branch_ids.get(x.branch),
                     recall_id=recall_ids.get(x.recall_code),

@@ -33,6 +33,7 @@ from rules.model import (
 from telemetry import dtc
 from telemetry.catalog import Catalog, Signal
 from telemetry.errors import RuleDefinitionError
+from telemetry.vocabulary import System
 
 
 def _severity(value: object, where: str) -> str:
@@ -84,6 +85,7 @@ def _rule(entry: Entry, catalog: Catalog, where: str) -> list[Rule]:
             (name, _context_signal(catalog, path, where)) for name, path in entry.get("context", {}).items()
         ),
         "offer": _offer(entry, where),
+        **_system(entry, where),
     }
     escalate = entry.get("escalate_after")
     if escalate is not None:
@@ -139,6 +141,22 @@ def _level_entry(entry: Entry, overrides: Entry) -> dict[str, Any]:
 
 
 _FEATURE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+_COMPONENT = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,39}$")
+
+
+def _system(entry: Entry, where: str) -> dict[str, object]:
+    """`system` (and `component`, for one wheel); a rule file written before systems existed
+    makes each of its rules an incident of its own (diagnostics, the rule's id as component)."""
+    if "system" not in entry:
+        return {"system": System.DIAGNOSTICS, "component": str(entry["id"])}
+    try:
+        system = System(entry["system"])
+    except ValueError:
+        raise RuleDefinitionError(f"{where}: unknown system {entry['system']!r}; known: {', '.join(System)}") from None
+    component = entry.get("component", "")
+    if not isinstance(component, str) or (component and not _COMPONENT.match(component)):
+        raise RuleDefinitionError(f"{where}: 'component' is a short lowercase name such as 'front left'")
+    return {"system": system, "component": component}
 
 
 def _offer(entry: Entry, where: str) -> str | None:
@@ -170,6 +188,8 @@ def _dtc_rules(r: Reader, base: dict[str, Any]) -> list[Rule]:
             "id": f"{base['id']}.{code}",
             "title": f"{code}: {info.description}",
             "severity": info.severity if "severity" not in r.entry else base["severity"],
+            "system": info.system,
+            "component": info.component,
         }
         rule = Rule(conditions=(condition,), expression=Expression("main", {"main"}, r.where), **fields)
         _check_explanation(rule)

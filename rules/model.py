@@ -17,7 +17,7 @@ from rules.kernels.base import Kernel
 from telemetry import dtc
 from telemetry.catalog import Signal
 from telemetry.errors import RuleDefinitionError
-from telemetry.vocabulary import Powertrain, Severity
+from telemetry.vocabulary import Powertrain, Severity, System
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -103,6 +103,8 @@ class Rule:
     escalate_severity: str = "critical"
     context: tuple[tuple[str, Signal], ...] = ()
     offer: str | None = None  # a software option's code: the rule finds a sales lead, not a fault
+    system: System = System.DIAGNOSTICS  # alerts of one vehicle, system and component form one incident
+    component: str = ""  # one wheel of a per-wheel system ("front left"); "" for the whole system
 
     @property
     def hard(self) -> Condition | None:

@@ -26,7 +26,7 @@ from telemetry.metrics import ALERT_EVENTS, RULE_BATCH_SECONDS
 from telemetry.mqtt import Backoff, ack_delivery, make_client, payload_bytes, run_forever
 from telemetry.rulebatch import RuleBatch
 from telemetry.settings import Settings
-from telemetry.storage import alerts, fleet, offers, rulestate
+from telemetry.storage import alerts, fleet, incidents, offers, rulestate
 from telemetry.storage.db import Conn, connect
 from telemetry.storage.samples import read_series
 from telemetry.timeutil import now_ms, to_datetime
@@ -261,7 +261,7 @@ async def record(conn: Conn, outcome: Outcome, *, reopen_within: timedelta) -> N
     if rule.offer is not None:
         await record_offer(conn, outcome, rule.offer)
     elif outcome.fired:
-        await alerts.fire(
+        alert_id = await alerts.fire(
             conn,
             alerts.Firing(
                 vehicle_id=outcome.vehicle_id,
@@ -275,12 +275,18 @@ async def record(conn: Conn, outcome: Outcome, *, reopen_within: timedelta) -> N
                 peak_value=outcome.value if math.isfinite(outcome.value) else None,
                 evidence=await evidence(conn, outcome),
                 rule_kind=rule.kind,
+                system=rule.system,
+                component=rule.component,
             ),
             reopen_within=reopen_within,
         )
+        await incidents.attach(conn, alert_id=alert_id, reopen_within=reopen_within)
         log.info("alert %s (%s) on vehicle %d", rule.id, outcome.severity, outcome.vehicle_id)
     else:
-        await alerts.clear(conn, alerts.Clearing(outcome.vehicle_id, rule.id, to_datetime(outcome.ts)))
+        at = to_datetime(outcome.ts)
+        cleared = await alerts.clear(conn, alerts.Clearing(outcome.vehicle_id, rule.id, at))
+        if cleared is not None:
+            await incidents.alert_closed(conn, alert_id=cleared, at=at)
     ALERT_EVENTS.labels(rule.id, "fired" if outcome.fired else "cleared").inc()
 
 

@@ -1,4 +1,5 @@
-"""`telemetry rules run|backtest|fit-residual`: the rule engine, live and over stored samples."""
+"""`telemetry rules run|backtest|fit-residual|performance`: the rule engine, live and over stored
+samples, and what the field's outcomes say of each rule."""
 
 from __future__ import annotations
 
@@ -120,3 +121,41 @@ def rules_fit_residual(
         typer.echo(f"# {f.model}: {f.rows:,} rows, residual RMS {f.rmse:.2f}")
     typer.echo(f"inputs = [{', '.join(repr(p).replace(chr(39), chr(34)) for p in inputs)}]")
     typer.echo(as_toml(fits))
+
+
+@rules_app.command("performance")
+def rules_performance(
+    dealer: Annotated[int | None, typer.Option(help="Only this dealer's vehicles")] = None,
+) -> None:
+    """Per rule and model: incidents, confirmed (repaired), refuted (no fault found), field
+    precision, median lead time to the repair; '!' marks rules below TELEMETRY_RULE_PRECISION_FLOOR."""
+    import asyncio
+
+    from crm.incident_outcomes import performance
+    from telemetry.storage.db import connect
+
+    settings = Settings()
+
+    async def read() -> list[dict[str, object]]:
+        async with await connect(settings) as conn:
+            return await performance(
+                conn,
+                dealer_id=dealer,
+                precision_floor=settings.rule_precision_floor,
+                min_outcomes=settings.rule_precision_min_outcomes,
+            )
+
+    rows = asyncio.run(read())
+    typer.echo(
+        f"{'rule':<36} {'model':<16} {'incidents':>9} {'confirmed':>9} {'refuted':>7} {'precision':>9} {'lead d':>6}"
+    )
+    for r in rows:
+        precision = "-" if r["field_precision"] is None else f"{r['field_precision']:.3f}"
+        lead = "-" if r["median_lead_days"] is None else f"{r['median_lead_days']:.1f}"
+        flag = " !" if r["flagged"] else ""
+        typer.echo(
+            f"{r['rule_id']:<36} {r['model']:<16} {r['incidents']:>9} {r['confirmed']:>9} {r['refuted']:>7}"
+            f" {precision:>9} {lead:>6}{flag}"
+        )
+    if not rows:
+        typer.echo("no incidents yet")

@@ -69,26 +69,59 @@ class SpanConverter:
 
 class AlertTracker:
     """Outcomes as alerts: a firing opens one unless it is already open (a level change or an
-    escalation updates it), a clearing closes it."""
+    escalation updates it), a clearing closes it. Alerts are grouped into incidents as the server
+    does (`telemetry.storage.incidents`): one per vehicle, system and component while any of its
+    alerts is open, reopened by an alert less than `reopen_within_ms` after it closed."""
 
-    def __init__(self, vin_of: list[str], skip_kinds: tuple[str, ...] = ("service_plan",)) -> None:
+    def __init__(
+        self, vin_of: list[str], skip_kinds: tuple[str, ...] = ("service_plan",), reopen_within_ms: int = 3_600_000
+    ) -> None:
         self.vin_of = vin_of
         self.skip = skip_kinds
+        self.reopen_within_ms = reopen_within_ms
         self.open: set[tuple[int, str]] = set()
         self.alerts: list[Alert] = []
+        self.incident_of: list[int] = []  # per alert, its incident's number
         self.skipped = 0
+        self._incident: dict[tuple[int, str, str], int] = {}  # the key's latest incident
+        self._open_rules: dict[int, set[str]] = {}
+        self._closed_at: dict[int, int] = {}
 
     def feed(self, outcomes: list[Outcome]) -> None:
         for o in outcomes:
             key = (o.vehicle_id, o.rule.id)
             if not o.fired:
-                self.open.discard(key)
+                if key in self.open:
+                    self.open.discard(key)
+                    self._alert_closed(o)
             elif key not in self.open:
                 self.open.add(key)
                 if o.rule.kind in self.skip or o.rule.offer is not None:  # plans and sales leads: not faults
                     self.skipped += 1
                 else:
                     self.alerts.append(Alert(self.vin_of[o.vehicle_id], o.rule.id, o.ts))
+                    self.incident_of.append(self._incident_for(o))
+
+    def _incident_for(self, o: Outcome) -> int:
+        where = (o.vehicle_id, str(o.rule.system), o.rule.component)
+        number = self._incident.get(where)
+        reopen = number is not None and (
+            number not in self._closed_at or o.ts - self._closed_at[number] < self.reopen_within_ms
+        )
+        if number is None or not reopen:
+            number = len(self._open_rules)
+            self._incident[where] = number
+        self._closed_at.pop(number, None)
+        self._open_rules.setdefault(number, set()).add(o.rule.id)
+        return number
+
+    def _alert_closed(self, o: Outcome) -> None:
+        number = self._incident.get((o.vehicle_id, str(o.rule.system), o.rule.component))
+        if number is None or o.rule.id not in self._open_rules[number]:
+            return
+        self._open_rules[number].discard(o.rule.id)
+        if not self._open_rules[number]:
+            self._closed_at[number] = o.ts
 
 
 def evaluate(
@@ -120,5 +153,7 @@ def evaluate(
     for _ in fleet.spans(until_s=(scenario.days + LOOK_AHEAD_DAYS) * DAY_S):
         pass  # physics only: which wear-outs and failures were coming when the window closed
     labels = fleet.labels()
-    card = score(tracker.alerts, labels, scenario.vehicles * scenario.days, tracker.skipped, window_end_ms)
+    card = score(
+        tracker.alerts, labels, scenario.vehicles * scenario.days, tracker.skipped, window_end_ms, tracker.incident_of
+    )
     return Evaluation(card, labels, tracker.alerts, messages, samples, time.monotonic() - started)

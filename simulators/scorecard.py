@@ -7,6 +7,9 @@
   alert came no later than the failure. The lead time is failure minus first true alert.
 - Alerts of rules that read an intermittent sensor, during its episode (and a day after), are
   wrong by definition: the sensor, not the vehicle, is at fault.
+- Incidents (alerts of one vehicle and system, grouped as the server groups them) are what an
+  advisor works: an incident is true when one of its alerts is. Incident recall is the alerts'
+  (a fault is found by its first true alert, whatever incident holds it).
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ class Scorecard:
     vehicle_days: float
     unattributed_false: dict[str, int]  # false alerts by rule, for tuning
     service_alerts: int
+    incidents: int = 0
+    true_incidents: int = 0
 
     def as_dict(self) -> dict[str, object]:
         faults: dict[str, object] = {}
@@ -79,8 +84,20 @@ class Scorecard:
                     "false_alerts": score.false_alerts,
                 }  # fmt: skip
             faults[name] = entry
+        overall = self.overall.summary(self.vehicle_days)
         return {
-            "overall": self.overall.summary(self.vehicle_days),
+            "overall": overall,
+            "incidents": {
+                "incidents": self.incidents,
+                "true": self.true_incidents,
+                "false": self.incidents - self.true_incidents,
+                "precision": round(self.true_incidents / self.incidents, 4) if self.incidents else None,
+                "recall": overall["recall"],
+                "false_per_1000_vehicle_days": round(
+                    (self.incidents - self.true_incidents) / self.vehicle_days * 1000, 4
+                ),
+                "alerts_per_incident": round(alert_count(self.overall) / self.incidents, 2) if self.incidents else None,
+            },
             "faults": faults,
             "vehicle_days": round(self.vehicle_days, 1),
             "false_alerts_by_rule": dict(sorted(self.unattributed_false.items())),
@@ -98,15 +115,22 @@ class Scorecard:
         return bool(ok)
 
 
+def alert_count(score: FaultScore) -> int:
+    """Alerts scored, true and false."""
+    return score.true_alerts + score.false_alerts
+
+
 def score(
     alerts: list[Alert],
     labels: list[Label],
     vehicle_days: float,
     service_alerts: int = 0,
     window_end_ms: int | None = None,
+    incident_of: list[int] | None = None,
 ) -> Scorecard:
     """Failures after `window_end_ms` (seen by looking ahead) make alerts true but do not count
-    for recall: the scenario ended before them."""
+    for recall: the scenario ended before them. `incident_of` gives each alert's incident (by
+    default each alert is its own)."""
 
     def failed(label: Label) -> bool:
         return label.failure_ms is not None and (window_end_ms is None or label.failure_ms <= window_end_ms)
@@ -124,7 +148,9 @@ def score(
     first_true: dict[int, int] = {}  # id(label) -> first true alert
     wrong_episodes: set[int] = set()
     false_by_rule: dict[str, int] = defaultdict(int)
-    for alert in sorted(alerts, key=lambda a: a.raised_ms):
+    incident_of = incident_of if incident_of is not None else list(range(len(alerts)))
+    true_incidents: set[int] = set()
+    for alert, incident in sorted(zip(alerts, incident_of, strict=True), key=lambda pair: pair[0].raised_ms):
         match = None
         for label in by_vin.get(alert.vin, ()):
             fault = FAULT_BY_NAME[label.fault]
@@ -133,6 +159,7 @@ def score(
                 match = label
                 break
         if match is not None:
+            true_incidents.add(incident)
             faults[match.fault].true_alerts += 1
             overall.true_alerts += 1
             first_true.setdefault(id(match), alert.raised_ms)
@@ -159,7 +186,9 @@ def score(
             s.detected += 1
             s.leads_days.append(lead)
     faults["intermittent_sensor"].episodes_with_alerts = len(wrong_episodes)
-    return Scorecard(faults, overall, vehicle_days, dict(false_by_rule), service_alerts)
+    return Scorecard(
+        faults, overall, vehicle_days, dict(false_by_rule), service_alerts, len(set(incident_of)), len(true_incidents)
+    )
 
 
 def table(card: Scorecard) -> str:
@@ -194,5 +223,11 @@ def table(card: Scorecard) -> str:
         f"| **overall** | {o['injected']} | {o['failed']} | {o['detected']} | **{fmt(o['precision'])}**"
         f" | **{fmt(o['recall'])}** | **{fmt(o['median_lead_days'], '.1f')}** | {fmt(o['p10_lead_days'], '.1f')}"
         f" | **{fmt(o['false_alerts_per_1000_vehicle_days'])}** |"
+    )
+    i = d["incidents"]
+    assert isinstance(i, dict)
+    lines.append(
+        f"| **incidents** ({i['incidents']}, {fmt(i['alerts_per_incident'], '.2f')} alerts each) | | | |"
+        f" **{fmt(i['precision'])}** | **{fmt(i['recall'])}** | | | **{fmt(i['false_per_1000_vehicle_days'])}** |"
     )
     return "\n".join(lines)

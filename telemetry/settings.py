@@ -68,6 +68,19 @@ class Settings(BaseSettings):
         default=3600, ge=0, description="A cleared alert that fires again this soon is reopened, not duplicated"
     )
 
+    incident_visit_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="A service visit this soon after an incident began is the one that followed",
+    )
+    rule_precision_floor: float = Field(
+        default=0.5, ge=0, le=1, description="GET /rules/performance flags rules whose field precision is below this"
+    )
+    rule_precision_min_outcomes: int = Field(
+        default=10, ge=1, description="...with at least this many repaired or no-fault-found outcomes"
+    )
+
     rule_partitions: int = Field(default=16, ge=1, le=4096)
     rules_dir: Path | None = Field(default=None, description="Rule files; unset: the packaged library.")
     rule_checkpoint_s: float = Field(

@@ -23,6 +23,39 @@ class AlertState(StrEnum):
 
 
 WORKING_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED)  # an advisor still has to act
+# Incidents share the alerts' states: open, acknowledged (an advisor has it), resolved, cleared.
+IncidentState = AlertState
+
+
+class System(StrEnum):
+    """What part of the vehicle a rule is about: alerts of one vehicle and system (and, for
+    per-wheel systems, one wheel) that overlap in time form one incident."""
+
+    COOLING = "cooling"
+    OIL = "oil"
+    ENGINE = "engine"  # fuel and air metering, ignition, misfire, idle
+    EMISSIONS = "emissions"
+    TRANSMISSION = "transmission"
+    CHARGING = "charging"  # the 12 V system: battery, alternator, regulator
+    TRACTION_BATTERY = "traction_battery"
+    TYRES = "tyres"
+    BRAKES = "brakes"
+    CHASSIS = "chassis"
+    BODY = "body"
+    NETWORK = "network"  # ECUs that stopped talking to each other (U codes)
+    DIAGNOSTICS = "diagnostics"  # control modules themselves, and codes nothing more is known of
+    TELEMATICS = "telematics"  # the connection: a silent vehicle
+    SERVICE = "service"  # the maintenance plan
+
+
+class IncidentOutcome(StrEnum):
+    """What came of an incident, recorded when it is resolved: the field truth behind a rule."""
+
+    REPAIRED = "repaired"  # with the operation; confirms the rules that raised it
+    NO_FAULT_FOUND = "no_fault_found"  # refutes them
+    CUSTOMER_DECLINED = "customer_declined"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
 
 
 class Powertrain(StrEnum):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from telemetry.settings import Settings
-from telemetry.storage import alerts, offers
+from telemetry.storage import alerts, incidents, offers
 from telemetry.storage.db import connect
 from tests.fix_services import make_key
 
@@ -60,6 +60,7 @@ async def seed(api: httpx.AsyncClient, settings: Settings, tag: str, vin: str, s
         vid = int(vehicle["id"])
         firing = alerts.Firing(vid, "coolant_overtemp", 1, "warning", "Hot", "hot", now, now, 1.0, {}, "threshold")
         alert_id = await alerts.fire(conn, firing, reopen_within=timedelta(0))
+        incident_id = await incidents.attach(conn, alert_id=alert_id, reopen_within=timedelta(0))
         offer_id = await offers.fire(
             conn, vehicle_id=int(vehicle["id"]), feature_code=shared["offer_code"], rule_id="towing",
             reason="tows", first_seen=now, last_seen=now)  # fmt: skip
@@ -67,7 +68,8 @@ async def seed(api: httpx.AsyncClient, settings: Settings, tag: str, vin: str, s
     d.ids = {
         "dealer_id": str(dealer["id"]), "customer_id": str(customer["id"]), "merge_id": str(merge["id"]),
         "household_id": str(household["id"]), "member_id": str(household["members"][0]["id"]), "vin": vin,
-        "alert_id": str(alert_id), "entitlement_id": str(entitlement["id"]), "offer_id": str(offer_id),
+        "alert_id": str(alert_id),
+        "incident_id": str(incident_id), "entitlement_id": str(entitlement["id"]), "offer_id": str(offer_id),
     }  # fmt: skip
     return d
 

@@ -46,7 +46,7 @@ def sign_in(browser: Browser, server: Server, key: str, name: str, viewport: dic
     page.get_by_label("Your name").fill(name)
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Alert queue")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Queue")
     return page
 
 
@@ -99,9 +99,10 @@ def test_an_advisor_works_a_live_alert_and_sees_only_their_dealer(server: Server
     publish_apart(server, vin_b, hot_engine(vin_b))  # dealer B's car overheats first ...
     wait_for(lambda: server.api.get(f"/vehicles/{vin_b}/alerts").json(), timeout=30)
     publish_apart(server, vin_a, hot_engine(vin_a))  # ... then dealer A's
-    row = page.locator(f'tr[data-alert]:has-text("{vin_a}")')
+    row = page.locator(f'tr[data-incident]:has-text("{vin_a}")')
     expect(row).to_be_visible(timeout=30_000)  # no reload: the live feed brought it
-    expect(row).to_contain_text("Engine coolant over-temperature")
+    expect(row).to_contain_text("Cooling system: Engine coolant over-temperature")
+    expect(page.locator(f'tr[data-incident]:has-text("{vin_a}")')).to_have_count(1)  # one problem, one row
     expect(page.locator(f'tr:has-text("{vin_b}")')).to_have_count(0)  # dealer B's is not for A
     page.screenshot(path=ARTIFACTS / "02-queue-live-alert.png", full_page=True)
 
@@ -144,6 +145,21 @@ def test_an_advisor_works_a_live_alert_and_sees_only_their_dealer(server: Server
     expect(page.get_by_role("alert")).to_contain_text(f"vehicle {vin_b} not found")
     assert page.goto(f"{base}/console/customers/{other}").status == 404
     assert customer_a != other
+
+    page.goto(f"{base}/console/")  # the workshop found the fault: resolve the incident with what was done
+    row = page.locator(f'tr[data-incident]:has-text("{vin_a}")')
+    row.get_by_label("Outcome for incident").select_option("repaired")
+    row.get_by_role("button", name="Resolve").click()
+    expect(page.locator("#live")).to_contain_text("operation")  # 'repaired' needs the operation
+    row.get_by_label("Operation done").fill("replaced thermostat")
+    row.get_by_role("button", name="Resolve").click()
+    expect(page.locator(f'tr[data-incident]:has-text("{vin_a}")')).to_have_count(0)  # out of the working queue
+    incident = server.api.get(f"/vehicles/{vin_a}/incidents").json()[0]
+    assert (incident["outcome"], incident["operation"]) == ("repaired", "replaced thermostat")
+    page.get_by_role("link", name="Rule performance").click()
+    expect(page.locator('tr[data-rule="coolant_overtemp"]')).to_contain_text("100%")
+    every_control_is_labelled(page)
+    page.screenshot(path=ARTIFACTS / "08-rule-performance.png", full_page=True)
 
 
 def test_the_oem_activates_an_option_and_watches_it_become_active(server: Server, browser: Browser) -> None:

@@ -80,7 +80,11 @@ def assert_exactly_once(settings: Settings, publisher: SteadyPublisher) -> None:
     time.sleep(1)  # a duplicate would show up as more rows than messages, not fewer
     assert stored(settings) == publisher.published, f"stored {stored(settings)} of {publisher.published}"
     with connect_sync(settings) as conn:  # redeliveries are neither rejected nor flagged
-        assert conn.execute("SELECT count(*) AS n FROM dead_letters").fetchone()["n"] == 0
+        letters = conn.execute("SELECT reason, count(*) AS n FROM dead_letters GROUP BY 1").fetchall()
+    # A first delivery that the client re-sent out of order across the broker's restart carries new
+    # data under an older seq: it is stored (counted above) and flagged, never rejected. Only
+    # messages that wrote new rows can be flagged, so a redelivery never is.
+    assert {r["reason"]: r["n"] for r in letters if r["reason"] != "seq_regressed"} == {}
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/dealers/{dealer_id}/branches"): WRITERS,
     ("POST", "/dealers/{dealer_id}/services/import"): CUSTOMERS,
     ("GET", "/dealers/{dealer_id}/alerts"): CUSTOMERS,
+    ("GET", "/dealers/{dealer_id}/incidents"): CUSTOMERS,
     ("GET", "/dealers/{dealer_id}/recommendations"): CUSTOMERS,
     ("GET", "/customers/duplicates"): CUSTOMERS,
     ("POST", "/customers/{customer_id}/merges"): CUSTOMERS,
@@ -69,6 +70,7 @@ ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/vehicles/{vin}/services"): ALL,
     ("GET", "/vehicles/{vin}/recalls"): ALL,
     ("GET", "/vehicles/{vin}/alerts"): ALL,
+    ("GET", "/vehicles/{vin}/incidents"): ALL,
     ("GET", "/vehicles/{vin}/signals/{path}"): ALL,
     ("GET", "/vehicles/{vin}/signals/{path}/buckets"): ALL,
     ("GET", "/features"): ALL,
@@ -91,6 +93,11 @@ ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/alerts/{alert_id}/assign"): CUSTOMERS,
     ("POST", "/alerts/{alert_id}/notes"): CUSTOMERS,
     ("GET", "/alerts/{alert_id}/notes"): CUSTOMERS,
+    ("GET", "/incidents/{incident_id}"): ALL,
+    ("POST", "/incidents/{incident_id}/acknowledge"): CUSTOMERS,
+    ("POST", "/incidents/{incident_id}/assign"): CUSTOMERS,
+    ("POST", "/incidents/{incident_id}/resolve"): CUSTOMERS,
+    ("GET", "/rules/performance"): WRITERS,
     ("GET", "/dead-letters"): ADMIN,
     ("GET", "/webhooks"): ADMIN,
     ("POST", "/webhooks"): ADMIN,
@@ -136,11 +143,15 @@ BODIES: dict[tuple[str, str], object] = {  # valid bodies, so that a refusal is 
     ("POST", "/alerts/{alert_id}/resolve"): {**BY, "resolution": "booked"},
     ("POST", "/alerts/{alert_id}/assign"): {"to": "matrix"},
     ("POST", "/alerts/{alert_id}/notes"): {"author": "matrix", "text": "matrix"},
+    ("POST", "/incidents/{incident_id}/acknowledge"): BY,
+    ("POST", "/incidents/{incident_id}/assign"): {"to": "matrix"},
+    ("POST", "/incidents/{incident_id}/resolve"): {**BY, "outcome": "no_fault_found"},
     ("POST", "/webhooks"): {"url": "http://127.0.0.1:9/hook", "event_types": ["alert"]},
 }
 MISSING = {
     "dealer_id": "999999999", "customer_id": "999999999", "merge_id": "999999999", "household_id": "999999999",
     "member_id": "999999999", "vin": "WMXZZZ99999999999", "alert_id": "999999999", "entitlement_id": "999999999",
+    "incident_id": "999999999",
     "offer_id": "999999999", "endpoint_id": "999999999",
 }  # fmt: skip
 SHARED = {"path": "Vehicle.Speed", "event_id": str(uuid.uuid4())}  # not any dealer's
@@ -236,7 +247,7 @@ def test_every_operation_as_every_role_and_against_the_other_dealer(settings: Se
     assert asyncio.run(matrix()) == []
 
 
-CONSOLE_IDS = {"vin", "customer_id", "alert_id"}  # path parameters of console pages, each a dealer's record
+CONSOLE_IDS = {"vin", "customer_id", "incident_id"}  # path parameters of console pages, each a dealer's record
 
 
 def test_every_console_page_as_one_dealer_against_the_other(settings: Settings) -> None:

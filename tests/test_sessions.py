@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from telemetry.settings import Settings
-from telemetry.storage import alerts, apikeys
+from telemetry.storage import alerts, apikeys, incidents
 from telemetry.storage.db import connect, connect_sync
 from tests.fix_server import Server
 from tests.fix_services import api_client, make_key
@@ -198,14 +198,15 @@ def test_a_queue_row_of_another_dealer_reads_like_a_missing_one(server: Server) 
             now = datetime.now(UTC)
             firing = alerts.Firing(vid, "coolant_overtemp", 1, "critical", "Hot", "hot", now, now, 1.0, {}, "threshold")
             alert_id = await alerts.fire(conn, firing, reopen_within=timedelta(0))
+            incident_id = await incidents.attach(conn, alert_id=alert_id, reopen_within=timedelta(0))
             await conn.commit()
-            return alert_id
+            return incident_id
 
-    alert_id = asyncio.run(fire())
+    incident_id = asyncio.run(fire())
     with signed_in(server, key) as browser:
-        theirs, missing = browser.get(f"/console/rows/{alert_id}"), browser.get("/console/rows/999999999")
+        theirs, missing = browser.get(f"/console/rows/{incident_id}"), browser.get("/console/rows/999999999")
     assert theirs.status_code == missing.status_code == 404
-    assert theirs.text.replace(f"alert {alert_id} ", "alert <id> ") == missing.text.replace(
-        "alert 999999999 ", "alert <id> "
+    assert theirs.text.replace(f"incident {incident_id} ", "incident <id> ") == missing.text.replace(
+        "incident 999999999 ", "incident <id> "
     )
     assert vin not in theirs.text

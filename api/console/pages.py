@@ -12,14 +12,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.auth import sees_dealer, visible_alert, visible_customer, visible_vehicle
+from api.auth import sees_dealer, visible_customer, visible_incident, visible_vehicle
 from api.console.session import ConsoleUser, advisor_name, csrf_token, sign_in, sign_out
 from api.customer_view import customer_view, latest_summary, next_service, service_plans
 from api.deps import CatalogDep, ConnDep, SettingsDep
 from api.routes.recommendations import policy
-from crm import alert_queue, entitlements, recommendations, records, services
+from crm import alert_queue, entitlements, incident_outcomes, recommendations, records, services
 from telemetry.errors import NotFoundError
-from telemetry.storage import alerts, fleet
+from telemetry.storage import alerts, fleet, incidents
 from telemetry.storage.apikeys import Principal
 from telemetry.storage.db import Conn
 from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES
@@ -74,10 +74,10 @@ async def _dealer(conn: Conn, principal: Principal, dealer: int | None) -> tuple
 
 
 async def _queue_rows(
-    conn: Conn, dealer_id: int, severity: str, state: str, model: str, alert_id: int | None = None
+    conn: Conn, dealer_id: int, severity: str, state: str, model: str, incident_id: int | None = None
 ) -> list[dict[str, object]]:
-    rows = await alert_queue.queue(
-        conn, dealer_id=dealer_id, states=STATES[state], sort="severity", limit=500, alert_id=alert_id
+    rows = await alert_queue.incident_queue(
+        conn, dealer_id=dealer_id, states=STATES[state], sort="severity", limit=500, incident_id=incident_id
     )
     return [r for r in rows if severity in ("all", r["severity"]) and model in ("all", r["model"])]
 
@@ -116,12 +116,13 @@ async def queue_page(request: Request, conn: ConnDep, principal: ConsoleUser, f:
                 filters=filters, severities=SEVERITIES, states=list(STATES))  # fmt: skip
 
 
-@router.get("/rows/{alert_id}", response_class=HTMLResponse)
-async def queue_row(alert_id: int, request: Request, conn: ConnDep, principal: ConsoleUser, f: Filters) -> Response:
-    """One queue row, for the live feed and after an action; 204 when the filters leave it out."""
+@router.get("/rows/{incident_id}", response_class=HTMLResponse)
+async def queue_row(incident_id: int, request: Request, conn: ConnDep, principal: ConsoleUser, f: Filters) -> Response:
+    """One queue row (an incident), for the live feed and after an action; 204 when the filters
+    leave it out."""
     chosen, _ = await _dealer(conn, principal, f.dealer)
-    await visible_alert(conn, principal, alert_id)  # 404 when there is no such alert, or it is another dealer's
-    rows = await _queue_rows(conn, int(chosen["id"]), f.severity, f.state, f.model, alert_id=alert_id)
+    await visible_incident(conn, principal, incident_id)  # 404: no such incident, or another dealer's
+    rows = await _queue_rows(conn, int(chosen["id"]), f.severity, f.state, f.model, incident_id=incident_id)
     if not rows:
         return Response(status_code=204)
     return templates.TemplateResponse(request, "_row.html", {"r": rows[0]})
@@ -141,6 +142,7 @@ async def vehicle_page(
     vid = int(vehicle["id"])
     rules = request.app.state.rules
     open_alerts = await alerts.for_vehicles(conn, vehicle_ids=[vid], states=list(WORKING_STATES))
+    open_incidents = await incidents.for_vehicles(conn, vehicle_ids=[vid], states=list(WORKING_STATES))
     start_points = (await fleet.service_baselines(conn, vehicle_ids=[vid]))[0]
     alert_signals = [str(a["evidence"]["signal"]) for a in open_alerts if a["evidence"].get("signal")]
     choices = list(dict.fromkeys([*alert_signals, *CHART_SIGNALS]))
@@ -154,7 +156,7 @@ async def vehicle_page(
     return page(
         request, "vehicle.html", principal,
         vehicle=vehicle, owner=owner, latest=await latest_summary(conn, catalog, vid, datetime.now(UTC)),
-        open_alerts=open_alerts,
+        open_alerts=open_alerts, open_incidents=open_incidents,
         services=await services.history(conn, vehicle_id=vid),
         next_service=next_service(service_plans(rules), start_points, vehicle),
         options=await entitlements.of_vehicle(conn, vehicle_id=vid),
@@ -184,6 +186,18 @@ async def calls_page(
         warranty_offer_days=settings.warranty_offer_days,
     )  # fmt: skip
     return page(request, "calls.html", principal, dealer=chosen, dealers=dealers, calls=found)
+
+
+@router.get("/rules", response_class=HTMLResponse)
+async def rules_page(request: Request, conn: ConnDep, settings: SettingsDep, principal: ConsoleUser) -> HTMLResponse:
+    rows = await incident_outcomes.performance(
+        conn,
+        dealer_id=principal.dealer_id if principal.role == "advisor" else None,
+        precision_floor=settings.rule_precision_floor,
+        min_outcomes=settings.rule_precision_min_outcomes,
+    )
+    return page(request, "rules.html", principal, rows=rows, floor=settings.rule_precision_floor,
+                min_outcomes=settings.rule_precision_min_outcomes)  # fmt: skip
 
 
 @router.get("/oem", response_class=HTMLResponse)

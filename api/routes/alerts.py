@@ -7,7 +7,7 @@ from api.deps import ConnDep
 from api.schemas.alerts import AcknowledgeIn, AlertOut, AssignIn, NoteIn, NoteOut, ResolveIn
 from api.schemas.common import RECORD_ERRORS, ErrorOut
 from crm import alert_queue
-from telemetry.storage import alerts
+from telemetry.storage import alerts, incidents
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 _ERRORS: dict[int | str, dict[str, object]] = RECORD_ERRORS | {409: {"model": ErrorOut}}
@@ -39,7 +39,9 @@ async def acknowledge_alert(
 )
 async def resolve_alert(alert_id: int, body: ResolveIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
     await visible_alert(conn, principal, alert_id)
-    return await alerts.resolve(conn, alert_id=alert_id, by=body.by, resolution=body.resolution, note=body.note)
+    resolved = await alerts.resolve(conn, alert_id=alert_id, by=body.by, resolution=body.resolution, note=body.note)
+    await incidents.alert_closed(conn, alert_id=alert_id, at=resolved["resolved_at"])
+    return resolved
 
 
 @router.post("/{alert_id}/assign", response_model=AlertOut, responses=_ERRORS, summary="Give the alert to an advisor")

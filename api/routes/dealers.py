@@ -5,10 +5,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from api.auth import Admin, CustomerUser, DealerReader, sees_dealer, visible_dealer
-from api.deps import ConnDep
+from api.deps import ConnDep, SettingsDep
 from api.schemas.alerts import QueuedAlertOut
 from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
 from api.schemas.dealers import BranchIn, BranchOut, DealerIn, DealerOut
+from api.schemas.incidents import QueuedIncidentOut
 from api.schemas.vehicles import ServiceImportOut
 from crm import alert_queue, records, service_import, services
 from telemetry.errors import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
@@ -61,7 +62,7 @@ MAX_IMPORT_BYTES = 50 * 2**20
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 async def import_services(
-    dealer_id: int, request: Request, conn: ConnDep, principal: CustomerUser
+    dealer_id: int, request: Request, conn: ConnDep, principal: CustomerUser, settings: SettingsDep
 ) -> dict[str, object]:
     await visible_dealer(conn, principal, dealer_id)
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "text/csv":
@@ -76,7 +77,11 @@ async def import_services(
     except service_import.ImportFormatError as exc:
         raise InvalidRequestError(str(exc)) from exc
     return await services.import_lines(
-        conn, dealer_id=dealer_id, lines=lines, may_record=lambda v: sees_dealer(principal, v["dealer_id"])
+        conn,
+        dealer_id=dealer_id,
+        lines=lines,
+        may_record=lambda v: sees_dealer(principal, v["dealer_id"]),
+        visit_days=settings.incident_visit_days,
     )
 
 
@@ -100,3 +105,25 @@ async def alert_queue_of_dealer(
     return await alert_queue.queue(
         conn, dealer_id=dealer_id, states=states, sort=sort, assigned_to=assigned_to, limit=limit
     )
+
+
+@router.get(
+    "/{dealer_id}/incidents",
+    response_model=list[QueuedIncidentOut],
+    responses=RECORD_ERRORS,
+    summary="The dealer's work queue: one row per problem (its alerts are the evidence), by severity, due date or age",
+)
+async def incident_queue_of_dealer(
+    dealer_id: int,
+    conn: ConnDep,
+    principal: CustomerUser,
+    sort: Literal["severity", "due", "age"] = "severity",
+    state: Annotated[list[AlertState] | None, Query()] = None,
+    assigned_to: Annotated[str | None, Query(description="Only this advisor's")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, object]]:
+    await visible_dealer(conn, principal, dealer_id)
+    return await alert_queue.incident_queue(
+        conn, dealer_id=dealer_id, states=list(state or WORKING_STATES), sort=sort, assigned_to=assigned_to,
+        limit=limit,
+    )  # fmt: skip

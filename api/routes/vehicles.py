@@ -15,9 +15,10 @@ from api.auth import (
     visible_vehicle,
     writable_dealer,
 )
-from api.deps import CatalogDep, ConnDep
+from api.deps import CatalogDep, ConnDep, SettingsDep
 from api.schemas.alerts import AlertOut
 from api.schemas.common import RECORD_ERRORS, AnyMoment, ErrorOut
+from api.schemas.incidents import IncidentOut
 from api.schemas.vehicles import (
     BucketSeries,
     RecallOut,
@@ -31,7 +32,7 @@ from api.schemas.vehicles import (
 from crm import recalls, records, services
 from telemetry.catalog import Catalog, Signal
 from telemetry.errors import InvalidRequestError, NotFoundError
-from telemetry.storage import alerts
+from telemetry.storage import alerts, incidents
 from telemetry.storage.samples import read_buckets, read_series
 from telemetry.vocabulary import AlertState
 
@@ -76,7 +77,9 @@ async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal
     responses=RECORD_ERRORS | {409: {"model": ErrorOut, "description": "The dealer recorded this invoice already"}},
     summary="Record a service; a scheduled one restarts the maintenance plan's interval",
 )
-async def record_service(vin: str, body: ServiceIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+async def record_service(
+    vin: str, body: ServiceIn, conn: ConnDep, principal: CustomerUser, settings: SettingsDep
+) -> dict[str, object]:
     vehicle = await visible_vehicle(conn, principal, vin)
     await referenced_dealer(conn, principal, body.dealer_id)  # a visit elsewhere (no dealer) may be recorded too
     if body.branch_id is not None:
@@ -84,7 +87,7 @@ async def record_service(vin: str, body: ServiceIn, conn: ConnDep, principal: Cu
     values = body.model_dump(exclude={"recall_code"})
     if body.recall_code is not None:
         values["recall_id"] = (await recalls.get_by_code(conn, code=body.recall_code))["id"]
-    return await services.record(conn, vehicle_id=int(vehicle["id"]), **values)
+    return await services.record(conn, vehicle_id=int(vehicle["id"]), visit_days=settings.incident_visit_days, **values)
 
 
 @router.get(
@@ -124,6 +127,23 @@ async def vehicle_alerts(
 ) -> list[dict[str, object]]:
     vehicle = await visible_vehicle(conn, principal, vin)
     return await alerts.for_vehicles(conn, vehicle_ids=[int(vehicle["id"])], states=state, limit=limit)
+
+
+@router.get(
+    "/{vin}/incidents",
+    response_model=list[IncidentOut],
+    responses=RECORD_ERRORS,
+    summary="Incidents of the vehicle (one per problem, its alerts as evidence), newest first",
+)
+async def vehicle_incidents(
+    vin: str,
+    conn: ConnDep,
+    principal: Anyone,
+    state: Annotated[list[AlertState] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, object]]:
+    vehicle = await visible_vehicle(conn, principal, vin)
+    return await incidents.for_vehicles(conn, vehicle_ids=[int(vehicle["id"])], states=state, limit=limit)
 
 
 From = Annotated[AnyMoment | None, Query(alias="from", description="Default: 24 h before `to`; 1950 .. 2100")]

@@ -9,7 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from telemetry.vocabulary import AlertState, Severity
 
-Resolution = Literal["booked", "declined", "customer_unreachable", "not_our_vehicle", "no_fault_found"]
+Resolution = Literal[
+    "booked", "declined", "customer_unreachable", "not_our_vehicle", "no_fault_found",
+    # an incident's outcomes, which its alerts take when it is resolved
+    "repaired", "customer_declined", "duplicate", "other",
+]  # fmt: skip
 
 
 class AlertOut(BaseModel):
@@ -39,6 +43,7 @@ class AlertOut(BaseModel):
     note: str | None = None
     assigned_to: str | None = None
     assigned_at: datetime | None = None
+    incident_id: int | None = Field(default=None, description="The incident the alert is evidence of")
 
 
 class QueuedAlertOut(AlertOut):

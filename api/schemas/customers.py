@@ -259,7 +259,8 @@ class ReasonOut(BaseModel):
     purpose: ContactPurpose
     summary: str
     due_at: datetime | None
-    alert_id: int | None
+    alert_id: int | None = Field(description="For an incident: the alert that names its likely cause")
+    incident_id: int | None = Field(default=None, description="The incident (kind 'alert'): GET /incidents/{id}")
     offer_id: int | None = Field(default=None, description="POST /offers/{id}/trial starts the trial")
 
 

@@ -36,13 +36,14 @@ class HealthOut(BaseModel):
     samples_layout_reason: str | None = Field(default=None, description="Why the server chose that layout")
 
 
-EventFamily = Literal["alert", "service_due", "activation"]
+EventFamily = Literal["alert", "service_due", "activation", "incident"]
 
 
 class WebhookIn(BaseModel):
     url: str = Field(pattern=r"^https?://[^\s/]+", max_length=2000, description="Receives a POST per event")
     event_types: list[EventFamily] = Field(
-        min_length=1, description="Families delivered: alert.*, service_due.*, activation.*"
+        min_length=1,
+        description="Families delivered: alert.*, service_due.*, activation.*, incident.* (one per problem)",
     )
     dealer_id: int | None = Field(default=None, description="Only this dealer's vehicles; null: every dealer")
     description: str | None = Field(default=None, max_length=200)

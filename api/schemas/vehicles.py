@@ -185,6 +185,7 @@ class VehicleSummary(BaseModel):
     state_of_health_percent: float | None
     open_alerts: int
     worst_open_severity: Severity | None
+    open_incidents: int = Field(default=0, description="Problems being worked: alerts of one system count once")
 
 
 class NextService(BaseModel):

@@ -14,7 +14,7 @@ ALERT_COLUMNS = (
     "a.id, v.vin, a.rule_id, a.rule_version, a.severity, a.state, a.title, a.explanation, a.first_seen,"
     " a.last_seen, a.cleared_at, a.occurrences, a.peak_value, a.evidence, a.created_at, a.updated_at,"
     " a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_by, a.resolution, a.note,"
-    " a.assigned_to, a.assigned_at"
+    " a.assigned_to, a.assigned_at, a.incident_id"
 )
 
 
@@ -33,6 +33,8 @@ class Firing:
     peak_value: float | None
     evidence: dict[str, object]
     rule_kind: str  # service_plan alerts are reported to CRMs as service_due events
+    system: str = "diagnostics"  # with `component`, which incident the alert belongs to
+    component: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,8 @@ async def fire(conn: Conn, firing: Firing, *, reopen_within: timedelta) -> int:
     cur = await conn.execute(
         "UPDATE alerts SET state = 'open', cleared_at = NULL, occurrences = occurrences + 1,"
         " last_seen = GREATEST(last_seen, %(last)s), peak_value = GREATEST(peak_value, %(peak)s),"
-        " severity = %(severity)s, explanation = %(explanation)s, evidence = %(evidence)s, updated_at = now()"
+        " severity = %(severity)s, explanation = %(explanation)s, evidence = %(evidence)s, updated_at = now(),"
+        " system = %(system)s, component = %(component)s"
         " WHERE id = (SELECT id FROM alerts WHERE vehicle_id = %(vehicle)s AND rule_id = %(rule)s"
         "   AND state = 'cleared' AND cleared_at >= %(first)s - %(within)s ORDER BY cleared_at DESC LIMIT 1)"
         " AND NOT EXISTS (SELECT 1 FROM alerts WHERE vehicle_id = %(vehicle)s AND rule_id = %(rule)s"
@@ -79,6 +82,8 @@ async def fire(conn: Conn, firing: Firing, *, reopen_within: timedelta) -> int:
             "rule": firing.rule_id,
             "first": firing.first_seen,
             "within": reopen_within,
+            "system": firing.system,
+            "component": firing.component,
         },
     )
     reopened = await cur.fetchone()
@@ -86,8 +91,8 @@ async def fire(conn: Conn, firing: Firing, *, reopen_within: timedelta) -> int:
         return int(reopened["id"])
     cur = await conn.execute(
         "INSERT INTO alerts AS a (vehicle_id, rule_id, rule_version, severity, state, title, explanation,"
-        " first_seen, last_seen, peak_value, evidence, rule_kind)"
-        " VALUES (%s, %s, %s, %s, 'open', %s, %s, %s, %s, %s, %s, %s)"
+        " first_seen, last_seen, peak_value, evidence, rule_kind, system, component)"
+        " VALUES (%s, %s, %s, %s, 'open', %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (vehicle_id, rule_id) WHERE state IN ('open', 'acknowledged') DO UPDATE SET"
         " last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen), occurrences = a.occurrences + 1,"
         " peak_value = GREATEST(a.peak_value, EXCLUDED.peak_value), severity = EXCLUDED.severity,"
@@ -105,6 +110,8 @@ async def fire(conn: Conn, firing: Firing, *, reopen_within: timedelta) -> int:
             firing.peak_value,
             Jsonb(firing.evidence),
             firing.rule_kind,
+            firing.system,
+            firing.component,
         ),
     )
     row = await cur.fetchone()

@@ -64,6 +64,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(16, "usage-based offers", _sql_file("0016_offers.sql")),
     Migration(17, "console sessions", _sql_file("0017_console_sessions.sql")),
     Migration(18, "hourly rollup on both layouts", _create_hourly),
+    Migration(19, "incidents and outcomes", _sql_file("0019_incidents.sql")),
 )
 
 

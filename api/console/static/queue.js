@@ -1,4 +1,5 @@
-// The alert queue: live rows from the SSE stream, one-click actions on the JSON API, keyboard.
+// The queue of incidents: live rows from the alert stream (each alert names its incident),
+// one-click actions on the JSON API, keyboard.
 "use strict";
 (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;  // sent with every change
@@ -19,7 +20,7 @@
 
   async function refresh(id, { highlight = false } = {}) {
     const fresh = await fetchRow(id);
-    const old = rows.querySelector(`tr[data-alert="${id}"]`);
+    const old = rows.querySelector(`tr[data-incident="${id}"]`);
     if (fresh && highlight) fresh.classList.add("new");
     if (old && fresh) old.replaceWith(fresh);
     else if (old) old.remove();
@@ -29,15 +30,19 @@
   }
 
   async function act(tr, action) {
-    const id = tr.dataset.alert;
+    const id = tr.dataset.incident;
+    const operation = tr.querySelector("[data-operation]");
     const body = action === "assign" ? { to: advisor }
-      : action === "resolve" ? { by: advisor, resolution: tr.querySelector("[data-outcome]").value }
+      : action === "resolve" ? {
+        by: advisor, outcome: tr.querySelector("[data-outcome]").value,
+        ...(operation && operation.value.trim() ? { operation: operation.value.trim() } : {}),
+      }
       : { by: advisor };
-    const r = await fetch(`/alerts/${id}/${action}`, {
+    const r = await fetch(`/incidents/${id}/${action}`, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body),
     });
-    live.textContent = r.ok ? `Alert ${id}: ${action} done.` : `Alert ${id}: ${(await r.json()).detail}`;
+    live.textContent = r.ok ? `Incident ${id}: ${action} done.` : `Incident ${id}: ${(await r.json()).detail}`;
     const fresh = await refresh(id);
     if (fresh) select(fresh);
   }
@@ -70,11 +75,12 @@
 
   const stream = new EventSource("/alerts/stream");
   stream.addEventListener("end", () => { stream.close(); window.location.assign("/console/login"); });
-  stream.addEventListener("open", () => { live.textContent = "Live: new alerts appear here as they are raised."; });
+  stream.addEventListener("open", () => { live.textContent = "Live: new problems appear here as they are raised."; });
   stream.addEventListener("error", () => { live.textContent = "Live feed interrupted; reconnecting…"; });
   stream.addEventListener("alert", (e) => {
     const alert = JSON.parse(e.data);
-    refresh(alert.id, { highlight: true }).then((row) => {
+    if (alert.incident_id == null) return;
+    refresh(alert.incident_id, { highlight: true }).then((row) => {
       if (row) live.textContent = `New alert: ${alert.title} on ${alert.vin}.`;
     });
   });

@@ -1,0 +1,96 @@
+"""Incidents: one problem of one vehicle, with its alerts as evidence and its outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, model_validator
+
+from telemetry.vocabulary import AlertState, IncidentOutcome, Severity
+
+
+class EvidenceOut(BaseModel):
+    id: int = Field(description="The alert's id (GET /alerts/{id})")
+    rule_id: str
+    rule_kind: str
+    severity: Severity
+    state: AlertState
+    title: str
+    explanation: str
+    first_seen: datetime
+    last_seen: datetime
+    peak_value: float | None
+
+
+class IncidentOut(BaseModel):
+    id: int
+    vin: str
+    system: str = Field(description="cooling, oil, engine, charging, tyres, brakes, traction_battery, ...")
+    component: str = Field(description="The wheel for per-wheel systems ('front left'); empty otherwise")
+    state: AlertState
+    severity: Severity = Field(description="The worst of its alerts")
+    title: str = Field(description="The system and the likely cause")
+    explanation: str = Field(description="The likely cause, then every alert as evidence")
+    cause_alert_id: int | None
+    first_seen: datetime
+    last_seen: datetime
+    cleared_at: datetime | None
+    reopened: int = Field(description="Times a new alert of the same system reopened it")
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    assigned_to: str | None
+    assigned_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    outcome: IncidentOutcome | None
+    operation: str | None = Field(description="What the workshop did (outcome 'repaired')")
+    note: str | None
+    service_event_id: int | None = Field(description="The service visit that followed")
+    created_at: datetime
+    updated_at: datetime
+
+
+class IncidentDetailOut(IncidentOut):
+    alerts: list[EvidenceOut] = Field(description="The evidence, oldest first")
+
+
+class QueuedIncidentOut(IncidentOut):
+    due_at: datetime = Field(description="The earliest due date of its alerts (see the alert queue)")
+    customer_id: int | None
+    customer_name: str | None
+    model: str | None
+    alert_count: int
+
+
+class IncidentAcknowledgeIn(BaseModel):
+    by: str = Field(min_length=1, max_length=120, description="Who takes the incident")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class IncidentResolveIn(BaseModel):
+    by: str = Field(min_length=1, max_length=120)
+    outcome: IncidentOutcome
+    operation: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Required for 'repaired': what the workshop did"
+    )
+    service_event_id: int | None = Field(
+        default=None, ge=1, description="The visit that followed; default: the vehicle's first visit after it began"
+    )
+    note: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _operation_for_repairs(self) -> IncidentResolveIn:
+        if self.outcome == IncidentOutcome.REPAIRED and not self.operation:
+            raise ValueError("outcome 'repaired' needs the operation, e.g. 'replaced thermostat'")
+        return self
+
+
+class RulePerformanceOut(BaseModel):
+    rule_id: str
+    model: str
+    incidents: int = Field(description="Incidents the rule's alerts were evidence of")
+    confirmed: int = Field(description="Of those, resolved as repaired")
+    refuted: int = Field(description="Of those, resolved as no fault found")
+    field_precision: float | None = Field(description="confirmed / (confirmed + refuted); null without outcomes")
+    median_lead_days: float | None = Field(description="Median days from the rule's first alert to the repair")
+    flagged: bool = Field(description="Precision below the configured floor, with enough outcomes to say so")

@@ -1,0 +1,255 @@
+"""Incidents: the alerts of one vehicle that point at one system (and wheel) and overlap in time.
+
+The rule worker attaches every alert it opens or reopens (`attach`) and reports every clearing
+(`alert_cleared`); advisors acknowledge, take and resolve the incident once, with an outcome.
+One vehicle's alerts are handled by one rule worker (partitioned by vehicle), so attaching needs
+no lock beyond the partial unique index that keeps one active incident per (vehicle, system,
+component).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from telemetry.errors import ConflictError, NotFoundError
+from telemetry.storage.db import Conn, Row
+from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES, IncidentOutcome, System
+
+INCIDENT_COLUMNS = (
+    "i.id, v.vin, i.system, i.component, i.state, i.severity, i.title, i.explanation, i.cause_alert_id,"
+    " i.first_seen, i.last_seen, i.cleared_at, i.reopened, i.acknowledged_at, i.acknowledged_by, i.assigned_to,"
+    " i.assigned_at, i.resolved_at, i.resolved_by, i.outcome, i.operation, i.note, i.service_event_id,"
+    " i.created_at, i.updated_at"
+)
+SYSTEM_LABELS = {
+    System.COOLING: "Cooling system",
+    System.OIL: "Engine oil",
+    System.ENGINE: "Engine",
+    System.EMISSIONS: "Emission controls",
+    System.TRANSMISSION: "Transmission",
+    System.CHARGING: "12 V battery and charging",
+    System.TRACTION_BATTERY: "Traction battery and drive",
+    System.TYRES: "Tyre",
+    System.BRAKES: "Brakes",
+    System.CHASSIS: "Chassis",
+    System.BODY: "Body electronics",
+    System.NETWORK: "Control-module network",
+    System.DIAGNOSTICS: "Diagnostics",
+    System.TELEMATICS: "Telematics unit",
+    System.SERVICE: "Maintenance plan",
+}
+# Which alert names the likely cause: a code the car's own ECU set, then a direct measurement
+# beyond a limit, then inferences (combinations, trends, deviations from the vehicle's normal).
+CAUSE_RANK = {"dtc": 0, "threshold": 1, "rate": 1, "service_plan": 1, "stale": 1, "compound": 2, "trend": 3}
+OTHER_KINDS_RANK = 4
+_WORKING = [str(s) for s in WORKING_STATES]
+
+
+def system_label(system: str, component: str) -> str:
+    try:
+        label = SYSTEM_LABELS[System(system)]
+    except ValueError:
+        label = system
+    return f"{label} ({component})" if component and system != System.DIAGNOSTICS else label
+
+
+async def attach(conn: Conn, *, alert_id: int, reopen_within: timedelta) -> int:
+    """Put a fired alert into its incident: the one being worked for its vehicle, system and
+    component; else one of those that cleared or was resolved less than `reopen_within` before
+    the alert began (reopened); else a new one. Returns the incident's id. Replays are harmless."""
+    cur = await conn.execute(
+        "SELECT a.vehicle_id, a.system, a.component, a.incident_id, a.first_seen, i.state AS incident_state"
+        " FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id WHERE a.id = %s",
+        (alert_id,),
+    )
+    alert = await cur.fetchone()
+    if alert is None:
+        raise NotFoundError(f"alert {alert_id} not found")
+    if alert["incident_id"] is not None and alert["incident_state"] in _WORKING:
+        await _summarize(conn, int(alert["incident_id"]))
+        return int(alert["incident_id"])
+    key = (alert["vehicle_id"], alert["system"] or System.DIAGNOSTICS, alert["component"])
+    cur = await conn.execute(
+        "SELECT id FROM incidents WHERE vehicle_id = %s AND system = %s AND component = %s AND state = ANY(%s)",
+        (*key, _WORKING),
+    )
+    found = await cur.fetchone()
+    if found is None:
+        cur = await conn.execute(
+            "UPDATE incidents SET state = 'open', reopened = reopened + 1, cleared_at = NULL, resolved_at = NULL,"
+            " resolved_by = NULL, outcome = NULL, operation = NULL, service_event_id = NULL, updated_at = now()"
+            " WHERE id = (SELECT id FROM incidents WHERE vehicle_id = %s AND system = %s AND component = %s"
+            "   AND state IN ('cleared', 'resolved')"
+            "   AND COALESCE(resolved_at, cleared_at) >= %s::timestamptz - %s ORDER BY id DESC LIMIT 1)"
+            " RETURNING id",
+            (*key, alert["first_seen"], reopen_within),
+        )
+        found = await cur.fetchone()
+    if found is None:
+        cur = await conn.execute(
+            "INSERT INTO incidents (vehicle_id, system, component, state, severity, title, explanation,"
+            " cause_alert_id, first_seen, last_seen)"
+            " SELECT vehicle_id, %s, component, 'open', severity, title, explanation, id, first_seen, last_seen"
+            " FROM alerts WHERE id = %s RETURNING id",
+            (key[1], alert_id),
+        )
+        found = await cur.fetchone()
+    assert found is not None
+    incident_id = int(found["id"])
+    await conn.execute("UPDATE alerts SET incident_id = %s WHERE id = %s", (incident_id, alert_id))
+    await _summarize(conn, incident_id)
+    return incident_id
+
+
+async def _summarize(conn: Conn, incident_id: int) -> None:
+    """Worst severity, time span, likely cause, title and explanation from the member alerts."""
+    cur = await conn.execute(
+        "SELECT a.id, a.rule_kind, a.severity, a.state, a.title, a.explanation, a.first_seen, a.last_seen,"
+        " i.system, i.component FROM alerts a JOIN incidents i ON i.id = a.incident_id"
+        " WHERE a.incident_id = %s ORDER BY a.first_seen, a.id",
+        (incident_id,),
+    )
+    members = await cur.fetchall()
+    if not members:
+        return
+    worst = [str(s) for s in SEVERITIES_WORST_FIRST]
+    cause = min(
+        members,
+        key=lambda a: (CAUSE_RANK.get(a["rule_kind"], OTHER_KINDS_RANK), worst.index(a["severity"]), a["first_seen"]),
+    )
+    label = system_label(members[0]["system"], members[0]["component"])
+    evidence = "; ".join(
+        f"{a['title']} ({a['severity']}, since {a['first_seen']:%Y-%m-%d %H:%M} UTC"
+        f"{'' if a['state'] in _WORKING else ', ' + a['state']})"
+        for a in members
+    )
+    signs = "sign" if len(members) == 1 else "signs"
+    explanation = f"Likely cause: {cause['explanation']} Evidence, {len(members)} {signs}: {evidence}."
+    await conn.execute(
+        "UPDATE incidents SET severity = %s, title = %s, explanation = %s, cause_alert_id = %s,"
+        " first_seen = LEAST(first_seen, %s), last_seen = GREATEST(last_seen, %s), updated_at = now() WHERE id = %s",
+        (
+            min((a["severity"] for a in members), key=worst.index),
+            f"{label}: {cause['title']}",
+            explanation,
+            cause["id"],
+            min(a["first_seen"] for a in members),
+            max(a["last_seen"] for a in members),
+            incident_id,
+        ),
+    )
+
+
+async def alert_closed(conn: Conn, *, alert_id: int, at: datetime) -> None:
+    """An alert's condition cleared (or an advisor resolved the alert alone): an open incident
+    none of whose alerts is still being worked clears with it (an acknowledged one stays with
+    its advisor)."""
+    await conn.execute(
+        "UPDATE incidents i SET state = 'cleared', cleared_at = %s, updated_at = now()"
+        " WHERE i.id = (SELECT incident_id FROM alerts WHERE id = %s) AND i.state = 'open'"
+        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.incident_id = i.id AND a.state = ANY(%s))",
+        (at, alert_id, _WORKING),
+    )
+    cur = await conn.execute("SELECT incident_id FROM alerts WHERE id = %s", (alert_id,))
+    row = await cur.fetchone()
+    if row is not None and row["incident_id"] is not None:
+        await _summarize(conn, int(row["incident_id"]))
+
+
+async def get(conn: Conn, *, incident_id: int) -> Row:
+    cur = await conn.execute(
+        f"SELECT {INCIDENT_COLUMNS}, i.vehicle_id, v.dealer_id FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id"
+        " WHERE i.id = %s",
+        (incident_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"incident {incident_id} not found")
+    return row
+
+
+async def members(conn: Conn, *, incident_id: int) -> list[Row]:
+    """The incident's alerts, its evidence, oldest first."""
+    cur = await conn.execute(
+        "SELECT a.id, a.rule_id, a.rule_kind, a.severity, a.state, a.title, a.explanation, a.first_seen,"
+        " a.last_seen, a.peak_value FROM alerts a WHERE a.incident_id = %s ORDER BY a.first_seen, a.id",
+        (incident_id,),
+    )
+    return list(await cur.fetchall())
+
+
+async def for_vehicles(
+    conn: Conn, *, vehicle_ids: list[int], states: list[str] | None = None, limit: int = 100
+) -> list[Row]:
+    """The vehicles' incidents in `states` (None: all), newest first."""
+    cur = await conn.execute(
+        f"SELECT {INCIDENT_COLUMNS} FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id"
+        " WHERE i.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR i.state = ANY(%s))"
+        " ORDER BY i.last_seen DESC, i.id DESC LIMIT %s",
+        (vehicle_ids, states, states, limit),
+    )
+    return list(await cur.fetchall())
+
+
+async def acknowledge(conn: Conn, *, incident_id: int, by: str, note: str | None) -> Row:
+    """Take the incident (open -> acknowledged), its open alerts with it."""
+    cur = await conn.execute(
+        "UPDATE incidents SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = %s,"
+        " note = COALESCE(%s, note), updated_at = now() WHERE id = %s AND state = 'open' RETURNING id",
+        (by, note, incident_id),
+    )
+    if await cur.fetchone() is None:
+        current = await get(conn, incident_id=incident_id)
+        raise ConflictError(f"incident {incident_id} is {current['state']}; only an open incident can be acknowledged")
+    await conn.execute(
+        "UPDATE alerts SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = %s, updated_at = now()"
+        " WHERE incident_id = %s AND state = 'open'",
+        (by, incident_id),
+    )
+    return await get(conn, incident_id=incident_id)
+
+
+async def assign(conn: Conn, *, incident_id: int, to: str | None) -> Row:
+    """Give the incident, and its alerts still being worked, to an advisor (None: back to the queue)."""
+    cur = await conn.execute(
+        "UPDATE incidents SET assigned_to = %s, assigned_at = CASE WHEN %s::text IS NULL THEN NULL ELSE now() END,"
+        " updated_at = now() WHERE id = %s RETURNING id",
+        (to, to, incident_id),
+    )
+    if await cur.fetchone() is None:
+        raise NotFoundError(f"incident {incident_id} not found")
+    await conn.execute(
+        "UPDATE alerts SET assigned_to = %s, assigned_at = CASE WHEN %s::text IS NULL THEN NULL ELSE now() END,"
+        " updated_at = now() WHERE incident_id = %s AND state = ANY(%s)",
+        (to, to, incident_id, _WORKING),
+    )
+    return await get(conn, incident_id=incident_id)
+
+
+async def resolve(
+    conn: Conn,
+    *,
+    incident_id: int,
+    by: str,
+    outcome: IncidentOutcome,
+    operation: str | None,
+    service_event_id: int | None,
+    note: str | None,
+) -> Row:
+    """Close the incident once with its outcome (and the visit that followed, when known); its
+    alerts still being worked are resolved with the same outcome."""
+    cur = await conn.execute(
+        "UPDATE incidents SET state = 'resolved', resolved_at = now(), resolved_by = %s, outcome = %s,"
+        " operation = %s, service_event_id = %s, note = COALESCE(%s, note), updated_at = now()"
+        " WHERE id = %s AND state <> 'resolved' RETURNING id",
+        (by, str(outcome), operation, service_event_id, note, incident_id),
+    )
+    if await cur.fetchone() is None:
+        await get(conn, incident_id=incident_id)
+        raise ConflictError(f"incident {incident_id} is already resolved")
+    await conn.execute(
+        "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = %s, resolution = %s,"
+        " updated_at = now() WHERE incident_id = %s AND state = ANY(%s)",
+        (by, str(outcome), incident_id, _WORKING),
+    )
+    return await get(conn, incident_id=incident_id)
