@@ -64,7 +64,7 @@ async def _reasons(
             alerts = "" if i["alert_count"] == 1 else f", {i['alert_count']} alerts"
             found[vid].append({
                 "kind": "alert", "purpose": "safety" if i["severity"] == "critical" else "service",
-                "summary": f"{i['severity']}: {i['title']} ({i['state']}{alerts})",
+                "summary": f"{i['severity']} alert: {i['title']} ({i['state']}{alerts})",
                 "due_at": i["due_at"], "alert_id": i["cause_alert_id"], "incident_id": i["id"], "offer_id": None,
             })  # fmt: skip
     for vid, open_recalls in (await recalls.open_for(conn, vehicle_ids=list(vehicles))).items():

@@ -102,6 +102,7 @@ def _rule(entry: Entry, catalog: Catalog, where: str) -> list[Rule]:
             raise RuleDefinitionError(f"{where}: at most {MAX_CONDITIONS} conditions in a compound rule")
         conditions = [read_condition(n, Reader(t, catalog, f"{where} condition {n!r}")) for n, t in tables.items()]
         expression = Expression(str(entry.get("condition", "")), {c.name for c in conditions}, where)
+        base["unknown_after_ms"] = parse_duration(entry.get("unknown_after", "1h"), f"{where} 'unknown_after'")
     elif kind == "service_plan":
         conditions = list(_service_conditions(r))
         expression = Expression("due_soon", {"due_soon"}, where)

@@ -18,20 +18,14 @@ from typing import cast
 import numpy as np
 
 from rules.explain import explain
-from rules.kernels.base import Events, SlotState, Spec, StateBlock, field_width
-from rules.kernels.fold import fold
+from rules.kernels.base import SEEN, Events, SlotState, StateBlock, field_width
+from rules.kernels.fold import Kleene, fold
 from rules.kernels.service import ServiceParams
 from rules.model import Condition, Rule, humanize_ms
+from rules.rule_tables import clock_conditions, kleene_table, rule_state_spec, truth_table
 from rules.sorted_batch import SortedBatch
 from telemetry.rulebatch import RuleBatch
 from telemetry.vocabulary import DAYS_PER_MONTH
-
-RULE_STATE: Spec = {
-    "mask": (np.int64, 0, ()),  # bit i: condition i is active
-    "active": (np.int8, 0, ()),
-    "level": (np.int8, 0, ()),  # 0: the rule's severity, 1: hard level or escalated
-    "since": (np.int64, -1, ()),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +81,8 @@ class RuleEngine:
         self._everyone = {r.id: True for r in rules}  # the rule applies to every registered vehicle
         self._tables = {r.id: truth_table(r) for r in rules}
         self._watched = {r.id: {c.signal.id if c.signal else None for c in r.conditions} for r in rules}
-        self.rule_states = {r.id: SlotState(RULE_STATE, 0) for r in rules}
+        self.rule_states = {r.id: SlotState(rule_state_spec(r), 0) for r in rules}
+        self._kleene_tables = {r.id: kleene_table(r) for r in rules if r.kind == "compound"}
         self.states = {(r.id, c.name): c.kernel.new_state(0) for r in rules for c in r.conditions}
         self.coefficients = {  # residual conditions: one row of coefficients per slot (NaN: none)
             (r.id, c.name): np.zeros((0, len(c.residual.inputs) + 1)) for r in rules for c in r.conditions if c.residual
@@ -95,7 +90,7 @@ class RuleEngine:
         self.layout = [
             (f"{r.key}/{part}/{name}", np.dtype(dtype).str, list(tail))
             for r in rules
-            for part, spec in [("rule", RULE_STATE)]
+            for part, spec in [("rule", rule_state_spec(r))]
             + [(c.name, self.states[(r.id, c.name)].spec) for c in r.conditions]
             for name, (dtype, _, tail) in spec.items()
         ]
@@ -227,6 +222,8 @@ class RuleEngine:
                 events = c.kernel.evaluate(*rows, self.states[(rule.id, c.name)], presorted=True)
                 if len(events):
                     found.append((i, events))
+            if rule.kind == "compound":
+                found += self._sampled(sb, rule)
             if found:
                 outcomes += self._combine(rule, found, sb)
         return outcomes
@@ -285,9 +282,13 @@ class RuleEngine:
         rs = self.rule_states[rule.id]
         self.touched.update(self.vehicle_of_slot[int(x)] for x in np.unique(slot))
         hard = rule.hard is not None
+        n_main = len(rule.conditions) - hard
+        kleene = None
+        if rule.kind == "compound":
+            kleene = Kleene(self._kleene_tables[rule.id], rs["seen"], rule.unknown_after_ms, clock_conditions(rule))
         picked, fired, level = fold(
-            slot, kind, cond, since, self._tables[rule.id], len(rule.conditions) - hard, hard,
-            rs["mask"], rs["active"], rs["level"], rs["since"],
+            slot, kind, cond, ts, since, self._tables[rule.id], n_main, hard,
+            rs["mask"], rs["active"], rs["level"], rs["since"], kleene,
         )  # fmt: skip
         outcomes = []
         for k, f, lv in zip(picked.tolist(), fired.tolist(), level.tolist(), strict=True):
@@ -299,6 +300,30 @@ class RuleEngine:
             c = rule.conditions[int(cond[k])]
             outcomes.append(self._outcome(rule, c, s, bool(f), lv, ts[k], since[k], value[k], detail[k], context))
         return outcomes
+
+    def _sampled(self, sb: SortedBatch, rule: Rule) -> list[tuple[int, Events]]:
+        """SEEN events of a compound rule's conditions: a signal's sampling makes its condition known
+        (three-valued logic, `rules/kernels/fold.py`). One per vehicle and half `unknown_after`
+        suffices to keep a condition known while its signal keeps coming."""
+        half = max(rule.unknown_after_ms // 2, 1)
+        found = []
+        for i, c in enumerate(rule.conditions[: len(rule.conditions) - (rule.hard is not None)]):
+            if c.signal is None:
+                continue
+            slot, ts, _ = sb.run(c.signal.id)
+            if not len(slot):
+                continue
+            step = ts // half
+            first = np.ones(len(slot), dtype=bool)
+            first[1:] = (slot[1:] != slot[:-1]) | (step[1:] != step[:-1])
+            if not self._everyone[rule.id]:
+                first &= self.applies[rule.id][slot]
+            n = int(np.count_nonzero(first))
+            if n:
+                at = ts[first]
+                nan = np.full(n, np.nan)
+                found.append((i, Events(slot[first], np.full(n, SEEN, np.int8), at, at, nan, nan)))
+        return found
 
     def _escalate(self, rule: Rule, now_ms: int) -> list[Outcome]:
         rs = self.rule_states[rule.id]
@@ -363,15 +388,6 @@ class RuleEngine:
             escalated=escalated,
             plan=plan,
         )
-
-
-def truth_table(rule: Rule) -> np.ndarray:
-    """The rule's expression for every combination of its main conditions (bit i: condition i)."""
-    names = [c.name for c in rule.conditions[: len(rule.conditions) - (rule.hard is not None)]]
-    return np.array(
-        [rule.expression({n: bool(m >> i & 1) for i, n in enumerate(names)}) for m in range(1 << len(names))],
-        dtype=np.bool_,
-    )
 
 
 def _grow(array: np.ndarray, rows: int, fill: object) -> np.ndarray:

@@ -105,6 +105,7 @@ class Rule:
     offer: str | None = None  # a software option's code: the rule finds a sales lead, not a fault
     system: System = System.DIAGNOSTICS  # alerts of one vehicle, system and component form one incident
     component: str = ""  # one wheel of a per-wheel system ("front left"); "" for the whole system
+    unknown_after_ms: int = 3_600_000  # compound rules: a condition whose signal is this old is unknown
 
     @property
     def hard(self) -> Condition | None:

@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from rules.expression import Expression
+from rules.kernels.base import CLEAR, FIRE
 from rules.kernels.dtc import DtcParams
 from rules.kernels.episodes import EpisodeParams
 from rules.kernels.rate import HOUR_MS, RateParams
@@ -295,23 +297,46 @@ def service_reference(
 
 
 def fold_reference(
-    events: list[tuple[int, int, int]], names: list[str], expression: object, has_hard: bool
+    events: list[tuple[int, int, int]],
+    names: list[str],
+    expression: Expression,
+    has_hard: bool,
+    *,
+    ts: list[int] | None = None,
+    unknown_after_ms: int | None = None,
 ) -> list[tuple[int, int, int]]:
-    """events: (slot, kind, condition index) in order -> (event index, fired, level) per rule transition."""
+    """events: (slot, kind, condition index) in order -> (event index, fired, level) per rule transition.
+    With `unknown_after_ms` (compound rules): Kleene logic, a condition unknown until sampled (any
+    event of it, SEEN included) and once its last sampling is older than that."""
     masks: dict[int, set[int]] = {}
+    seen: dict[tuple[int, int], int] = {}
     active: dict[int, int] = {}  # slot -> level, while active
     out = []
     hard = len(names) if has_hard else None
     for j, (slot, kind, cond) in enumerate(events):
         on = masks.setdefault(slot, set())
-        (on.add if kind == 1 else on.discard)(cond)
+        if kind == FIRE:
+            on.add(cond)
+        elif kind == CLEAR:
+            on.discard(cond)
         is_hard = hard is not None and hard in on
-        now = expression({n: i in on for i, n in enumerate(names)}) or is_hard  # type: ignore[operator]
         level = 1 if is_hard else 0
-        if now and (slot not in active or level > active[slot]):
+        if unknown_after_ms is None:
+            now: bool | None = expression({n: i in on for i, n in enumerate(names)}) or is_hard
+        else:
+            assert ts is not None
+            if cond < len(names):
+                seen[(slot, cond)] = max(seen.get((slot, cond), -1), ts[j])
+
+            values: dict[str, bool | None] = {}
+            for i, n in enumerate(names):
+                last = seen.get((slot, i), -1)
+                values[n] = None if last < 0 or ts[j] - last > unknown_after_ms else i in on
+            now = True if is_hard else expression.kleene(values)
+        if now is True and (slot not in active or level > active[slot]):
             active[slot] = max(level, active.get(slot, 0))
             out.append((j, 1, active[slot]))
-        elif not now and slot in active:
+        elif now is False and slot in active:
             del active[slot]
             out.append((j, 0, level))
     return out

@@ -8,7 +8,9 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -38,8 +40,10 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def sign_in(browser: Browser, server: Server, key: str, name: str, viewport: dict = DESKTOP) -> Page:
-    page = browser.new_context(viewport=viewport).new_page()
+def sign_in(
+    browser: Browser, server: Server, key: str, name: str, viewport: dict = DESKTOP, locale: str = "en-GB"
+) -> Page:
+    page = browser.new_context(viewport=viewport, locale=locale, timezone_id="Europe/Paris").new_page()
     base = str(server.api.base_url).rstrip("/")
     page.goto(f"{base}/console/")
     expect(page).to_have_url(f"{base}/console/login")
@@ -187,3 +191,20 @@ def test_the_oem_activates_an_option_and_watches_it_become_active(server: Server
     finally:
         car.stopping.set()
         car.join(10)
+
+
+def test_the_chart_speaks_the_browsers_language(server: Server, browser: Browser) -> None:
+    vin = "WAUZZZ8V0KA000721"
+    dealer, _ = register(server, "CF", vin)
+    publish_apart(server, vin, hot_engine(vin))
+    wait_for(lambda: server.api.get(f"/vehicles/{vin}/signals/{COOLANT}").json()["points"], timeout=30)
+    page = sign_in(browser, server, make_key(server.settings, "advisor", dealer), "Françoise", locale="fr-FR")
+    base = str(server.api.base_url).rstrip("/")
+    page.goto(f"{base}/console/vehicles/{vin}?window=7d")
+    chart = page.locator("#chart")
+    expect(chart).to_have_attribute("data-ready", "true", timeout=15_000)
+    labels = (chart.get_attribute("data-x-labels") or "").split("|")
+    paris = ZoneInfo("Europe/Paris")
+    days = {(datetime.now(paris) - timedelta(days=d)).strftime("%d/%m") for d in range(9)}
+    assert labels, "the time axis has labels"
+    assert set(labels) <= days, f"day before month, as in France: {labels}"

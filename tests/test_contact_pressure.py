@@ -9,7 +9,7 @@ import pytest
 
 from crm.contact_pressure import Facts, Policy, allowed, evaluate
 from telemetry.settings import Settings
-from telemetry.storage import alerts
+from telemetry.storage import alerts, incidents
 from telemetry.storage.db import connect
 from tests.test_customer_records import Api, created, run, vehicle
 
@@ -125,11 +125,13 @@ def test_who_to_call_today_ranks_allowed_calls_and_explains_what_is_held_back(se
         await created(api.post("/recalls", json={"code": "R-9", "title": "Airbag", "issued_on": str(today),
                                                  "vins": [cars["recalled"]]}))  # fmt: skip
         async with await connect(settings) as conn:
-            for key, rule, severity, kind in (("hot", "coolant_overtemp", "critical", "threshold"),
-                                              ("soft", "tyre_low_front_left", "warning", "threshold"),
-                                              ("due", "maintenance_plan", "info", "service_plan")):  # fmt: skip
-                firing = alerts.Firing(ids[key], rule, 1, severity, rule, rule, now, now, None, {}, kind)
-                await alerts.fire(conn, firing, reopen_within=timedelta(0))
+            for key, rule, severity, kind, system in (
+                    ("hot", "coolant_overtemp", "critical", "threshold", "cooling"),
+                    ("soft", "tyre_low_front_left", "warning", "threshold", "tyres"),
+                    ("due", "maintenance_plan", "info", "service_plan", "service")):  # fmt: skip
+                firing = alerts.Firing(ids[key], rule, 1, severity, rule, rule, now, now, None, {}, kind, system)
+                alert_id = await alerts.fire(conn, firing, reopen_within=timedelta(0))
+                await incidents.attach(conn, alert_id=alert_id, reopen_within=timedelta(0))
             await conn.commit()
 
         url = f"/dealers/{dealer}/recommendations"
@@ -137,7 +139,7 @@ def test_who_to_call_today_ranks_allowed_calls_and_explains_what_is_held_back(se
         # safety first, then service, then marketing; the recall (issued today) is due before the alert (in a day)
         ranked = [("recalled", "safety"), ("hot", "safety"), ("due", "service"), ("free", "marketing")]
         assert [(c["vin"], c["purpose"]) for c in calls] == [(cars[k], p) for k, p in ranked]
-        assert calls[1]["reasons"][0]["summary"] == "critical alert: coolant_overtemp (open)"
+        assert calls[1]["reasons"][0]["summary"] == "critical alert: Cooling system: coolant_overtemp (open)"
         why = "safety-critical: contact pressure does not hold it back"
         assert calls[1]["rules"] == [{"rule": "safety_always", "passed": True, "explanation": why}]
         assert calls[0]["reasons"][0]["summary"] == "open recall R-9: Airbag"

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 import rules.kernels
 from rules.expression import Expression
-from rules.kernels.base import CLEAR, FIRE
+from rules.kernels.base import CLEAR, FIRE, SEEN
 from rules.kernels.dtc import DtcParams
 from rules.kernels.episodes import EpisodeParams
-from rules.kernels.fold import fold
+from rules.kernels.fold import Kleene, fold
 from rules.kernels.grouping import group_order, merge_lookup
 from rules.kernels.rate import RateParams
 from rules.kernels.service import DAY_MS, ServiceParams
@@ -354,9 +354,53 @@ def test_fold_matches_reference(events, has_hard, text) -> None:
     state = [np.zeros(3, np.int64), np.zeros(3, np.int8), np.zeros(3, np.int8), np.full(3, -1, np.int64)]
     arrays = (np.array([e[i] for e in events], dtype=np.int64) for i in range(3))
     slot, kind, cond = arrays
-    idx, fired, level = fold(slot, kind, cond, np.zeros(len(events), np.int64), table, 2, has_hard, *state)
+    zeros = np.zeros(len(events), np.int64)
+    idx, fired, level = fold(slot, kind, cond, zeros, zeros, table, 2, has_hard, *state)
     got = list(zip(idx.tolist(), fired.tolist(), level.tolist(), strict=True))
     assert got == fold_reference(events, names, expression, has_hard)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 1), st.sampled_from([FIRE, CLEAR, SEEN]), st.integers(0, 2), st.integers(0, 40)),
+        max_size=60,
+    ),
+    text=st.sampled_from(["a and b", "a or b", "a and not b", "not (a or c)", "a and (b or not c)", "not a"]),
+)
+def test_three_valued_fold_matches_the_kleene_reference(steps, text) -> None:
+    """Compound rules: a condition is unknown until sampled and after `unknown_after` without a
+    sample; `not unknown` is unknown; only a definite true fires, only a definite false clears."""
+    names = ["a", "b", "c"]
+    expression = Expression(text, set(names), "test")
+    clock = 0
+    events, ts = [], []
+    for slot, kind, cond, gap in steps:  # times only move forward
+        clock += gap
+        events.append((slot, kind, cond))
+        ts.append(clock)
+    events_ts = sorted(zip(events, ts, strict=True), key=lambda e: e[0][0])  # (slot, time) order, stable
+    events, ts = [e for e, _ in events_ts], [t for _, t in events_ts]
+    table = expression.kleene_table(names)
+    state = [np.zeros(2, np.int64), np.zeros(2, np.int8), np.zeros(2, np.int8), np.full(2, -1, np.int64)]
+    seen = np.full((2, 3), -1, np.int64)
+    slot, kind, cond = (np.array([e[i] for e in events], dtype=np.int64) for i in range(3))
+    times = np.array(ts, dtype=np.int64)
+    two_valued = np.zeros(8, np.bool_)
+    idx, fired, level = fold(slot, kind, cond, times, times, two_valued, 3, False, *state, Kleene(table, seen, 25, 0))
+    got = list(zip(idx.tolist(), fired.tolist(), level.tolist(), strict=True))
+    assert got == fold_reference(events, names, expression, False, ts=ts, unknown_after_ms=25)
+
+
+def test_the_kleene_table_is_the_kleene_evaluation() -> None:
+    names = ["a", "b", "c"]
+    code: dict[int, bool | None] = {0: False, 1: None, 2: True}
+    for text in ["a and not (b or c)", "a or not a", "not (a and b) or c"]:
+        expression = Expression(text, set(names), "test")
+        table = expression.kleene_table(names)
+        for index in range(27):
+            values = {n: code[index // 3**i % 3] for i, n in enumerate(names)}
+            assert code[int(table[index])] == expression.kleene(values), (text, values)
 
 
 EVERY_KIND = [

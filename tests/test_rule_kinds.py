@@ -111,6 +111,48 @@ below = 1.0
     assert [(o.fired, o.ts // 1000) for o in outcomes] == [(True, 20), (False, 40)]
 
 
+AMBIENT = "Vehicle.Exterior.AirTemperature"
+FAN_SUSPECT = f"""
+[[rule]]
+id = "fan_suspect"
+kind = "compound"
+condition = "hot and slow and not hot_day"
+unknown_after = "10m"
+[rule.conditions.hot]
+kind = "threshold"
+signal = "{COOLANT}"
+above = 105.0
+[rule.conditions.slow]
+kind = "threshold"
+signal = "{SPEED}"
+below = 15.0
+[rule.conditions.hot_day]
+kind = "threshold"
+signal = "{AMBIENT}"
+above = 35.0
+"""
+
+
+def test_a_compound_rule_over_a_signal_never_sent_cannot_fire() -> None:
+    """`not hot_day` with no ambient temperature is unknown, not true: a car that does not report
+    the weather is not said to overheat "on a mild day"."""
+    engine = engine_for(FAN_SUSPECT)
+    assert engine.evaluate(batch(drive(range(60), coolant=110, speed=5))) == []
+    mild = [(1, t * 1000, AMBIENT, 20.0) for t in range(60, 62)]
+    [fired] = engine.evaluate(batch(drive(range(60, 62), coolant=110, speed=5) + mild))
+    assert (fired.fired, fired.ts // 1000) == (True, 60), "fires once the weather is known to be mild"
+
+
+def test_a_compound_condition_whose_signal_went_quiet_is_unknown_again() -> None:
+    engine = engine_for(FAN_SUSPECT)
+    hot_day = [(1, t * 1000, AMBIENT, 38.0) for t in range(2)]
+    assert engine.evaluate(batch(drive(range(2), coolant=110, speed=5) + hot_day)) == []
+    later = range(20 * 60, 20 * 60 + 30)  # 20 min on, the ambient reading is 20 min old: unknown
+    assert engine.evaluate(batch(drive(later, coolant=110, speed=5))) == [], "unknown, not a mild day"
+    cleared = engine.evaluate(batch(drive(range(40 * 60, 40 * 60 + 5), coolant=110, speed=50)))
+    assert cleared == [], "never fired, so nothing clears"
+
+
 def test_escalation_makes_a_lasting_warning_critical() -> None:
     engine = engine_for(f"""
 [[rule]]

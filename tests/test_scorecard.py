@@ -88,6 +88,26 @@ def test_packaged_rules_find_injected_faults_before_they_fail(small_evaluation) 
     assert d["faults"]["intermittent_sensor"]["episodes_with_maintenance_alerts"] == 0
 
 
+def test_incidents_are_fewer_than_alerts_and_no_less_precise(small_evaluation) -> None:
+    """What an advisor works: alerts of one vehicle and system grouped as the server groups them."""
+    d = small_evaluation.card.as_dict()
+    incidents, overall = d["incidents"], d["overall"]
+    assert incidents["incidents"] < overall["true_alerts"] + overall["false_alerts"], (
+        "the overheating cars' alerts group"
+    )
+    assert incidents["precision"] >= overall["precision"]
+    assert incidents["recall"] >= overall["recall"]
+
+
+def test_alerts_of_one_system_overlapping_in_time_score_as_one_incident() -> None:
+    alerts = [Alert(VIN_A, "coolant_overtemp", 10 * DAY), Alert(VIN_A, "dtc.P0217", 10 * DAY), Alert(VIN_B, "x", DAY)]
+    card = score(alerts, [], vehicle_days=100.0, incident_of=[0, 0, 1])
+    assert card.as_dict()["incidents"] == {
+        "incidents": 2, "true": 0, "false": 2, "precision": 0.0, "recall": None,
+        "false_per_1000_vehicle_days": 20.0, "alerts_per_incident": 1.5,
+    }  # fmt: skip
+
+
 def test_evaluation_messages_reach_the_engine_with_their_dtcs(small_evaluation) -> None:
     fired = {a.rule_id for a in small_evaluation.alerts}
     assert {"dtc.P0217", "dtc.P0524"} & fired, "the simulated ECUs' codes become DTC alerts"

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from api.auth import Anyone, CustomerUser, DealerReader, visible_incident
 from api.deps import ConnDep, SettingsDep
 from api.schemas.alerts import AssignIn
-from api.schemas.common import RECORD_ERRORS, ErrorOut
+from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
 from api.schemas.incidents import (
     IncidentAcknowledgeIn,
     IncidentDetailOut,
@@ -83,6 +83,7 @@ async def resolve_incident(
 @router.get(
     "/rules/performance",
     response_model=list[RulePerformanceOut],
+    responses=AUTH_ERRORS,
     summary="Per rule and model: incidents, confirmed and refuted by their outcomes, field precision, lead time",
 )
 async def rule_performance(conn: ConnDep, principal: DealerReader, settings: SettingsDep) -> list[dict[str, object]]:

@@ -17,6 +17,7 @@ import numpy as np
 
 FIRE = 1
 CLEAR = 2
+SEEN = 3  # compound rules: the condition's signal was sampled (it is known), its value unchanged
 
 Spec = dict[str, tuple[Any, float, tuple[int, ...]]]  # name -> (dtype, fill, shape after the slot axis)
 
