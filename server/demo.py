@@ -60,7 +60,10 @@ def run_demo(settings: Settings, *, vehicles: int, faults: str, duration: float 
         )
         print(f"An admin API key for this demo: {key}")
         print(f"Try: curl -H 'Authorization: Bearer {key}' '{api}/vehicles/{fleet.vins[0]}/signals/Vehicle.Speed'")
-        print("Alerts appear below as the rule engine raises them (Ctrl-C stops).\n", flush=True)
+        print(f"The advisor's queue, one row per problem: {api}/console/ (sign in with the key above)")
+        print(
+            "Alerts appear below as the rule engine raises them, each with its incident (Ctrl-C stops).\n", flush=True
+        )
         watcher = threading.Thread(target=_print_alerts, args=(fleet.vins, api, key), daemon=True, name="alerts")
         watcher.start()
         publish(publishing)
@@ -118,8 +121,15 @@ def _print_alerts(vins: list[str], api: str, key: str) -> None:
                             continue
                         seen.add(alert["id"])
                         vehicle = http.get(f"/vehicles/{vin}").json()
+                        incident = ""
+                        if alert.get("incident_id") is not None:
+                            found = http.get(f"/incidents/{alert['incident_id']}").json()
+                            count = len(found.get("alerts", []))
+                            incident = (
+                                f"\n      incident {found['id']}: {found['title']} ({count} alert(s) as evidence)"
+                            )
                         print(
-                            f"ALERT [{alert['severity']}] {alert['title']} on {vin}: {alert['explanation']}"
+                            f"ALERT [{alert['severity']}] {alert['title']} on {vin}: {alert['explanation']}{incident}"
                             f"\n      customer record: {api}/console/customers/{vehicle['owner_customer_id']}",
                             flush=True,
                         )

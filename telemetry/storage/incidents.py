@@ -124,7 +124,8 @@ async def _summarize(conn: Conn, incident_id: int) -> None:
         for a in members
     )
     signs = "sign" if len(members) == 1 else "signs"
-    explanation = f"Likely cause: {cause['explanation']} Evidence, {len(members)} {signs}: {evidence}."
+    cause_text = str(cause["explanation"]).rstrip(". ")
+    explanation = f"Likely cause: {cause_text}. Evidence, {len(members)} {signs}: {evidence}."
     await conn.execute(
         "UPDATE incidents SET severity = %s, title = %s, explanation = %s, cause_alert_id = %s,"
         " first_seen = LEAST(first_seen, %s), last_seen = GREATEST(last_seen, %s), updated_at = now() WHERE id = %s",
