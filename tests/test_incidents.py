@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -162,7 +165,24 @@ def test_outcomes_from_advisors_and_the_dms_give_each_rules_field_precision(sett
             dtc = table[("dtc.P0217", "Compact 1.5")]
             assert (dtc["incidents"], dtc["confirmed"], dtc["field_precision"], dtc["median_lead_days"]) == (1, 1, 1, 3)
 
+        async with await connect(settings) as conn:  # the CRM hears of each problem once, with its alerts
+            cur = await conn.execute(
+                "SELECT type, payload->'data'->'alert_ids' AS alerts FROM outbox_events"
+                " WHERE payload->'data'->>'incident_id' = %s ORDER BY seq",
+                (str(one),),
+            )
+            events = [(r["type"], len(r["alerts"])) for r in await cur.fetchall()]
+        assert events == [("incident.opened", 2), ("incident.acknowledged", 2), ("incident.resolved", 2)]
+
     asyncio.run(go())
+    table = subprocess.run(
+        [sys.executable, "-m", "server.cli", "rules", "performance"],
+        env={**os.environ, "TELEMETRY_DATABASE_URL": settings.require_database_url(),
+             "TELEMETRY_DATABASE_SCHEMA": settings.database_schema},
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    row = next(line.split() for line in table.splitlines() if line.startswith("coolant_overtemp "))
+    assert row == ["coolant_overtemp", "Compact", "1.5", "3", "2", "1", "0.667", "4.0"]
 
 
 def test_a_rule_below_the_precision_floor_is_flagged_once_it_has_enough_outcomes(settings: Settings) -> None:
