@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +25,7 @@ from psycopg import sql
 
 from telemetry.catalog import Catalog, Signal
 from telemetry.settings import Settings
-from telemetry.storage.db import Conn, Row, connect
+from telemetry.storage.db import Conn, Row, SyncConn, connect
 from telemetry.storage.layout import NATIVE, TIMESCALEDB, samples_layout, ts_function
 
 HOUR_S = 3600
@@ -174,6 +175,25 @@ async def refresh(settings: Settings, catalog: Catalog) -> None:
             (ORIGIN,),
         )
         await roll_up_all(conn, catalog, now=datetime.now(UTC) + timedelta(days=1))
+
+
+def forget_before_sync(conn: SyncConn, extension_schema: str, first_kept: datetime) -> None:
+    """TimescaleDB: recompute `samples_hourly` before `first_kept` once the raw chunks are gone,
+    which removes the hours of a partly dropped aggregate chunk that `drop_chunks` must keep
+    (its chunks span ten days); `conn` must be outside a transaction."""
+    fn = ts_function(extension_schema, "refresh_continuous_aggregate")
+    autocommit, conn.autocommit = conn.autocommit, True
+    try:
+        for attempt in range(REFRESH_ATTEMPTS):
+            try:
+                conn.execute(sql.SQL("CALL {}('samples_hourly', NULL, %s)").format(fn), (first_kept,))
+                return
+            except psycopg.errors.LockNotAvailable:  # the policy's own refresh is running: wait for it
+                if attempt == REFRESH_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5)
+    finally:
+        conn.autocommit = autocommit
 
 
 def hour_floor(moment: datetime) -> datetime:

@@ -15,6 +15,7 @@ from psycopg import sql
 
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.settings import Settings
+from telemetry.storage import hourly
 from telemetry.storage.db import SyncConn, connect_sync
 from telemetry.storage.layout import LAYOUT_QUERY, NATIVE, TIMESCALEDB, ts_function
 
@@ -137,7 +138,9 @@ def _drop_chunks(
             sql.SQL("SELECT {}(%s, older_than => %s::timestamptz) AS chunk").format(drop), (relation, first_kept)
         ).fetchall()
         log.info("dropped %d chunk(s) of %s older than %s", len(chunks), relation, first_kept.date())
-    conn.commit()
+        conn.commit()
+        if relation == "samples":
+            hourly.forget_before_sync(conn, extension_schema, first_kept)
     return days
 
 
