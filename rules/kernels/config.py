@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import numba
+import numpy as np
 
 T = TypeVar("T")
 
@@ -25,3 +26,23 @@ def emit(ev, n_ev, slot, kind, ts, since, value, detail):
     ev[4][n_ev] = value
     ev[5][n_ev] = detail
     return n_ev + 1
+
+
+USE = 1  # `admit`: the sample's value goes to the kernel
+GAP = 2  # `admit`: the vehicle was silent longer than max_gap: runs and durations restart
+NO_GAP = 2**62  # max_gap of a kernel that never restarts on silence
+
+
+@njit
+def admit(last_ts, s, t, v, max_gap_ms):
+    """The prologue every sample kernel shares. A sample not newer than the vehicle's last one
+    (late or duplicate) is skipped; one after a silence longer than `max_gap_ms` reports GAP; a NaN
+    value moves the clock (and so may report GAP) but is not USEd. Returns USE | GAP bits."""
+    last = last_ts[s]
+    if t <= last:
+        return 0
+    step = GAP if last >= 0 and t - last > max_gap_ms else 0
+    last_ts[s] = t
+    if not np.isnan(v):
+        step |= USE
+    return step

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import CLEAR, FIRE, Events, SlotState, Spec, run_kernel
-from rules.kernels.config import emit, njit
+from rules.kernels.config import GAP, USE, admit, emit, njit
 
 MAX_COUNT = 16  # ring size: a rule counts at most this many episodes
 
@@ -85,13 +85,11 @@ def _episodes_kernel(
         s = slot[i]
         t = ts[i]
         v = value[i]
-        if t <= last_ts[s]:
-            continue
-        if last_ts[s] >= 0 and t - last_ts[s] > max_gap_ms:
+        step = admit(last_ts, s, t, v, max_gap_ms)
+        if step & GAP:
             since[s] = -1
             counted[s] = 0
-        last_ts[s] = t
-        if np.isnan(v):
+        if not step & USE:
             continue
         beyond = v > on_value if above else v < on_value
         if beyond:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import Events, SlotState, Spec, run_kernel
-from rules.kernels.config import emit, njit
+from rules.kernels.config import GAP, USE, admit, emit, njit
 
 HOUR_MS = 3_600_000
 STATE: Spec = {
@@ -73,12 +73,10 @@ def _rate_kernel(
         s = slot[i]
         t = ts[i]
         v = value[i]
-        if t <= last_ts[s]:
-            continue
-        if last_ts[s] >= 0 and t - last_ts[s] > max_gap_ms:
+        step = admit(last_ts, s, t, v, max_gap_ms)
+        if step & GAP:
             anchor_ts[s] = -1
-        last_ts[s] = t
-        if np.isnan(v):
+        if not step & USE:
             continue
         if anchor_ts[s] < 0:
             anchor_ts[s] = t

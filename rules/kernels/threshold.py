@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import Events, SlotState, Spec, run_kernel
-from rules.kernels.config import emit, njit
+from rules.kernels.config import GAP, USE, admit, emit, njit
 
 STATE: Spec = {
     "last_ts": (np.int64, -1, ()),  # -1: no sample yet
@@ -76,13 +76,11 @@ def _threshold_kernel(
         s = slot[i]
         t = ts[i]
         v = value[i]
-        if t <= last_ts[s]:
-            continue
-        if last_ts[s] >= 0 and t - last_ts[s] > max_gap_ms:
+        step = admit(last_ts, s, t, v, max_gap_ms)
+        if step & GAP:
             since[s] = -1
             clear_since[s] = -1
-        last_ts[s] = t
-        if np.isnan(v):
+        if not step & USE:
             continue
         beyond = v > on_value if above else v < on_value
         safe = v < off_value if above else v > off_value

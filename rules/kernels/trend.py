@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import Events, SlotState, run_kernel
-from rules.kernels.config import emit, njit
+from rules.kernels.config import NO_GAP, USE, admit, emit, njit
 
 NEVER = np.inf  # projected date when the trend does not head for the limit
 
@@ -124,10 +124,7 @@ def _trend_kernel(
         s = slot[i]
         t = ts[i]
         v = value[i]
-        if t <= last_ts[s]:
-            continue
-        last_ts[s] = t
-        if np.isnan(v):
+        if not admit(last_ts, s, t, v, NO_GAP) & USE:
             continue
         b = t // step_ms
         if b != bucket[s] and bucket_n[s] > 0:

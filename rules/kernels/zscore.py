@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rules.kernels.base import Events, SlotState, Spec, run_kernel
-from rules.kernels.config import emit, njit
+from rules.kernels.config import GAP, USE, admit, emit, njit
 
 STATE: Spec = {
     "last_ts": (np.int64, -1, ()),
@@ -103,12 +103,10 @@ def _zscore_kernel(
         s = slot[i]
         t = ts[i]
         v = value[i]
-        if t <= last_ts[s]:
-            continue
-        if last_ts[s] >= 0 and t - last_ts[s] > max_gap_ms:
+        step = admit(last_ts, s, t, v, max_gap_ms)
+        if step & GAP:
             run[s] = 0
-        last_ts[s] = t
-        if np.isnan(v):
+        if not step & USE:
             continue
         anomalous = False
         if n[s] >= warmup:

@@ -3,8 +3,9 @@
 Long chart windows read these instead of raw samples (a year of one vehicle is 8,760 rows, not
 half a million). Count and sum rather than a mean, so that hours merge into wider buckets exactly.
 
-- TimescaleDB: a continuous aggregate with real-time aggregation (hours above the watermark are
-  computed from raw samples at query time), refreshed by TimescaleDB's own policy.
+- TimescaleDB: a continuous aggregate refreshed by TimescaleDB's own policy, read materialized
+  only; hours past its newest materialized one are read from raw samples (the same answer as
+  real-time aggregation, without its view computing every signal's columns for every hour).
 - Native PostgreSQL: a table of the same columns. Every write marks the (vehicle, hour) it touched
   in `samples_hourly_pending`; `roll_up` recomputes finished pending hours from raw samples. Reads
   take pending hours from raw samples, so a chart is exact whenever the rollup last ran.
@@ -58,7 +59,7 @@ async def create(conn: Conn, catalog: Catalog, settings: Settings) -> None:
         await conn.execute(
             sql.SQL(
                 "CREATE MATERIALIZED VIEW samples_hourly"
-                " WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS"
+                " WITH (timescaledb.continuous, timescaledb.materialized_only = true) AS"
                 " SELECT vehicle_id, {bucket}(INTERVAL '1 hour', ts) AS bucket, count(*) AS rows, {aggs}"
                 " FROM samples GROUP BY vehicle_id, bucket WITH NO DATA"
             ).format(bucket=fn, aggs=_aggregates(catalog))
@@ -92,6 +93,13 @@ async def create(conn: Conn, catalog: Catalog, settings: Settings) -> None:
         "INSERT INTO samples_hourly_pending SELECT DISTINCT vehicle_id, date_bin('1 hour', ts, %s) FROM samples",
         (ORIGIN,),
     )
+
+
+async def read_materialized_only(conn: Conn) -> None:
+    """Migration 20: an aggregate created by migration 18 as first written (real-time) is read
+    materialized only, as `read_hourly_buckets` expects."""
+    if await samples_layout(conn) == TIMESCALEDB:
+        await conn.execute("ALTER MATERIALIZED VIEW samples_hourly SET (timescaledb.materialized_only = true)")
 
 
 async def mark(conn: Conn, changed: Iterable[tuple[int, int]]) -> None:
@@ -203,17 +211,22 @@ def hour_floor(moment: datetime) -> datetime:
 async def read_hourly_buckets(
     conn: Conn, layout: str, *, vehicle_id: int, signal: Signal, start: datetime, end: datetime, buckets: int
 ) -> tuple[datetime, float, list[Row]]:
-    """One signal in at most `buckets` buckets of whole hours from `samples_hourly` (pending hours
-    from raw samples on the native layout). Returns the aligned start, the bucket width in seconds
-    and the non-empty buckets' (bucket index, min, max, mean, n)."""
+    """One signal in at most `buckets` buckets of whole hours from `samples_hourly`, with the hours
+    it does not hold yet from raw samples: pending hours on the native layout, hours past the
+    aggregate's last materialized one on TimescaleDB. Returns the aligned start, the bucket width
+    in seconds and the non-empty buckets' (bucket index, min, max, mean, n)."""
     width = math.ceil((end - start).total_seconds() / buckets / HOUR_S) * HOUR_S
     aligned = hour_floor(start)
-    params = {"v": vehicle_id, "start": aligned, "end": end, "width": width, "pending": []}
+    params: dict[str, object] = {"v": vehicle_id, "start": aligned, "end": end, "width": width}
     p = _parts(signal)
     hourly = sql.SQL(
         "SELECT bucket, {n} AS n, {sum} AS total, {min} AS lo, {max} AS hi FROM samples_hourly"
         " WHERE vehicle_id = %(v)s AND bucket >= %(start)s AND bucket < %(end)s AND {n} > 0"
     ).format(**p)
+    raw = sql.SQL(
+        "SELECT date_bin('1 hour', ts, {origin}) AS bucket, count({c}), sum({c}), min({c}), max({c}) FROM samples"
+        " WHERE vehicle_id = %(v)s AND ts >= {lo} AND ts < {hi} AND {c} IS NOT NULL"
+    )
     if layout == NATIVE:
         cur = await conn.execute(
             "SELECT hour FROM samples_hourly_pending WHERE vehicle_id = %(v)s AND hour >= %(start)s AND hour < %(end)s",
@@ -221,18 +234,29 @@ async def read_hourly_buckets(
         )
         params["pending"] = pending = [r["hour"] for r in await cur.fetchall()]
         if pending:  # raw samples for these hours only, time-bounded so that only their partitions are planned
-            hourly = sql.SQL(
-                "{hourly} AND bucket <> ALL(%(pending)s) UNION ALL"
-                " SELECT date_bin('1 hour', ts, {origin}), count({c}), sum({c}), min({c}), max({c}) FROM samples"
-                " WHERE vehicle_id = %(v)s AND ts >= {lo} AND ts < {hi} AND {c} IS NOT NULL"
-                " AND date_bin('1 hour', ts, {origin}) = ANY(%(pending)s) GROUP BY 1"
-            ).format(
+            hourly = sql.SQL("{hourly} AND bucket <> ALL(%(pending)s) UNION ALL {raw}").format(
                 hourly=hourly,
-                c=sql.Identifier(signal.column),
-                origin=sql.Literal(ORIGIN),
-                lo=sql.Literal(min(pending)),
-                hi=sql.Literal(max(pending) + timedelta(hours=1)),
+                raw=raw.format(
+                    origin=sql.Literal(ORIGIN), c=sql.Identifier(signal.column),
+                    lo=sql.Literal(min(pending)), hi=sql.Literal(max(pending) + timedelta(hours=1)),
+                ),
+            )  # fmt: skip
+            hourly = sql.SQL("{} AND date_bin('1 hour', ts, {}) = ANY(%(pending)s) GROUP BY 1").format(
+                hourly, sql.Literal(ORIGIN)
             )
+    else:  # TimescaleDB, materialized hours only: past the newest one, the raw samples
+        cur = await conn.execute("SELECT max(bucket) + interval '1 hour' AS after FROM samples_hourly")
+        row = await cur.fetchone()
+        after = max(aligned, row["after"] if row and row["after"] is not None else aligned)
+        if after < end:
+            hourly = sql.SQL("{hourly} AND bucket < {after} UNION ALL {raw} GROUP BY 1").format(
+                hourly=hourly,
+                after=sql.Literal(after),
+                raw=raw.format(
+                    origin=sql.Literal(ORIGIN), c=sql.Identifier(signal.column),
+                    lo=sql.Literal(after), hi=sql.Literal(end),
+                ),
+            )  # fmt: skip
     query = sql.SQL(
         "SELECT floor(date_part('epoch', bucket - %(start)s) / %(width)s)::bigint AS b, min(lo) AS min,"
         " max(hi) AS max, sum(total) / sum(n)::double precision AS mean, sum(n)::bigint AS n"

@@ -45,6 +45,10 @@ async def _create_hourly(conn: Conn, settings: Settings) -> None:
     await hourly.create(conn, default_catalog(), settings)
 
 
+async def _materialized_only(conn: Conn, _settings: Settings) -> None:
+    await hourly.read_materialized_only(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core records", _sql_file("0001_core.sql")),
     Migration(2, "samples table", _create_samples),
@@ -65,6 +69,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(17, "console sessions", _sql_file("0017_console_sessions.sql")),
     Migration(18, "hourly rollup on both layouts", _create_hourly),
     Migration(19, "incidents and outcomes", _sql_file("0019_incidents.sql")),
+    Migration(20, "hourly aggregate read materialized only", _materialized_only),
 )
 
 
