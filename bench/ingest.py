@@ -1,60 +1,69 @@
 """Ingest benchmark: a simulated fleet over MQTT into PostgreSQL, on this machine.
 
     python -m bench.ingest [--rate 3000] [--duration 60] [--vehicles 5000] [--ingest-workers 2]
+                           [--samples-per-message 50] [--format json|arrow] [--sample-rate S] [--sweep]
 
 Starts `telemetry serve` (API, ingest and rule workers) on a schema of its own, measures the load
-generator's own ceiling, drives the fleet at `--rate` messages/s (50 samples each: 2 moments x 25
-signals), and measures:
+generator's own ceiling, drives the fleet at `--rate` messages/s (or `--sample-rate` samples/s),
+each message `--samples-per-message` samples (moments of 25 signals; 50 by default) as JSON or as
+an Arrow batch, and measures:
 - committed messages/s and samples/s (everything published is stored: checked at the end);
 - publish-to-commit latency p50/p99: ingest publishes each committed batch to the rule
   partitions, the benchmark listens there and compares with each message's publish time;
 - the rule engine's part of publish-to-alert: from a rule worker receiving a committed batch to
   its alerts and state committed (the worker's histogram, read from /metrics);
 - peak RSS of each ingest process, and its growth between the first and the last third of the run;
+- CPU seconds the ingest processes spent per million samples stored;
 - in the same run, a raw binary COPY of the same rows and a naive one-INSERT-per-sample loop.
-The last line of output is one JSON object.
+Each run prints one JSON object as its last line. `--sweep` runs the batch sizes 50, 250 and 1,500
+as JSON and 250 and 1,500 as Arrow at `--sample-rate` (default 150,000 samples/s), one JSON line
+per point, the server restarted for each.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import math
 import os
+import random
 import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 
 import httpx
 import numpy as np
 import psutil
 import psycopg
-from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
 from bench import smoke
-from bench.loadgen import LoadPlan, run_load
+from bench.ingest_measure import (
+    Observer,
+    baselines,
+    cpu_seconds,
+    histogram_quantiles,
+    rss_sampler,
+    stored_rows,
+)
+from bench.loadgen import SAMPLE_SPACING_MS, LoadPlan, run_load
 from rules.definitions import load_rules
 from server.localservices import free_port
 from server.supervisor import child_env
 from simulators.models import MODELS, make_vin
-from telemetry import rulebatch
 from telemetry.catalog import default_catalog
 from telemetry.mqtt import make_client
 from telemetry.settings import Settings
 from telemetry.storage.db import connect_sync
 from telemetry.storage.migrate import upgrade
-from telemetry.storage.samples import SampleWriter
-from telemetry.timeutil import now_ms
-from telemetry.topics import ingest_client_id, rules_client_id, rules_topic
+from telemetry.topics import ingest_client_id, rules_client_id
 
 SIGNALS_PER_SAMPLE = 25
+SWEEP = (("json", 50), ("json", 250), ("json", 1500), ("arrow", 250), ("arrow", 1500))
+SWEEP_SAMPLES_PER_S = 150_000.0
 
 
 NORMAL = {  # a healthy vehicle's values, so that the rule library fires no more than in a real fleet
@@ -83,8 +92,6 @@ def bench_signals() -> dict[str, float]:
 
 
 def register_fleet(settings: Settings, count: int) -> list[str]:
-    import random
-
     rng = random.Random(42)
     vins = sorted({make_vin(rng, MODELS[i % len(MODELS)].wmi) for i in range(count)})
     with connect_sync(settings) as conn:
@@ -94,54 +101,6 @@ def register_fleet(settings: Settings, count: int) -> list[str]:
             (vins,),
         )
     return vins
-
-
-@dataclass
-class Observer:
-    """Listens to the rule partitions: each committed batch arrives there right after its commit."""
-
-    settings: Settings
-    latencies_ms: list[np.ndarray] = field(default_factory=list)
-    rows: int = 0
-    first_seen: float = 0.0
-    last_seen: float = 0.0
-    ready: threading.Event = field(default_factory=threading.Event)
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        asyncio.run(self._run())
-
-    async def _run(self) -> None:
-        catalog = default_catalog()
-        topic = rules_topic(self.settings.mqtt_topic_prefix, 0).rsplit("/", 1)[0] + "/+"
-        async with make_client(self.settings.require_mqtt_url(), "bench-observer", persistent=False) as client:
-            await client.subscribe(topic, qos=0)
-            self.ready.set()
-            messages = aiter(client.messages)
-            while not self.stop.is_set():
-                try:
-                    message = await asyncio.wait_for(anext(messages), 0.5)
-                except TimeoutError:
-                    continue
-                received = now_ms()
-                batch = rulebatch.decode(bytes(message.payload), catalog)  # type: ignore[arg-type]
-                if not len(batch):
-                    continue
-                order = np.lexsort((batch.ts, batch.vehicle_id))
-                vid = batch.vehicle_id[order]
-                last_of_vehicle = np.append(vid[1:] != vid[:-1], True)
-                self.latencies_ms.append(received - batch.ts[order][last_of_vehicle])
-                self.rows += len(batch)
-                self.last_seen = time.monotonic()
-                self.first_seen = self.first_seen or self.last_seen
-
-
-def rss_sampler(pids: list[int], stop: threading.Event, out: dict[int, list[float]]) -> None:
-    while not stop.is_set():
-        for pid in pids:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                out.setdefault(pid, []).append(psutil.Process(pid).memory_info().rss / 2**20)
-        stop.wait(1.0)
 
 
 async def forget_sessions(settings: Settings, ingest_workers: int, rule_workers: int) -> None:
@@ -154,95 +113,11 @@ async def forget_sessions(settings: Settings, ingest_workers: int, rule_workers:
             pass
 
 
-def stored_rows(settings: Settings) -> int:
-    with connect_sync(settings) as conn:
-        return int(conn.execute("SELECT count(*) AS n FROM samples").fetchone()["n"])
-
-
-def baselines(settings: Settings, vins: list[str], messages: int, signals: dict[str, float]) -> tuple[float, float]:
-    """(raw binary COPY samples/s of the same rows, naive INSERT-per-sample samples/s)."""
-    catalog = default_catalog()
-    writer = SampleWriter(catalog)
-    ids = [catalog[p].id for p in signals]
-    per_msg = 2 * len(ids)
-    n = min(messages, 40_000)
-    vid = np.repeat(np.arange(n) % len(vins) + 1, per_msg).astype(np.int32)
-    base = now_ms() - 3_600_000
-    ts = np.repeat(base + np.arange(n * 2) * 7, len(ids)).astype(np.int64)
-    sig = np.tile(np.array(ids, np.int16), n * 2)
-    val = np.tile(np.array(list(signals.values())), n * 2)
-    rows = writer.pivot(vid, ts, sig, val)
-    payload = writer.encode_copy(rows)
-    cols = sql.SQL(", ").join(sql.SQL("{} float8").format(sql.Identifier(s.column)) for s in writer.numeric)
-    with connect_sync(settings) as conn:
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE bench_copy (vehicle_id int, ts_ms bigint, {}, PRIMARY KEY (vehicle_id, ts_ms))"
-            ).format(cols)
-        )
-        conn.commit()
-        began = time.perf_counter()
-        with conn.cursor() as cur, cur.copy("COPY bench_copy FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(payload)
-        conn.commit()
-        copy_rate = len(val) / (time.perf_counter() - began)
-
-        col = [catalog.signals[i].column for i in ids]
-        began, done = time.perf_counter(), 0
-        with conn.cursor() as cur:
-            while time.perf_counter() - began < 5.0:
-                for j, c in enumerate(col):
-                    cur.execute(
-                        sql.SQL(
-                            "INSERT INTO samples (vehicle_id, ts, {c}) VALUES (%s, to_timestamp(%s / 1000.0), %s)"
-                            " ON CONFLICT (vehicle_id, ts) DO UPDATE SET {c} = EXCLUDED.{c}"
-                        ).format(c=sql.Identifier(c)),
-                        (int(vid[done // len(col)]), int(base - 10_000_000 + done // len(col)), float(val[j])),
-                    )
-                    conn.commit()
-                    done += 1
-        naive_rate = done / (time.perf_counter() - began)
-    return copy_rate, naive_rate
-
-
-def histogram_quantiles(text: str, name: str, qs: tuple[float, ...]) -> tuple[float, ...]:
-    """Quantiles of a Prometheus histogram from its exposition text, interpolated within buckets
-    as PromQL's histogram_quantile does; the last value is the observation count."""
-    buckets = sorted(
-        (float(sample.labels["le"]), sample.value)
-        for family in text_string_to_metric_families(text)
-        if family.name == name
-        for sample in family.samples
-        if sample.name == f"{name}_bucket"
-    )
-    total = buckets[-1][1] if buckets else 0.0
-    out = []
-    for q in qs:
-        rank, lower, below = q * total, 0.0, 0.0
-        for upper, count in buckets:
-            if count >= rank and total:
-                width = count - below
-                bound = upper if math.isfinite(upper) else lower
-                out.append(lower + (bound - lower) * ((rank - below) / width if width else 1.0))
-                break
-            lower, below = upper, count
-        else:
-            out.append(float("nan"))
-    return (*out, total)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=3000, help="messages/s")
-    parser.add_argument("--duration", type=float, default=60, help="seconds of load")
-    parser.add_argument("--vehicles", type=int, default=5000)
-    parser.add_argument("--ingest-workers", type=int, default=2)
-    parser.add_argument("--rule-workers", type=int, default=1)
-    parser.add_argument("--load-processes", type=int, default=2)
-    args = smoke.parse(
-        parser, rate=100.0, duration=3.0, vehicles=20, ingest_workers=1, rule_workers=1, load_processes=1
-    )
-
+def run_point(args: argparse.Namespace, fmt: str, samples_per_message: int, rate: float) -> dict[str, object]:
+    """One load level and batch shape against a freshly started server; returns the JSON line's fields."""
+    if samples_per_message % SIGNALS_PER_SAMPLE:
+        raise SystemExit(f"--samples-per-message is a multiple of {SIGNALS_PER_SAMPLE} (signals per moment)")
+    moments = samples_per_message // SIGNALS_PER_SAMPLE
     name = smoke.schema("bench_ingest")
     settings = Settings(database_schema=name, mqtt_topic_prefix=f"{name}/", mqtt_client_id=name, api_port=free_port())
     with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
@@ -251,11 +126,16 @@ def main() -> None:
     asyncio.run(forget_sessions(settings, args.ingest_workers, args.rule_workers))
     vins = register_fleet(settings, args.vehicles)
     signals = bench_signals()
-    samples_per_message = 2 * len(signals)
+    # a vehicle's consecutive messages must not overlap in time: moments closer when messages are long
+    every_ms = len(vins) / rate * 1000
+    spacing = max(1, min(SAMPLE_SPACING_MS, int(every_ms / moments / 2)))
 
     prefix = settings.mqtt_topic_prefix
-    ceiling_plan = LoadPlan(settings.require_mqtt_url(), prefix, vins, 1e6, 1.0 if args.smoke else 3.0, signals)
-    sent, secs = run_load(ceiling_plan, args.load_processes, topic_override=f"{prefix}ceiling/nobody")
+
+    def plan(rate: float, seconds: float) -> LoadPlan:
+        return LoadPlan(settings.require_mqtt_url(), prefix, vins, rate, seconds, signals, moments, fmt, spacing)
+
+    sent, secs = run_load(plan(1e6, 1.0 if args.smoke else 3.0), args.load_processes, f"{prefix}ceiling/nobody")
     ceiling = sent / secs
     print(f"load generator ceiling ({args.load_processes} processes, QoS 1, no subscriber): {ceiling:,.0f} msg/s")
 
@@ -298,9 +178,9 @@ def main() -> None:
         stop_rss = threading.Event()
         threading.Thread(target=rss_sampler, args=(ingest_pids, stop_rss, rss), daemon=True).start()
 
-        plan = LoadPlan(settings.require_mqtt_url(), prefix, vins, args.rate, args.duration, signals)
-        sent, _ = run_load(plan, args.load_processes)
-        expected_rows = sent * 2
+        cpu_before = cpu_seconds(ingest_pids)
+        sent, _ = run_load(plan(rate, args.duration), args.load_processes)
+        expected_rows = sent * moments
         while stored_rows(settings) < expected_rows and time.monotonic() - observer.last_seen < 15:
             time.sleep(0.5)
         finished = observer.last_seen
@@ -309,6 +189,7 @@ def main() -> None:
         stop_rss.set()
         observer.stop.set()
         stored = stored_rows(settings)
+        cpu_used = cpu_seconds(ingest_pids) - cpu_before
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(20)
@@ -316,7 +197,7 @@ def main() -> None:
     # committed throughput between the first and the last commit seen: start-up and drain excluded
     elapsed = max(finished - observer.first_seen, 1e-9)
     latencies = np.concatenate(observer.latencies_ms) if observer.latencies_ms else np.array([np.nan])
-    msg_rate = (stored / 2) / elapsed
+    msg_rate = (stored / moments) / elapsed
     sample_rate = stored * len(signals) / elapsed
     peak_rss = max((max(v) for v in rss.values()), default=float("nan"))
     growth = []
@@ -326,12 +207,15 @@ def main() -> None:
     copy_rate, naive_rate = baselines(settings, vins, sent, signals)
     rule_count = len(load_rules(default_catalog(), settings.rules_dir))
     rule_p50, rule_p99, rule_batches = histogram_quantiles(metrics, "telemetry_rules_batch_seconds", (0.5, 0.99))
+    samples_stored = stored * len(signals)
+    behind = stored < expected_rows
 
     print(
-        f"published {sent:,} messages ({sent * samples_per_message:,} samples) at a target of {args.rate:,.0f} msg/s "
-        f"for {args.duration:.0f} s; {args.ingest_workers} ingest worker(s), {args.rule_workers} rule worker(s)"
+        f"published {sent:,} {fmt} messages of {samples_per_message} samples ({sent * samples_per_message:,} samples)"
+        f" at a target of {rate:,.0f} msg/s for {args.duration:.0f} s; {args.ingest_workers} ingest worker(s),"
+        f" {args.rule_workers} rule worker(s)"
     )
-    verdict = "exactly once" if stored == expected_rows else "MISMATCH"
+    verdict = "exactly once" if stored == expected_rows else "FELL BEHIND" if behind else "MISMATCH"
     print(f"stored rows {stored:,} of {expected_rows:,} expected: {verdict}")
     print(f"committed: {msg_rate:,.0f} messages/s, {sample_rate:,.0f} samples/s")
     print(
@@ -343,32 +227,59 @@ def main() -> None:
         f" {rule_count} rules): p50 {rule_p50 * 1000:,.1f} ms, p99 {rule_p99 * 1000:,.1f} ms"
     )
     print(f"ingest RSS: peak {peak_rss:,.0f} MiB, growth first->last third {max(growth, default=0):+.1f} MiB")
+    print(f"ingest CPU: {cpu_used:,.1f} s, {cpu_used / max(samples_stored / 1e6, 1e-9):,.2f} s per million samples")
     print(f"raw binary COPY of the same rows: {copy_rate:,.0f} samples/s")
     print(f"naive INSERT per sample: {naive_rate:,.0f} samples/s")
-    print(
-        json.dumps(
-            {
-                "messages_per_s": round(msg_rate, 1),
-                "samples_per_s": round(sample_rate),
-                "p50_ms": round(float(np.nanpercentile(latencies, 50)), 1),
-                "p99_ms": round(float(np.nanpercentile(latencies, 99)), 1),
-                "rules_p50_ms": round(rule_p50 * 1000, 1),
-                "rules_p99_ms": round(rule_p99 * 1000, 1),
-                "peak_rss_mb": round(peak_rss, 1),
-                "rss_growth_mb": round(max(growth, default=0.0), 1),
-                "copy_ratio": round(sample_rate / copy_rate, 4),
-                "naive_ratio": round(sample_rate / naive_rate, 1),
-                "generator_ceiling_msg_per_s": round(ceiling),
-                "target_rate": args.rate,
-                "duration_s": args.duration,
-                "ingest_workers": args.ingest_workers,
-                "published": sent,
-                "stored_rows": stored,
-                "expected_rows": expected_rows,
-                "smoke": args.smoke,
-            }
-        )
+    return {
+        "format": fmt,
+        "samples_per_message": samples_per_message,
+        "messages_per_s": round(msg_rate, 1),
+        "samples_per_s": round(sample_rate),
+        "p50_ms": round(float(np.nanpercentile(latencies, 50)), 1),
+        "p99_ms": round(float(np.nanpercentile(latencies, 99)), 1),
+        "rules_p50_ms": round(rule_p50 * 1000, 1),
+        "rules_p99_ms": round(rule_p99 * 1000, 1),
+        "peak_rss_mb": round(peak_rss, 1),
+        "rss_growth_mb": round(max(growth, default=0.0), 1),
+        "ingest_cpu_s_per_million_samples": round(cpu_used / max(samples_stored / 1e6, 1e-9), 3),
+        "copy_ratio": round(sample_rate / copy_rate, 4),
+        "naive_ratio": round(sample_rate / naive_rate, 1),
+        "generator_ceiling_msg_per_s": round(ceiling),
+        "target_rate": rate,
+        "duration_s": args.duration,
+        "ingest_workers": args.ingest_workers,
+        "published": sent,
+        "stored_rows": stored,
+        "expected_rows": expected_rows,
+        "fell_behind": behind,
+        "smoke": args.smoke,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=3000, help="messages/s")
+    parser.add_argument("--sample-rate", type=float, default=None, help="samples/s; sets the message rate")
+    parser.add_argument("--duration", type=float, default=60, help="seconds of load")
+    parser.add_argument("--vehicles", type=int, default=5000)
+    parser.add_argument("--ingest-workers", type=int, default=2)
+    parser.add_argument("--rule-workers", type=int, default=1)
+    parser.add_argument("--load-processes", type=int, default=2)
+    parser.add_argument("--samples-per-message", type=int, default=50, help="a multiple of 25")
+    parser.add_argument("--format", choices=("json", "arrow"), default="json")
+    parser.add_argument("--sweep", action="store_true", help="every batch shape of SWEEP, one JSON line each")
+    args = smoke.parse(
+        parser, rate=100.0, duration=3.0, vehicles=20, ingest_workers=1, rule_workers=1, load_processes=1
     )
+    points = SWEEP if args.sweep else ((args.format, args.samples_per_message),)
+    for fmt, size in points:
+        if args.sample_rate:
+            rate = args.sample_rate / size
+        elif args.sweep and not args.smoke:
+            rate = SWEEP_SAMPLES_PER_S / size
+        else:
+            rate = args.rate
+        print(json.dumps(run_point(args, fmt, size, rate)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Load generator for the ingest benchmark: several processes, pre-encoded payloads, paced publishing.
 
 Publishes with `simulators.bulk_publisher` (a deep in-flight window, no per-message await) so that
-the generator is not what limits the benchmark; each process reports what it sent.
+the generator is not what limits the benchmark; each process reports what it sent. JSON messages
+are templates with their timestamps spliced in; Arrow messages (the `telemetry/arrow` topic, long
+`ts`, `path`, `value` columns) are encoded per message from prebuilt path and value arrays.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import multiprocessing as mp
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
+import pyarrow as pa
 
 from simulators.bulk_publisher import BulkPublisher
-from telemetry.topics import TELEMETRY, vehicle_topic
+from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, vehicle_topic
 
 TICK_S = 0.05
 SAMPLE_SPACING_MS = 500
@@ -26,8 +30,30 @@ class LoadPlan:
     vins: list[str]
     rate: float  # messages per second, all processes together
     duration_s: float
-    signals: dict[str, float]  # per sample
-    samples_per_message: int = 2
+    signals: dict[str, float]  # per moment
+    samples_per_message: int = 2  # moments per message, each with every signal
+    fmt: str = "json"  # or "arrow"
+    spacing_ms: int = SAMPLE_SPACING_MS  # between a message's moments
+
+
+class ArrowMessages:
+    """Arrow IPC messages of `moments` moments of `signals`, the newest at a given time."""
+
+    def __init__(self, signals: dict[str, float], moments: int, spacing_ms: int) -> None:
+        n = len(signals)
+        self.offsets = np.repeat((np.arange(moments) - (moments - 1)) * spacing_ms, n).astype(np.int64)
+        self.paths = pa.DictionaryArray.from_arrays(
+            pa.array(np.tile(np.arange(n, dtype=np.int32), moments)), pa.array(list(signals))
+        )
+        self.values = pa.array(np.tile(np.array(list(signals.values())), moments))
+
+    def encode(self, newest_ts: int) -> bytes:
+        ts = pa.array(self.offsets + newest_ts, type=pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+        batch = pa.RecordBatch.from_arrays([ts, self.paths, self.values], names=["ts", "path", "value"])
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        return bytes(sink.getvalue())
 
 
 def payload_parts(vin: str, signals: dict[str, float], samples: int) -> list[bytes]:
@@ -43,19 +69,21 @@ def payload_parts(vin: str, signals: dict[str, float], samples: int) -> list[byt
     return parts
 
 
-def assemble(parts: list[bytes], newest_ts: int) -> bytes:
-    """Samples spaced SAMPLE_SPACING_MS apart, the last one at `newest_ts` (the publish time)."""
+def assemble(parts: list[bytes], newest_ts: int, spacing_ms: int = SAMPLE_SPACING_MS) -> bytes:
+    """Samples spaced `spacing_ms` apart, the last one at `newest_ts` (the publish time)."""
     n = len(parts) - 1
     out = bytearray(parts[0])
     for i in range(n):
-        out += str(newest_ts - (n - 1 - i) * SAMPLE_SPACING_MS).encode() + parts[i + 1]
+        out += str(newest_ts - (n - 1 - i) * spacing_ms).encode() + parts[i + 1]
     return bytes(out)
 
 
 def _publish_share(plan: LoadPlan, share: int, shares: int, out: mp.Queue, topic_override: str | None) -> None:
     vins = plan.vins[share::shares]
-    parts = [payload_parts(v, plan.signals, plan.samples_per_message) for v in vins]
-    topics = [topic_override or vehicle_topic(plan.prefix, v, TELEMETRY) for v in vins]
+    arrow = ArrowMessages(plan.signals, plan.samples_per_message, plan.spacing_ms) if plan.fmt == "arrow" else None
+    parts = [] if arrow else [payload_parts(v, plan.signals, plan.samples_per_message) for v in vins]
+    kind = TELEMETRY_ARROW if arrow else TELEMETRY
+    topics = [topic_override or vehicle_topic(plan.prefix, v, kind) for v in vins]
     out_client = BulkPublisher(plan.mqtt_url, f"bench-load-{share}-{time.time_ns() % 10**9}")
     rate = plan.rate / shares
     sent, i = 0, 0
@@ -66,7 +94,8 @@ def _publish_share(plan: LoadPlan, share: int, shares: int, out: mp.Queue, topic
         now = time.time_ns() // 1_000_000
         while sent < due and time.monotonic() - started < plan.duration_s:
             k = i % len(vins)
-            out_client.publish(topics[k], assemble(parts[k], now))
+            payload = arrow.encode(now) if arrow else assemble(parts[k], now, plan.spacing_ms)
+            out_client.publish(topics[k], payload)
             sent += 1
             i += 1
         time.sleep(max(0.0, TICK_S - (time.monotonic() - tick)))

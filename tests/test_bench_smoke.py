@@ -18,7 +18,7 @@ from psycopg import sql
 import bench
 
 BENCH = Path(bench.__path__[0])
-HELPERS = {"loadgen", "smoke"}  # modules of the benchmarks, not benchmarks themselves
+HELPERS = {"loadgen", "smoke", "ingest_measure"}  # modules of the benchmarks, not benchmarks themselves
 BENCHMARKS = sorted(m.name for m in pkgutil.iter_modules([str(BENCH)]) if m.name not in HELPERS)
 
 
@@ -28,13 +28,19 @@ def test_every_benchmark_takes_smoke() -> None:
         assert "smoke.parse(" in (BENCH / f"{name}.py").read_text(), f"bench.{name} has no --smoke"
 
 
-@pytest.mark.parametrize("name", BENCHMARKS)
-def test_a_benchmark_runs_in_smoke_mode_and_prints_its_json_line(name: str, database_url: str, mqtt_url: str) -> None:
+VARIANTS = {"ingest": [["--format", "arrow", "--samples-per-message", "250"]]}  # more than the defaults
+RUNS = [(name, []) for name in BENCHMARKS] + [(name, extra) for name, extras in VARIANTS.items() for extra in extras]
+
+
+@pytest.mark.parametrize(("name", "extra"), RUNS)
+def test_a_benchmark_runs_in_smoke_mode_and_prints_its_json_line(
+    name: str, extra: list[str], database_url: str, mqtt_url: str
+) -> None:
     schema = f"bench_smoke_{name}_{secrets.token_hex(3)}"
     env = {**os.environ, "TELEMETRY_DATABASE_URL": database_url, "TELEMETRY_MQTT_URL": mqtt_url, "BENCH_SCHEMA": schema}
     try:
         result = subprocess.run(
-            [sys.executable, "-m", f"bench.{name}", "--smoke"],
+            [sys.executable, "-m", f"bench.{name}", "--smoke", *extra],
             env=env,
             capture_output=True,
             text=True,
@@ -49,3 +55,5 @@ def test_a_benchmark_runs_in_smoke_mode_and_prints_its_json_line(name: str, data
     assert figures["smoke"] is True
     if name == "ingest":
         assert figures["stored_rows"] == figures["expected_rows"], "the smoke run stores every row exactly once"
+        assert figures["format"] == (extra[1] if extra else "json")
+        assert figures["ingest_cpu_s_per_million_samples"] > 0
