@@ -64,6 +64,7 @@ async def create(conn: Conn, catalog: Catalog, settings: Settings) -> None:
                 " FROM samples GROUP BY vehicle_id, bucket WITH NO DATA"
             ).format(bucket=fn, aggs=_aggregates(catalog))
         )
+        await _few_chunks(conn, settings.extension_schema)
         policy = ts_function(settings.extension_schema, "add_continuous_aggregate_policy")
         await conn.execute(
             sql.SQL(
@@ -95,11 +96,19 @@ async def create(conn: Conn, catalog: Catalog, settings: Settings) -> None:
     )
 
 
-async def read_materialized_only(conn: Conn) -> None:
-    """Migration 20: an aggregate created by migration 18 as first written (real-time) is read
-    materialized only, as `read_hourly_buckets` expects."""
+async def _few_chunks(conn: Conn, extension_schema: str) -> None:
+    """Half-year chunks: a year's chart plans two or three chunks, not thirty-seven (planning, not
+    reading, was most of its time). Retention stays exact whatever the chunk (`forget_before_sync`)."""
+    fn = ts_function(extension_schema, "set_chunk_time_interval")
+    await conn.execute(sql.SQL("SELECT {}('samples_hourly', INTERVAL '180 days')").format(fn))
+
+
+async def read_materialized_only(conn: Conn, settings: Settings) -> None:
+    """Migration 20: an aggregate created by migration 18 as first written (real-time, ten-day
+    chunks) is read materialized only, as `read_hourly_buckets` expects, in half-year chunks."""
     if await samples_layout(conn) == TIMESCALEDB:
         await conn.execute("ALTER MATERIALIZED VIEW samples_hourly SET (timescaledb.materialized_only = true)")
+        await _few_chunks(conn, settings.extension_schema)
 
 
 async def mark(conn: Conn, changed: Iterable[tuple[int, int]]) -> None:

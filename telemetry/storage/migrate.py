@@ -45,8 +45,8 @@ async def _create_hourly(conn: Conn, settings: Settings) -> None:
     await hourly.create(conn, default_catalog(), settings)
 
 
-async def _materialized_only(conn: Conn, _settings: Settings) -> None:
-    await hourly.read_materialized_only(conn)
+async def _materialized_only(conn: Conn, settings: Settings) -> None:
+    await hourly.read_materialized_only(conn, settings)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
