@@ -7,10 +7,9 @@ from fastapi import APIRouter
 
 from api.auth import Anyone, CustomerUser, DealerReader, visible_incident
 from api.deps import ConnDep, SettingsDep
-from api.schemas.alerts import AssignIn
+from api.schemas.alerts import AcknowledgeIn, AssignIn
 from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
 from api.schemas.incidents import (
-    IncidentAcknowledgeIn,
     IncidentDetailOut,
     IncidentOut,
     IncidentResolveIn,
@@ -36,7 +35,7 @@ async def get_incident(incident_id: int, conn: ConnDep, principal: Anyone) -> di
     summary="Take an open incident (open -> acknowledged), its open alerts with it",
 )
 async def acknowledge_incident(
-    incident_id: int, body: IncidentAcknowledgeIn, conn: ConnDep, principal: CustomerUser
+    incident_id: int, body: AcknowledgeIn, conn: ConnDep, principal: CustomerUser
 ) -> dict[str, object]:
     await visible_incident(conn, principal, incident_id)
     return await incidents.acknowledge(conn, incident_id=incident_id, by=body.by, note=body.note)

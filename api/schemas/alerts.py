@@ -68,7 +68,7 @@ class NoteOut(NoteIn):
 
 
 class AcknowledgeIn(BaseModel):
-    by: str = Field(min_length=1, max_length=120, description="Who takes the alert")
+    by: str = Field(min_length=1, max_length=120, description="Who takes the alert (or the incident)")
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -62,11 +62,6 @@ class QueuedIncidentOut(IncidentOut):
     alert_count: int
 
 
-class IncidentAcknowledgeIn(BaseModel):
-    by: str = Field(min_length=1, max_length=120, description="Who takes the incident")
-    note: str | None = Field(default=None, max_length=2000)
-
-
 class IncidentResolveIn(BaseModel):
     by: str = Field(min_length=1, max_length=120)
     outcome: IncidentOutcome
