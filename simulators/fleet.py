@@ -231,12 +231,13 @@ class Fleet:
         t = np.empty(bound)
         values = np.full((bound, len(ph.COLUMNS)), np.nan)
         dtc = np.zeros(bound, dtype=np.int64)
-        rows = ph.simulate(
+        ph.check_span(self.state, self.params, self.rng_state, t0, t1, day_t0)
+        rows = int(ph.simulate(
             self.state, self.params, self.rng_state, t0, t1, day_t0, plan.start_s, plan.duration_s,
             plan.cruise_kmh, plan.count, sc.drive_interval_s, sc.park_interval_s,
             float(sc.start.timetuple().tm_yday), float(self.weather[day]),
             vehicle, t, values, dtc,
-        )  # fmt: skip
+        ))  # fmt: skip
         ts_ms = sc.start_ms + np.round(t[:rows] * 1000).astype(np.int64)
         return Span(vehicle[:rows], ts_ms, values[:rows], dtc[:rows], services, sc.start_ms + int(t1 * 1000))
 
