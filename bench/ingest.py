@@ -82,7 +82,7 @@ NORMAL = {  # a healthy vehicle's values, so that the rule library fires no more
 def bench_signals() -> dict[str, float]:
     catalog = default_catalog()
     chosen = [s for s in catalog.numeric if s.kind == "number"][:SIGNALS_PER_SAMPLE]
-    typical = {"kPa": 240.0, "percent": 30.0, "celsius": 24.0}
+    typical = {"kPa": 240.0, "percent": 30.0, "Celsius": 24.0}
     return {
         s.path: NORMAL.get(s.path)
         or typical.get(s.unit or "")

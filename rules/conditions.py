@@ -54,9 +54,9 @@ class Reader:
 
     def signal(self, key: str = "signal", *, numeric: bool = True) -> Signal:
         path = self.entry.get(key)
-        if path not in self.catalog.by_path:
+        signal = self.catalog.named(path) if isinstance(path, str) else None
+        if signal is None:
             raise RuleDefinitionError(f"{self.where}: unknown signal {path!r}")
-        signal = self.catalog.by_path[path]
         if numeric and signal.kind != "number":
             raise RuleDefinitionError(f"{self.where}: signal {path!r} is not numeric")
         return signal
@@ -192,11 +192,14 @@ def _residual(r: Reader) -> Residual | None:
     return Residual(inputs, coefficients)
 
 
+LEGACY_UNITS = {"celsius": "Celsius"}  # VSS before 6.0 spelled it so; rule files written then still load
+
+
 def signal_condition(name: str, kind: str, r: Reader) -> Condition:
     signal = r.signal(numeric=kind != "episodes")  # episodes also count a boolean (0/1) going on
     if signal.kind == "string_list":
         raise RuleDefinitionError(f"{r.where}: signal {signal.path!r} is a list of codes; use kind 'dtc'")
-    if r.has("unit") and r.entry["unit"] != signal.unit:
+    if r.has("unit") and LEGACY_UNITS.get(r.entry["unit"], r.entry["unit"]) != signal.unit:
         raise RuleDefinitionError(
             f"{r.where}: bad unit {r.entry['unit']!r} for {signal.path!r}; the catalog stores it in {signal.unit!r}"
         )

@@ -139,4 +139,4 @@ def humanize_ms(ms: float) -> str:
 
 
 def unit_symbol(unit: str | None) -> str:
-    return {"celsius": "°C", "percent": "%", None: ""}.get(unit, unit or "")
+    return {"Celsius": "°C", "celsius": "°C", "percent": "%", None: ""}.get(unit, unit or "")

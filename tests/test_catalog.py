@@ -11,13 +11,13 @@ REQUIRED = {
     "Vehicle.Speed": "km/h",
     "Vehicle.TraveledDistance": "m",
     "Vehicle.Powertrain.CombustionEngine.Speed": "rpm",
-    "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature": "celsius",
-    "Vehicle.Powertrain.CombustionEngine.EngineOil.Temperature": "celsius",
+    "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature": "Celsius",
+    "Vehicle.Powertrain.CombustionEngine.EngineOil.Temperature": "Celsius",
     "Vehicle.Powertrain.CombustionEngine.EngineHours": "h",
     "Vehicle.LowVoltageBattery.CurrentVoltage": "V",
     "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current": "percent",
     "Vehicle.Powertrain.TractionBattery.StateOfHealth": "percent",
-    "Vehicle.Powertrain.TractionBattery.Temperature.Average": "celsius",
+    "Vehicle.Powertrain.TractionBattery.Temperature.Average": "Celsius",
     "Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Pressure": "kPa",
     "Vehicle.Chassis.Axle.Row1.Wheel.Right.Tire.Pressure": "kPa",
     "Vehicle.Chassis.Axle.Row2.Wheel.Left.Tire.Pressure": "kPa",
@@ -45,6 +45,25 @@ def test_old_vss_names_map_to_pinned_names() -> None:
     ect = catalog.resolver(6)["Vehicle.Powertrain.CombustionEngine.ECT"]
     assert ect.signal.path == "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
     assert catalog.resolver(4)["Vehicle.OBD.DTCList"].signal.path == "Vehicle.Diagnostics.DTCList"
+
+
+FRONT_LEFT, REAR_RIGHT = "Vehicle.Chassis.Axle.Row1.Wheel.Left", "Vehicle.Chassis.Axle.Row2.Wheel.Right"
+
+
+def test_the_names_vss_6_replaced_reach_their_replacements_for_every_version() -> None:
+    catalog = default_catalog()
+    replacements = {
+        "Vehicle.OBD.EngineSpeed": "Vehicle.Powertrain.CombustionEngine.Speed",
+        "Vehicle.OBD.Status.DTCCount": "Vehicle.Diagnostics.DTCCount",
+        **{f"{wheel}.Tire.Temperature": f"{wheel}.Tire.AirTemperature" for wheel in (FRONT_LEFT, REAR_RIGHT)},
+    }
+    for old, new in replacements.items():
+        assert catalog[new].path == new
+        assert {catalog.resolver(major)[old].signal.path for major in (4, 5, 6)} == {new}, old
+        assert catalog.named(old) is catalog[new], "readers may use the old name too"
+    assert catalog.named("Vehicle.TraveledDistance") is catalog["Vehicle.TraveledDistance"]
+    assert catalog.named("Vehicle.Nothing") is None
+    assert "positive when charging" in catalog["Vehicle.Powertrain.TractionBattery.CurrentCurrent"].description
 
 
 def test_odometer_is_converted_from_km_only_for_pre_6_vehicles() -> None:

@@ -133,6 +133,20 @@ above = 35.0
 """
 
 
+def test_a_rule_file_written_for_vss_5_still_loads() -> None:
+    """`celsius` and `Tire.Temperature` are VSS 5 spellings of `Celsius` and `Tire.AirTemperature`."""
+    engine = engine_for("""
+[[rule]]
+id = "tyre_hot"
+kind = "threshold"
+signal = "Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Temperature"
+unit = "celsius"
+above = 90.0
+""")
+    [rule] = engine.rules
+    assert rule.conditions[0].signal.path == "Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.AirTemperature"
+
+
 def test_a_compound_rule_over_a_signal_never_sent_cannot_fire() -> None:
     """`not hot_day` with no ambient temperature is unknown, not true: a car that does not report
     the weather is not said to overheat "on a mild day"."""

@@ -202,7 +202,7 @@ async def signal_buckets(
 
 
 def _signal(catalog: Catalog, path: str) -> Signal:
-    signal = catalog.by_path.get(path)
+    signal = catalog.named(path)  # an older VSS name of the same signal reads it too
     if signal is None:
         raise NotFoundError(f"unknown signal {path!r}")
     return signal

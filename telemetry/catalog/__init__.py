@@ -91,6 +91,14 @@ class Catalog:
     def __getitem__(self, path: str) -> Signal:
         return self.by_path[path]
 
+    def named(self, path: str) -> Signal | None:
+        """The signal a reader (a rule file, an API call) means by `path`: its VSS 6.0 name, or an
+        older name that VSS renamed without changing the unit (`Tire.Temperature`, `OBD.Speed`)."""
+        if path in self.by_path:
+            return self.by_path[path]
+        alias = self.resolver(PINNED_MAJOR).get(path)
+        return alias.signal if alias is not None and (alias.scale, alias.offset) == (1.0, 0.0) else None
+
 
 def _fmt(value: float | None) -> str:
     if value is None:
