@@ -2,6 +2,7 @@
 
     python -m bench.ingest [--rate 3000] [--duration 60] [--vehicles 5000] [--ingest-workers 2]
                            [--samples-per-message 50] [--format json|arrow] [--sample-rate S] [--sweep]
+                           [--background-load]
 
 Starts `telemetry serve` (API, ingest and rule workers) on a schema of its own, measures the load
 generator's own ceiling, drives the fleet at `--rate` messages/s (or `--sample-rate` samples/s),
@@ -14,6 +15,7 @@ an Arrow batch, and measures:
   its alerts and state committed (the worker's histogram, read from /metrics);
 - peak RSS of each ingest process, and its growth between the first and the last third of the run;
 - CPU seconds the ingest processes spent per million samples stored;
+- with `--background-load`, all of it beside an unrelated CPU-bound process at nice 10;
 - in the same run, a raw binary COPY of the same rows and a naive one-INSERT-per-sample loop.
 Each run prints one JSON object as its last line. `--sweep` runs the batch sizes 50, 250 and 1,500
 as JSON and 250 and 1,500 as Arrow at `--sample-rate` (default 150,000 samples/s), one JSON line
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -33,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -113,6 +117,22 @@ async def forget_sessions(settings: Settings, ingest_workers: int, rule_workers:
             pass
 
 
+@contextlib.contextmanager
+def background_load(on: bool) -> Iterator[None]:
+    """An unrelated CPU-bound process at nice 10 for the length of the load, as on a shared box."""
+    if not on:
+        yield
+        return
+    busy = subprocess.Popen(
+        [sys.executable, "-c", "import os\nos.nice(10)\nwhile True: pass"], start_new_session=True
+    )
+    try:
+        yield
+    finally:
+        busy.terminate()
+        busy.wait(10)
+
+
 def run_point(args: argparse.Namespace, fmt: str, samples_per_message: int, rate: float) -> dict[str, object]:
     """One load level and batch shape against a freshly started server; returns the JSON line's fields."""
     if samples_per_message % SIGNALS_PER_SAMPLE:
@@ -179,7 +199,8 @@ def run_point(args: argparse.Namespace, fmt: str, samples_per_message: int, rate
         threading.Thread(target=rss_sampler, args=(ingest_pids, stop_rss, rss), daemon=True).start()
 
         cpu_before = cpu_seconds(ingest_pids)
-        sent, _ = run_load(plan(rate, args.duration), args.load_processes)
+        with background_load(args.background_load):
+            sent, _ = run_load(plan(rate, args.duration), args.load_processes)
         expected_rows = sent * moments
         while stored_rows(settings) < expected_rows and time.monotonic() - observer.last_seen < 15:
             time.sleep(0.5)
@@ -252,6 +273,7 @@ def run_point(args: argparse.Namespace, fmt: str, samples_per_message: int, rate
         "stored_rows": stored,
         "expected_rows": expected_rows,
         "fell_behind": behind,
+        "background_load": args.background_load,
         "smoke": args.smoke,
     }
 
@@ -268,6 +290,9 @@ def main() -> None:
     parser.add_argument("--samples-per-message", type=int, default=50, help="a multiple of 25")
     parser.add_argument("--format", choices=("json", "arrow"), default="json")
     parser.add_argument("--sweep", action="store_true", help="every batch shape of SWEEP, one JSON line each")
+    parser.add_argument(
+        "--background-load", action="store_true", help="a CPU-bound process at nice 10 runs beside the load"
+    )
     args = smoke.parse(
         parser, rate=100.0, duration=3.0, vehicles=20, ingest_workers=1, rule_workers=1, load_processes=1
     )
