@@ -203,8 +203,9 @@ class RuleEngine:
         return engine
 
     # --- evaluation -----------------------------------------------------------------------------
-    def evaluate(self, batch: RuleBatch) -> list[Outcome]:
-        """Samples of registered vehicles only; callers register vehicles first."""
+    def evaluate(self, batch: RuleBatch, *, arrived_ms: int | None = None) -> list[Outcome]:
+        """Samples of registered vehicles only (register first). Silence is judged from `arrived_ms`
+        when given: a vehicle uploading days of backlog is heard now (a backtest: the samples' times)."""
         if not len(batch):
             return []
         sb = SortedBatch(batch, self._slot_lookup, len(self.vehicle_of_slot))
@@ -218,6 +219,8 @@ class RuleEngine:
                 rows = self._rows(sb, rule, c)
                 if rows is None:
                     continue
+                if arrived_ms is not None and c.kind == "stale":
+                    rows = (rows[0], np.maximum(rows[1], arrived_ms), rows[2])
                 self.evaluations += len(rows[0])
                 events = c.kernel.evaluate(*rows, self.states[(rule.id, c.name)], presorted=True)
                 if len(events):

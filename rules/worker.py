@@ -193,7 +193,7 @@ class RuleWorker:
         self.engine.touched.clear()
         await conn.commit()
 
-    async def apply(self, conn: Conn, batch: rulebatch.RuleBatch) -> None:
+    async def apply(self, conn: Conn, batch: rulebatch.RuleBatch, *, arrived_ms: int | None = None) -> None:
         """Evaluate a batch and record its alerts at once; its state is saved at the next checkpoint.
 
         A retry after a failed alert commit evaluates the batch again, which the kernels skip as
@@ -207,7 +207,7 @@ class RuleWorker:
         unknown = [v for v in vehicles if not self.engine.knows(v)]
         if unknown:
             await self._register(conn, unknown)
-        self._unrecorded += self.engine.evaluate(batch)
+        self._unrecorded += self.engine.evaluate(batch, arrived_ms=now_ms() if arrived_ms is None else arrived_ms)
         # a sample moves some state of its vehicle (its last time, at least); vehicles not known
         # after registering belong to another worker's partitions
         self._dirty.update(v for v in vehicles if self.engine.knows(v))

@@ -78,7 +78,7 @@ def test_silence_and_the_maintenance_plan_follow_the_clock_and_the_service_histo
             # the worker on its own connection, as it runs: what it writes must be committed
             worker = RuleWorker(settings, rules=load_rules(CATALOG, tmp_path))
             await worker.with_database(worker.load_fleet)
-            await worker.with_database(lambda c: worker.apply(c, odometer(vid, T0, 9_000.0)))
+            await worker.with_database(lambda c: worker.apply(c, odometer(vid, T0, 9_000.0), arrived_ms=T0))
             assert await alerts() == []  # 9,000 km and 295 days: neither due
             await worker.with_database(lambda c: worker.tick(c, T0 + DAY))
             assert await alerts() == []
@@ -103,7 +103,9 @@ def test_silence_and_the_maintenance_plan_follow_the_clock_and_the_service_histo
             )
             assert done.status_code == 201
             await worker.with_database(lambda c: worker.tick(c, T0 + 43 * DAY))
-            await worker.with_database(lambda c: worker.apply(c, odometer(vid, T0 + 43 * DAY, 9_150.0)))
+            await worker.with_database(
+                lambda c: worker.apply(c, odometer(vid, T0 + 43 * DAY, 9_150.0), arrived_ms=T0 + 43 * DAY)
+            )
             assert await alerts() == [("silent", "warning", "cleared"), ("service", "warning", "cleared")]
             await worker.close()
             history = (await api.get("/vehicles/1HGCM82633A004352/services")).json()

@@ -288,6 +288,28 @@ after = "48h"
     assert not cleared.fired
 
 
+def test_a_vehicle_uploading_its_backlog_is_heard_now_not_days_ago() -> None:
+    """Silence is judged from arrival: a car offline for 3 days that uploads its buffer oldest first
+    is not 'silent' while its data arrives, and its silence alert clears when it is back."""
+    engine = engine_for("""
+[[rule]]
+id = "silent"
+kind = "stale"
+after = "48h"
+""")
+    engine.evaluate(batch(drive(range(2), speed=0)), arrived_ms=2000)
+    [fired] = engine.tick(72 * HOUR)  # offline for three days
+    assert fired.fired
+    back = 72 * HOUR + 60_000
+    backlog = [(1, HOUR + i * 60_000, SPEED, 0.0) for i in range(30)]  # the first half hour of the outage
+    [cleared] = engine.evaluate(batch(backlog), arrived_ms=back)
+    assert not cleared.fired, "heard from again, though its samples are three days old"
+    assert engine.tick(back + 60_000) == [], "not silent while the backlog is still coming"
+    later = [(1, 2 * HOUR + i * 60_000, SPEED, 0.0) for i in range(30)]
+    assert engine.evaluate(batch(later), arrived_ms=back + 120_000) == []
+    assert engine.tick(back + 47 * HOUR) == []
+
+
 def test_maintenance_plan_due_soon_then_overdue_then_cleared_by_a_service() -> None:
     engine = engine_for("""
 [[rule]]
