@@ -16,10 +16,11 @@ import aiomqtt
 import numpy as np
 import psycopg
 
+from rules import other_codes
 from rules.definitions import load_rules
 from rules.engine import Outcome, RuleEngine, VehicleInfo
 from rules.model import Rule
-from telemetry import rulebatch
+from telemetry import dtc, rulebatch
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.errors import RuleDefinitionError
 from telemetry.metrics import ALERT_EVENTS, RULE_BATCH_SECONDS
@@ -57,6 +58,7 @@ class RuleWorker:
         self.catalog = catalog or default_catalog()
         self.rules = rules if rules is not None else load_rules(self.catalog, settings.rules_dir)
         self.engine = RuleEngine(self.rules)
+        self._other_codes: set[str] = set()  # codes outside the table that have rules of their own
         self._rules_stamp = self._stamp()
         self._next_rules_check = 0.0
         self.partitions = partitions if partitions is not None else list(range(settings.rule_partitions))
@@ -93,6 +95,7 @@ class RuleWorker:
         except RuleDefinitionError as exc:
             log.error("%s: rule files not reloaded: %s", self.client_id, exc)
             return False
+        rules += other_codes.rules_for(rules, self._other_codes)
         self.rules, self.engine = rules, self.engine.with_rules(rules)
         log.info("%s: reloaded %d rule(s)", self.client_id, len(rules))
         return True
@@ -170,8 +173,22 @@ class RuleWorker:
 
     async def load_fleet(self, conn: Conn) -> None:
         """Register every vehicle of our partitions with its saved state, so that silence and
-        calendar rules see vehicles that have not sent anything since the restart."""
+        calendar rules see vehicles that have not sent anything since the restart; and recreate
+        the rules of codes outside the table whose alerts are still being worked."""
+        stem = other_codes.stem_of(self.rules)
+        if stem is not None:
+            working = await alerts.working_rule_ids(conn, prefix=f"{stem}.")
+            self._add_codes({rule_id[len(stem) + 1 :] for rule_id in working})
         await self._register(conn, None)
+
+    def _add_codes(self, codes: set[str]) -> None:
+        """Rules for trouble codes outside the table, made the first time they are met."""
+        made = other_codes.rules_for(self.rules, {c for c in codes if dtc.is_valid(c)})
+        if made:
+            self._other_codes.update(r.conditions[0].code.code for r in made if r.conditions[0].code)
+            self.rules = self.rules + made
+            self.engine = self.engine.with_rules(self.rules)
+            log.info("%s: rules for codes outside the table: %s", self.client_id, ", ".join(r.id for r in made))
 
     async def _register(self, conn: Conn, vehicle_ids: list[int] | None) -> None:
         rows = await rulestate.fleet(conn, vehicle_ids)
@@ -207,6 +224,7 @@ class RuleWorker:
         unknown = [v for v in vehicles if not self.engine.knows(v)]
         if unknown:
             await self._register(conn, unknown)
+        self._add_codes(other_codes.reported(batch, self.catalog) - other_codes.covered(self.rules))
         self._unrecorded += self.engine.evaluate(batch, arrived_ms=now_ms() if arrived_ms is None else arrived_ms)
         # a sample moves some state of its vehicle (its last time, at least); vehicles not known
         # after registering belong to another worker's partitions

@@ -31,8 +31,22 @@ class CodeInfo:
     code: str
     severity: str
     description: str
-    system: str
+    system: System
     component: str = ""
+    in_table: bool = True  # False: described from the code's structure alone
+
+
+_LETTERS = {"P": "powertrain", "C": "chassis", "B": "body", "U": "network"}
+_POWERTRAIN_SUBSYSTEMS = {
+    **dict.fromkeys("01", "fuel and air metering"),
+    "2": "fuel and air metering (injector circuit)",
+    "3": "ignition system or misfire",
+    "4": "auxiliary emission controls",
+    "5": "vehicle speed, idle control and auxiliary inputs",
+    "6": "computer and output circuits",
+    **dict.fromkeys("789", "transmission"),
+    **dict.fromkeys("ABC", "hybrid or electric propulsion"),
+}
 
 
 # SAE J2012 groups of the generic powertrain codes (P0xxx, P2xxx) by their third character.
@@ -52,6 +66,8 @@ def system_by_structure(code: str) -> System:
         return {"B": System.BODY, "C": System.CHASSIS, "U": System.NETWORK}[code[0]]
     if code[1] in "13":  # manufacturer-specific: nothing more is known from the code alone
         return System.DIAGNOSTICS
+    if code[1] == "2" and code[2] in "ABC":  # P2Axx: fuel and air metering and emission controls
+        return System.EMISSIONS
     return _POWERTRAIN_GROUPS[code[2]]
 
 
@@ -71,11 +87,26 @@ def obd2_table() -> dict[str, CodeInfo]:
     }
 
 
+def structure(code: str) -> str:
+    """What SAE J2012 says of a code from its characters: system letter, generic or manufacturer
+    specific, and for generic powertrain codes the subsystem group."""
+    generic = code[1] in "02" or (code[0] == "U" and code[1] == "3")
+    origin = "generic" if generic else "manufacturer-specific"
+    subsystem = _POWERTRAIN_SUBSYSTEMS[code[2]]
+    if code[1] == "2" and code[2] in "ABC":
+        subsystem = "fuel and air metering and auxiliary emission controls"
+    group = f", {subsystem}" if code[0] == "P" and generic else ""
+    return f"{origin} {_LETTERS[code[0]]} code{group}"
+
+
 def describe(code: str) -> CodeInfo:
-    """What a code means; a code outside the table is a warning described by its code alone."""
-    return obd2_table().get(code) or CodeInfo(
-        code, "warning", f"Diagnostic trouble code {code}", system_by_structure(code)
-    )
+    """What a code means. A code outside the table is a warning, described from its structure and
+    marked as such (`in_table` False)."""
+    known = obd2_table().get(code)
+    if known is not None:
+        return known
+    description = f"{structure(code)} (not in the server's code table: ask the manufacturer's documentation)"
+    return CodeInfo(code, "warning", description[0].upper() + description[1:], system_by_structure(code), "", False)
 
 
 def is_valid(code: object) -> bool:

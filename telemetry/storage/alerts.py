@@ -119,6 +119,15 @@ async def fire(conn: Conn, firing: Firing, *, reopen_within: timedelta) -> int:
     return int(row["id"])
 
 
+async def working_rule_ids(conn: Conn, *, prefix: str) -> set[str]:
+    """Rules (by id prefix) that have alerts still being worked, on any vehicle."""
+    cur = await conn.execute(
+        "SELECT DISTINCT rule_id FROM alerts WHERE state IN ('open', 'acknowledged') AND starts_with(rule_id, %s)",
+        (prefix,),
+    )
+    return {str(r["rule_id"]) for r in await cur.fetchall()}
+
+
 async def clear(conn: Conn, clearing: Clearing) -> int | None:
     """The condition cleared: an open alert becomes `cleared`; an acknowledged one stays with its
     advisor. A replayed clearing older than the alert's last firing changes nothing."""
