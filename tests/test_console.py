@@ -152,12 +152,13 @@ def test_an_advisor_works_a_live_alert_and_sees_only_their_dealer(server: Server
 
     page.goto(f"{base}/console/")  # the workshop found the fault: resolve the incident with what was done
     row = page.locator(f'tr[data-incident]:has-text("{vin_a}")')
+    incident_id = row.get_attribute("data-incident")
     row.get_by_label("Outcome for incident").select_option("repaired")
     row.get_by_role("button", name="Resolve").click()
     expect(page.locator("#live")).to_contain_text("operation")  # 'repaired' needs the operation
     row.get_by_label("Operation done").fill("replaced thermostat")
     row.get_by_role("button", name="Resolve").click()
-    expect(page.locator(f'tr[data-incident]:has-text("{vin_a}")')).to_have_count(0)  # out of the working queue
+    expect(page.locator(f'tr[data-incident="{incident_id}"]')).to_have_count(0)  # out of the working queue
     incident = server.api.get(f"/vehicles/{vin_a}/incidents").json()[0]
     assert (incident["outcome"], incident["operation"]) == ("repaired", "replaced thermostat")
     page.get_by_role("link", name="Rule performance").click()

@@ -55,8 +55,9 @@ def system_label(system: str, component: str) -> str:
 
 async def attach(conn: Conn, *, alert_id: int, reopen_within: timedelta) -> int:
     """Put a fired alert into its incident: the one being worked for its vehicle, system and
-    component; else one of those that cleared or was resolved less than `reopen_within` before
-    the alert began (reopened); else a new one. Returns the incident's id. Replays are harmless."""
+    component; else one that cleared less than `reopen_within` before the alert began (reopened);
+    else a new one. A resolved incident keeps its outcome: what comes after it is a new incident.
+    Returns the incident's id. Replays are harmless."""
     cur = await conn.execute(
         "SELECT a.vehicle_id, a.system, a.component, a.incident_id, a.first_seen, i.state AS incident_state"
         " FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id WHERE a.id = %s",
@@ -76,11 +77,9 @@ async def attach(conn: Conn, *, alert_id: int, reopen_within: timedelta) -> int:
     found = await cur.fetchone()
     if found is None:
         cur = await conn.execute(
-            "UPDATE incidents SET state = 'open', reopened = reopened + 1, cleared_at = NULL, resolved_at = NULL,"
-            " resolved_by = NULL, outcome = NULL, operation = NULL, service_event_id = NULL, updated_at = now()"
+            "UPDATE incidents SET state = 'open', reopened = reopened + 1, cleared_at = NULL, updated_at = now()"
             " WHERE id = (SELECT id FROM incidents WHERE vehicle_id = %s AND system = %s AND component = %s"
-            "   AND state IN ('cleared', 'resolved')"
-            "   AND COALESCE(resolved_at, cleared_at) >= %s::timestamptz - %s ORDER BY id DESC LIMIT 1)"
+            "   AND state = 'cleared' AND cleared_at >= %s::timestamptz - %s ORDER BY id DESC LIMIT 1)"
             " RETURNING id",
             (*key, alert["first_seen"], reopen_within),
         )

@@ -42,7 +42,11 @@
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body),
     });
-    live.textContent = r.ok ? `Incident ${id}: ${action} done.` : `Incident ${id}: ${(await r.json()).detail}`;
+    if (!r.ok) {  // nothing changed: the row keeps what the advisor chose and typed
+      live.textContent = `Incident ${id}: ${(await r.json()).detail}`;
+      return;
+    }
+    live.textContent = `Incident ${id}: ${action} done.`;
     const fresh = await refresh(id);
     if (fresh) select(fresh);
   }
