@@ -1,0 +1,84 @@
+"""Fleet health for OEMs: per model, model year or software version, the vehicles with an open
+incident per 1,000 vehicles, by system, now and week by week, and the vehicles behind a number.
+
+Each view is one aggregate query over `vehicles` and `incidents` (no loop over vehicles), so it
+answers at fleet scale. No customer data is read: OEM keys see vehicles and aggregates only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from telemetry.storage.db import Conn, Row
+
+GROUPINGS = {  # what a fleet is cut by -> the SQL for a vehicle's group (aliases `v`)
+    "model": "v.model",
+    "model_year": "v.model_year::text",
+    "software_version": "COALESCE(v.software_version, 'unknown')",
+}
+WORKING = "i.state IN ('open', 'acknowledged')"
+SEVERITY_RANK = "CASE i.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
+
+
+def per_1000(count: int, vehicles: int) -> float:
+    return round(count * 1000 / vehicles, 1) if vehicles else 0.0
+
+
+async def current(conn: Conn, *, by: str) -> list[dict[str, object]]:
+    """Per group: vehicles, vehicles with an open incident (and per 1,000), and the same by system."""
+    group = GROUPINGS[by]
+    cur = await conn.execute(
+        f"WITH fleet AS (SELECT {group} AS grp, count(*) AS vehicles FROM vehicles v GROUP BY 1),"
+        f" hit AS (SELECT {group} AS grp, i.system, count(DISTINCT i.vehicle_id) AS affected"
+        f"  FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id WHERE {WORKING}"
+        f"  GROUP BY GROUPING SETS (({group}, i.system), ({group})))"
+        " SELECT fleet.grp, fleet.vehicles, hit.system, COALESCE(hit.affected, 0) AS affected"
+        " FROM fleet LEFT JOIN hit ON hit.grp = fleet.grp ORDER BY 1, 3 NULLS FIRST"
+    )
+    out: dict[str, dict[str, object]] = {}
+    systems: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
+    for r in await cur.fetchall():
+        name, vehicles = str(r["grp"]), int(r["vehicles"])
+        entry = out.setdefault(name, {"group": name, "vehicles": vehicles, "affected": 0, "per_1000": 0.0})
+        if r["system"] is None:  # the group's total: vehicles with any open incident
+            entry["affected"], entry["per_1000"] = int(r["affected"]), per_1000(int(r["affected"]), vehicles)
+        else:
+            systems[name][str(r["system"])] = {
+                "affected": int(r["affected"]),
+                "per_1000": per_1000(r["affected"], vehicles),
+            }
+    return [{**entry, "systems": systems[name]} for name, entry in out.items()]
+
+
+async def weekly(conn: Conn, *, by: str, weeks: int, now: datetime) -> list[Row]:
+    """Per ISO week (the last `weeks`), group and system: vehicles with an incident open at any
+    time in the week, per 1,000 vehicles of the group."""
+    group = GROUPINGS[by]
+    cur = await conn.execute(
+        "WITH this AS (SELECT date_trunc('week', %(now)s::timestamptz) AS week),"
+        " w AS (SELECT generate_series(this.week - (%(weeks)s - 1) * interval '1 week', this.week,"
+        "  interval '1 week') AS week FROM this),"
+        f" fleet AS (SELECT {group} AS grp, count(*) AS vehicles FROM vehicles v GROUP BY 1),"
+        f" hit AS (SELECT {group} AS grp, i.system, w.week, count(DISTINCT i.vehicle_id) AS affected"
+        "  FROM w JOIN incidents i ON i.first_seen < w.week + interval '1 week'"
+        "   AND COALESCE(i.resolved_at, i.cleared_at, 'infinity') >= w.week"
+        "  JOIN vehicles v ON v.id = i.vehicle_id GROUP BY 1, 2, 3)"
+        " SELECT hit.week, hit.grp AS group, hit.system, hit.affected, fleet.vehicles,"
+        "  round(hit.affected * 1000.0 / fleet.vehicles, 1)::float AS per_1000"
+        " FROM hit JOIN fleet ON fleet.grp = hit.grp ORDER BY 1, 2, 3",
+        {"now": now, "weeks": weeks},
+    )
+    return list(await cur.fetchall())
+
+
+async def vehicles(conn: Conn, *, by: str, group: str, system: str | None, limit: int) -> list[Row]:
+    """The vehicles behind a number: those of the group with an open incident (of the system)."""
+    cur = await conn.execute(
+        "SELECT v.vin, v.model, v.model_year, v.software_version, i.id AS incident_id, i.system, i.severity,"
+        f" i.title, i.first_seen FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id WHERE {WORKING}"
+        f" AND {GROUPINGS[by]} = %s AND (%s::text IS NULL OR i.system = %s)"
+        f" ORDER BY {SEVERITY_RANK}, i.first_seen, i.id LIMIT %s",
+        (group, system, system, limit),
+    )
+    return list(await cur.fetchall())
