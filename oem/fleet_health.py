@@ -53,17 +53,21 @@ async def current(conn: Conn, *, by: str) -> list[dict[str, object]]:
 
 async def weekly(conn: Conn, *, by: str, weeks: int, now: datetime) -> list[Row]:
     """Per ISO week (the last `weeks`), group and system: vehicles with an incident open at any
-    time in the week, per 1,000 vehicles of the group."""
+    time in the week, per 1,000 vehicles of the group. Each incident of the window is spread over
+    the weeks it was open (mostly one or two), rather than every week joined with every incident."""
     group = GROUPINGS[by]
     cur = await conn.execute(
-        "WITH this AS (SELECT date_trunc('week', %(now)s::timestamptz) AS week),"
-        " w AS (SELECT generate_series(this.week - (%(weeks)s - 1) * interval '1 week', this.week,"
-        "  interval '1 week') AS week FROM this),"
+        "WITH span AS (SELECT date_trunc('week', %(now)s::timestamptz) AS last,"
+        "  date_trunc('week', %(now)s::timestamptz) - (%(weeks)s - 1) * interval '1 week' AS first),"
         f" fleet AS (SELECT {group} AS grp, count(*) AS vehicles FROM vehicles v GROUP BY 1),"
         f" hit AS (SELECT {group} AS grp, i.system, w.week, count(DISTINCT i.vehicle_id) AS affected"
-        "  FROM w JOIN incidents i ON i.first_seen < w.week + interval '1 week'"
-        "   AND COALESCE(i.resolved_at, i.cleared_at, 'infinity') >= w.week"
-        "  JOIN vehicles v ON v.id = i.vehicle_id GROUP BY 1, 2, 3)"
+        "  FROM span, incidents i JOIN vehicles v ON v.id = i.vehicle_id"
+        "  CROSS JOIN LATERAL generate_series(greatest(date_trunc('week', i.first_seen), span.first),"
+        "   least(date_trunc('week', COALESCE(i.resolved_at, i.cleared_at, span.last)), span.last),"
+        "   interval '1 week') AS w(week)"
+        "  WHERE i.first_seen < span.last + interval '1 week'"
+        "   AND COALESCE(i.resolved_at, i.cleared_at, 'infinity') >= span.first"
+        "  GROUP BY 1, 2, 3)"
         " SELECT hit.week, hit.grp AS group, hit.system, hit.affected, fleet.vehicles,"
         "  round(hit.affected * 1000.0 / fleet.vehicles, 1)::float AS per_1000"
         " FROM hit JOIN fleet ON fleet.grp = hit.grp ORDER BY 1, 2, 3",

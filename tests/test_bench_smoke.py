@@ -23,7 +23,7 @@ BENCHMARKS = sorted(m.name for m in pkgutil.iter_modules([str(BENCH)]) if m.name
 
 
 def test_every_benchmark_takes_smoke() -> None:
-    assert BENCHMARKS == ["chart", "ingest", "rules", "storage_layout"]
+    assert BENCHMARKS == ["chart", "fleet_health", "ingest", "rules", "storage_layout"]
     for name in BENCHMARKS:
         assert "smoke.parse(" in (BENCH / f"{name}.py").read_text(), f"bench.{name} has no --smoke"
 
