@@ -12,17 +12,26 @@ from telemetry.errors import NotFoundError
 from telemetry.storage.alerts import ALERT_COLUMNS, get
 from telemetry.storage.db import Conn, Row
 from telemetry.storage.incidents import INCIDENT_COLUMNS
+from telemetry.vocabulary import severity_rank_sql
 
 DUE = (
     "COALESCE((a.evidence->>'projected')::timestamptz, a.first_seen + CASE a.severity"
     " WHEN 'critical' THEN interval '1 day' WHEN 'warning' THEN interval '7 days' ELSE interval '30 days' END)"
 )
-SEVERITY_RANK = "CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
-SORTS = {
-    "severity": f"{SEVERITY_RANK}, due_at, a.id",
-    "due": f"due_at, {SEVERITY_RANK}, a.id",
-    "age": "a.first_seen, a.id",
-}
+
+
+def _sorts(alias: str) -> dict[str, str]:
+    """The queue's orders, for alerts (`a`) or incidents (`i`)."""
+    rank = severity_rank_sql(f"{alias}.severity")
+    return {
+        "severity": f"{rank}, due_at, {alias}.id",
+        "due": f"due_at, {rank}, {alias}.id",
+        "age": f"{alias}.first_seen, {alias}.id",
+    }
+
+
+SORTS = _sorts("a")
+INCIDENT_SORTS = _sorts("i")
 
 
 async def queue(
@@ -46,13 +55,6 @@ async def queue(
         (dealer_id, states, assigned_to, assigned_to, alert_id, alert_id, limit),
     )
     return list(await cur.fetchall())
-
-
-INCIDENT_SORTS = {
-    "severity": f"{SEVERITY_RANK.replace('a.', 'i.')}, due_at, i.id",
-    "due": f"due_at, {SEVERITY_RANK.replace('a.', 'i.')}, i.id",
-    "age": "i.first_seen, i.id",
-}
 
 
 async def incident_queue(

@@ -11,6 +11,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from telemetry.storage.db import Conn, Row
+from telemetry.vocabulary import severity_rank_sql
 
 GROUPINGS = {  # what a fleet is cut by -> the SQL for a vehicle's group (aliases `v`)
     "model": "v.model",
@@ -18,7 +19,7 @@ GROUPINGS = {  # what a fleet is cut by -> the SQL for a vehicle's group (aliase
     "software_version": "COALESCE(v.software_version, 'unknown')",
 }
 WORKING = "i.state IN ('open', 'acknowledged')"
-SEVERITY_RANK = "CASE i.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
+SEVERITY_RANK = severity_rank_sql("i.severity")
 
 
 def per_1000(count: int, vehicles: int) -> float:

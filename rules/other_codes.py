@@ -34,9 +34,14 @@ def reported(batch: RuleBatch, catalog: Catalog) -> set[str]:
     return {c for c in codes if dtc.is_valid(c)}
 
 
+def _template(rules: list[Rule]) -> Rule | None:
+    """The library's DTC rule, whose ids are `{stem}.{code}`."""
+    return next((r for r in rules if r.kind == "dtc"), None)
+
+
 def rules_for(rules: list[Rule], codes: Iterable[str]) -> list[Rule]:
     """A rule for each code no rule watches yet, made like the library's DTC rule; none without one."""
-    template = next((r for r in rules if r.kind == "dtc"), None)
+    template = _template(rules)
     if template is None:
         return []
     stem = template.id.rsplit(".", 1)[0]
@@ -62,5 +67,5 @@ def rules_for(rules: list[Rule], codes: Iterable[str]) -> list[Rule]:
 
 def stem_of(rules: list[Rule]) -> str | None:
     """The id stem of the library's DTC rules ("dtc"), whose alerts name their code after a dot."""
-    template = next((r for r in rules if r.kind == "dtc"), None)
+    template = _template(rules)
     return None if template is None else template.id.rsplit(".", 1)[0]

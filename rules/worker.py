@@ -59,6 +59,7 @@ class RuleWorker:
         self.rules = rules if rules is not None else load_rules(self.catalog, settings.rules_dir)
         self.engine = RuleEngine(self.rules)
         self._other_codes: set[str] = set()  # codes outside the table that have rules of their own
+        self._covered = other_codes.covered(self.rules)  # codes some rule watches (per batch: a set lookup)
         self._rules_stamp = self._stamp()
         self._next_rules_check = 0.0
         self.partitions = partitions if partitions is not None else list(range(settings.rule_partitions))
@@ -96,7 +97,7 @@ class RuleWorker:
             log.error("%s: rule files not reloaded: %s", self.client_id, exc)
             return False
         rules += other_codes.rules_for(rules, self._other_codes)
-        self.rules, self.engine = rules, self.engine.with_rules(rules)
+        self._use_rules(rules)
         log.info("%s: reloaded %d rule(s)", self.client_id, len(rules))
         return True
 
@@ -181,13 +182,17 @@ class RuleWorker:
             self._add_codes({rule_id[len(stem) + 1 :] for rule_id in working})
         await self._register(conn, None)
 
+    def _use_rules(self, rules: list[Rule]) -> None:
+        """Run `rules` from now on, keeping every vehicle's state of the rules that stay."""
+        self.rules, self.engine = rules, self.engine.with_rules(rules)
+        self._covered = other_codes.covered(rules)
+
     def _add_codes(self, codes: set[str]) -> None:
         """Rules for trouble codes outside the table, made the first time they are met."""
         made = other_codes.rules_for(self.rules, {c for c in codes if dtc.is_valid(c)})
         if made:
             self._other_codes.update(r.conditions[0].code.code for r in made if r.conditions[0].code)
-            self.rules = self.rules + made
-            self.engine = self.engine.with_rules(self.rules)
+            self._use_rules(self.rules + made)
             log.info("%s: rules for codes outside the table: %s", self.client_id, ", ".join(r.id for r in made))
 
     async def _register(self, conn: Conn, vehicle_ids: list[int] | None) -> None:
@@ -224,7 +229,7 @@ class RuleWorker:
         unknown = [v for v in vehicles if not self.engine.knows(v)]
         if unknown:
             await self._register(conn, unknown)
-        self._add_codes(other_codes.reported(batch, self.catalog) - other_codes.covered(self.rules))
+        self._add_codes(other_codes.reported(batch, self.catalog) - self._covered)
         self._unrecorded += self.engine.evaluate(batch, arrived_ms=now_ms() if arrived_ms is None else arrived_ms)
         # a sample moves some state of its vehicle (its last time, at least); vehicles not known
         # after registering belong to another worker's partitions

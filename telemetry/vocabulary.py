@@ -15,6 +15,12 @@ class Severity(StrEnum):
 SEVERITIES_WORST_FIRST = (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
 
 
+def severity_rank_sql(column: str) -> str:
+    """SQL ranking `column` worst first (0: critical), for ORDER BY."""
+    whens = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES_WORST_FIRST))
+    return f"CASE {column} {whens} END"
+
+
 class AlertState(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
@@ -23,8 +29,6 @@ class AlertState(StrEnum):
 
 
 WORKING_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED)  # an advisor still has to act
-# Incidents share the alerts' states: open, acknowledged (an advisor has it), resolved, cleared.
-IncidentState = AlertState
 
 
 class System(StrEnum):

@@ -144,16 +144,18 @@ async def alert_closed(conn: Conn, *, alert_id: int, at: datetime) -> None:
     """An alert's condition cleared (or an advisor resolved the alert alone): an open incident
     none of whose alerts is still being worked clears with it (an acknowledged one stays with
     its advisor)."""
-    await conn.execute(
-        "UPDATE incidents i SET state = 'cleared', cleared_at = %s, updated_at = now()"
-        " WHERE i.id = (SELECT incident_id FROM alerts WHERE id = %s) AND i.state = 'open'"
-        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.incident_id = i.id AND a.state = ANY(%s))",
-        (at, alert_id, _WORKING),
-    )
     cur = await conn.execute("SELECT incident_id FROM alerts WHERE id = %s", (alert_id,))
     row = await cur.fetchone()
-    if row is not None and row["incident_id"] is not None:
-        await _summarize(conn, int(row["incident_id"]))
+    if row is None or row["incident_id"] is None:
+        return
+    incident_id = int(row["incident_id"])
+    await conn.execute(
+        "UPDATE incidents i SET state = 'cleared', cleared_at = %s, updated_at = now()"
+        " WHERE i.id = %s AND i.state = 'open'"
+        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.incident_id = i.id AND a.state = ANY(%s))",
+        (at, incident_id, _WORKING),
+    )
+    await _summarize(conn, incident_id)
 
 
 async def get(conn: Conn, *, incident_id: int) -> Row:
