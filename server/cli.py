@@ -31,13 +31,22 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
 
 
 def main() -> None:
-    """Errors of ours (a bad rule file, an unset URL, no data) end in one clear line, not a traceback."""
+    """Errors of ours (a bad rule file, an unset URL, a setting out of range, no data) end in one
+    clear line, not a traceback."""
+    from pydantic import ValidationError
+
     from telemetry.errors import TelemetryError
 
     try:
         app(standalone_mode=False)
     except TelemetryError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        problems = "; ".join(f"TELEMETRY_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: {problems}", err=True)
         raise SystemExit(2) from None
     except click.exceptions.Exit as exc:
         raise SystemExit(exc.exit_code) from None

@@ -68,3 +68,13 @@ def test_the_installed_command_ends_an_error_in_one_line(tmp_path: Path) -> None
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: 1HGCM82633A004352 has no account in {tmp_path / 'none'}"]
+
+
+def test_a_setting_out_of_range_ends_the_installed_command_in_one_line() -> None:
+    command = Path(sys.executable).parent / "telemetry"
+    env = {**os.environ, "TELEMETRY_HOURLY_ROLLUP_INTERVAL_S": "0"}
+    result = subprocess.run([str(command), "db", "upgrade"], capture_output=True, text=True, check=False, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: TELEMETRY_HOURLY_ROLLUP_INTERVAL_S: Input should be greater than 0"
+    ]
