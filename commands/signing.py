@@ -72,3 +72,12 @@ def check(payload: bytes, key: bytes | None, now_ms: int) -> Command | str:
     if expires is not None and (not isinstance(expires, int) or expires <= now_ms) and fields["action"] == "enable":
         return "expired"
     return Command(fields["id"], fields["feature"], fields["action"], expires)
+
+
+def command_id(payload: bytes) -> str | None:
+    """The id of a command a vehicle refuses, when it has one, so that the server can match the ack."""
+    try:
+        value = orjson.loads(payload).get("id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None

@@ -15,7 +15,7 @@ VEHICLE_FIELDS = (
 )  # fmt: skip
 CUSTOMER_COLUMNS = "id, kind, name, email, phone, postcode, dealer_id, merged_into, created_at"
 _BRANCH_COLUMNS = "id, dealer_id, code, name, city, postcode, created_at"
-_VEHICLE_COLUMNS = "id, " + ", ".join(VEHICLE_FIELDS) + ", created_at"
+_VEHICLE_COLUMNS = "id, " + ", ".join(VEHICLE_FIELDS) + ", dropped_samples, created_at"  # the last two: server-set
 
 
 async def create_dealer(conn: Conn, *, code: str, name: str) -> Row:

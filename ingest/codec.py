@@ -9,7 +9,6 @@ becomes a `Rejection` with a precise reason; everything else in the same message
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -17,6 +16,7 @@ import numpy as np
 import orjson
 
 from telemetry import dtc
+from telemetry.bounds import MAX_DROPPED_SAMPLES, SOFTWARE_VERSION
 from telemetry.catalog import PINNED_MAJOR, Catalog, Resolution
 from telemetry.reasons import Reason, Rejection
 from telemetry.settings import Settings
@@ -41,9 +41,6 @@ class Limits:
         )
 
 
-SOFTWARE_VERSION = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6}){0,5}$")
-
-
 @dataclass(slots=True)
 class Envelope:
     """A telemetry message whose shape is right; its values are not checked yet."""
@@ -53,6 +50,7 @@ class Envelope:
     vss_major: int | None
     samples: list[tuple[object, dict[str, object]]]
     software_version: str | None = None  # what the vehicle reports it runs (software options check it)
+    dropped_samples: int | None = None  # samples the vehicle's own buffer dropped, in all (cumulative)
 
 
 def _load_json(payload: bytes) -> object:
@@ -116,6 +114,15 @@ def parse_envelope(topic_vin: str, payload: bytes, limits: Limits) -> Envelope |
             Reason.INVALID_PAYLOAD, f"'software_version' must be dotted numbers such as '2.4.1', got {software!r}"
         )
 
+    dropped = doc.get("dropped_samples")
+    if dropped is not None and (
+        not isinstance(dropped, int) or isinstance(dropped, bool) or not 0 <= dropped <= MAX_DROPPED_SAMPLES
+    ):
+        return Rejection(
+            Reason.INVALID_PAYLOAD,
+            f"'dropped_samples' must be an integer 0..{MAX_DROPPED_SAMPLES}, got {dropped!r}",
+        )
+
     if "samples" in doc:
         raw = doc["samples"]
         if not isinstance(raw, list) or not raw:
@@ -136,7 +143,7 @@ def parse_envelope(topic_vin: str, payload: bytes, limits: Limits) -> Envelope |
         if not sample["signals"]:
             return Rejection(Reason.INVALID_PAYLOAD, f"sample #{i}: 'signals' is empty: a sample carries a value")
         samples.append((sample["ts"], sample["signals"]))
-    return Envelope(vin, seq, vss_major, samples, software)
+    return Envelope(vin, seq, vss_major, samples, software, dropped)
 
 
 def _vss_major(value: object) -> int | None:

@@ -56,6 +56,7 @@ class Prepared:
     accepted_values: int = 0
     counted: list[Counted] = field(default_factory=list)
     software_versions: dict[int, str] = field(default_factory=dict)  # vehicle id -> the version it reported
+    dropped_samples: dict[int, int] = field(default_factory=dict)  # vehicle id -> its buffer's dropped count
 
 
 def flag_seq_regressions(
@@ -127,6 +128,7 @@ def prepare(
     of every other vehicle are withheld (neither stored nor passed to the rules)."""
     builder = BatchBuilder(catalog, limits, now_ms)
     software: dict[int, str] = {}
+    dropped: dict[int, int] = {}
     vehicle_of_msg = np.full(len(parsed.received), -1, dtype=np.int64)
     for i, (vin, outcome) in enumerate(zip(parsed.vins, parsed.outcome, strict=True)):
         if isinstance(outcome, Rejection):
@@ -144,6 +146,8 @@ def prepare(
         builder.add(i, outcome, default_major=known[1])
         if outcome.software_version is not None:
             software[known[0]] = outcome.software_version
+        if outcome.dropped_samples is not None:
+            dropped[known[0]] = outcome.dropped_samples
     decoded = _without_private_locations(builder.finish(), vehicle_of_msg, catalog, location_allowed)
 
     vehicle_id = vehicle_of_msg[decoded.msg].astype(np.int32)
@@ -165,7 +169,7 @@ def prepare(
     part_of_owner = np.array([partition_of(vin_of_vehicle[int(v)], partitions) for v in owners], dtype=np.int64)
     parts = part_of_owner[inverse] if len(owners) else np.empty(0, np.int64)
     batches = {int(p): forward.take(np.flatnonzero(parts == p)) for p in np.unique(parts)}
-    return Prepared(rows, dead, batches, len(decoded), _counted(parsed, decoded, vehicle_of_msg), software)
+    return Prepared(rows, dead, batches, len(decoded), _counted(parsed, decoded, vehicle_of_msg), software, dropped)
 
 
 def _without_private_locations(

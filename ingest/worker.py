@@ -183,6 +183,7 @@ class IngestWorker:
                     prepared.dead.extend(flags)
                 await deadletters.insert(conn, prepared.dead)
                 await fleet.report_software_versions(conn, prepared.software_versions)
+                await fleet.report_dropped_samples(conn, prepared.dropped_samples)
         self.highest_seq.update(highest)  # only once committed
         metrics.MESSAGES.inc(len(received))
         metrics.BATCH_MESSAGES.observe(len(received))

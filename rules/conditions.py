@@ -196,7 +196,8 @@ LEGACY_UNITS = {"celsius": "Celsius"}  # VSS before 6.0 spelled it so; rule file
 
 
 def signal_condition(name: str, kind: str, r: Reader) -> Condition:
-    signal = r.signal(numeric=kind != "episodes")  # episodes also count a boolean (0/1) going on
+    # a boolean arrives as 0/1: episodes count it going on, a threshold times it (`above = 0.5, for = "2m"`)
+    signal = r.signal(numeric=kind not in ("episodes", "threshold"))
     if signal.kind == "string_list":
         raise RuleDefinitionError(f"{r.where}: signal {signal.path!r} is a list of codes; use kind 'dtc'")
     if r.has("unit") and LEGACY_UNITS.get(r.entry["unit"], r.entry["unit"]) != signal.unit:

@@ -60,6 +60,19 @@ def vehicle_credentials(
     typer.echo(f"user {vin}\npassword {password}")
 
 
+@vehicles_app.command("command-key")
+def vehicle_command_key(vin: str) -> None:
+    """Print a registered vehicle's command key (hex), for its agent's `command_key`: the vehicle
+    checks with it that commands come from this server (TELEMETRY_COMMAND_SECRET derives it)."""
+    from commands.signing import vehicle_key
+
+    _registered(vin)
+    secret = Settings().command_secret
+    if secret is None:
+        raise ConfigError("TELEMETRY_COMMAND_SECRET is not set: commands are not signed")
+    typer.echo(vehicle_key(secret.get_secret_value().encode(), vin).hex())
+
+
 @vehicles_app.command("revoke")
 def vehicle_revoke(vin: str, password_file: VehicleFile = None) -> None:
     """Delete a vehicle's broker account; on the device listener it is disconnected at once."""

@@ -9,9 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import orjson
-
-from commands.signing import Ack, Command, check, vehicle_key
+from commands.signing import Ack, Command, check, command_id, vehicle_key
 from telemetry.topics import COMMAND_ACKS, COMMANDS, parse_vehicle_topic, vehicle_topic
 
 
@@ -58,14 +56,5 @@ class CommandResponder:
                     ack = Ack(result.id, "accepted", None, now)
                     self.state.answers[(vin, result.id)] = ack
             else:
-                ack = Ack(_id_of(payload), "rejected", result, now)
+                ack = Ack(command_id(payload), "rejected", result, now)
         return vehicle_topic(self.prefix, vin, COMMAND_ACKS), ack.payload()
-
-
-def _id_of(payload: bytes) -> str | None:
-    """The command id of a refused command, when it has one, so the server can match the ack."""
-    try:
-        value = orjson.loads(payload).get("id")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None

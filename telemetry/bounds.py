@@ -6,11 +6,15 @@ view fail later: 9999-12-31 plus a service interval does not fit in a date.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 EARLIEST_DAY = date(1950, 1, 1)  # older than any vehicle a telematics unit can be fitted to
 LATEST_DAY = date(2100, 12, 31)  # far enough for warranties and plans, far from date overflow
 FUTURE_SKEW = timedelta(minutes=5)  # clocks of people's devices and of DMS exports drift
+
+SOFTWARE_VERSION = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6}){0,5}$")  # what a vehicle says it runs: 2.4.1
+MAX_DROPPED_SAMPLES = 2**53 - 1  # a vehicle's lifetime count of samples its buffer dropped; JSON-safe
 
 
 def day_problem(value: date) -> str | None:

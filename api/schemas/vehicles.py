@@ -63,6 +63,9 @@ class VehicleIn(BaseModel):
 class VehicleOut(VehicleIn):
     id: int
     created_at: datetime
+    dropped_samples: int | None = Field(
+        default=None, description="Samples the vehicle's own buffer dropped when full, in all, as it last reported"
+    )
     # what is stored is shown as it is: the input ranges must never make a read fail
     delivered_on: date | None
     warranty_start: date | None

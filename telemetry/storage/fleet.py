@@ -22,6 +22,18 @@ async def report_software_versions(conn: Conn, versions: dict[int, str]) -> None
         )
 
 
+async def report_dropped_samples(conn: Conn, dropped: dict[int, int]) -> None:
+    """How many samples each vehicle's own buffer dropped when full (its lifetime count, as last
+    reported: a redelivered report counts nothing twice)."""
+    if dropped:
+        await conn.execute(
+            "UPDATE vehicles v SET dropped_samples = r.dropped"
+            " FROM unnest(%s::integer[], %s::bigint[]) AS r(id, dropped)"
+            " WHERE v.id = r.id AND v.dropped_samples IS DISTINCT FROM r.dropped",
+            (list(dropped), list(dropped.values())),
+        )
+
+
 async def lookup_vehicles(conn: Conn, *, vins: list[str]) -> dict[str, tuple[int, int]]:
     """VIN -> (vehicle id, VSS major version) for the registered ones among `vins`."""
     cur = await conn.execute(

@@ -27,7 +27,7 @@ from psycopg import sql
 from telemetry.catalog import Catalog, Signal
 from telemetry.settings import Settings
 from telemetry.storage.db import Conn, Row, SyncConn, connect
-from telemetry.storage.layout import NATIVE, TIMESCALEDB, samples_layout, ts_function
+from telemetry.storage.layout import NATIVE, TIMESCALEDB, samples_layout, table_columns, ts_function
 
 HOUR_S = 3600
 HOUR_MS = HOUR_S * 1000
@@ -94,6 +94,28 @@ async def create(conn: Conn, catalog: Catalog, settings: Settings) -> None:
         "INSERT INTO samples_hourly_pending SELECT DISTINCT vehicle_id, date_bin('1 hour', ts, %s) FROM samples",
         (ORIGIN,),
     )
+
+
+async def add_signal_columns(conn: Conn, catalog: Catalog, settings: Settings) -> None:
+    """Aggregate the numeric signals added to the catalog after `samples_hourly` was made. Native: new
+    columns (zero counts for the hours already rolled up, which had none of these signals). TimescaleDB
+    cannot add columns to a continuous aggregate: it is made anew and its policy fills it again;
+    meanwhile reads take the hours not yet materialized from raw samples, so charts stay exact."""
+    have = await table_columns(conn, "samples_hourly")
+    missing = [s for s in catalog.numeric if f"{s.column}_n" not in have]
+    if not missing:
+        return
+    if await samples_layout(conn) == TIMESCALEDB:
+        await create(conn, catalog, settings)
+        return
+    for s in missing:
+        await conn.execute(
+            sql.SQL(
+                "ALTER TABLE samples_hourly ADD COLUMN {n} integer NOT NULL DEFAULT 0,"
+                " ADD COLUMN {sum} double precision,"
+                " ADD COLUMN {min} double precision, ADD COLUMN {max} double precision"
+            ).format(**_parts(s))
+        )
 
 
 async def _few_chunks(conn: Conn, extension_schema: str) -> None:

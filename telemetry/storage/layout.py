@@ -120,6 +120,29 @@ async def create_samples(conn: Conn, catalog: Catalog, settings: Settings) -> st
     return choice.layout
 
 
+async def table_columns(conn: Conn, table: str) -> set[str]:
+    """The columns `table` (a table or a materialized view) has in the current schema."""
+    cur = await conn.execute(
+        "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0"
+        " AND NOT a.attisdropped",
+        (table,),
+    )
+    return {str(r["attname"]) for r in await cur.fetchall()}
+
+
+async def add_signal_columns(conn: Conn, catalog: Catalog) -> list[str]:
+    """Give `samples` a column for every catalog signal it lacks (signals added after the table was
+    made); returns the columns added. Nullable without default: no rewrite, on either layout."""
+    have = await table_columns(conn, "samples")
+    added = [s for s in catalog.signals if s.column not in have]
+    for s in added:
+        kind = "text[]" if s.kind == "string_list" else "double precision"
+        await conn.execute(
+            sql.SQL("ALTER TABLE samples ADD COLUMN {} {}").format(sql.Identifier(s.column), sql.SQL(kind))
+        )
+    return [s.column for s in added]
+
+
 def ts_function(extension_schema: str, name: str) -> sql.Composed:
     """A TimescaleDB function, qualified by the extension's schema (not the tenant's search path)."""
     return sql.SQL("{}.{}").format(sql.Identifier(extension_schema), sql.Identifier(name))

@@ -49,6 +49,16 @@ async def _materialized_only(conn: Conn, settings: Settings) -> None:
     await hourly.read_materialized_only(conn, settings)
 
 
+async def _catalog_signals(conn: Conn, settings: Settings) -> None:
+    catalog = default_catalog()
+    await layout.add_signal_columns(conn, catalog)
+    await hourly.add_signal_columns(conn, catalog, settings)
+    await conn.execute(
+        "ALTER TABLE vehicles ADD COLUMN IF NOT EXISTS dropped_samples bigint"
+        " CHECK (dropped_samples BETWEEN 0 AND 9007199254740991)"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core records", _sql_file("0001_core.sql")),
     Migration(2, "samples table", _create_samples),
@@ -70,6 +80,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(18, "hourly rollup on both layouts", _create_hourly),
     Migration(19, "incidents and outcomes", _sql_file("0019_incidents.sql")),
     Migration(20, "hourly aggregate read materialized only", _materialized_only),
+    Migration(21, "OBD-II signals (MAF, MAP, run time, MIL); samples a vehicle's buffer dropped", _catalog_signals),
 )
 
 
