@@ -208,7 +208,10 @@ def _broker(t: _Table | None, path: Path, base: Path) -> Broker:
         raise ConfigError(f"{path}: the [broker] table is missing")
     t.unknown({"url", "ca_file", "client_cert", "client_key", "topic_prefix"})
     url = t.text("url", required=True) or ""
-    broker_address(url)  # raises ConfigError naming the expected form
+    try:
+        broker_address(url)
+    except ConfigError as exc:
+        raise ConfigError(f"{t.where}: {exc}") from None
     cert, key = t.path("client_cert", base), t.path("client_key", base)
     if (cert is None) != (key is None):
         raise ConfigError(f"{t.where}: give both 'client_cert' and 'client_key', or neither")
@@ -302,10 +305,14 @@ def _can(t: _Table, base: Path, catalog: Catalog) -> Can:
     if not signals:
         raise ConfigError(f"{t.where}: map at least one DBC signal ([[can.signal]])")
     bitrate = t.data.get("bitrate")
+    try:
+        dbc = resolve_dbc(t.text("dbc", required=True) or "", base)
+    except ConfigError as exc:
+        raise ConfigError(f"{t.where}: {exc}") from None
     return Can(
         interface=t.text("interface", "socketcan") or "socketcan",
         channel=t.text("channel", required=True) or "",
-        dbc=resolve_dbc(t.text("dbc", required=True) or "", base),
+        dbc=dbc,
         signals=tuple(signals),
         bitrate=None if bitrate is None else t.integer("bitrate", 500_000, 10_000, 8_000_000),
     )

@@ -3,6 +3,7 @@ import contextlib
 import psutil
 import pytest
 
+from tests.fix_agent import cable  # noqa: F401 - fixtures
 from tests.fix_broker import production_broker  # noqa: F401 - fixtures
 from tests.fix_server import server  # noqa: F401 - fixtures
 from tests.fix_services import database_url, mqtt_url, settings  # noqa: F401 - fixtures

@@ -144,6 +144,7 @@ class Cable(threading.Thread):
         self.cut()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.join(10)
+        self.loop.close()
 
 
 @pytest.fixture

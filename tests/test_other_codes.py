@@ -89,3 +89,39 @@ def test_the_structure_names_system_letter_origin_and_group() -> None:
     assert dtc.describe("P0300").system == "engine"
     assert dtc.describe("P0442").system == "emissions"
     assert dtc.describe("U1234").system == "network"
+
+
+def lamp(vehicle_id: int, start: int, seconds: int, codes: float) -> RuleBatch:
+    """The check-engine lamp lit and the code count, every 10 s for `seconds`."""
+    ts = np.arange(start, start + seconds * 1000, 10_000, dtype=np.int64)
+    mil, count = CATALOG["Vehicle.OBD.Status.IsMILOn"].id, CATALOG["Vehicle.Diagnostics.DTCCount"].id
+    n = len(ts)
+    return RuleBatch(
+        np.full(2 * n, vehicle_id, np.int32),
+        np.concatenate([ts, ts]),
+        np.concatenate([np.full(n, mil, np.int16), np.full(n, count, np.int16)]),
+        np.concatenate([np.ones(n), np.full(n, codes)]),
+    )
+
+
+def test_a_lit_lamp_without_codes_is_an_alert_and_with_a_code_it_is_the_code_s(settings: Settings) -> None:
+    async def scenario() -> None:
+        async with await connect(settings, autocommit=True) as conn:
+            quiet = await vehicle(conn)
+            row = await records.create_vehicle(
+                conn, vin="WAUZZZ8V0KA000801", make="Aurora", model="Compact 1.5", model_year=2024,
+                powertrain="combustion", owner_customer_id=None, dealer_id=None, vss_version="6.0", delivered_on=None,
+            )  # fmt: skip
+            coded = int(row["id"])
+        worker = RuleWorker(settings, rules=load_rules(CATALOG))
+        await worker.with_database(worker.load_fleet)
+        await worker.with_database(lambda c: worker.apply(c, lamp(quiet, T0, 180, 0.0), arrived_ms=T0 + 180_000))
+        await worker.with_database(lambda c: worker.apply(c, lamp(coded, T0, 180, 1.0), arrived_ms=T0 + 180_000))
+        async with await connect(settings) as conn:
+            cur = await conn.execute("SELECT vehicle_id, rule_id, state FROM alerts")
+            assert [(r["vehicle_id"], r["rule_id"], r["state"]) for r in await cur.fetchall()] == [
+                (quiet, "mil_without_codes", "open")
+            ]
+        await worker.close()
+
+    asyncio.run(scenario())
