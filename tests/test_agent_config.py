@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.buffer import Buffer, Sample
+from agent.config import load_config
 
 VALID = 'vin = "WP0ZZZ99ZTS390000"\n[broker]\nurl = "mqtt://127.0.0.1:1883"\n'
 
@@ -67,3 +68,21 @@ def test_the_buffer_survives_a_reopen_drops_the_oldest_when_full_and_forgets_onl
     assert [again.next_message_seq() for _ in range(2)] == [1, 2]
     again.close()
     assert Buffer(file, max_samples=100).next_message_seq() == 3  # never goes backwards
+
+
+def test_the_shipped_example_configuration_loads_once_its_placeholders_are_filled(tmp_path: Path) -> None:
+    shipped = (Path(__file__).parents[1] / "deploy" / "agent" / "agent.toml").read_text()
+    (tmp_path / "ca.crt").write_text("a CA\n")
+    filled = (
+        shipped.replace("<64 hex digits from: telemetry vehicles command-key VIN>", "ab" * 32)
+        .replace("<password from telemetry vehicles credentials>", "secret")
+        .replace("/etc/telemetry-agent/ca.crt", str(tmp_path / "ca.crt"))
+        .replace("/var/lib/telemetry-agent", str(tmp_path / "state"))
+    )
+    (tmp_path / "agent.toml").write_text(filled)
+    config = load_config(tmp_path / "agent.toml")
+    assert config.vin == "WP0ZZZ99ZTS390000"
+    assert config.command_key == bytes.fromhex("ab" * 32)
+    assert config.obd is not None
+    assert config.obd.port == "/dev/rfcomm0"
+    assert config.upload.max_messages_per_s == 10

@@ -4,16 +4,19 @@ for an hour already rolled up shows at once; retention expires the rollup with t
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from psycopg import sql
 
 from telemetry.catalog import default_catalog
 from telemetry.settings import Settings
 from telemetry.storage import hourly
 from telemetry.storage.db import connect, connect_sync
-from telemetry.storage.layout import NATIVE
+from telemetry.storage.layout import NATIVE, table_columns
+from telemetry.storage.migrate import upgrade
 from telemetry.storage.partitions import PartitionManager, day_of
 from telemetry.storage.retention import run_retention
 from telemetry.storage.samples import SampleWriter, read_buckets, read_raw_buckets
@@ -105,3 +108,46 @@ def test_retention_expires_the_hourly_rollup_with_the_samples(settings: Settings
         assert [h["bucket"] for h in hours] == [NOW - timedelta(days=363), NOW - timedelta(days=3)]
         if expected_layout() == NATIVE:
             assert conn.execute("SELECT count(*) AS n FROM samples_hourly_pending").fetchone()["n"] == 0
+
+
+def test_a_database_made_before_a_signal_was_added_gets_its_columns_and_charts_it(settings: Settings) -> None:
+    """Migration 21 on a database of the 41 signals before it: samples and the hourly rollup get the
+    new columns (TimescaleDB: the continuous aggregate is made anew), and the new signal charts."""
+    maf = CATALOG["Vehicle.Powertrain.CombustionEngine.MAF"]
+    old = replace(CATALOG, signals=CATALOG.signals[:41])
+    added = [s.column for s in CATALOG.signals[41:]]
+
+    async def go() -> None:
+        async with await connect(settings) as conn, conn.transaction():  # back to the database of before
+            if expected_layout() == NATIVE:
+                await conn.execute("DROP TABLE samples_hourly, samples_hourly_pending")
+            else:
+                await conn.execute("DROP MATERIALIZED VIEW samples_hourly")
+            await conn.execute(sql.SQL("ALTER TABLE samples {}").format(
+                sql.SQL(", ").join(sql.SQL("DROP COLUMN {}").format(sql.Identifier(c)) for c in added)))  # fmt: skip
+            await hourly.create(conn, old, settings)
+            await conn.execute("ALTER TABLE vehicles DROP COLUMN dropped_samples")
+            await conn.execute("DELETE FROM schema_migrations WHERE version = 21")
+        assert await upgrade(settings) == [21]
+        async with await connect(settings) as conn:
+            assert set(added) <= await table_columns(conn, "samples")
+            assert {"mass_air_flow_n", "mil_on_max"} <= await table_columns(conn, "samples_hourly")
+            vid = await add_vehicle(conn, VIN)
+        now_ms = int(NOW.timestamp() * 1000)
+        stamps = [now_ms - 3 * 24 * HOUR_MS + i * 600_000 for i in range(2 * 24 * 6)]
+        writer = SampleWriter(CATALOG, mark_hours=expected_layout() == NATIVE)
+        async with await connect(settings) as conn:
+            await PartitionManager().ensure(conn, {day_of(t) for t in stamps})
+            rows = writer.pivot(np.full(len(stamps), vid), np.array(stamps), np.full(len(stamps), maf.id, np.int16),
+                                np.full(len(stamps), 12.5))  # fmt: skip
+            async with conn.transaction():
+                await writer.write(conn, rows)
+        await roll_up(settings)
+        async with await connect(settings) as conn:
+            _, got = await read_buckets(
+                conn, vehicle_id=vid, signal=maf, start=NOW - timedelta(days=4), end=NOW, buckets=96
+            )
+        assert sum(b["n"] for b in got) == len(stamps)  # type: ignore[misc]
+        assert {b["mean"] for b in got} == {12.5}
+
+    asyncio.run(go())
