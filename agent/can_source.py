@@ -24,6 +24,7 @@ from agent.config import Can, CanSignal
 from telemetry.errors import ConfigError
 
 log = logging.getLogger(__name__)
+PERIOD_TOLERANCE = 0.9  # a frame sent every `every_s` arrives a little early at times: keep it all the same
 PLAUSIBLE_CLOCK_S = 86400.0  # a frame timestamp further than this from the wall clock is not epoch time
 REPORT_EVERY_S = 60.0
 
@@ -113,7 +114,8 @@ class CanSource:
         samples = []
         for entry in entries:
             raw = values.get(entry.signal)
-            if not isinstance(raw, int | float) or stamp - self._last_kept.get(entry.path, -1e18) < entry.every_s:
+            since = stamp - self._last_kept.get(entry.path, -1e18)
+            if not isinstance(raw, int | float) or since < entry.every_s * PERIOD_TOLERANCE:
                 continue
             self._last_kept[entry.path] = stamp
             samples.append(Sample(int(stamp * 1000), entry.path, float(raw) * entry.factor + entry.offset))

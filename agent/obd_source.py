@@ -30,6 +30,7 @@ MIL = "Vehicle.OBD.Status.IsMILOn"
 DTC_COUNT = "Vehicle.Diagnostics.DTCCount"
 DTC_LIST = "Vehicle.Diagnostics.DTCList"
 SILENT_BACKOFF_CAP_S = 60.0
+TCP_NOMINAL_BAUDRATE = 38400
 
 
 @dataclass
@@ -84,7 +85,10 @@ class ObdSource:
 
     def connect(self) -> Any | None:
         """A connection to the car through the adapter, or None (adapter absent, ignition off)."""
-        connection = obd.OBD(self.config.port, baudrate=self.config.baudrate, fast=False, timeout=self.config.timeout_s)
+        baudrate = self.config.baudrate
+        if baudrate is None and self.config.port.startswith("socket://"):
+            baudrate = TCP_NOMINAL_BAUDRATE  # python-OBD's speed detection fails over TCP; the socket ignores it
+        connection = obd.OBD(self.config.port, baudrate=baudrate, fast=False, timeout=self.config.timeout_s)
         if connection.status() != obd.OBDStatus.CAR_CONNECTED:
             connection.close()
             return None

@@ -26,16 +26,24 @@ EMULATOR_VIN = "WP0ZZZ99ZTS390000"  # the first VIN ELM327-emulator's `car` scen
 
 
 @contextmanager
-def elm327(folder: Path) -> Iterator[str]:
-    """ELM327-emulator's `car` scenario on a pseudo-tty; yields the tty's path."""
+def elm327(folder: Path, *, tcp: bool = False) -> Iterator[str]:
+    """ELM327-emulator's `car` scenario on a pseudo-tty (yields the tty's path) or, like a Wi-Fi
+    adapter, on a TCP port (yields `socket://127.0.0.1:port`)."""
     out = folder / "elm.out"
+    out.unlink(missing_ok=True)
+    port = free_port()
+    network = ["-n", str(port)] if tcp else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "elm", "-s", "car", "-b", str(out)],
+        [sys.executable, "-m", "elm", "-s", "car", *network, "-b", str(out)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
-        first_line = lambda: out.exists() and out.read_text().split("\n", 1)[0]  # noqa: E731
-        yield wait_for(lambda: (line := first_line()) and line.startswith("/dev/") and line)
+        text = lambda: out.read_text() if out.exists() else ""  # noqa: E731
+        if tcp:
+            wait_for(lambda: "STARTED" in text())
+            yield f"socket://127.0.0.1:{port}"
+        else:
+            yield wait_for(lambda: (line := text().split("\n", 1)[0]).startswith("/dev/") and line)
     finally:
         stop(proc)
 

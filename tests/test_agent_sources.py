@@ -80,6 +80,14 @@ def test_an_elm327_car_is_read_and_stored_under_vss_paths_in_catalog_units(serve
     assert software == {"software_version": "3.1.0"}  # reported as the contract says
 
 
+def test_a_wifi_adapter_is_read_over_tcp(server: Server, tmp_path: Path) -> None:
+    with elm327(tmp_path, tcp=True) as port:
+        config = write_config(tmp_path, server.settings, EMULATOR_VIN, extra=f'[obd]\nport = "{port}"\n')
+        checked = start_agent(config, tmp_path / "check.log", "check")
+        assert checked.wait(60) == 0, (tmp_path / "check.log").read_text()
+    assert f"OBD-II: ISO 15765-4 (CAN 11/500); car VIN {EMULATOR_VIN}" in (tmp_path / "check.log").read_text()
+
+
 def test_a_car_answering_another_vin_stops_the_agent_with_one_line(server: Server, tmp_path: Path) -> None:
     with elm327(tmp_path) as tty:
         config = write_config(tmp_path, server.settings, "WVWZZZ1JZXW000001", extra=f'[obd]\nport = "{tty}"\n')

@@ -23,7 +23,7 @@ BENCHMARKS = sorted(m.name for m in pkgutil.iter_modules([str(BENCH)]) if m.name
 
 
 def test_every_benchmark_takes_smoke() -> None:
-    assert BENCHMARKS == ["chart", "fleet_health", "ingest", "rules", "storage_layout"]
+    assert BENCHMARKS == ["agent", "chart", "fleet_health", "ingest", "rules", "storage_layout"]
     for name in BENCHMARKS:
         assert "smoke.parse(" in (BENCH / f"{name}.py").read_text(), f"bench.{name} has no --smoke"
 
@@ -53,6 +53,9 @@ def test_a_benchmark_runs_in_smoke_mode_and_prints_its_json_line(
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["smoke"] is True
+    if name == "agent":
+        assert figures["backlog_samples"] == 40 * 360, "the smoke backlog (6 minutes) was uploaded"
+        assert figures["live_samples_uploaded"] > 0
     if name == "ingest":
         assert figures["stored_rows"] == figures["expected_rows"], "the smoke run stores every row exactly once"
         assert figures["format"] == (extra[1] if extra else "json")
