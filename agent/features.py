@@ -24,6 +24,7 @@ from pathlib import Path
 import orjson
 
 from commands.signing import Ack, Command, check, command_id
+from telemetry.errors import ConfigError
 
 log = logging.getLogger(__name__)
 HOOK_TIMEOUT_S = 60.0
@@ -45,9 +46,12 @@ class Features:
         self.enabled: dict[str, int | None] = {}  # feature -> expiry (epoch ms) or None
         self.answers: dict[str, Answer] = {}
         if state_file.exists():
-            doc = orjson.loads(state_file.read_bytes())
-            self.enabled = dict(doc.get("enabled", {}))
-            self.answers = {k: Answer(**v) for k, v in doc.get("answers", {}).items()}
+            try:
+                doc = orjson.loads(state_file.read_bytes())
+                self.enabled = dict(doc.get("enabled", {}))
+                self.answers = {k: Answer(**v) for k, v in doc.get("answers", {}).items()}
+            except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+                raise ConfigError(f"{state_file}: not a state file this agent wrote ({exc})") from None
 
     def handle(self, payload: bytes, now_ms: int) -> Ack:
         """The acknowledgement for one command payload (applied first when it is to be)."""

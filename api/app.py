@@ -13,11 +13,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import console
-from api.console import pages
+from api.console import pages, render
 from api.console.session import SignInRequiredError
 from api.routes import (
     alert_stream,
     alerts,
+    campaigns,
     contacts,
     customers,
     deadletters,
@@ -86,7 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def telemetry_error(request: Request, exc: TelemetryError) -> Response:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
         if request.url.path.startswith("/console/"):  # a person reads it: a page, not JSON
-            return pages.error_page(request, status, str(exc))
+            return render.error_page(request, status, str(exc))
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"detail": str(exc), **exc.details}, status_code=status, headers=headers)
 
@@ -120,6 +121,7 @@ def create_app(settings: Settings) -> FastAPI:
         vehicles,
         features,
         fleet,
+        campaigns,
         offers,
         recalls,
         alert_stream,

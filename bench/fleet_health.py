@@ -6,7 +6,8 @@ Writes `--vehicles` vehicles (6 models, 4 model years, 5 software versions) and 
 `--incidents-per-vehicle` incidents each, spread over the past year across the systems, a few
 percent of them still open, into a schema of its own; then times each view of
 `oem/fleet_health.py` (now by model and by software version, 26 weeks by model, the vehicles behind
-one number): the median of `--repeats` runs each. The issue's bar: each view under 300 ms. The last
+one number), the software versions against their models, and a year of one option's business
+(`oem/option_funnel.py`): the median of `--repeats` runs each. The issue's bar: each view under 300 ms. The last
 line is one JSON object.
 """
 
@@ -23,9 +24,9 @@ from datetime import UTC, datetime
 from psycopg import sql
 
 from bench import smoke
-from oem import fleet_health
+from oem import fleet_health, option_funnel, software_versions
 from telemetry.settings import Settings
-from telemetry.storage.db import connect
+from telemetry.storage.db import Conn, connect
 from telemetry.storage.migrate import upgrade
 from telemetry.vocabulary import System
 
@@ -39,6 +40,38 @@ async def timed(repeats: int, view: Callable[[], Awaitable[object]]) -> float:
         await view()
         times.append(time.perf_counter() - began)
     return round(statistics.median(times) * 1000, 1)
+
+
+async def _option_history(conn: Conn, now: datetime) -> None:
+    """A year of one option's business: a trial for one vehicle in five, a third of them converted
+    to a subscription, renewals and expiries logged, offers for one vehicle in ten."""
+    await conn.execute(
+        "INSERT INTO features (code, name, price_model, price, currency, trial_days)"
+        " VALUES ('heated_seats', 'Heated seats', 'monthly', 9.9, 'EUR', 30)"
+    )
+    await conn.execute(
+        "INSERT INTO entitlements (vehicle_id, feature_code, kind, state, granted_by, starts_at)"
+        " SELECT id, 'heated_seats', kind, 'ended', 'bench', %s::timestamptz - ((id * 13) %% 330) * interval '1 day'"
+        "  + CASE kind WHEN 'trial' THEN interval '0' ELSE interval '30 days' END"
+        " FROM vehicles, unnest(ARRAY['trial', 'subscription']) AS kind"
+        " WHERE id %% 5 = 0 AND (kind = 'trial' OR id %% 15 = 0)",
+        (now,),
+    )
+    await conn.execute(
+        "INSERT INTO entitlement_events (entitlement_id, at, event, detail, by)"
+        " SELECT id, starts_at + interval '30 days', CASE kind WHEN 'trial' THEN 'expired' ELSE 'renewed' END, '', 'b'"
+        " FROM entitlements"
+    )
+    await conn.execute(
+        "INSERT INTO offers (vehicle_id, feature_code, rule_id, state, reason, first_seen, last_seen, entitlement_id)"
+        " SELECT v.id, 'heated_seats', 'cold_starts', CASE WHEN e.id IS NULL THEN 'dismissed' ELSE 'accepted' END,"
+        "  'bench', COALESCE(e.starts_at, %s), COALESCE(e.starts_at, %s), e.id"
+        " FROM vehicles v LEFT JOIN entitlements e ON e.vehicle_id = v.id AND e.kind = 'trial'"
+        " WHERE v.id %% 10 = 0",
+        (now, now),
+    )
+    for table in ("entitlements", "entitlement_events", "offers"):
+        await conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
 
 
 async def run(vehicles: int, per_vehicle: int, repeats: int) -> dict[str, object]:
@@ -72,6 +105,7 @@ async def run(vehicles: int, per_vehicle: int, repeats: int) -> dict[str, object
                 (SYSTEMS, len(SYSTEMS), per_vehicle, now),
             )
             await conn.execute("ALTER TABLE incidents ENABLE TRIGGER USER")
+            await _option_history(conn, now)
             await conn.commit()
             await conn.execute("ANALYZE vehicles")
             await conn.execute("ANALYZE incidents")
@@ -93,6 +127,10 @@ async def run(vehicles: int, per_vehicle: int, repeats: int) -> dict[str, object
                 "vehicles_behind_ms": await timed(
                     repeats,
                     lambda: fleet_health.vehicles(conn, by="model", group="Model 1", system="cooling", limit=200),
+                ),
+                "software_versions_ms": await timed(repeats, lambda: software_versions.by_model(conn)),
+                "option_funnel_12_months_ms": await timed(
+                    repeats, lambda: option_funnel.monthly(conn, months=12, now=now)
                 ),
             }  # fmt: skip
             for key, value in figures.items():

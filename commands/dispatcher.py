@@ -108,7 +108,3 @@ class Dispatcher:
             log.info("sent %s %s to %s (%s, attempt %d)", command.action, command.feature_code, command.vin,
                      command.id, command.attempts)  # fmt: skip
         return len(due)
-
-
-def main(settings: Settings) -> None:
-    asyncio.run(Dispatcher(settings).run())

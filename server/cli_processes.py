@@ -43,10 +43,19 @@ def webhooks() -> None:
 
 @top.command()
 def commands() -> None:
-    """Run the command dispatcher: commands to vehicles, their acks, expiring options."""
-    from commands.dispatcher import main
+    """Run the command dispatcher (commands to vehicles, their acks, expiring options) and the
+    campaign runner, which releases campaigns' vehicles at their rates."""
+    from commands.dispatcher import Dispatcher
+    from oem.campaigns import keep_releasing
 
-    main(Settings())
+    settings = Settings()
+
+    async def dispatch_and_release() -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(Dispatcher(settings).run())
+            tasks.create_task(keep_releasing(settings))
+
+    asyncio.run(dispatch_and_release())
 
 
 @top.command()

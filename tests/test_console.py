@@ -209,3 +209,52 @@ def test_the_chart_speaks_the_browsers_language(server: Server, browser: Browser
     days = {(datetime.now(paris) - timedelta(days=d)).strftime("%d/%m") for d in range(9)}
     assert labels, "the time axis has labels"
     assert set(labels) <= days, f"day before month, as in France: {labels}"
+
+
+def test_the_oem_reads_the_fleet_and_runs_a_campaign_from_the_console(server: Server, browser: Browser) -> None:
+    if server.api.post("/features", json=HEATED_SEATS).status_code not in (201, 409):
+        pytest.fail("could not create the feature")
+    ready, old = "WAUZZZ8V0KA000731", "WAUZZZ8V0KA000732"
+    register(server, "CC", ready)
+    register(server, "CD", old)
+    assert server.api.patch(f"/vehicles/{old}", json={"software_version": "1.9"}).status_code == 200
+    car = SimulatedVehicle(server.settings, ready)
+    car.start()
+    try:
+        assert car.ready.wait(20)
+        page = sign_in(browser, server, make_key(server.settings, "oem"), "Otto OEM")
+        page.get_by_role("link", name="Fleet").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Fleet health")
+        page.get_by_label("Cut by").select_option("software_version")
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("#health")).to_contain_text("1.9")
+        expect(page.locator("#versions")).to_contain_text("Compact 1.5")
+        every_control_is_labelled(page)
+        page.screenshot(path=ARTIFACTS / "08-oem-fleet.png", full_page=True)
+
+        page.get_by_role("link", name="Campaigns").click()
+        every_control_is_labelled(page)
+        page.get_by_label("Name", exact=True).fill("Console segment")
+        page.get_by_label("Models (comma-separated)").fill("Compact 1.5")
+        page.get_by_label("Dealer ids (comma-separated)").fill(",".join(
+            str(server.api.get(f"/vehicles/{v}").json()["dealer_id"]) for v in (ready, old)))  # fmt: skip
+        page.get_by_role("button", name="Save segment").click()
+        expect(page.locator("#segments")).to_contain_text("Console segment")
+        page.get_by_label("Campaign name").fill("Console trial")
+        page.get_by_label("Segment", exact=True).select_option(label="Console segment (2)")
+        page.get_by_label("Option").select_option("heated_seats")
+        page.get_by_role("button", name="Dry run").click()
+        expect(page.locator("#dry-result")).to_contain_text("1 of 2 vehicles would get it now.")
+        expect(page.locator("#dry-result")).to_contain_text("the vehicle runs 1.9")
+        page.get_by_label("Vehicles per minute").fill("600")
+        page.get_by_role("button", name="Start campaign").click()
+        row = page.locator("#campaigns tr", has_text="Console trial")
+        expect(row).to_have_attribute("data-state", "completed", timeout=30_000)
+        expect(row.locator(".progress")).to_contain_text("1 acknowledged", timeout=30_000)
+        expect(row.locator(".reasons")).to_contain_text("1 skipped: heated_seats needs software 2.0 or newer")
+        page.screenshot(path=ARTIFACTS / "09-oem-campaign.png", full_page=True)
+        page.set_viewport_size(TABLET)
+        fits_the_width(page)
+    finally:
+        car.stopping.set()
+        car.join(10)

@@ -101,6 +101,17 @@ ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/fleet/health"): OEM,
     ("GET", "/fleet/health/weekly"): OEM,
     ("GET", "/fleet/health/vehicles"): OEM,
+    ("GET", "/fleet/software-versions"): OEM,
+    ("GET", "/fleet/option-funnel"): OEM,
+    ("POST", "/segments"): OEM,
+    ("GET", "/segments"): OEM,
+    ("GET", "/segments/{segment_id}"): OEM,
+    ("GET", "/segments/{segment_id}/vehicles"): OEM,
+    ("POST", "/campaigns/dry-run"): OEM,
+    ("POST", "/campaigns"): OEM,
+    ("GET", "/campaigns"): OEM,
+    ("GET", "/campaigns/{campaign_id}"): OEM,
+    ("POST", "/campaigns/{campaign_id}/{action}"): OEM,
     ("GET", "/dead-letters"): ADMIN,
     ("GET", "/webhooks"): ADMIN,
     ("POST", "/webhooks"): ADMIN,
@@ -150,6 +161,9 @@ BODIES: dict[tuple[str, str], object] = {  # valid bodies, so that a refusal is 
     ("POST", "/incidents/{incident_id}/assign"): {"to": "matrix"},
     ("POST", "/incidents/{incident_id}/resolve"): {**BY, "outcome": "no_fault_found"},
     ("POST", "/webhooks"): {"url": "http://127.0.0.1:9/hook", "event_types": ["alert"]},
+    ("POST", "/segments"): {"name": "Matrix", "filter": {"models": ["Matrix"]}},
+    ("POST", "/campaigns/dry-run"): {"segment_id": 999_999_999, "feature_code": "heated_seats"},
+    ("POST", "/campaigns"): {"name": "Matrix", "segment_id": 999_999_999, "feature_code": "heated_seats"},
 }
 MISSING = {
     "dealer_id": "999999999", "customer_id": "999999999", "merge_id": "999999999", "household_id": "999999999",
@@ -157,7 +171,9 @@ MISSING = {
     "incident_id": "999999999",
     "offer_id": "999999999", "endpoint_id": "999999999",
 }  # fmt: skip
-SHARED = {"path": "Vehicle.Speed", "event_id": str(uuid.uuid4())}  # not any dealer's
+# not any dealer's: the OEM's segments and campaigns span dealers
+SHARED = {"path": "Vehicle.Speed", "event_id": str(uuid.uuid4()), "segment_id": "999999999",
+          "campaign_id": "999999999", "action": "pause"}  # fmt: skip
 
 
 def fill(path: str, values: dict[str, str], shared: dict[str, str]) -> str:
@@ -188,6 +204,9 @@ def test_every_operation_as_every_role_and_against_the_other_dealer(settings: Se
                 "advisor A": make_key(settings, "advisor", int(a.ids["dealer_id"])),
                 "advisor B": make_key(settings, "advisor", int(b.ids["dealer_id"])),
             }  # fmt: skip
+            admin = {"Authorization": f"Bearer {keys['admin']}"}  # an OEM's segment spans both dealers:
+            everyone = await http.post("/segments", json={"name": "everyone", "filter": {}}, headers=admin)
+            shared["segment_id"] = str(everyone.json()["id"])
 
             async def call(method: str, path: str, who: str | None, values: dict[str, str]) -> httpx.Response:
                 headers = {"Idempotency-Key": str(uuid.uuid4())}

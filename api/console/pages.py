@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from api.auth import sees_dealer, visible_customer, visible_incident, visible_vehicle
-from api.console.session import ConsoleUser, advisor_name, csrf_token, sign_in, sign_out
+from api.console import oem_pages
+from api.console.render import page, templates
+from api.console.session import ConsoleUser, sign_in, sign_out
 from api.customer_view import customer_view, latest_summary, next_service, service_plans
 from api.deps import CatalogDep, ConnDep, SettingsDep
 from api.routes.recommendations import policy
@@ -25,7 +25,6 @@ from telemetry.storage.db import Conn
 from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 SEVERITIES = SEVERITIES_WORST_FIRST
 STATES = {"working": ["open", "acknowledged"], "open": ["open"], "acknowledged": ["acknowledged"],
           "resolved": ["resolved"], "cleared": ["cleared"]}  # fmt: skip
@@ -42,18 +41,6 @@ CHART_SIGNALS = (
 )
 
 
-def page(request: Request, name: str, principal: Principal, **context: object) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request,
-        name,
-        {"principal": principal, "advisor": advisor_name(request), "csrf_token": csrf_token(request), **context},
-    )
-
-
-def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
-    return templates.TemplateResponse(request, "error.html", {"status": status, "detail": detail}, status_code=status)
-
-
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, failed: bool = False) -> HTMLResponse:
     return templates.TemplateResponse(request, "login.html", {"failed": failed})
@@ -61,6 +48,7 @@ async def login_page(request: Request, failed: bool = False) -> HTMLResponse:
 
 router.add_api_route("/login", sign_in, methods=["POST"])
 router.add_api_route("/logout", sign_out, methods=["POST"])
+router.include_router(oem_pages.router)
 
 
 async def _dealer(conn: Conn, principal: Principal, dealer: int | None) -> tuple[dict, list[dict]]:

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query
 from api.auth import OemOrAdmin
 from api.deps import ConnDep
 from api.schemas.common import AUTH_ERRORS
-from api.schemas.fleet import FleetGroupOut, FleetVehicleOut, WeeklyRateOut
-from oem import fleet_health
+from api.schemas.fleet import FleetGroupOut, FleetVehicleOut, ModelVersionsOut, OptionMonthOut, WeeklyRateOut
+from oem import fleet_health, option_funnel, software_versions
 
 router = APIRouter(prefix="/fleet", tags=["fleet"])
 By = Annotated[Literal["model", "model_year", "software_version"], Query(description="How the fleet is cut")]
@@ -53,3 +53,27 @@ async def fleet_health_vehicles(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, object]]:
     return await fleet_health.vehicles(conn, by=by, group=group, system=system, limit=limit)
+
+
+@router.get(
+    "/software-versions",
+    response_model=list[ModelVersionsOut],
+    responses=AUTH_ERRORS,
+    summary="Software versions per model, and those with more open incidents than their model",
+)
+async def fleet_software_versions(conn: ConnDep, principal: OemOrAdmin) -> list[dict[str, object]]:
+    return await software_versions.by_model(conn)
+
+
+@router.get(
+    "/option-funnel",
+    response_model=list[OptionMonthOut],
+    responses=AUTH_ERRORS,
+    summary="Per option and month: trials, conversions, paid activations, renewals, cancellations, offers",
+)
+async def fleet_option_funnel(
+    conn: ConnDep,
+    principal: OemOrAdmin,
+    months: Annotated[int, Query(ge=1, le=36, description="How many months back, this one included")] = 12,
+) -> list[dict[str, object]]:
+    return await option_funnel.monthly(conn, months=months, now=datetime.now(UTC))

@@ -41,3 +41,38 @@ class FleetVehicleOut(BaseModel):
     severity: Severity
     title: str
     first_seen: datetime
+
+
+class VersionOut(BaseModel):
+    version: str = Field(description="'unknown' for vehicles that never reported one")
+    vehicles: int
+    share: float = Field(description="Of the model's vehicles")
+    affected: int = Field(description="Vehicles on this version with an open incident")
+    per_1000: float
+    z: float | None = Field(description="Two-proportion z score against the model's other versions")
+    higher_than_model: bool = Field(description="z >= 2.58 (99 %) with at least 3 affected vehicles")
+
+
+class ModelVersionsOut(BaseModel):
+    model: str
+    vehicles: int
+    affected: int
+    per_1000: float = Field(description="The model's average, per 1,000 vehicles")
+    versions: list[VersionOut]
+
+
+class OptionMonthOut(BaseModel):
+    feature_code: str
+    month: str = Field(description="YYYY-MM, UTC")
+    trials_started: int
+    trials_converted: int = Field(description="Trials of the month followed by a purchase or subscription")
+    paid_activations: int
+    renewals: int
+    cancellations: int
+    expiries: int
+    offers: int = Field(description="Usage-based offers found in the month")
+    offers_to_trial: int
+    offers_to_paid: int
+    trial_conversion: float | None
+    offer_to_trial: float | None
+    offer_trial_to_paid: float | None

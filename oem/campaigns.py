@@ -1,0 +1,215 @@
+"""Campaigns: one software option activated (or offered as a trial) for every eligible vehicle of a
+segment, at a set rate, with live progress; paused, resumed and cancelled; surviving restarts.
+
+A campaign fixes its vehicles when it is created (the segment's members then). The runner
+(`release_due`, called every second by the commands process) releases the vehicles owed by the
+rate since the campaign last released, checking each one's eligibility again at its turn: an
+eligible vehicle gets an entitlement and its signed enable command (the command dispatcher sends,
+times out and retries it as for any activation); another is skipped with the reason. State lives
+in the database only, so a restarted runner carries on where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+import psycopg
+
+from crm import entitlements, features
+from oem import segments
+from telemetry.errors import ConflictError, NotFoundError
+from telemetry.settings import Settings
+from telemetry.storage.db import Conn, Row, connect
+
+log = logging.getLogger(__name__)
+RELEASE_BATCH = 500  # vehicles per transaction
+COLUMNS = (
+    "c.id, c.name, c.segment_id, c.feature_code, c.kind, c.rate_per_minute, c.state, c.created_by, c.created_at,"
+    " c.finished_at"
+)
+
+
+async def dry_run(conn: Conn, *, segment_id: int, code: str, kind: str) -> dict[str, object]:
+    """How many of the segment's vehicles a campaign would activate now, and why the others not."""
+    segment = await segments.get(conn, segment_id=segment_id)
+    vehicles = await segments.members(conn, segment["filter"])
+    sorted_ = await segments.sort_by_eligibility(conn, vehicles, code, kind)
+    return {
+        "segment_vehicles": sorted_.vehicles,
+        "eligible": len(sorted_.eligible),
+        "not_eligible": [{"reason": r, "vehicles": n} for r, n in sorted_.not_eligible.most_common()],
+    }
+
+
+async def create(conn: Conn, *, name: str, segment_id: int, code: str, kind: str, rate_per_minute: int, by: str) -> Row:
+    """A running campaign over the segment's members as they are now."""
+    segment = await segments.get(conn, segment_id=segment_id)
+    feature = await entitlements.get_feature(conn, code=code)
+    if kind == "trial" and feature["trial_days"] is None:
+        raise ConflictError(f"{code} has no trial")
+    cur = await conn.execute(
+        "INSERT INTO campaigns (name, segment_id, feature_code, kind, rate_per_minute, created_by)"
+        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (name, segment_id, code, kind, rate_per_minute, by),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    vehicles = await segments.members(conn, segment["filter"])
+    await conn.execute(
+        "INSERT INTO campaign_targets (campaign_id, vehicle_id) SELECT %s, unnest(%s::integer[])",
+        (row["id"], [v["id"] for v in vehicles]),
+    )
+    await conn.execute("SELECT pg_notify(current_schema() || '.campaigns', '')")
+    return await get(conn, campaign_id=int(row["id"]))
+
+
+async def get(conn: Conn, *, campaign_id: int) -> Row:
+    cur = await conn.execute(f"SELECT {COLUMNS} FROM campaigns c WHERE c.id = %s", (campaign_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"campaign {campaign_id} not found")
+    return {**row, "progress": await progress(conn, campaign_id=campaign_id)}
+
+
+async def all_campaigns(conn: Conn) -> list[Row]:
+    cur = await conn.execute(f"SELECT {COLUMNS} FROM campaigns c ORDER BY c.id DESC")
+    return [{**r, "progress": await progress(conn, campaign_id=int(r["id"]))} for r in await cur.fetchall()]
+
+
+async def progress(conn: Conn, *, campaign_id: int) -> dict[str, object]:
+    """Where each vehicle stands: waiting its turn, skipped (not eligible then), cancelled, or
+    released and then as far as its command got: queued, sent, timed out (to be retried),
+    acknowledged, rejected; `retried` counts commands sent more than once; reasons are counted."""
+    cur = await conn.execute(
+        "SELECT t.state AS target, cmd.state AS command, COALESCE(cmd.attempts, 0) > 1 AS retried,"
+        " COALESCE(t.reason, cmd.reason) AS reason, count(*) AS n"
+        " FROM campaign_targets t"
+        " LEFT JOIN LATERAL (SELECT state, attempts, reason FROM vehicle_commands vc"
+        "  WHERE vc.entitlement_id = t.entitlement_id AND vc.action = 'enable'"
+        "  ORDER BY vc.created_at DESC LIMIT 1) cmd ON true"
+        " WHERE t.campaign_id = %s GROUP BY 1, 2, 3, 4",
+        (campaign_id,),
+    )
+    counts = dict.fromkeys(
+        ("vehicles", "waiting", "queued", "sent", "timed_out", "acknowledged", "rejected", "skipped", "cancelled",
+         "retried"), 0,
+    )  # fmt: skip
+    rejections: dict[str, int] = {}
+    skips: dict[str, int] = {}
+    command_stage = {"pending": "queued", "sent": "sent", "timed_out": "timed_out", "accepted": "acknowledged",
+                     "rejected": "rejected", "superseded": "acknowledged"}  # fmt: skip
+    for r in await cur.fetchall():
+        n = int(r["n"])
+        counts["vehicles"] += n
+        stage = command_stage.get(r["command"], "queued") if r["target"] == "released" else r["target"]
+        counts[stage] += n
+        counts["retried"] += n if r["retried"] else 0
+        if stage == "rejected":
+            rejections[r["reason"] or "no reason given"] = rejections.get(r["reason"] or "no reason given", 0) + n
+        if stage == "skipped":
+            skips[r["reason"]] = skips.get(r["reason"], 0) + n
+    return {**counts, "rejections": rejections, "skip_reasons": skips}
+
+
+async def set_state(conn: Conn, *, campaign_id: int, action: str) -> Row:
+    """pause (running -> paused), resume (paused -> running), cancel (running or paused ->
+    cancelled: vehicles still waiting are not activated; those released keep their option)."""
+    moves = {"pause": ("running", "paused"), "resume": ("paused", "running"), "cancel": (None, "cancelled")}
+    wanted_from, to = moves[action]
+    cur = await conn.execute("SELECT state FROM campaigns WHERE id = %s FOR UPDATE", (campaign_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"campaign {campaign_id} not found")
+    state = row["state"]
+    if (wanted_from is not None and state != wanted_from) or state in ("cancelled", "completed"):
+        raise ConflictError(f"campaign {campaign_id} is {state}: it cannot {action}")
+    await conn.execute(
+        "UPDATE campaigns SET state = %s, released_until = CASE WHEN %s = 'running' THEN now() ELSE released_until END,"
+        " finished_at = CASE WHEN %s = 'cancelled' THEN now() END WHERE id = %s",
+        (to, to, to, campaign_id),
+    )
+    if to == "cancelled":
+        await conn.execute(
+            "UPDATE campaign_targets SET state = 'cancelled' WHERE campaign_id = %s AND state = 'waiting'",
+            (campaign_id,),
+        )
+    return await get(conn, campaign_id=campaign_id)
+
+
+async def release_due(conn: Conn, *, now: datetime) -> int:
+    """Release what the running campaigns owe by now (one transaction per campaign batch); returns
+    the vehicles released or skipped."""
+    cur = await conn.execute(
+        "SELECT id, feature_code, kind, rate_per_minute, created_by, released_until FROM campaigns"
+        " WHERE state = 'running' ORDER BY id"
+    )
+    done = 0
+    for campaign in await cur.fetchall():
+        owed = int((now - campaign["released_until"]).total_seconds() * campaign["rate_per_minute"] / 60)
+        if owed > 0:
+            done += await _release(conn, campaign, min(owed, RELEASE_BATCH), now)
+    return done
+
+
+async def _release(conn: Conn, campaign: Row, owed: int, now: datetime) -> int:
+    async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT t.vehicle_id FROM campaign_targets t WHERE t.campaign_id = %s AND t.state = 'waiting'"
+            " ORDER BY t.vehicle_id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (campaign["id"], owed),
+        )
+        ids = [r["vehicle_id"] for r in await cur.fetchall()]
+        if not ids:  # every vehicle had its turn
+            await conn.execute(
+                "UPDATE campaigns SET state = 'completed', finished_at = %s WHERE id = %s", (now, campaign["id"])
+            )
+            return 0
+        cur = await conn.execute(
+            f"SELECT {segments.VEHICLE_COLUMNS} FROM vehicles v WHERE v.id = ANY(%s) ORDER BY v.id", (ids,)
+        )
+        sorted_ = await segments.sort_by_eligibility(conn, list(await cur.fetchall()), campaign["feature_code"],
+                                                     campaign["kind"])  # fmt: skip
+        feature = await entitlements.get_feature(conn, code=campaign["feature_code"])
+        by = f"campaign {campaign['id']} ({campaign['created_by']})"
+        for vehicle in sorted_.eligible:
+            granted = await entitlements.grant(
+                conn, vehicle_id=int(vehicle["id"]), feature_code=campaign["feature_code"], kind=campaign["kind"],
+                by=by, dealer_id=None, purchase_reference=f"campaign-{campaign['id']}", starts_at=now,
+                ends_at=features.ends_at(feature, campaign["kind"], now), idempotency_key=None,
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE campaign_targets SET state = 'released', entitlement_id = %s, released_at = %s"
+                " WHERE campaign_id = %s AND vehicle_id = %s",
+                (granted["id"], now, campaign["id"], vehicle["id"]),
+            )
+        if sorted_.refused:
+            await conn.execute(
+                "UPDATE campaign_targets t SET state = 'skipped', reason = r.reason"
+                " FROM unnest(%s::integer[], %s::text[]) AS r(vehicle_id, reason)"
+                " WHERE t.campaign_id = %s AND t.vehicle_id = r.vehicle_id",
+                ([v["id"] for v, _ in sorted_.refused], [why for _, why in sorted_.refused], campaign["id"]),
+            )
+        advance = len(ids) * 60 / campaign["rate_per_minute"]
+        await conn.execute(
+            "UPDATE campaigns SET released_until = LEAST(%s, released_until + make_interval(secs => %s)) WHERE id = %s",
+            (now, advance, campaign["id"]),
+        )
+    return len(ids)
+
+
+async def keep_releasing(settings: Settings, interval_s: float = 1.0) -> None:
+    """The runner: every `interval_s`, release what the running campaigns owe; a lost database
+    connection is opened again (the campaigns' state is all in the database)."""
+    while True:
+        try:
+            async with await connect(settings, autocommit=True) as conn:
+                while True:
+                    released = await release_due(conn, now=datetime.now(UTC))
+                    if released:
+                        log.info("campaigns: %d vehicle(s) had their turn", released)
+                    await asyncio.sleep(interval_s)
+        except psycopg.OperationalError as exc:
+            log.warning("campaign runner: database unavailable (%s); retrying", exc)
+            await asyncio.sleep(5 * interval_s)
