@@ -8,7 +8,7 @@ answers at fleet scale. No customer data is read: OEM keys see vehicles and aggr
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from telemetry.storage.db import Conn, Row
 from telemetry.vocabulary import severity_rank_sql
@@ -52,29 +52,80 @@ async def current(conn: Conn, *, by: str) -> list[dict[str, object]]:
     return [{**entry, "systems": systems[name]} for name, entry in out.items()]
 
 
+WEEKS_SQL = """
+SELECT w.week, {group} AS grp, i.system, count(DISTINCT i.vehicle_id) AS affected
+FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id
+CROSS JOIN LATERAL generate_series(greatest(date_trunc('week', i.first_seen, 'UTC'), %(first)s),
+    least(date_trunc('week', COALESCE(i.resolved_at, i.cleared_at, %(last)s), 'UTC'), %(last)s),
+    interval '1 week') AS w(week)
+WHERE i.first_seen < %(last)s + interval '1 week' AND COALESCE(i.resolved_at, i.cleared_at, 'infinity') >= %(first)s
+GROUP BY 1, 2, 3
+"""
+
+
+async def _weeks(conn: Conn, by: str, first: datetime, last: datetime) -> list[Row]:
+    """Per week from `first` to `last` (Mondays, UTC), group and system: the vehicles with an
+    incident open at any time that week. Each incident of the span is spread over the weeks it
+    was open (mostly one or two), rather than every week joined with every incident."""
+    cur = await conn.execute(WEEKS_SQL.format(group=GROUPINGS[by]), {"first": first, "last": last})
+    return list(await cur.fetchall())
+
+
 async def weekly(conn: Conn, *, by: str, weeks: int, now: datetime) -> list[Row]:
     """Per ISO week (the last `weeks`), group and system: vehicles with an incident open at any
-    time in the week, per 1,000 vehicles of the group. Each incident of the window is spread over
-    the weeks it was open (mostly one or two), rather than every week joined with every incident."""
-    group = GROUPINGS[by]
+    time in the week, per 1,000 vehicles of the group. Finished weeks come from `fleet_weekly`,
+    computed on the first read that needs them (and again after the triggers of migration 23
+    forgot them); the current week is computed on every read."""
+    this_week = week_of(now)
+    first = this_week - timedelta(weeks=weeks - 1)
+    last_finished = this_week - timedelta(weeks=1)
+    if await _first_missing(conn, by, first, last_finished) is not None:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet_weekly'))")  # see migration 23
+            missing = await _first_missing(conn, by, first, last_finished)
+            if missing is not None:  # compute the finished weeks from the first one missing, and keep them
+                rows = await _weeks(conn, by, missing, last_finished)
+                await conn.execute(
+                    "INSERT INTO fleet_weekly_weeks (grouping, week) SELECT %s, w"
+                    " FROM generate_series(%s, %s, interval '1 week') AS w ON CONFLICT DO NOTHING",
+                    (by, missing, last_finished),
+                )
+                await conn.execute(
+                    "INSERT INTO fleet_weekly (grouping, week, grp, system, affected)"
+                    " SELECT %s, * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::integer[])"
+                    " ON CONFLICT (grouping, week, grp, system) DO UPDATE SET affected = EXCLUDED.affected",
+                    (by, [r["week"] for r in rows], [r["grp"] for r in rows], [r["system"] for r in rows],
+                     [r["affected"] for r in rows]),
+                )  # fmt: skip
+    current = await _weeks(conn, by, this_week, this_week)
     cur = await conn.execute(
-        "WITH span AS (SELECT date_trunc('week', %(now)s::timestamptz) AS last,"
-        "  date_trunc('week', %(now)s::timestamptz) - (%(weeks)s - 1) * interval '1 week' AS first),"
-        f" fleet AS (SELECT {group} AS grp, count(*) AS vehicles FROM vehicles v GROUP BY 1),"
-        f" hit AS (SELECT {group} AS grp, i.system, w.week, count(DISTINCT i.vehicle_id) AS affected"
-        "  FROM span, incidents i JOIN vehicles v ON v.id = i.vehicle_id"
-        "  CROSS JOIN LATERAL generate_series(greatest(date_trunc('week', i.first_seen), span.first),"
-        "   least(date_trunc('week', COALESCE(i.resolved_at, i.cleared_at, span.last)), span.last),"
-        "   interval '1 week') AS w(week)"
-        "  WHERE i.first_seen < span.last + interval '1 week'"
-        "   AND COALESCE(i.resolved_at, i.cleared_at, 'infinity') >= span.first"
-        "  GROUP BY 1, 2, 3)"
+        f"WITH fleet AS (SELECT {GROUPINGS[by]} AS grp, count(*) AS vehicles FROM vehicles v GROUP BY 1),"
+        " hit AS (SELECT week, grp, system, affected FROM fleet_weekly WHERE grouping = %s AND week >= %s"
+        "  UNION ALL SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::integer[]))"
         " SELECT hit.week, hit.grp AS group, hit.system, hit.affected, fleet.vehicles,"
         "  round(hit.affected * 1000.0 / fleet.vehicles, 1)::float AS per_1000"
         " FROM hit JOIN fleet ON fleet.grp = hit.grp ORDER BY 1, 2, 3",
-        {"now": now, "weeks": weeks},
-    )
+        (by, first, [r["week"] for r in current], [r["grp"] for r in current], [r["system"] for r in current],
+         [r["affected"] for r in current]),
+    )  # fmt: skip
     return list(await cur.fetchall())
+
+
+async def _first_missing(conn: Conn, by: str, first: datetime, last: datetime) -> datetime | None:
+    """The first finished week of the span not kept in `fleet_weekly` (None: all are)."""
+    cur = await conn.execute(
+        "SELECT min(w) AS missing FROM generate_series(%s::timestamptz, %s::timestamptz, interval '1 week') AS w"
+        " WHERE NOT EXISTS (SELECT 1 FROM fleet_weekly_weeks k WHERE k.grouping = %s AND k.week = w)",
+        (first, last, by),
+    )
+    row = await cur.fetchone()
+    return None if row is None else row["missing"]
+
+
+def week_of(moment: datetime) -> datetime:
+    """Monday 00:00 UTC of the moment's ISO week."""
+    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
 
 
 async def vehicles(conn: Conn, *, by: str, group: str, system: str | None, limit: int) -> list[Row]:

@@ -22,10 +22,9 @@ WITH span AS (SELECT date_trunc('month', %(now)s::timestamptz AT TIME ZONE 'UTC'
                      - (%(months)s - 1) * interval '1 month' AS first),
 paid AS (SELECT vehicle_id, feature_code, starts_at FROM entitlements
          WHERE kind IN ('purchase', 'subscription') AND state <> 'failed'),
-trials AS (SELECT e.id, e.feature_code, e.starts_at,
-                  EXISTS (SELECT 1 FROM paid p WHERE p.vehicle_id = e.vehicle_id AND p.feature_code = e.feature_code
-                          AND p.starts_at >= e.starts_at) AS converted
-           FROM entitlements e WHERE e.kind = 'trial'),
+last_paid AS (SELECT vehicle_id, feature_code, max(starts_at) AS at FROM paid GROUP BY 1, 2),
+trials AS (SELECT e.id, e.feature_code, e.starts_at, COALESCE(lp.at >= e.starts_at, false) AS converted
+           FROM entitlements e LEFT JOIN last_paid lp USING (vehicle_id, feature_code) WHERE e.kind = 'trial'),
 facts AS (
     SELECT feature_code, starts_at AS at, 'trials_started' AS metric FROM trials
     UNION ALL SELECT feature_code, starts_at, 'trials_converted' FROM trials WHERE converted

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from oem import fleet_health
 from telemetry.settings import Settings
 from telemetry.storage import alerts, incidents
 from telemetry.storage.db import Conn, connect
@@ -78,5 +79,57 @@ def test_open_incidents_per_1000_vehicles_by_model_version_and_system(settings: 
             behind = await get("/fleet/health/vehicles", group="Compact 1.5", system="cooling")
             assert sorted(v["vin"] for v in behind) == sorted(vin for vin, *_ in FLEET[:2])
             assert all("customer" not in key for v in behind for key in v), "vehicles only, never a customer"
+
+    asyncio.run(go())
+
+
+def test_finished_weeks_are_kept_and_forgotten_exactly_when_late_data_changes_them(settings: Settings) -> None:
+    """The weekly view keeps finished weeks; an incident arriving late for a past week, or a
+    vehicle moving to another software version, makes the weeks it touches count again, while
+    resolving an old incident now keeps every finished week as it was."""
+
+    async def go() -> None:
+        async with await connect(settings) as conn:
+            ids = []
+            for vin, model, version in FLEET[:3]:
+                cur = await conn.execute(
+                    "INSERT INTO vehicles (vin, make, model, model_year, powertrain, vss_version, software_version)"
+                    " VALUES (%s, 'Aurora', %s, 2024, 'combustion', '6.0', %s) RETURNING id",
+                    (vin, model, version),
+                )
+                ids.append((await cur.fetchone())["id"])  # type: ignore[index]
+            old = await incident(conn, ids[0], "coolant_overtemp", "cooling", NOW - timedelta(weeks=5))
+            await conn.commit()
+
+            async def cooling(by: str = "model") -> list[int]:
+                rows = await fleet_health.weekly(conn, by=by, weeks=8, now=NOW)
+                await conn.commit()
+                return [int(r["affected"]) for r in rows if r["system"] == "cooling"]
+
+            async def kept() -> int:
+                cur = await conn.execute("SELECT count(*) AS n FROM fleet_weekly_weeks WHERE grouping = 'model'")
+                return int((await cur.fetchone())["n"])  # type: ignore[index]
+
+            assert await cooling() == [1, 1, 1, 1, 1, 1]  # open since five weeks ago, this week included
+            assert await kept() == 7  # the finished weeks of the span
+
+            await incident(conn, ids[1], "coolant_overtemp", "cooling", NOW - timedelta(weeks=3))  # late data
+            await conn.commit()
+            assert await kept() == 7 - 3  # the three finished weeks it touches are forgotten ...
+            assert await cooling() == [1, 1, 2, 2, 2, 2]  # ... and count again
+            assert await kept() == 7
+
+            await incidents.resolve(conn, incident_id=old, by="x", outcome="other", operation=None,  # type: ignore[arg-type]
+                                    service_event_id=None, note=None)  # fmt: skip
+            await conn.commit()
+            assert await kept() == 7  # resolved now: no finished week changes
+            assert await cooling() == [1, 1, 2, 2, 2, 2]
+
+            assert await cooling("software_version") == [1, 1, 2, 2, 2, 2]
+            await conn.execute("UPDATE vehicles SET software_version = '2.0' WHERE id = %s", (ids[1],))
+            await conn.commit()
+            rows = await fleet_health.weekly(conn, by="software_version", weeks=8, now=NOW)
+            last_week = fleet_health.week_of(NOW) - timedelta(weeks=1)
+            assert {(r["group"], r["affected"]) for r in rows if r["week"] == last_week} == {("1.0", 1), ("2.0", 1)}
 
     asyncio.run(go())

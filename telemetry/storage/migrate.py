@@ -82,6 +82,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(20, "hourly aggregate read materialized only", _materialized_only),
     Migration(21, "OBD-II signals (MAF, MAP, run time, MIL); samples a vehicle's buffer dropped", _catalog_signals),
     Migration(22, "segments and campaigns", _sql_file("0022_campaigns.sql")),
+    Migration(23, "fleet health: finished weeks kept", _sql_file("0023_fleet_weekly.sql")),
 )
 
 
