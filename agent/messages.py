@@ -10,6 +10,7 @@ import orjson
 import pyarrow as pa
 
 from agent.buffer import Stored
+from telemetry.arrow_contract import ipc_stream
 
 ARROW_SCHEMA = pa.schema(
     [("ts", pa.int64()), ("path", pa.dictionary(pa.int16(), pa.string())), ("value", pa.float64())]
@@ -65,8 +66,4 @@ def arrow_payload(rows: Sequence[Stored]) -> bytes:
         },
         schema=ARROW_SCHEMA,
     )
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, ARROW_SCHEMA) as writer:
-        writer.write_table(table)
-    payload: bytes = sink.getvalue().to_pybytes()
-    return payload
+    return ipc_stream(table)

@@ -17,6 +17,7 @@ import orjson
 import pyarrow as pa
 
 from simulators.bulk_publisher import BulkPublisher
+from telemetry.arrow_contract import ipc_stream
 from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, vehicle_topic
 
 TICK_S = 0.05
@@ -50,10 +51,7 @@ class ArrowMessages:
     def encode(self, newest_ts: int) -> bytes:
         ts = pa.array(self.offsets + newest_ts, type=pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
         batch = pa.RecordBatch.from_arrays([ts, self.paths, self.values], names=["ts", "path", "value"])
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_batch(batch)
-        return bytes(sink.getvalue())
+        return ipc_stream(batch)
 
 
 def payload_parts(vin: str, signals: dict[str, float], samples: int) -> list[bytes]:

@@ -16,6 +16,7 @@ import pyarrow as pa
 from simulators import physics as ph
 from simulators.fleet import Fleet, Span
 from telemetry.arrow_contract import COLUMNS as ARROW_COLUMNS
+from telemetry.arrow_contract import ipc_stream
 from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, vehicle_topic
 
 DTC_PATH = "Vehicle.Diagnostics.DTCList"
@@ -102,12 +103,9 @@ class PayloadEncoder:
             ],
             schema=_ARROW_SCHEMA,
         )
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, _ARROW_SCHEMA) as writer:
-            writer.write_table(table)
         last = int(ts[-1])
         dtc = self.json(vehicle, last, {DTC_PATH: ph.dtc_codes(rows[-1][2])})
         return [
-            Outgoing(last, self.arrow_topics[vehicle], sink.getvalue().to_pybytes()),
+            Outgoing(last, self.arrow_topics[vehicle], ipc_stream(table)),
             Outgoing(last, self.json_topics[vehicle], dtc),
         ]

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from telemetry import dtc
+from telemetry.arrow_contract import ipc_stream
 from telemetry.catalog import Catalog
 
 SCHEMA = pa.schema(
@@ -86,11 +87,7 @@ def encode(batch: RuleBatch, catalog: Catalog) -> bytes:
         },
         schema=SCHEMA,
     )
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, SCHEMA) as writer:
-        writer.write_table(table)
-    payload: bytes = sink.getvalue().to_pybytes()
-    return payload
+    return ipc_stream(table)
 
 
 def decode(payload: bytes, catalog: Catalog) -> RuleBatch:

@@ -24,13 +24,9 @@ from telemetry.settings import Settings
 from telemetry.topics import COMMANDS, vehicle_filter
 from tests.fix_server import Server, serving, wait_for
 from tests.fix_services import make_key, make_settings
+from tests.test_features import HEATED_SEATS
 
 pytestmark = pytest.mark.slow
-HEATED_SEATS = {
-    "code": "heated_seats", "name": "Heated front seats", "models": ["Compact 1.5"], "min_software_version": "2.0",
-    "requires_hardware": ["seat_heaters"], "price_model": "monthly", "price": "9.90", "currency": "EUR",
-    "trial_days": 30,
-}  # fmt: skip
 REMOTE_START = {"code": "remote_start", "name": "Remote start", "price_model": "one_off", "price": "149.00",
                 "currency": "EUR"}  # fmt: skip
 FLEET = 1000

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from telemetry.arrow_contract import ipc_stream
 from telemetry.mqtt import broker_address, publisher
 from telemetry.storage.db import conninfo
 from telemetry.storage.layout import NATIVE
@@ -258,14 +259,11 @@ def test_an_arrow_batch_over_mqtt_is_stored(server: Server) -> None:
             "value": pa.array([float(i) for i in range(30)]),
         }
     )
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
 
     async def go() -> None:
         async with publisher(server.settings.require_mqtt_url(), f"{server.settings.mqtt_client_id}-arrow") as c:
             topic = vehicle_topic(server.settings.mqtt_topic_prefix, vin, TELEMETRY_ARROW)
-            await c.publish(topic, sink.getvalue().to_pybytes(), qos=1)
+            await c.publish(topic, ipc_stream(table), qos=1)
 
     asyncio.run(go())
     points = wait_for(lambda: len(series(server, vin, "Vehicle.Speed")) == 30 and series(server, vin, "Vehicle.Speed"))

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ingest.codec import Envelope, Limits, parse_envelope
 from ingest.pipeline import Prepared, Received, flag_seq_regressions, parse, prepare
 from ingest.ratelimit import VehicleRateLimiter
+from telemetry.arrow_contract import ipc_stream
 from telemetry.catalog import default_catalog
 from telemetry.storage.samples import SampleWriter
 from telemetry.topics import partition_of
@@ -94,11 +95,7 @@ def test_fuzz_every_input_is_stored_or_dead_lettered(payload: bytes) -> None:
 
 
 def arrow_batch(columns: dict[str, pa.Array]) -> bytes:
-    table = pa.table(columns)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    return ipc_stream(pa.table(columns))
 
 
 def stored_values(prepared: Prepared) -> dict[tuple[int, str], float]:
