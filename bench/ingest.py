@@ -2,7 +2,7 @@
 
     python -m bench.ingest [--rate 3000] [--duration 60] [--vehicles 5000] [--ingest-workers 2]
                            [--samples-per-message 50] [--format json|arrow] [--sample-rate S] [--sweep]
-                           [--background-load]
+                           [--background-load] [--find-sustainable [--runs 3]]
 
 Starts `telemetry serve` (API, ingest and rule workers) on a schema of its own, measures the load
 generator's own ceiling, drives the fleet at `--rate` messages/s (or `--sample-rate` samples/s),
@@ -22,6 +22,12 @@ an Arrow batch, and measures:
 Each run prints one JSON object as its last line. `--sweep` runs the batch sizes 50, 250 and 1,500
 as JSON and 250 and 1,500 as Arrow at `--sample-rate` (default 150,000 samples/s), one JSON line
 per point, the server restarted for each.
+
+`--find-sustainable` searches the highest message rate the server sustains: a rate passes when
+each of `--runs` runs of `--duration` seconds stores everything exactly once, does not fall behind
+and keeps p99 publish-to-commit at or under 1 s. From `--rate` it steps up by 25 % while rates pass
+(down by 20 % while they fail), then halves the gap between the last passing and the first failing
+rate twice. One JSON line per run, then one with `sustainable_msg_per_s` (and samples/s).
 """
 
 from __future__ import annotations
@@ -286,6 +292,57 @@ def run_point(args: argparse.Namespace, fmt: str, samples_per_message: int, rate
     }
 
 
+SUSTAINED_P99_MS = 1000.0
+
+
+def passes(point: dict[str, object]) -> bool:
+    """Everything stored once, no backlog left to drain, p99 publish-to-commit within 1 s."""
+    return (
+        point["stored_rows"] == point["expected_rows"]
+        and not point["fell_behind"]
+        and float(point["p99_ms"]) <= SUSTAINED_P99_MS  # type: ignore[arg-type]
+    )
+
+
+def find_sustainable(args: argparse.Namespace) -> dict[str, object]:
+    """The highest rate at which every one of `args.runs` runs passes (see the module's docstring)."""
+    tried: dict[float, bool] = {}
+
+    def holds(rate: float) -> bool:
+        if rate not in tried:
+            tried[rate] = True
+            for _ in range(args.runs):
+                point = run_point(args, args.format, args.samples_per_message, rate)
+                print(json.dumps({**point, "passed": passes(point)}), flush=True)
+                if not passes(point):
+                    tried[rate] = False
+                    break
+        return tried[rate]
+
+    rate, steps = round(args.rate), 1 if args.smoke else 6
+    good, bad = (rate, None) if holds(rate) else (None, rate)
+    for _ in range(steps):  # find a passing and a failing rate
+        if good is not None and bad is None:
+            rate = round(good * 1.25)
+            good, bad = (rate, None) if holds(rate) else (good, rate)
+        elif good is None and bad is not None:
+            rate = max(1, round(bad * 0.8))
+            good, bad = (rate, bad) if holds(rate) else (None, rate)
+    for _ in range(0 if args.smoke else 2):  # then narrow the gap
+        if good is None or bad is None:
+            break
+        rate = round((good + bad) / 2)
+        good, bad = (rate, bad) if holds(rate) else (good, rate)
+    samples = None if good is None else good * args.samples_per_message
+    return {
+        "bench": "ingest_sustainable", "format": args.format, "samples_per_message": args.samples_per_message,
+        "sustainable_msg_per_s": good, "sustainable_samples_per_s": samples,
+        "first_failing_msg_per_s": bad, "runs_per_rate": args.runs, "duration_s": args.duration,
+        "background_load": args.background_load, "tried": {str(r): ok for r, ok in sorted(tried.items())},
+        "smoke": args.smoke,
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=3000, help="messages/s")
@@ -301,9 +358,14 @@ def main() -> None:
     parser.add_argument(
         "--background-load", action="store_true", help="a CPU-bound process at nice 10 runs beside the load"
     )
+    parser.add_argument("--find-sustainable", action="store_true", help="search the highest rate that holds")
+    parser.add_argument("--runs", type=int, default=3, help="with --find-sustainable: runs per rate")
     args = smoke.parse(
-        parser, rate=100.0, duration=3.0, vehicles=20, ingest_workers=1, rule_workers=1, load_processes=1
+        parser, rate=100.0, duration=3.0, vehicles=20, ingest_workers=1, rule_workers=1, load_processes=1, runs=1
     )
+    if args.find_sustainable:
+        print(json.dumps(find_sustainable(args)), flush=True)
+        return
     points = SWEEP if args.sweep else ((args.format, args.samples_per_message),)
     for fmt, size in points:
         if args.sample_rate:

@@ -28,7 +28,7 @@ def test_every_benchmark_takes_smoke() -> None:
         assert "smoke.parse(" in (BENCH / f"{name}.py").read_text(), f"bench.{name} has no --smoke"
 
 
-VARIANTS = {"ingest": [["--format", "arrow", "--samples-per-message", "250"]]}  # more than the defaults
+VARIANTS = {"ingest": [["--format", "arrow", "--samples-per-message", "250"], ["--find-sustainable"]]}
 RUNS = [(name, []) for name in BENCHMARKS] + [(name, extra) for name, extras in VARIANTS.items() for extra in extras]
 
 
@@ -56,6 +56,10 @@ def test_a_benchmark_runs_in_smoke_mode_and_prints_its_json_line(
     if name == "agent":
         assert figures["backlog_samples"] == 40 * 360, "the smoke backlog (6 minutes) was uploaded"
         assert figures["live_samples_uploaded"] > 0
+    if name == "ingest" and extra == ["--find-sustainable"]:
+        assert figures["bench"] == "ingest_sustainable"
+        assert figures["sustainable_msg_per_s"] or figures["first_failing_msg_per_s"], "it tried a rate"
+        return
     if name == "ingest":
         assert figures["stored_rows"] == figures["expected_rows"], "the smoke run stores every row exactly once"
         assert figures["format"] == (extra[1] if extra else "json")
