@@ -81,7 +81,7 @@ async def weekly(conn: Conn, *, by: str, weeks: int, now: datetime) -> list[Row]
     last_finished = this_week - timedelta(weeks=1)
     if await _first_missing(conn, by, first, last_finished) is not None:
         async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('fleet_weekly'))")  # see migration 23
+            await conn.execute("LOCK TABLE fleet_weekly_weeks IN SHARE ROW EXCLUSIVE MODE")  # see migration 23
             missing = await _first_missing(conn, by, first, last_finished)
             if missing is not None:  # compute the finished weeks from the first one missing, and keep them
                 rows = await _weeks(conn, by, missing, last_finished)

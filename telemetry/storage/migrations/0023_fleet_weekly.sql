@@ -17,10 +17,11 @@ CREATE TABLE fleet_weekly (
     FOREIGN KEY (grouping, week) REFERENCES fleet_weekly_weeks (grouping, week) ON DELETE CASCADE
 );
 
--- the lock orders a forgetting against a reader filling weeks in (oem/fleet_health.py takes it too)
+-- A reader filling weeks in holds the table in SHARE ROW EXCLUSIVE mode (oem/fleet_health.py):
+-- a forgetting's DELETE waits for it and so comes after, and the reader sees a forgetting that
+-- committed before it took the lock. Forgettings never wait for one another on that lock.
 CREATE FUNCTION fleet_weekly_forget(since timestamptz, only_grouping text DEFAULT NULL) RETURNS void
 LANGUAGE sql AS $$
-    SELECT pg_advisory_xact_lock(hashtext('fleet_weekly'));
     DELETE FROM fleet_weekly_weeks
     WHERE week >= date_trunc('week', since, 'UTC') AND (only_grouping IS NULL OR grouping = only_grouping)
 $$;
