@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import cast
 
 import psycopg
 
@@ -75,42 +76,50 @@ async def get(conn: Conn, *, campaign_id: int) -> Row:
 
 async def all_campaigns(conn: Conn) -> list[Row]:
     cur = await conn.execute(f"SELECT {COLUMNS} FROM campaigns c ORDER BY c.id DESC")
-    return [{**r, "progress": await progress(conn, campaign_id=int(r["id"]))} for r in await cur.fetchall()]
+    rows = list(await cur.fetchall())
+    progress = await progress_of(conn, [int(r["id"]) for r in rows])
+    return [{**r, "progress": progress[int(r["id"])]} for r in rows]
 
 
 async def progress(conn: Conn, *, campaign_id: int) -> dict[str, object]:
-    """Where each vehicle stands: waiting its turn, skipped (not eligible then), cancelled, or
-    released and then as far as its command got: queued, sent, timed out (to be retried),
-    acknowledged, rejected; `retried` counts commands sent more than once; reasons are counted."""
+    return (await progress_of(conn, [campaign_id]))[campaign_id]
+
+
+async def progress_of(conn: Conn, campaign_ids: list[int]) -> dict[int, dict[str, object]]:
+    """Where each campaign's vehicles stand (one query for all): waiting their turn, skipped (not
+    eligible then), cancelled, or released and then as far as their command got: queued, sent,
+    timed out (to be retried), acknowledged, rejected; `retried` counts commands sent more than
+    once; reasons are counted."""
     cur = await conn.execute(
-        "SELECT t.state AS target, cmd.state AS command, COALESCE(cmd.attempts, 0) > 1 AS retried,"
+        "SELECT t.campaign_id, t.state AS target, cmd.state AS command, COALESCE(cmd.attempts, 0) > 1 AS retried,"
         " COALESCE(t.reason, cmd.reason) AS reason, count(*) AS n"
         " FROM campaign_targets t"
         " LEFT JOIN LATERAL (SELECT state, attempts, reason FROM vehicle_commands vc"
         "  WHERE vc.entitlement_id = t.entitlement_id AND vc.action = 'enable'"
         "  ORDER BY vc.created_at DESC LIMIT 1) cmd ON true"
-        " WHERE t.campaign_id = %s GROUP BY 1, 2, 3, 4",
-        (campaign_id,),
+        " WHERE t.campaign_id = ANY(%s) GROUP BY 1, 2, 3, 4, 5",
+        (campaign_ids,),
     )
-    counts = dict.fromkeys(
-        ("vehicles", "waiting", "queued", "sent", "timed_out", "acknowledged", "rejected", "skipped", "cancelled",
-         "retried"), 0,
-    )  # fmt: skip
-    rejections: dict[str, int] = {}
-    skips: dict[str, int] = {}
+    stages = ("vehicles", "waiting", "queued", "sent", "timed_out", "acknowledged", "rejected", "skipped",
+              "cancelled", "retried")  # fmt: skip
+    out: dict[int, dict[str, object]] = {
+        c: {**dict.fromkeys(stages, 0), "rejections": {}, "skip_reasons": {}} for c in campaign_ids
+    }
     command_stage = {"pending": "queued", "sent": "sent", "timed_out": "timed_out", "accepted": "acknowledged",
                      "rejected": "rejected", "superseded": "acknowledged"}  # fmt: skip
     for r in await cur.fetchall():
-        n = int(r["n"])
+        p, n = out[int(r["campaign_id"])], int(r["n"])
+        counts = cast(dict[str, int], p)
         counts["vehicles"] += n
         stage = command_stage.get(r["command"], "queued") if r["target"] == "released" else r["target"]
         counts[stage] += n
         counts["retried"] += n if r["retried"] else 0
-        if stage == "rejected":
-            rejections[r["reason"] or "no reason given"] = rejections.get(r["reason"] or "no reason given", 0) + n
-        if stage == "skipped":
-            skips[r["reason"]] = skips.get(r["reason"], 0) + n
-    return {**counts, "rejections": rejections, "skip_reasons": skips}
+        reasons = {"rejected": "rejections", "skipped": "skip_reasons"}.get(stage)
+        if reasons is not None:
+            named = cast(dict[str, int], p[reasons])
+            reason = r["reason"] or "no reason given"
+            named[reason] = named.get(reason, 0) + n
+    return out
 
 
 async def set_state(conn: Conn, *, campaign_id: int, action: str) -> Row:
