@@ -57,6 +57,7 @@ class Buffer:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._dropped = self._counter("dropped")  # kept in memory too: the uplink asks before every message
 
     def close(self) -> None:
         with self._lock:
@@ -80,6 +81,7 @@ class Buffer:
             return 0
         self._db.execute("DELETE FROM samples WHERE seq < ?", (first + excess,))
         self._add("dropped", excess)
+        self._dropped += int(excess)
         return int(excess)
 
     def _add(self, name: str, amount: int) -> None:
@@ -110,20 +112,19 @@ class Buffer:
             first, last = self._db.execute("SELECT min(seq), max(seq) FROM samples").fetchone()
         return 0 if first is None else int(last - first + 1)
 
-    def counter(self, name: str) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+    def _counter(self, name: str) -> int:
+        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
         return 0 if row is None else int(row[0])
 
     def next_message_seq(self) -> int:
         """The `seq` of the next message (persistent, so it never goes backwards across reboots)."""
         with self._lock, self._db:
             self._add("message_seq", 1)
-            row = self._db.execute("SELECT value FROM counters WHERE name = 'message_seq'").fetchone()
-        return int(row[0])
+            return self._counter("message_seq")
 
     def dropped(self) -> int:
-        return self.counter("dropped")
+        """Samples dropped when full, in all (since the buffer was made)."""
+        return self._dropped
 
 
 def split_codes(rows: Sequence[Stored]) -> tuple[list[Stored], list[Stored]]:

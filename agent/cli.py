@@ -15,6 +15,7 @@ from pathlib import Path
 
 from agent.config import AgentConfig, load_config
 from telemetry.errors import ConfigError
+from telemetry.mqtt import redacted
 
 EXIT_CONFIG = 2
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
@@ -43,7 +44,7 @@ def check(config: AgentConfig) -> int:
     from agent.can_source import CanSource
     from agent.obd_source import ObdSource
 
-    print(f"vin {config.vin}; broker {config.broker.url.split('@')[-1]}; buffer {config.buffer_file}")
+    print(f"vin {config.vin}; broker {redacted(config.broker.url)}; buffer {config.buffer_file}")
     status = 0
     if config.obd is not None:
         source = ObdSource(config.obd, config.vin, lambda _samples: None)

@@ -23,6 +23,7 @@ from agent.buffer import Sample
 from agent.config import Obd, PidPoll
 from telemetry import dtc
 from telemetry.errors import ConfigError
+from telemetry.timeutil import now_ms
 from telemetry.vin import is_valid_vin
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,6 @@ class ObdReport:
     vin: str | None = None
     supported: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def car_vin(connection: Any) -> str | None:

@@ -19,9 +19,10 @@ from agent.can_source import CanSource
 from agent.config import AgentConfig
 from agent.features import Features
 from agent.obd_source import ObdSource
-from agent.uplink import EXPIRY_CHECK_S, Uplink, now_ms
+from agent.uplink import EXPIRY_CHECK_S, Uplink
 from telemetry.errors import ConfigError
 from telemetry.mqtt import run_forever
+from telemetry.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 

@@ -23,14 +23,11 @@ from agent.features import Features
 from agent.messages import Report, arrow_payload, json_payload
 from telemetry.catalog import default_catalog
 from telemetry.mqtt import make_client, payload_bytes
+from telemetry.timeutil import now_ms
 from telemetry.topics import COMMAND_ACKS, COMMANDS, TELEMETRY, TELEMETRY_ARROW, vehicle_topic
 
 log = logging.getLogger(__name__)
 EXPIRY_CHECK_S = 30.0
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Pacer:

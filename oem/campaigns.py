@@ -36,7 +36,8 @@ async def dry_run(conn: Conn, *, segment_id: int, code: str, kind: str) -> dict[
     """How many of the segment's vehicles a campaign would activate now, and why the others not."""
     segment = await segments.get(conn, segment_id=segment_id)
     vehicles = await segments.members(conn, segment["filter"])
-    sorted_ = await segments.sort_by_eligibility(conn, vehicles, code, kind)
+    feature = await entitlements.get_feature(conn, code=code)
+    sorted_ = await segments.sort_by_eligibility(conn, vehicles, feature, kind)
     return {
         "segment_vehicles": sorted_.vehicles,
         "eligible": len(sorted_.eligible),
@@ -62,7 +63,6 @@ async def create(conn: Conn, *, name: str, segment_id: int, code: str, kind: str
         "INSERT INTO campaign_targets (campaign_id, vehicle_id) SELECT %s, unnest(%s::integer[])",
         (row["id"], [v["id"] for v in vehicles]),
     )
-    await conn.execute("SELECT pg_notify(current_schema() || '.campaigns', '')")
     return await get(conn, campaign_id=int(row["id"]))
 
 
@@ -178,9 +178,8 @@ async def _release(conn: Conn, campaign: Row, owed: int, now: datetime) -> int:
         cur = await conn.execute(
             f"SELECT {segments.VEHICLE_COLUMNS} FROM vehicles v WHERE v.id = ANY(%s) ORDER BY v.id", (ids,)
         )
-        sorted_ = await segments.sort_by_eligibility(conn, list(await cur.fetchall()), campaign["feature_code"],
-                                                     campaign["kind"])  # fmt: skip
         feature = await entitlements.get_feature(conn, code=campaign["feature_code"])
+        sorted_ = await segments.sort_by_eligibility(conn, list(await cur.fetchall()), feature, campaign["kind"])
         by = f"campaign {campaign['id']} ({campaign['created_by']})"
         for vehicle in sorted_.eligible:
             granted = await entitlements.grant(

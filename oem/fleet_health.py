@@ -22,6 +22,16 @@ WORKING = "i.state IN ('open', 'acknowledged')"
 SEVERITY_RANK = severity_rank_sql("i.severity")
 
 
+def _fleet(by: str) -> str:
+    """The `fleet` CTE: each group's vehicles, the denominator of every rate."""
+    return f"fleet AS (SELECT {GROUPINGS[by]} AS grp, count(*) AS vehicles FROM vehicles v GROUP BY 1)"
+
+
+def _columns(rows: list[Row]) -> tuple[list[object], ...]:
+    """(week, grp, system, affected) rows as the four arrays a query unnests."""
+    return tuple([r[k] for r in rows] for k in ("week", "grp", "system", "affected"))
+
+
 def per_1000(count: int, vehicles: int) -> float:
     return round(count * 1000 / vehicles, 1) if vehicles else 0.0
 
@@ -30,7 +40,7 @@ async def current(conn: Conn, *, by: str) -> list[dict[str, object]]:
     """Per group: vehicles, vehicles with an open incident (and per 1,000), and the same by system."""
     group = GROUPINGS[by]
     cur = await conn.execute(
-        f"WITH fleet AS (SELECT {group} AS grp, count(*) AS vehicles FROM vehicles v GROUP BY 1),"
+        f"WITH {_fleet(by)},"
         f" hit AS (SELECT {group} AS grp, i.system, count(DISTINCT i.vehicle_id) AS affected"
         f"  FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id WHERE {WORKING}"
         f"  GROUP BY GROUPING SETS (({group}, i.system), ({group})))"
@@ -94,20 +104,18 @@ async def weekly(conn: Conn, *, by: str, weeks: int, now: datetime) -> list[Row]
                     "INSERT INTO fleet_weekly (grouping, week, grp, system, affected)"
                     " SELECT %s, * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::integer[])"
                     " ON CONFLICT (grouping, week, grp, system) DO UPDATE SET affected = EXCLUDED.affected",
-                    (by, [r["week"] for r in rows], [r["grp"] for r in rows], [r["system"] for r in rows],
-                     [r["affected"] for r in rows]),
-                )  # fmt: skip
+                    (by, *_columns(rows)),
+                )
     current = await _weeks(conn, by, this_week, this_week)
     cur = await conn.execute(
-        f"WITH fleet AS (SELECT {GROUPINGS[by]} AS grp, count(*) AS vehicles FROM vehicles v GROUP BY 1),"
+        f"WITH {_fleet(by)},"
         " hit AS (SELECT week, grp, system, affected FROM fleet_weekly WHERE grouping = %s AND week >= %s"
         "  UNION ALL SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::integer[]))"
         " SELECT hit.week, hit.grp AS group, hit.system, hit.affected, fleet.vehicles,"
         "  round(hit.affected * 1000.0 / fleet.vehicles, 1)::float AS per_1000"
         " FROM hit JOIN fleet ON fleet.grp = hit.grp ORDER BY 1, 2, 3",
-        (by, first, [r["week"] for r in current], [r["grp"] for r in current], [r["system"] for r in current],
-         [r["affected"] for r in current]),
-    )  # fmt: skip
+        (by, first, *_columns(current)),
+    )
     return list(await cur.fetchall())
 
 

@@ -22,6 +22,7 @@ FILTER_KEYS = (
     "models", "model_year_from", "model_year_to", "software_versions", "min_software_version",
     "below_software_version", "hardware", "dealer_ids", "offer_feature", "offer_state", "eligible_for", "eligible_kind",
 )  # fmt: skip
+COLUMNS = "id, name, filter, created_by, created_at"
 VEHICLE_COLUMNS = "v.id, v.vin, v.model, v.model_year, v.software_version, v.hardware, v.dealer_id"
 
 
@@ -72,9 +73,8 @@ async def members(conn: Conn, filter_: Mapping[str, Any]) -> list[Row]:
     return list(await cur.fetchall())
 
 
-async def sort_by_eligibility(conn: Conn, vehicles: list[Row], code: str, kind: str) -> Sorted:
-    """Who among `vehicles` may have option `code` as `kind` now, and why the others may not."""
-    feature = await entitlements.get_feature(conn, code=code)
+async def sort_by_eligibility(conn: Conn, vehicles: list[Row], feature: Row, kind: str) -> Sorted:
+    """Who among `vehicles` may have the option (its catalog row) as `kind` now, and why the others may not."""
     cur = await conn.execute(
         "SELECT vehicle_id, array_agg(feature_code) FILTER (WHERE state IN ('pending', 'active')) AS live,"
         " array_agg(feature_code) FILTER (WHERE kind = 'trial') AS trials"
@@ -101,7 +101,13 @@ async def resolve(conn: Conn, filter_: Mapping[str, Any]) -> Sorted:
     code = filter_.get("eligible_for")
     if code is None:
         return Sorted(len(vehicles), vehicles, [])
-    return await sort_by_eligibility(conn, vehicles, str(code), str(filter_.get("eligible_kind") or "trial"))
+    feature = await entitlements.get_feature(conn, code=str(code))
+    return await sort_by_eligibility(conn, vehicles, feature, str(filter_.get("eligible_kind") or "trial"))
+
+
+async def with_size(conn: Conn, segment: Row) -> Row:
+    """The segment's row with `vehicles`: how many it holds now."""
+    return {**segment, "vehicles": len((await resolve(conn, segment["filter"])).eligible)}
 
 
 async def create(conn: Conn, *, name: str, filter_: Mapping[str, Any], by: str) -> Row:
@@ -109,7 +115,7 @@ async def create(conn: Conn, *, name: str, filter_: Mapping[str, Any], by: str) 
         await entitlements.get_feature(conn, code=str(filter_["eligible_for"]))  # 404 for an unknown option
     cur = await conn.execute(
         "INSERT INTO segments (name, filter, created_by) VALUES (%s, %s, %s)"
-        " ON CONFLICT (name) DO NOTHING RETURNING id, name, filter, created_by, created_at",
+        f" ON CONFLICT (name) DO NOTHING RETURNING {COLUMNS}",
         (name, Jsonb(dict(filter_)), by),
     )
     row = await cur.fetchone()
@@ -119,9 +125,7 @@ async def create(conn: Conn, *, name: str, filter_: Mapping[str, Any], by: str) 
 
 
 async def get(conn: Conn, *, segment_id: int) -> Row:
-    cur = await conn.execute(
-        "SELECT id, name, filter, created_by, created_at FROM segments WHERE id = %s", (segment_id,)
-    )
+    cur = await conn.execute(f"SELECT {COLUMNS} FROM segments WHERE id = %s", (segment_id,))
     row = await cur.fetchone()
     if row is None:
         raise NotFoundError(f"segment {segment_id} not found")
@@ -129,5 +133,5 @@ async def get(conn: Conn, *, segment_id: int) -> Row:
 
 
 async def all_segments(conn: Conn) -> list[Row]:
-    cur = await conn.execute("SELECT id, name, filter, created_by, created_at FROM segments ORDER BY id")
+    cur = await conn.execute(f"SELECT {COLUMNS} FROM segments ORDER BY id")
     return list(await cur.fetchall())

@@ -7,9 +7,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from oem.fleet_health import WORKING, per_1000
+from crm import features
+from oem.fleet_health import GROUPINGS, WORKING, per_1000
 from telemetry.storage.db import Conn
 
+VERSION = GROUPINGS["software_version"]  # 'unknown' where a vehicle never reported one
+UNKNOWN = "unknown"
 SIGNAL_Z = 2.58  # two-sided 99 %: a version is flagged only above this
 SIGNAL_MIN_AFFECTED = 3  # and only with at least this many affected vehicles
 
@@ -27,14 +30,13 @@ def z_score(affected: int, vehicles: int, model_affected: int, model_vehicles: i
 
 
 def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split(".")) if version != "unknown" else (-1,)
+    return features.version(version) if version != UNKNOWN else (-1,)
 
 
 async def by_model(conn: Conn) -> list[dict[str, object]]:
     cur = await conn.execute(
-        "WITH fleet AS (SELECT v.model, COALESCE(v.software_version, 'unknown') AS version, count(*) AS vehicles"
-        "  FROM vehicles v GROUP BY 1, 2),"
-        " hit AS (SELECT v.model, COALESCE(v.software_version, 'unknown') AS version,"
+        f"WITH fleet AS (SELECT v.model, {VERSION} AS version, count(*) AS vehicles FROM vehicles v GROUP BY 1, 2),"
+        f" hit AS (SELECT v.model, {VERSION} AS version,"
         f"  count(DISTINCT i.vehicle_id) AS affected FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id"
         f"  WHERE {WORKING} GROUP BY 1, 2)"
         " SELECT fleet.model, fleet.version, fleet.vehicles, COALESCE(hit.affected, 0) AS affected"

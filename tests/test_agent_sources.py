@@ -4,11 +4,10 @@ real car's DBC (opendbc's Toyota Prius) encoded with cantools on python-can's vi
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import can
@@ -17,6 +16,7 @@ import pytest
 
 from agent.config import load_config, resolve_dbc
 from agent.runner import Agent
+from bench.agent import Running
 from telemetry.storage.db import connect_sync
 from tests.fix_agent import EMULATOR_VIN, agent_process, elm327, start_agent, stop, write_config
 from tests.fix_server import Server, wait_for
@@ -102,26 +102,12 @@ def test_a_car_answering_another_vin_stops_the_agent_with_one_line(server: Serve
 
 @contextmanager
 def agent_in_process(config: Path) -> Iterator[Agent]:
-    """The agent on this process's event loop thread: python-can's virtual bus is per process."""
-    agent = Agent(load_config(config))
-    loop = asyncio.new_event_loop()
-    task: asyncio.Task[None] | None = None
-
-    def run() -> None:
-        nonlocal task
-        task = loop.create_task(agent.run())
-        with suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    """The agent on an event loop thread of this process: python-can's virtual bus is per process."""
+    running = Running(Agent(load_config(config)))
     try:
-        yield agent
+        yield running.agent
     finally:
-        wait_for(lambda: task is not None)
-        loop.call_soon_threadsafe(task.cancel)  # type: ignore[union-attr]
-        thread.join(20)
-        loop.close()
+        running.stop()
 
 
 def test_can_frames_of_a_real_dbc_arrive_as_vss_values_and_bad_frames_are_counted(

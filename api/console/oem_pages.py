@@ -77,9 +77,7 @@ async def fleet_page(
 @router.get("/campaigns", response_class=HTMLResponse)
 async def campaigns_page(request: Request, conn: ConnDep, principal: ConsoleUser) -> HTMLResponse:
     _oem(principal)
-    saved = []
-    for segment in await segments.all_segments(conn):
-        saved.append({**segment, "vehicles": len((await segments.resolve(conn, segment["filter"])).eligible)})
+    saved = [await segments.with_size(conn, segment) for segment in await segments.all_segments(conn)]
     return page(
         request, "campaigns.html", principal, segments=saved, campaigns=await campaigns.all_campaigns(conn),
         features=await entitlements.list_features(conn),

@@ -26,27 +26,22 @@ router = APIRouter(tags=["campaigns"])
 CONFLICT = RECORD_ERRORS | {409: {"description": "A name in use, or a state that does not allow it"}}
 
 
-async def _segment_out(conn: ConnDep, row: dict[str, object]) -> dict[str, object]:
-    resolved = await segments.resolve(conn, row["filter"])  # type: ignore[arg-type]
-    return {**row, "vehicles": len(resolved.eligible)}
-
-
 @router.post("/segments", status_code=status.HTTP_201_CREATED, response_model=SegmentOut, responses=CONFLICT)
 async def create_segment(body: SegmentIn, conn: ConnDep, principal: OemOrAdmin) -> dict[str, object]:
     """Save a filter over the fleet under a name."""
     filter_ = body.filter.model_dump(exclude_none=True)
     row = await segments.create(conn, name=body.name, filter_=filter_, by=granted_by(principal))
-    return await _segment_out(conn, row)
+    return await segments.with_size(conn, row)
 
 
 @router.get("/segments", response_model=list[SegmentOut], responses=AUTH_ERRORS)
 async def list_segments(conn: ConnDep, principal: OemOrAdmin) -> list[dict[str, object]]:
-    return [await _segment_out(conn, row) for row in await segments.all_segments(conn)]
+    return [await segments.with_size(conn, row) for row in await segments.all_segments(conn)]
 
 
 @router.get("/segments/{segment_id}", response_model=SegmentOut, responses=RECORD_ERRORS)
 async def get_segment(segment_id: int, conn: ConnDep, principal: OemOrAdmin) -> dict[str, object]:
-    return await _segment_out(conn, await segments.get(conn, segment_id=segment_id))
+    return await segments.with_size(conn, await segments.get(conn, segment_id=segment_id))
 
 
 @router.get("/segments/{segment_id}/vehicles", response_model=list[SegmentVehicleOut], responses=RECORD_ERRORS)

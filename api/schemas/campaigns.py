@@ -8,7 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-VERSION = r"^[0-9]{1,6}(\.[0-9]{1,6}){0,5}$"
+from telemetry.bounds import SOFTWARE_VERSION
+
+VERSION = SOFTWARE_VERSION.pattern  # what vehicles report: dotted numbers
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 Kind = Literal["purchase", "subscription", "trial"]
 

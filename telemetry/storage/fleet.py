@@ -5,7 +5,10 @@ records, so that neither ingest nor rules reach into `crm`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+
+from psycopg import sql
 
 from telemetry.storage.db import Conn, Row, SyncConn
 from telemetry.timeutil import to_epoch_ms
@@ -13,24 +16,24 @@ from telemetry.timeutil import to_epoch_ms
 
 async def report_software_versions(conn: Conn, versions: dict[int, str]) -> None:
     """The software versions vehicles reported in their telemetry; unchanged ones write nothing."""
-    if versions:
-        await conn.execute(
-            "UPDATE vehicles v SET software_version = r.version"
-            " FROM unnest(%s::integer[], %s::text[]) AS r(id, version)"
-            " WHERE v.id = r.id AND v.software_version IS DISTINCT FROM r.version",
-            (list(versions), list(versions.values())),
-        )
+    await _report(conn, "software_version", "text", versions)
 
 
 async def report_dropped_samples(conn: Conn, dropped: dict[int, int]) -> None:
     """How many samples each vehicle's own buffer dropped when full (its lifetime count, as last
     reported: a redelivered report counts nothing twice)."""
-    if dropped:
+    await _report(conn, "dropped_samples", "bigint", dropped)
+
+
+async def _report(conn: Conn, column: str, pg_type: str, values: Mapping[int, object]) -> None:
+    """Set what vehicles reported about themselves (vehicle id -> value); unchanged rows write nothing."""
+    if values:
         await conn.execute(
-            "UPDATE vehicles v SET dropped_samples = r.dropped"
-            " FROM unnest(%s::integer[], %s::bigint[]) AS r(id, dropped)"
-            " WHERE v.id = r.id AND v.dropped_samples IS DISTINCT FROM r.dropped",
-            (list(dropped), list(dropped.values())),
+            sql.SQL(
+                "UPDATE vehicles v SET {c} = r.value FROM unnest(%s::integer[], %s::{t}[]) AS r(id, value)"
+                " WHERE v.id = r.id AND v.{c} IS DISTINCT FROM r.value"
+            ).format(c=sql.Identifier(column), t=sql.SQL(pg_type)),
+            (list(values), list(values.values())),
         )
 
 
