@@ -29,10 +29,11 @@ import numpy as np
 
 from bench import smoke
 from rules.definitions import load_rules
-from rules.engine import RuleEngine, VehicleInfo
+from rules.engine import RuleEngine
 from rules.kernels.service import ServiceParams
 from rules.kernels.stale import StaleParams
 from rules.model import Condition, Rule
+from rules.outcome import VehicleInfo
 from rules.sorted_batch import SortedBatch
 from telemetry import dtc
 from telemetry.catalog import Catalog, default_catalog

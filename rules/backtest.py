@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from rules.engine import Outcome, RuleEngine, VehicleInfo
+from rules.engine import RuleEngine
 from rules.model import DTC_SIGNAL, Rule
+from rules.outcome import Outcome, VehicleInfo
 from telemetry.arrow_contract import timestamps_ms
 from telemetry.catalog import Catalog, Signal
 from telemetry.errors import InvalidRequestError

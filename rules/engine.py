@@ -2,7 +2,8 @@
 
 Vehicles get slots (0, 1, 2, ...) in the order the worker first sees them; a rule applies to a
 slot only when the vehicle is in the rule's scope. Per batch: one sort, then each condition's
-kernel runs over its signal's contiguous run; the kernels emit sparse transitions, which
+kernel runs over its signal's contiguous run, selected by scope, gate and residual in one compiled
+pass that conditions sharing all four reuse; the kernels emit sparse transitions, which
 `_combine` turns into alert outcomes (compound expressions, hard levels) in plain Python.
 """
 
@@ -12,59 +13,20 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import cast
 
 import numpy as np
 
-from rules.explain import explain
 from rules.kernels.base import SEEN, Events, SlotState, StateBlock, field_width
 from rules.kernels.fold import Kleene, fold
+from rules.kernels.select import select
 from rules.kernels.service import ServiceParams
-from rules.model import Condition, Rule, humanize_ms
+from rules.model import Condition, Residual, Rule, Scope
+from rules.outcome import Outcome, VehicleInfo
 from rules.rule_tables import clock_conditions, kleene_table, rule_state_spec, truth_table
 from rules.sorted_batch import SortedBatch
 from telemetry.rulebatch import RuleBatch
 from telemetry.vocabulary import DAYS_PER_MONTH
-
-
-@dataclass(frozen=True, slots=True)
-class VehicleInfo:
-    vehicle_id: int
-    powertrain: str
-    make: str
-    model: str
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    rule: Rule
-    condition: Condition  # the condition whose transition caused this
-    vehicle_id: int
-    fired: bool  # False: cleared
-    severity: str
-    ts: int
-    since: int
-    value: float
-    detail: float
-    context: dict[str, float] = field(default_factory=dict)
-    escalated: bool = False
-    plan: tuple[float, float] | None = None
-
-    def explanation(self) -> str:
-        text = explain(
-            self.rule,
-            self.condition,
-            ts=self.ts,
-            since=self.since,
-            value=self.value,
-            detail=self.detail,
-            context=self.context,
-            plan=self.plan,
-        )
-        if self.escalated:
-            text += f" (still active after {humanize_ms(self.rule.escalate_after_ms or 0)}: escalated)"
-        return text
 
 
 class RuleEngine:
@@ -77,16 +39,18 @@ class RuleEngine:
         self.evaluations = 0  # sample-rule evaluations: samples taken by a condition's kernel
         self.touched: set[int] = set()  # vehicles whose state ticks and services changed; callers clear it
         self._slot_lookup = np.full(0, -1, dtype=np.int64)  # vehicle id -> slot, -1: unknown
-        self.applies = {r.id: np.zeros(0, dtype=bool) for r in rules}
-        self._everyone = {r.id: True for r in rules}  # the rule applies to every registered vehicle
+        self.applies = {r.scope: np.zeros(0, dtype=bool) for r in rules}  # per scope: per slot
+        self._everyone = {r.scope: True for r in rules}  # the scope takes every registered vehicle
         self._tables = {r.id: truth_table(r) for r in rules}
         self._watched = {r.id: {c.signal.id if c.signal else None for c in r.conditions} for r in rules}
         self.rule_states = {r.id: SlotState(rule_state_spec(r), 0) for r in rules}
         self._kleene_tables = {r.id: kleene_table(r) for r in rules if r.kind == "compound"}
         self.states = {(r.id, c.name): c.kernel.new_state(0) for r in rules for c in r.conditions}
-        self.coefficients = {  # residual conditions: one row of coefficients per slot (NaN: none)
-            (r.id, c.name): np.zeros((0, len(c.residual.inputs) + 1)) for r in rules for c in r.conditions if c.residual
+        self._residuals = {_residual_key(c.residual): c.residual for r in rules for c in r.conditions if c.residual}
+        self.coefficients = {  # per residual model: one row of coefficients per slot (NaN: none)
+            key: np.zeros((0, len(residual.inputs) + 1)) for key, residual in self._residuals.items()
         }
+        self._selection = {(r.id, c.name): _selection_key(r, c) for r in rules for c in r.conditions}
         self.layout = [
             (f"{r.key}/{part}/{name}", np.dtype(dtype).str, list(tail))
             for r in rules
@@ -116,27 +80,27 @@ class RuleEngine:
             grown[: len(self._slot_lookup)] = self._slot_lookup
             self._slot_lookup = grown
         self._slot_lookup[info.vehicle_id] = slot
-        for rule in self.rules:
-            self.applies[rule.id] = _grow(self.applies[rule.id], slot + 1, False)
-            for c in rule.conditions:
-                key = (rule.id, c.name)
-                if c.residual is not None:
-                    self.coefficients[key] = _grow(self.coefficients[key], slot + 1, np.nan)
+        for scope, applies in self.applies.items():
+            self.applies[scope] = _grow(applies, slot + 1, False)
+        for key, coefficients in self.coefficients.items():
+            self.coefficients[key] = _grow(coefficients, slot + 1, np.nan)
         self._setup(slot, info)
 
     def _setup(self, slot: int, info: VehicleInfo) -> None:
         """What a fresh slot knows about its vehicle: scope, maintenance plan, residual model."""
+        for scope in self.applies:
+            applies = scope.applies(powertrain=info.powertrain, make=info.make, model=info.model)
+            self.applies[scope][slot] = applies
+            self._everyone[scope] &= applies
+        for key, residual in self._residuals.items():
+            self.coefficients[key][slot] = residual.for_model(info.model) or np.nan
         for rule in self.rules:
-            applies = rule.scope.applies(powertrain=info.powertrain, make=info.make, model=info.model)
-            self.applies[rule.id][slot] = applies
-            self._everyone[rule.id] &= applies
+            if not self.applies[rule.scope][slot]:
+                continue
             for c in rule.conditions:
-                state = self.states[(rule.id, c.name)]
                 plan = c.plans.get(info.model) or c.plans.get("default")
-                if applies and plan is not None:
-                    ServiceParams.plan(state, slot, *plan)
-                if c.residual is not None:
-                    self.coefficients[(rule.id, c.name)][slot] = c.residual.for_model(info.model) or np.nan
+                if plan is not None:
+                    ServiceParams.plan(self.states[(rule.id, c.name)], slot, *plan)
         if info.vehicle_id in self.baselines:
             self.set_service(info.vehicle_id, *self.baselines[info.vehicle_id])
 
@@ -209,14 +173,18 @@ class RuleEngine:
         if not len(batch):
             return []
         sb = SortedBatch(batch, self._slot_lookup, len(self.vehicle_of_slot))
-        present = set(np.flatnonzero(np.diff(sb._starts)).tolist())
+        present = sb.signals()
+        selected: dict[object, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
         outcomes: list[Outcome] = []
         for rule in self.rules:
             if self._watched[rule.id].isdisjoint(present) and None not in self._watched[rule.id]:
                 continue  # none of its signals in this batch (most of the one-per-code DTC rules, say)
             found = []
             for i, c in enumerate(rule.conditions):
-                rows = self._rows(sb, rule, c)
+                key = self._selection[(rule.id, c.name)]
+                if key not in selected:
+                    selected[key] = self._rows(sb, rule, c)
+                rows = selected[key]
                 if rows is None:
                     continue
                 if arrived_ms is not None and c.kind == "stale":
@@ -249,32 +217,26 @@ class RuleEngine:
         return outcomes
 
     def _rows(self, sb: SortedBatch, rule: Rule, c: Condition) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The samples the condition's kernel takes: its signal's run (every signal's when it has
+        none) within the rule's scope, through its gate, less its residual model's prediction."""
         run_id = c.signal.id if c.signal is not None else None
         slot, ts, value = sb.run(run_id)
         if not len(slot):
             return None
-        keep = None if self._everyone[rule.id] else self.applies[rule.id][slot]
+        applies = None if self._everyone[rule.scope] else self.applies[rule.scope]
+        if applies is None and c.gate is None and c.residual is None:
+            return slot, ts, value
+        gate = residual = None
         if c.gate is not None or c.residual is not None:
             assert run_id is not None  # definitions give gates and residuals to signal conditions only
             if c.gate is not None:
-                passed = c.gate.passes(sb.lookup_in_run(c.gate.signal.id, run_id))
-                keep = passed if keep is None else keep & passed
+                gate = (sb.lookup_in_run(c.gate.signal.id, run_id), c.gate.above, c.gate.below)
             if c.residual is not None:
-                coef = self.coefficients[(rule.id, c.name)][slot]
-                predicted = coef[:, 0].copy()
-                for j, signal in enumerate(c.residual.inputs):
-                    predicted += coef[:, j + 1] * sb.lookup_in_run(signal.id, run_id)
-                value = value - predicted
-            known = ~np.isnan(value)
-            keep = known if keep is None else keep & known
-        if keep is None:
-            return slot, ts, value
-        count = int(np.count_nonzero(keep))
-        if count == 0:
-            return None
-        if count == len(keep):
-            return slot, ts, value
-        return slot[keep], ts[keep], value[keep]
+                inputs = [sb.lookup_in_run(signal.id, run_id) for signal in c.residual.inputs]
+                matrix = np.stack(inputs) if inputs else np.zeros((0, len(slot)))
+                residual = (self.coefficients[_residual_key(c.residual)], matrix)
+        rows = select(slot, ts, value, applies=applies, gate=gate, residual=residual)
+        return rows if len(rows[0]) else None
 
     def _combine(self, rule: Rule, found: list[tuple[int, Events]], sb: SortedBatch | None) -> list[Outcome]:
         """Fold condition transitions, in time order per vehicle, into the rule's own transitions."""
@@ -283,7 +245,7 @@ class RuleEngine:
         order = np.lexsort((cond, ts, slot))
         slot, kind, ts, since, value, detail, cond = (a[order] for a in (slot, kind, ts, since, value, detail, cond))
         rs = self.rule_states[rule.id]
-        self.touched.update(self.vehicle_of_slot[int(x)] for x in np.unique(slot))
+        self.touched.update(map(self.vehicle_of_slot.__getitem__, np.unique(slot).tolist()))
         hard = rule.hard is not None
         n_main = len(rule.conditions) - hard
         kleene = None
@@ -319,8 +281,8 @@ class RuleEngine:
             step = ts // half
             first = np.ones(len(slot), dtype=bool)
             first[1:] = (slot[1:] != slot[:-1]) | (step[1:] != step[:-1])
-            if not self._everyone[rule.id]:
-                first &= self.applies[rule.id][slot]
+            if not self._everyone[rule.scope]:
+                first &= self.applies[rule.scope][slot]
             n = int(np.count_nonzero(first))
             if n:
                 at = ts[first]
@@ -391,6 +353,21 @@ class RuleEngine:
             escalated=escalated,
             plan=plan,
         )
+
+
+def _residual_key(residual: Residual) -> tuple[object, ...]:
+    """Residual models with the same inputs and coefficients are one model (rules on a signal
+    often share theirs): its per-slot coefficients are kept, and its residuals computed, once."""
+    coefficients = tuple(sorted((model, tuple(c)) for model, c in residual.coefficients.items()))
+    return tuple(s.id for s in residual.inputs), coefficients
+
+
+def _selection_key(rule: Rule, c: Condition) -> tuple[object, ...]:
+    """Conditions with equal keys take the same samples from a batch (`RuleEngine._rows`)."""
+    gate = (c.gate.signal.id, c.gate.above, c.gate.below) if c.gate is not None else None
+    residual = _residual_key(c.residual) if c.residual is not None else None
+    scope: Scope = rule.scope
+    return c.signal.id if c.signal is not None else None, scope, gate, residual
 
 
 def _grow(array: np.ndarray, rows: int, fill: object) -> np.ndarray:

@@ -18,8 +18,9 @@ import psycopg
 
 from rules import other_codes
 from rules.definitions import load_rules
-from rules.engine import Outcome, RuleEngine, VehicleInfo
+from rules.engine import RuleEngine
 from rules.model import Rule
+from rules.outcome import Outcome, VehicleInfo
 from telemetry import dtc, rulebatch
 from telemetry.catalog import Catalog, default_catalog
 from telemetry.errors import RuleDefinitionError

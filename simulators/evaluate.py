@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rules.engine import Outcome, RuleEngine, VehicleInfo
+from rules.engine import RuleEngine
 from rules.model import DTC_SIGNAL, Rule
+from rules.outcome import Outcome, VehicleInfo
 from simulators import physics as ph
 from simulators.faults import Label
 from simulators.fleet import DAY_S, Fleet, Span

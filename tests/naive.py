@@ -409,6 +409,33 @@ REFERENCES: dict[type, Callable[[Samples, Any], list[Event]]] = {
 }
 
 
+def select_reference(
+    slot: list[int],
+    ts: list[int],
+    value: list[float],
+    *,
+    applies: list[bool] | None,
+    gate: tuple[list[float], float, float] | None,
+    residual: tuple[list[list[float]], list[list[float]]] | None,
+) -> tuple[list[int], list[int], list[float]]:
+    """What `rules.kernels.select.select` takes: scope, gate band (NaN: closed), residual."""
+    taken: tuple[list[int], list[int], list[float]] = ([], [], [])
+    for i, (s, t, v) in enumerate(zip(slot, ts, value, strict=True)):
+        if (applies is not None and not applies[s]) or (gate is not None and not gate[1] < gate[0][i] < gate[2]):
+            continue
+        if residual is not None:
+            coefficients, inputs = residual[0][s], residual[1]
+            predicted = coefficients[0]
+            for j, row in enumerate(inputs):
+                predicted += coefficients[j + 1] * row[i]
+            v = v - predicted
+        if (gate is not None or residual is not None) and math.isnan(v):
+            continue
+        for column, x in zip(taken, (s, t, v), strict=True):
+            column.append(x)  # type: ignore[attr-defined]
+    return taken
+
+
 def reference_for(params: object) -> Callable[[Samples, Any], list[Event]]:
     try:
         return REFERENCES[type(params)]

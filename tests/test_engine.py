@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules.definitions import parse_rules
-from rules.engine import RuleEngine, VehicleInfo
+from rules.engine import RuleEngine
+from rules.outcome import VehicleInfo
 from telemetry.catalog import default_catalog
 from telemetry.rulebatch import RuleBatch
 from tests.naive import threshold_reference

@@ -20,8 +20,9 @@ from rules.kernels.base import CLEAR, FIRE, SEEN
 from rules.kernels.dtc import DtcParams
 from rules.kernels.episodes import EpisodeParams
 from rules.kernels.fold import Kleene, fold
-from rules.kernels.grouping import group_order, merge_lookup
+from rules.kernels.grouping import KEY_BITS, merge_lookup, sorted_columns
 from rules.kernels.rate import RateParams
+from rules.kernels.select import select
 from rules.kernels.service import DAY_MS, ServiceParams
 from rules.kernels.stale import StaleParams
 from rules.kernels.threshold import ThresholdParams
@@ -317,13 +318,59 @@ def test_service_is_due_by_distance_or_time_whichever_comes_first() -> None:
 # --- the engine's own kernels: the batch sort, same-message lookups, folding into rules ----------
 @settings(max_examples=200, deadline=None)
 @given(
-    rows=st.lists(st.tuples(st.integers(0, 5), st.integers(-1, 9), st.integers(0, 30)), max_size=300),
-    n_slots=st.sampled_from([10, 10_000]),  # one counting sort on (signal, slot), or two
+    rows=st.lists(st.tuples(st.integers(0, 5), st.integers(-3, 11), st.integers(0, 30)), max_size=300),
+    n_slots=st.sampled_from([10, 10_000]),  # counting sorts per signal's run, or comparison sorts
 )
-def test_group_order_is_a_stable_lexsort(rows, n_slots) -> None:
-    signal, slot, ts = (np.array([r[i] for r in rows], dtype=np.int64) for i in range(3))
-    got = group_order(signal, slot, ts, 6, n_slots)
-    assert got.tolist() == np.lexsort((ts, slot, signal)).tolist()
+def test_sorted_columns_are_a_stable_lexsort(rows, n_slots) -> None:
+    """Vehicle ids 0-9 have slots (9 - id); others (negative, or beyond the lookup) are unknown."""
+    signal, vehicle, ts = (np.array([r[i] for r in rows], dtype=np.int64) for i in range(3))
+    value = np.arange(len(rows), dtype=np.float64)  # which input row landed where
+    lookup = np.arange(9, -1, -1, dtype=np.int64)
+    slot, got_ts, got_value, key, starts = sorted_columns(vehicle, signal, ts, value, lookup, 6, n_slots)
+    known = (vehicle >= 0) & (vehicle < 10)
+    expected_slot = np.where(known, lookup[np.clip(vehicle, 0, 9)], -1)
+    order = np.lexsort((ts, expected_slot, signal))
+    assert got_value.tolist() == order.tolist()
+    assert slot.tolist() == expected_slot[order].tolist()
+    assert got_ts.tolist() == ts[order].tolist()
+    assert key.tolist() == ((slot << KEY_BITS) | got_ts).tolist()
+    assert starts.tolist() == np.searchsorted(signal[order], np.arange(7)).tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.one_of(st.floats(-50, 50), st.just(math.nan)),
+            st.one_of(st.floats(-50, 50), st.just(math.nan)),
+            st.one_of(st.floats(-50, 50), st.just(math.nan)),
+        ),
+        max_size=60,
+    ),
+    scoped=st.booleans(),
+    gated=st.booleans(),
+    with_residual=st.booleans(),
+)
+def test_select_takes_what_the_array_formulation_takes(rows, scoped, gated, with_residual) -> None:
+    slot = np.array(sorted(r[0] for r in rows), dtype=np.int64)
+    ts = np.arange(len(rows), dtype=np.int64)
+    value, gate_values, input_values = (np.array([r[i] for r in rows], dtype=np.float64) for i in (1, 2, 3))
+    applies = np.array([True, False, True, True]) if scoped else None
+    gate = (gate_values, -10.0, 20.0) if gated else None
+    coefficients = np.array([[1.0, 0.5], [2.0, -1.0], [np.nan, np.nan], [0.0, 0.25]])
+    residual = (coefficients, input_values[np.newaxis, :]) if with_residual else None
+    got = select(slot, ts, value, applies=applies, gate=gate, residual=residual)
+    expected = naive.select_reference(
+        slot.tolist(),
+        ts.tolist(),
+        value.tolist(),
+        applies=None if applies is None else applies.tolist(),
+        gate=None if gate is None else (gate[0].tolist(), gate[1], gate[2]),
+        residual=None if residual is None else (residual[0].tolist(), residual[1].tolist()),
+    )
+    spelled = lambda xs: ["nan" if x != x else x for x in xs]  # noqa: E731  NaN equals itself here
+    assert [spelled(g.tolist()) for g in got] == [spelled(e) for e in expected]
 
 
 @settings(max_examples=200, deadline=None)

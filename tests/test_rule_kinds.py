@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from rules.definitions import load_rules, parse_rules
-from rules.engine import RuleEngine, VehicleInfo
+from rules.engine import RuleEngine
 from rules.kernels.service import DAY_MS
+from rules.outcome import VehicleInfo
 from telemetry import dtc
 from telemetry.catalog import default_catalog
 from telemetry.errors import RuleDefinitionError

@@ -1,10 +1,6 @@
-"""The engine's one sort per batch: by signal, then vehicle slot, then time, stable.
-
-The same permutation as `np.lexsort((ts, slot, signal))`, found in linear time for the batches the
-engine sees: counting sorts by (signal, slot) keep arrival order within each (signal, slot)
-group, and arrival order is nearly always time order already; a group that is not gets a stable
-merge sort of its own.
-"""
+"""The engine's one sort per batch, by signal, then vehicle slot, then time, stable (the order of
+`np.lexsort((ts, slot, signal))`), in linear time for the batches the engine sees; and the
+same-message lookups that sorted runs allow."""
 
 from __future__ import annotations
 
@@ -12,59 +8,102 @@ import numpy as np
 
 from rules.kernels.config import njit
 
+KEY_BITS = 42  # epoch ms fit in 42 bits until the year 2109; slots take the bits above
 
-def group_order(signal: np.ndarray, slot: np.ndarray, ts: np.ndarray, n_signals: int, n_slots: int) -> np.ndarray:
-    """Order by (signal, slot, ts); slots of -1 (unknown vehicles) sort first within a signal."""
-    return _group_order(
+
+def sorted_columns(
+    vehicle_id: np.ndarray,
+    signal: np.ndarray,
+    ts: np.ndarray,
+    value: np.ndarray,
+    slot_lookup: np.ndarray,
+    n_signals: int,
+    n_slots: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A batch's columns in (signal, slot, ts) order: vehicle ids become slots (-1: unknown, first
+    within a signal), then (slot, ts, value, key, starts) where key is `slot << KEY_BITS | ts` (one
+    int64 per sample for same-message lookups) and signal i's run is starts[i]:starts[i + 1].
+    The order is `np.lexsort((ts, slot, signal))`'s; signal ids are in [0, n_signals)."""
+    return _sorted_columns(
+        np.ascontiguousarray(vehicle_id, dtype=np.int64),
         np.ascontiguousarray(signal, dtype=np.int64),
-        np.ascontiguousarray(slot, dtype=np.int64),
         np.ascontiguousarray(ts, dtype=np.int64),
+        np.ascontiguousarray(value, dtype=np.float64),
+        slot_lookup,
         int(n_signals),
         int(n_slots),
     )
 
 
 @njit
-def _counting_order(keys, order_in, n_keys):
-    """Stable counting sort of `order_in` by keys[order_in] (0 <= key < n_keys)."""
-    counts = np.zeros(n_keys + 1, np.int64)
-    for i in order_in:
-        counts[keys[i] + 1] += 1
-    for k in range(n_keys):
-        counts[k + 1] += counts[k]
-    out = np.empty(order_in.shape[0], np.int64)
-    for i in order_in:
-        k = keys[i]
-        out[counts[k]] = i
-        counts[k] += 1
-    return out
+def _sorted_columns(vehicle_id, signal, ts, value, slot_lookup, n_signals, n_slots):
+    """Two stable counting sorts that move the data itself, each with good locality: first by
+    signal (one sequential stream per signal), then each signal's run by slot (a run fits in
+    cache). Arrival order is kept within a (signal, slot) group and is nearly always time order
+    already; a group that is not gets a stable sort of its own."""
+    n = vehicle_id.shape[0]
+    starts = np.zeros(n_signals + 1, np.int64)
+    for i in range(n):
+        starts[signal[i] + 1] += 1
+    for k in range(n_signals):
+        starts[k + 1] += starts[k]
+    by_slot, by_ts, by_value = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.float64)
+    fill = starts[:-1].copy()
+    for i in range(n):
+        v, k = vehicle_id[i], signal[i]
+        p = fill[k]
+        fill[k] += 1
+        by_slot[p] = slot_lookup[v] if 0 <= v < slot_lookup.shape[0] else -1
+        by_ts[p], by_value[p] = ts[i], value[i]
+    out_slot, out_ts, out_value = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.float64)
+    counts = np.empty(n_slots + 2, np.int64)  # slot -1 -> 0
+    for k in range(n_signals):
+        lo, hi = starts[k], starts[k + 1]
+        if 4 * (hi - lo) < n_slots:  # a short run among many vehicles: a comparison sort is cheaper
+            inner = np.argsort(by_slot[lo:hi], kind="mergesort")
+            for j in range(hi - lo):
+                out_slot[lo + j], out_ts[lo + j], out_value[lo + j] = (
+                    by_slot[lo + inner[j]],
+                    by_ts[lo + inner[j]],
+                    by_value[lo + inner[j]],
+                )
+            continue
+        counts[:] = 0
+        for p in range(lo, hi):
+            counts[by_slot[p] + 2] += 1
+        for b in range(n_slots + 1):
+            counts[b + 1] += counts[b]
+        for p in range(lo, hi):
+            q = lo + counts[by_slot[p] + 1]
+            counts[by_slot[p] + 1] += 1
+            out_slot[q], out_ts[q], out_value[q] = by_slot[p], by_ts[p], by_value[p]
+    key = (out_slot << KEY_BITS) | out_ts
+    for k in range(n_signals):
+        lo, hi = starts[k], starts[k + 1]
+        j = lo + 1
+        while j < hi:
+            if key[j] < key[j - 1]:  # slots ascend, so: one vehicle's sample out of time order
+                j = _sort_group_by_time(out_slot, out_ts, out_value, key, lo, hi, j)
+            else:
+                j += 1
+    return out_slot, out_ts, out_value, key, starts
 
 
 @njit
-def _group_order(signal, slot, ts, n_signals, n_slots):
-    n = signal.shape[0]
-    width = n_slots + 1  # slot -1 -> 0
-    if n_signals * width <= 4 * n:  # few enough (signal, slot) pairs: one counting sort on both
-        order = _counting_order(signal * width + slot + 1, np.arange(n), n_signals * width)
-    else:
-        order = _counting_order(slot + 1, np.arange(n), width)
-        order = _counting_order(signal, order, n_signals)
-    start = 0
-    while start < n:
-        end = start + 1
-        first = order[start]
-        ordered = True
-        while end < n and signal[order[end]] == signal[first] and slot[order[end]] == slot[first]:
-            if ts[order[end]] < ts[order[end - 1]]:
-                ordered = False
-            end += 1
-        if not ordered:
-            group = order[start:end].copy()
-            inner = np.argsort(ts[group], kind="mergesort")
-            for j in range(end - start):
-                order[start + j] = group[inner[j]]
-        start = end
-    return order
+def _sort_group_by_time(slot, ts, value, key, run_lo, run_hi, inside):
+    """Stable sort by time of the group of `inside`'s slot within the signal's run
+    [run_lo, run_hi); returns the index after the group."""
+    lo, hi = inside, inside + 1
+    while lo > run_lo and slot[lo - 1] == slot[inside]:
+        lo -= 1
+    while hi < run_hi and slot[hi] == slot[inside]:
+        hi += 1
+    inner = np.argsort(ts[lo:hi], kind="mergesort")
+    group_ts, group_value = ts[lo:hi][inner], value[lo:hi][inner]
+    for j in range(hi - lo):
+        ts[lo + j], value[lo + j] = group_ts[j], group_value[j]
+        key[lo + j] = (slot[lo + j] << KEY_BITS) | group_ts[j]
+    return hi
 
 
 def merge_lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
