@@ -128,7 +128,7 @@ class RuleEngine:
         slots: np.ndarray | list[int] = (
             self._slot_lookup[np.asarray(vehicle_ids, dtype=np.int64)] if len(vehicle_ids) else []
         )
-        packed: np.ndarray = self.block.buffer[slots]
+        packed: np.ndarray = self.block.rows(slots)
         return packed
 
     def unpack(self, vehicle_id: int, blob: bytes, layout: Sequence[Sequence[object]]) -> None:
@@ -138,7 +138,7 @@ class RuleEngine:
         slot = self.slot_of[vehicle_id]
         saved = np.frombuffer(blob, dtype=np.uint8)
         if [list(f) for f in layout] == [list(f) for f in self.layout]:
-            self.block.buffer[slot] = saved
+            self.block.write(slot, 0, saved)
             return
         mine: dict[str, tuple[str, list[int], int]] = {}
         offset = 0
@@ -151,7 +151,7 @@ class RuleEngine:
             width = field_width(dtype, tail)
             ours = mine.get(name)
             if ours is not None and ours[0] == dtype and ours[1] == list(tail):
-                self.block.buffer[slot, ours[2] : ours[2] + width] = saved[offset : offset + width]
+                self.block.write(slot, ours[2], saved[offset : offset + width])
             offset += width
 
     def with_rules(self, rules: list[Rule]) -> RuleEngine:

@@ -8,6 +8,7 @@ works on sparse events.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,23 +31,34 @@ def field_width(dtype: Any, tail: tuple[int, ...] | list[int]) -> int:
 
 class SlotState:
     """Named per-slot arrays (a slot is a vehicle's index in its worker). They are views into a
-    byte matrix with one row per slot, so that a vehicle's whole state is one row: saving it is
-    one copy, whatever the number of fields."""
+    byte matrix with one row per slot, so that a vehicle's state is one row: saving it is one
+    copy, whatever the number of fields."""
 
     def __init__(self, spec: Spec, slots: int = 0) -> None:
         self.spec = spec
         self.width = sum(field_width(dtype, tail) for dtype, _, tail in spec.values())
-        self.bind(np.empty((slots, self.width), np.uint8), 0)
+        self.bind(np.empty((slots, self.width), np.uint8))
         self.fill(slice(None))
 
-    def bind(self, buffer: np.ndarray, offset: int) -> None:
-        """Make the fields views of `buffer` columns [offset, offset + width)."""
-        self.buffer, self.offset = buffer, offset
+    def bind(self, buffer: np.ndarray) -> None:
+        """Make the fields views of `buffer` (slots x width bytes)."""
+        self.buffer = buffer
         self.arrays: dict[str, np.ndarray] = {}
+        offset = 0
         for name, (dtype, _, tail) in self.spec.items():
             raw = np.dtype(dtype).itemsize * math.prod(tail)
             self.arrays[name] = buffer[:, offset : offset + raw].view(dtype).reshape((buffer.shape[0], *tail))
             offset += field_width(dtype, tail)
+
+    def grow(self, slots: int) -> None:
+        """Room for at least `slots` slots; new slots are fresh, existing ones keep their state."""
+        old = len(self.buffer)
+        if slots <= old:
+            return
+        bigger = np.empty((max(slots, 2 * old, 64), self.width), np.uint8)
+        bigger[:old] = self.buffer
+        self.bind(bigger)
+        self.fill(slice(old, None))
 
     def fill(self, rows: slice | int | np.ndarray) -> None:
         """Set these slots to the fresh state."""
@@ -61,40 +73,47 @@ class SlotState:
 
     def copy(self) -> SlotState:
         twin = SlotState(self.spec, 0)
-        twin.bind(np.ascontiguousarray(self.buffer[:, self.offset : self.offset + self.width]), 0)
+        twin.bind(self.buffer.copy())
         return twin
 
 
 class StateBlock:
-    """Many SlotStates sharing one byte matrix: an engine's whole state for a vehicle is one row."""
+    """An engine's SlotStates, each in a matrix of its own: a kernel walking the vehicles in slot
+    order reads neighbouring rows (one matrix for them all made rows of 10-14 kB, a page or more
+    apart, and the kernels wait on memory). A vehicle's whole state is still one blob: its rows
+    in every state, side by side (`rows`, `write`)."""
 
     def __init__(self, states: list[SlotState]) -> None:
         self.states = states
-        self.width = sum(s.width for s in states)
-        self.buffer = np.empty((0, self.width), np.uint8)
-        self._rebind()
-
-    def _rebind(self) -> None:
-        offset = 0
-        for state in self.states:
-            state.bind(self.buffer, offset)
-            offset += state.width
+        self.starts = [0]  # where each state's bytes begin in a vehicle's blob
+        for state in states:
+            self.starts.append(self.starts[-1] + state.width)
+        self.width = self.starts[-1]
 
     def grow(self, slots: int) -> None:
-        """Room for at least `slots` slots; new slots are fresh, existing ones keep their state."""
-        old = len(self.buffer)
-        if slots <= old:
-            return
-        bigger = np.empty((max(slots, 2 * old, 64), self.width), np.uint8)
-        bigger[:old] = self.buffer
-        self.buffer = bigger
-        self._rebind()
         for state in self.states:
-            state.fill(slice(old, None))
+            state.grow(slots)
 
     def reset(self, slot: int) -> None:
         for state in self.states:
             state.fill(slot)
+
+    def rows(self, slots: np.ndarray | list[int]) -> np.ndarray:
+        """The slots' whole states, one row of `width` bytes each (a copy)."""
+        if not self.states:
+            return np.zeros((len(slots), 0), np.uint8)
+        return np.concatenate([state.buffer[slots] for state in self.states], axis=1)
+
+    def write(self, slot: int, start: int, data: np.ndarray) -> None:
+        """Put `data` at bytes [start, start + len(data)) of the slot's blob."""
+        end = start + len(data)
+        first = bisect.bisect_right(self.starts, start) - 1
+        for i in range(max(first, 0), len(self.states)):
+            lo, hi = self.starts[i], self.starts[i + 1]
+            if lo >= end:
+                break
+            a, b = max(start, lo), min(end, hi)
+            self.states[i].buffer[slot, a - lo : b - lo] = data[a - start : b - start]
 
 
 @dataclass

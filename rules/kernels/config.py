@@ -34,15 +34,16 @@ NO_GAP = 2**62  # max_gap of a kernel that never restarts on silence
 
 
 @njit
-def admit(last_ts, s, t, v, max_gap_ms):
-    """The prologue every sample kernel shares. A sample not newer than the vehicle's last one
-    (late or duplicate) is skipped; one after a silence longer than `max_gap_ms` reports GAP; a NaN
-    value moves the clock (and so may report GAP) but is not USEd. Returns USE | GAP bits."""
-    last = last_ts[s]
+def admit(last, t, v, max_gap_ms):
+    """The prologue every sample kernel shares, over scalars (a helper taking the state array
+    would have numba count a reference to it per sample, a third of a kernel's time). A sample
+    not newer than the vehicle's `last` one (late or duplicate) is skipped; one after a silence
+    longer than `max_gap_ms` reports GAP; a NaN value moves the clock (and so may report GAP) but
+    is not USEd. Returns (USE | GAP bits, the vehicle's new last time):
+    `step, last_ts[s] = admit(last_ts[s], t, v, max_gap_ms)`."""
     if t <= last:
-        return 0
+        return 0, last
     step = GAP if last >= 0 and t - last > max_gap_ms else 0
-    last_ts[s] = t
     if not np.isnan(v):
         step |= USE
-    return step
+    return step, t

@@ -85,7 +85,7 @@ def _episodes_kernel(
         s = slot[i]
         t = ts[i]
         v = value[i]
-        step = admit(last_ts, s, t, v, max_gap_ms)
+        step, last_ts[s] = admit(last_ts[s], t, v, max_gap_ms)
         if step & GAP:
             since[s] = -1
             counted[s] = 0

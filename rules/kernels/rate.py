@@ -73,7 +73,7 @@ def _rate_kernel(
         s = slot[i]
         t = ts[i]
         v = value[i]
-        step = admit(last_ts, s, t, v, max_gap_ms)
+        step, last_ts[s] = admit(last_ts[s], t, v, max_gap_ms)
         if step & GAP:
             anchor_ts[s] = -1
         if not step & USE:

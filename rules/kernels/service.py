@@ -4,7 +4,7 @@ counted from the vehicle's last service (or its delivery).
 One condition per stage: "due soon" fires `lead_km` or `lead_ms` before the interval ends,
 "overdue" (leads of zero) when it has ended. Each vehicle's interval comes from its model and is
 set with `plan`; its last service with `baseline`, and recording a new service clears the stage.
-Odometer samples (metres) move the distance; `tick(now)` moves the calendar. Plain numpy.
+Odometer samples (metres) move the distance; `tick(now)` moves the calendar.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import CLEAR, FIRE, Events, SlotState, Spec
+from rules.kernels.base import CLEAR, FIRE, Events, SlotState, Spec, run_kernel
+from rules.kernels.config import emit, njit
 from telemetry.vocabulary import DAYS_PER_MONTH
 
 DAY_MS = 86_400_000
@@ -50,44 +51,67 @@ class ServiceParams:
     def evaluate(
         self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
     ) -> Events:
-        """Odometer samples in metres; the newest per vehicle counts."""
-        last = state["last_ts"]
-        slot = np.asarray(slot, dtype=np.int64)
-        ts = np.asarray(ts, dtype=np.int64)
-        keep = (ts > last[slot]) & ~np.isnan(value)
-        s, t, v = slot[keep], ts[keep], np.asarray(value)[keep]
-        if not presorted:
-            order = np.lexsort((t, s))
-            s, t, v = s[order], t[order], v[order]
-        newest = np.r_[s[1:] != s[:-1], True] if len(s) else np.zeros(0, bool)
-        s, t, v = s[newest], t[newest], v[newest]
-        last[s] = t
-        state["odo_km"][s] = v / 1000.0
-        return self._check(s, t, state)
+        """Odometer samples in metres; the newest per vehicle counts. `value` of an event is the
+        days and `detail` the km since the last service."""
+        return run_kernel(
+            _odometer_kernel, (float(self.lead_km), float(self.lead_ms)), slot, ts, value, state, presorted
+        )
 
     def tick(self, now_ms: int, state: SlotState) -> Events:
-        slots = np.flatnonzero(state["base_ts"] >= 0)
-        return self._check(slots, np.full(len(slots), now_ms, dtype=np.int64), state)
+        ev = Events.empty(len(state["base_ts"]))
+        arrays = (state[name] for name in state.spec)
+        count = _calendar_kernel(int(now_ms), float(self.lead_km), float(self.lead_ms), *arrays, ev.columns())
+        return ev.head(count)
 
-    def _check(self, slots: np.ndarray, now: np.ndarray, state: SlotState) -> Events:
-        """`value` is the days and `detail` the km since the last service."""
-        base_ts, active = state["base_ts"][slots], state["active"][slots]
-        km = state["odo_km"][slots] - state["base_km"][slots]
-        elapsed = (now - base_ts).astype(np.float64)
-        with np.errstate(invalid="ignore"):
-            due = (base_ts >= 0) & (
-                (km >= state["plan_km"][slots] - self.lead_km) | (elapsed >= state["plan_ms"][slots] - self.lead_ms)
-            )
-        fire, clear = due & (active == 0), ~due & (active == 1)
-        changed = fire | clear
-        ev = Events.empty(int(changed.sum()))
-        ev.slot[:] = slots[changed]
-        ev.kind[:] = np.where(fire[changed], FIRE, CLEAR)
-        ev.ts[:] = now[changed]
-        ev.since[:] = base_ts[changed]
-        ev.value[:] = elapsed[changed] / DAY_MS
-        ev.detail[:] = km[changed]
-        state["active"][slots[fire]] = 1
-        state["active"][slots[clear]] = 0
-        state["since"][slots[fire]] = now[fire]
-        return ev
+
+@njit
+def _odometer_kernel(
+    slot, ts, value, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, last_ts, active, since, ev
+):
+    """The newest new odometer reading of each vehicle moves its distance, then its stage."""
+    slots, nows = np.empty(slot.shape[0], np.int64), np.empty(slot.shape[0], np.int64)
+    m = 0
+    i = 0
+    while i < slot.shape[0]:
+        s = slot[i]
+        newest = -1
+        j = i
+        while j < slot.shape[0] and slot[j] == s:
+            if ts[j] > last_ts[s] and not np.isnan(value[j]):
+                newest = j
+            j += 1
+        if newest >= 0:
+            last_ts[s] = ts[newest]
+            odo_km[s] = value[newest] / 1000.0
+            slots[m], nows[m] = s, ts[newest]
+            m += 1
+        i = j
+    return _stage(slots[:m], nows[:m], lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, active, since, ev)
+
+
+@njit
+def _calendar_kernel(now, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, last_ts, active, since, ev):
+    slots = np.nonzero(base_ts >= 0)[0]
+    nows = np.full(slots.shape[0], now, np.int64)
+    return _stage(slots, nows, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, active, since, ev)
+
+
+@njit
+def _stage(slots, nows, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, active, since, ev):
+    """Whether each vehicle's stage is due at its time (by distance or by time); emits changes.
+    An event's `value` is the days and its `detail` the km since the last service."""
+    n_ev = 0
+    for i in range(slots.shape[0]):
+        s, now = slots[i], nows[i]
+        base = base_ts[s]
+        km = odo_km[s] - base_km[s]
+        elapsed = float(now - base)
+        due = base >= 0 and (km >= plan_km[s] - lead_km or elapsed >= plan_ms[s] - lead_ms)
+        if due and active[s] == 0:
+            active[s] = 1
+            since[s] = now
+            n_ev = emit(ev, n_ev, s, FIRE, now, base, elapsed / DAY_MS, km)
+        elif not due and active[s] == 1:
+            active[s] = 0
+            n_ev = emit(ev, n_ev, s, CLEAR, now, base, elapsed / DAY_MS, km)
+    return n_ev

@@ -124,7 +124,8 @@ def _trend_kernel(
         s = slot[i]
         t = ts[i]
         v = value[i]
-        if not admit(last_ts, s, t, v, NO_GAP) & USE:
+        step, last_ts[s] = admit(last_ts[s], t, v, NO_GAP)
+        if not step & USE:
             continue
         b = t // step_ms
         if b != bucket[s] and bucket_n[s] > 0:

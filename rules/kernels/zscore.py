@@ -103,7 +103,7 @@ def _zscore_kernel(
         s = slot[i]
         t = ts[i]
         v = value[i]
-        step = admit(last_ts, s, t, v, max_gap_ms)
+        step, last_ts[s] = admit(last_ts[s], t, v, max_gap_ms)
         if step & GAP:
             run[s] = 0
         if not step & USE:
