@@ -50,7 +50,11 @@ class RuleEngine:
         self.coefficients = {  # per residual model: one row of coefficients per slot (NaN: none)
             key: np.zeros((0, len(residual.inputs) + 1)) for key, residual in self._residuals.items()
         }
-        self._selection = {(r.id, c.name): _selection_key(r, c) for r in rules for c in r.conditions}
+        keys: dict[tuple[object, ...], int] = {}  # conditions with equal keys take the same samples
+        self._selection = {
+            (r.id, c.name): keys.setdefault(_selection_key(r, c), len(keys)) for r in rules for c in r.conditions
+        }
+        self._reads = _signals_read(rules)
         self.layout = [
             (f"{r.key}/{part}/{name}", np.dtype(dtype).str, list(tail))
             for r in rules
@@ -172,9 +176,9 @@ class RuleEngine:
         when given: a vehicle uploading days of backlog is heard now (a backtest: the samples' times)."""
         if not len(batch):
             return []
-        sb = SortedBatch(batch, self._slot_lookup, len(self.vehicle_of_slot))
+        sb = SortedBatch(batch, self._slot_lookup, len(self.vehicle_of_slot), self._reads)
         present = sb.signals()
-        selected: dict[object, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
+        selected: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
         outcomes: list[Outcome] = []
         for rule in self.rules:
             if self._watched[rule.id].isdisjoint(present) and None not in self._watched[rule.id]:
@@ -233,7 +237,7 @@ class RuleEngine:
                 gate = (sb.lookup_in_run(c.gate.signal.id, run_id), c.gate.above, c.gate.below)
             if c.residual is not None:
                 inputs = [sb.lookup_in_run(signal.id, run_id) for signal in c.residual.inputs]
-                matrix = np.stack(inputs) if inputs else np.zeros((0, len(slot)))
+                matrix = inputs[0][np.newaxis] if len(inputs) == 1 else np.array(inputs).reshape(len(inputs), len(slot))
                 residual = (self.coefficients[_residual_key(c.residual)], matrix)
         rows = select(slot, ts, value, applies=applies, gate=gate, residual=residual)
         return rows if len(rows[0]) else None
@@ -363,11 +367,30 @@ def _residual_key(residual: Residual) -> tuple[object, ...]:
 
 
 def _selection_key(rule: Rule, c: Condition) -> tuple[object, ...]:
-    """Conditions with equal keys take the same samples from a batch (`RuleEngine._rows`)."""
+    """What decides the samples a condition takes from a batch (`RuleEngine._rows`)."""
     gate = (c.gate.signal.id, c.gate.above, c.gate.below) if c.gate is not None else None
     residual = _residual_key(c.residual) if c.residual is not None else None
     scope: Scope = rule.scope
     return c.signal.id if c.signal is not None else None, scope, gate, residual
+
+
+def _signals_read(rules: list[Rule]) -> np.ndarray | None:
+    """Per signal id, whether a rule reads it (a condition, gate, residual input or context);
+    None when a condition takes every signal (silence)."""
+    ids: set[int] = set()
+    for rule in rules:
+        ids.update(signal.id for _, signal in rule.context)
+        for c in rule.conditions:
+            if c.signal is None:
+                return None
+            ids.add(c.signal.id)
+            if c.gate is not None:
+                ids.add(c.gate.signal.id)
+            if c.residual is not None:
+                ids.update(signal.id for signal in c.residual.inputs)
+    reads = np.zeros(max(ids, default=-1) + 1, dtype=bool)
+    reads[list(ids)] = True
+    return reads
 
 
 def _grow(array: np.ndarray, rows: int, fill: object) -> np.ndarray:

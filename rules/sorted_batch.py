@@ -12,10 +12,13 @@ from telemetry.rulebatch import RuleBatch
 class SortedBatch:
     """A batch sorted by (signal, slot, ts), with per-signal runs and same-message lookups."""
 
-    def __init__(self, batch: RuleBatch, slot_lookup: np.ndarray, n_slots: int) -> None:
+    def __init__(
+        self, batch: RuleBatch, slot_lookup: np.ndarray, n_slots: int, reads: np.ndarray | None = None
+    ) -> None:
+        """`reads`: per signal id, whether a rule reads it; the others' samples are left out."""
         n_signals = int(batch.signal.max()) + 1 if len(batch) else 0
         self.slot, self.ts, self.value, self.key, self._starts = sorted_columns(
-            batch.vehicle_id, batch.signal, batch.ts, batch.value, slot_lookup, n_signals, n_slots
+            batch.vehicle_id, batch.signal, batch.ts, batch.value, slot_lookup, n_signals, n_slots, reads
         )
         self._unknown = bool((self.slot < 0).any())
         self._lookups: dict[tuple[int, int], np.ndarray] = {}

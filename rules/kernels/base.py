@@ -49,6 +49,7 @@ class SlotState:
             raw = np.dtype(dtype).itemsize * math.prod(tail)
             self.arrays[name] = buffer[:, offset : offset + raw].view(dtype).reshape((buffer.shape[0], *tail))
             offset += field_width(dtype, tail)
+        self.ordered = tuple(self.arrays.values())  # in spec order, as kernels take them
 
     def grow(self, slots: int) -> None:
         """Room for at least `slots` slots; new slots are fresh, existing ones keep their state."""
@@ -160,10 +161,12 @@ class Events:
 def sort_samples(
     slot: np.ndarray, ts: np.ndarray, value: np.ndarray, presorted: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Contiguous (slot, ts)-ordered columns in the dtypes the kernels take."""
-    if not presorted:
-        order = np.lexsort((ts, slot))
-        slot, ts, value = slot[order], ts[order], value[order]
+    """Contiguous (slot, ts)-ordered columns in the dtypes the kernels take (presorted columns
+    come from the engine, in those dtypes already)."""
+    if presorted:
+        return slot, ts, value
+    order = np.lexsort((ts, slot))
+    slot, ts, value = slot[order], ts[order], value[order]
     return (
         np.ascontiguousarray(slot, dtype=np.int64),
         np.ascontiguousarray(ts, dtype=np.int64),
@@ -184,7 +187,7 @@ def run_kernel(
     then its state arrays in spec order, then room for one event per sample; returns the events."""
     slot, ts, value = sort_samples(slot, ts, value, presorted)
     ev = Events.empty(len(slot))
-    count = kernel(slot, ts, value, *params, *(state[name] for name in state.spec), ev.columns())
+    count = kernel(slot, ts, value, *params, *state.ordered, ev.columns())
     return ev.head(count)
 
 

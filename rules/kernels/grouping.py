@@ -19,11 +19,13 @@ def sorted_columns(
     slot_lookup: np.ndarray,
     n_signals: int,
     n_slots: int,
+    reads: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A batch's columns in (signal, slot, ts) order: vehicle ids become slots (-1: unknown, first
     within a signal), then (slot, ts, value, key, starts) where key is `slot << KEY_BITS | ts` (one
     int64 per sample for same-message lookups) and signal i's run is starts[i]:starts[i + 1].
-    The order is `np.lexsort((ts, slot, signal))`'s; signal ids are in [0, n_signals)."""
+    The order is `np.lexsort((ts, slot, signal))`'s; signal ids are in [0, n_signals). With
+    `reads` (per signal id, whether anyone reads it), the samples of other signals are left out."""
     return _sorted_columns(
         np.ascontiguousarray(vehicle_id, dtype=np.int64),
         np.ascontiguousarray(signal, dtype=np.int64),
@@ -32,25 +34,35 @@ def sorted_columns(
         slot_lookup,
         int(n_signals),
         int(n_slots),
+        np.ones(0, np.bool_) if reads is None else reads,
+        reads is not None,
     )
 
 
 @njit
-def _sorted_columns(vehicle_id, signal, ts, value, slot_lookup, n_signals, n_slots):
+def _sorted_columns(vehicle_id, signal, ts, value, slot_lookup, n_signals, n_slots, reads, only_read):
     """Two stable counting sorts that move the data itself, each with good locality: first by
     signal (one sequential stream per signal), then each signal's run by slot (a run fits in
     cache). Arrival order is kept within a (signal, slot) group and is nearly always time order
     already; a group that is not gets a stable sort of its own."""
     n = vehicle_id.shape[0]
+    read = np.ones(n_signals, np.bool_)
+    if only_read:
+        for k in range(n_signals):
+            read[k] = k < reads.shape[0] and reads[k]
     starts = np.zeros(n_signals + 1, np.int64)
     for i in range(n):
-        starts[signal[i] + 1] += 1
+        if read[signal[i]]:
+            starts[signal[i] + 1] += 1
     for k in range(n_signals):
         starts[k + 1] += starts[k]
+    n = starts[n_signals]
     by_slot, by_ts, by_value = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.float64)
     fill = starts[:-1].copy()
-    for i in range(n):
+    for i in range(vehicle_id.shape[0]):
         v, k = vehicle_id[i], signal[i]
+        if not read[k]:
+            continue
         p = fill[k]
         fill[k] += 1
         by_slot[p] = slot_lookup[v] if 0 <= v < slot_lookup.shape[0] else -1

@@ -59,8 +59,7 @@ class ServiceParams:
 
     def tick(self, now_ms: int, state: SlotState) -> Events:
         ev = Events.empty(len(state["base_ts"]))
-        arrays = (state[name] for name in state.spec)
-        count = _calendar_kernel(int(now_ms), float(self.lead_km), float(self.lead_ms), *arrays, ev.columns())
+        count = _calendar_kernel(int(now_ms), float(self.lead_km), float(self.lead_ms), *state.ordered, ev.columns())
         return ev.head(count)
 
 
