@@ -320,17 +320,22 @@ def test_service_is_due_by_distance_or_time_whichever_comes_first() -> None:
 @given(
     rows=st.lists(st.tuples(st.integers(0, 5), st.integers(-3, 11), st.integers(0, 30)), max_size=300),
     n_slots=st.sampled_from([10, 10_000]),  # counting sorts per signal's run, or comparison sorts
+    read=st.one_of(st.none(), st.sets(st.integers(0, 3))),
 )
-def test_sorted_columns_are_a_stable_lexsort(rows, n_slots) -> None:
-    """Vehicle ids 0-9 have slots (9 - id); others (negative, or beyond the lookup) are unknown."""
+def test_sorted_columns_are_a_stable_lexsort(rows, n_slots, read) -> None:
+    """Vehicle ids 0-9 have slots (9 - id); others (negative, or beyond the lookup) are unknown.
+    With `reads`, only the samples of the signals read are kept."""
     signal, vehicle, ts = (np.array([r[i] for r in rows], dtype=np.int64) for i in range(3))
     value = np.arange(len(rows), dtype=np.float64)  # which input row landed where
     lookup = np.arange(9, -1, -1, dtype=np.int64)
-    slot, got_ts, got_value, key, starts = sorted_columns(vehicle, signal, ts, value, lookup, 6, n_slots)
+    reads = None if read is None else np.array([k in read for k in range(4)])  # ids 4 and 5: beyond it
+    slot, got_ts, got_value, key, starts = sorted_columns(vehicle, signal, ts, value, lookup, 6, n_slots, reads)
+    kept = np.ones(len(rows), bool) if read is None else np.isin(signal, sorted(read))
+    signal, vehicle, ts = signal[kept], vehicle[kept], ts[kept]
     known = (vehicle >= 0) & (vehicle < 10)
     expected_slot = np.where(known, lookup[np.clip(vehicle, 0, 9)], -1)
     order = np.lexsort((ts, expected_slot, signal))
-    assert got_value.tolist() == order.tolist()
+    assert got_value.tolist() == np.flatnonzero(kept)[order].tolist()
     assert slot.tolist() == expected_slot[order].tolist()
     assert got_ts.tolist() == ts[order].tolist()
     assert key.tolist() == ((slot << KEY_BITS) | got_ts).tolist()
