@@ -12,7 +12,7 @@ gates). Reported, in one run:
 - numba, engine live path: `RuleEngine.evaluate` on batches of `--batch` samples (sorting,
   scopes, gates, residuals, kernels, combining transitions into alerts);
 - numba, kernels alone: the same kernels on arrays prepared beforehand;
-- numpy: the kinds whose kernels are numpy (silence and maintenance plan), on their own rows;
+- numpy: the kind whose kernel is numpy (silence), on its own rows;
 - pure Python: the references of tests/naive.py on the first `--python-samples` samples.
 - state packing, which the live worker adds per batch to save what changed.
 The last line is one JSON object.
@@ -200,7 +200,7 @@ def main() -> None:
     print(f"  the same without the DTC and silence rules ({len(core)} rules): {core_live:>10,.0f} evaluations/s")
     print("evaluations by kind: " + ", ".join(f"{k} {n:,}" for k, n in sorted(by_kind.items(), key=lambda kv: -kv[1])))
     print(f"numba, kernels alone:                         {kernels:>14,.0f} evaluations/s")
-    print(f"numpy kernels (silence, maintenance plan):    {numpy_rate:>14,.0f} evaluations/s")
+    print(f"numpy kernel (silence):                       {numpy_rate:>14,.0f} evaluations/s")
     print(f"pure Python references ({python_evals:,} evaluations): {python_rate:>9,.0f} evaluations/s")
     print(f"speed-up vs Python: engine {live / python_rate:,.0f}x, kernels {kernels / python_rate:,.0f}x")
     print(
