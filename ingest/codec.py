@@ -15,6 +15,7 @@ from typing import cast
 import numpy as np
 import orjson
 
+from ingest.columns import Columns
 from telemetry import dtc
 from telemetry.bounds import MAX_DROPPED_SAMPLES, SOFTWARE_VERSION
 from telemetry.catalog import PINNED_MAJOR, Catalog, Resolution
@@ -51,6 +52,7 @@ class Envelope:
     samples: list[tuple[object, dict[str, object]]]
     software_version: str | None = None  # what the vehicle reports it runs (software options check it)
     dropped_samples: int | None = None  # samples the vehicle's own buffer dropped, in all (cumulative)
+    columns: Columns | None = None  # an Arrow batch's values as arrays (`samples` is then empty)
 
 
 def _load_json(payload: bytes) -> object:
@@ -192,6 +194,9 @@ class BatchBuilder:
         self._scale: list[float] = []
         self._offset: list[float] = []
         self._sent: list[str] = []
+        self._chunks: list[
+            tuple[np.ndarray, ...]
+        ] = []  # plain Arrow batches: msg, ts, signal, raw, scale, offset, sent
         self._dtc = DecodedBatch(np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0))
 
     def reject(self, msg: int, rejection: Rejection) -> None:
@@ -201,7 +206,18 @@ class BatchBuilder:
         resolver = self.catalog.resolver(env.vss_major or default_major)
         oldest = self.now_ms - self.limits.retention_ms
         newest = self.now_ms + self.limits.max_future_skew_ms
-        for raw_ts, signals in env.samples:
+        samples = env.samples
+        if env.columns is not None:
+            plain = env.columns.plain(resolver, oldest, newest)
+            if plain is not None:
+                columns = env.columns
+                msgs = np.full(len(columns.ts), msg, dtype=np.int32)
+                self._chunks.append(
+                    (msgs, columns.ts, plain.signal, columns.value, plain.scale, plain.offset, plain.sent)
+                )
+                return
+            samples = env.columns.moments()
+        for raw_ts, signals in samples:
             ts = parse_ts(raw_ts)
             if ts is None:
                 self.reject(
@@ -302,8 +318,19 @@ class BatchBuilder:
 
     def finish(self) -> DecodedBatch:
         """Check finiteness and physical range of every numeric value, vectorised."""
-        sig = np.asarray(self._sig, dtype=np.int16)
-        value = np.asarray(self._raw, dtype=np.float64) * np.asarray(self._scale) + np.asarray(self._offset)
+        listed = (
+            np.asarray(self._msg, dtype=np.int32),
+            np.asarray(self._ts, dtype=np.int64),
+            np.asarray(self._sig, dtype=np.int16),
+            np.asarray(self._raw, dtype=np.float64),
+            np.asarray(self._scale, dtype=np.float64),
+            np.asarray(self._offset, dtype=np.float64),
+            np.asarray(self._sent, dtype=object),
+        )
+        msg, ts, sig, raw, scale, offset, sent_as = (
+            np.concatenate([listed[k], *(c[k] for c in self._chunks)]) for k in range(len(listed))
+        )
+        value = raw * scale + offset
         lo, hi = self.catalog.bounds
         with np.errstate(invalid="ignore"):
             finite = np.isfinite(value)
@@ -311,28 +338,27 @@ class BatchBuilder:
         good = finite & in_range
         for i in np.flatnonzero(~good):
             s = self.catalog.signals[sig[i]]
-            sent, raw = self._sent[i], self._raw[i]
+            sent, at, msg_i = str(sent_as[i]), int(ts[i]), int(msg[i])
             if not finite[i]:
+                shown_raw = self._raw[i] if i < len(self._raw) else float(raw[i])
                 self.reject(
-                    self._msg[i],
-                    Rejection(
-                        Reason.NOT_FINITE, f"signal {sent!r} value {raw} is not a finite number", sent, self._ts[i]
-                    ),
+                    msg_i,
+                    Rejection(Reason.NOT_FINITE, f"signal {sent!r} value {shown_raw} is not a finite number", sent, at),
                 )
             else:
                 shown = f"{_num(value[i])} {s.unit or ''}".rstrip()
                 self.reject(
-                    self._msg[i],
+                    msg_i,
                     Rejection(
                         Reason.OUT_OF_RANGE,
                         f"signal {sent!r} value {shown} is outside the valid range {s.describe_range()}",
                         sent,
-                        self._ts[i],
+                        at,
                     ),
                 )
         return DecodedBatch(
-            msg=np.asarray(self._msg, dtype=np.int32)[good],
-            ts=np.asarray(self._ts, dtype=np.int64)[good],
+            msg=msg[good],
+            ts=ts[good],
             signal=sig[good],
             value=value[good],
             dtc_msg=self._dtc.dtc_msg,

@@ -19,6 +19,8 @@ from telemetry.storage.deadletters import DeadLetter
 from telemetry.storage.samples import SampleWriter, WideRows
 from telemetry.topics import TELEMETRY, TELEMETRY_ARROW, parse_vehicle_topic, partition_of
 
+_TS_BITS = 43  # epoch ms below 2**43 (the year 2248); message indexes take the bits above
+
 
 @dataclass(frozen=True, slots=True)
 class Received:
@@ -185,13 +187,22 @@ def _without_private_locations(
 
 
 def _counted(parsed: Parsed, decoded: DecodedBatch, vehicle_of_msg: np.ndarray) -> list[Counted]:
-    keys: dict[int, set[tuple[int, int]]] = {}
-    for m, t in zip(decoded.msg.tolist(), decoded.ts.tolist(), strict=True):
-        keys.setdefault(m, set()).add((int(vehicle_of_msg[m]), t))
-    for m, t in zip(decoded.dtc_msg, decoded.dtc_ts, strict=True):
-        keys.setdefault(m, set()).add((int(vehicle_of_msg[m]), t))
-    return [
-        Counted(m, int(vehicle_of_msg[m]), env.seq, frozenset(k))
-        for m, k in sorted(keys.items())
-        if isinstance(env := parsed.outcome[m], Envelope) and env.seq is not None
-    ]
+    """Per stored message with a `seq`: the (vehicle, time) rows it wrote. The distinct (message,
+    time) pairs are found on arrays; a Python object is made per row written, not per value."""
+    with_seq = {m for m, env in enumerate(parsed.outcome) if isinstance(env, Envelope) and env.seq is not None}
+    if not with_seq:
+        return []
+    msg = np.concatenate([decoded.msg.astype(np.int64), np.asarray(decoded.dtc_msg, dtype=np.int64)])
+    ts = np.concatenate([decoded.ts, np.asarray(decoded.dtc_ts, dtype=np.int64)])
+    pairs = np.unique((msg << _TS_BITS) | ts)  # by message, then time
+    msgs, times = (pairs >> _TS_BITS).tolist(), (pairs & ((1 << _TS_BITS) - 1)).tolist()
+    keys: dict[int, list[int]] = {}
+    for m, t in zip(msgs, times, strict=True):
+        keys.setdefault(m, []).append(t)
+    counted = []
+    for m, at in keys.items():
+        env = parsed.outcome[m]
+        if m in with_seq and isinstance(env, Envelope) and env.seq is not None:
+            vehicle = int(vehicle_of_msg[m])
+            counted.append(Counted(m, vehicle, env.seq, frozenset((vehicle, t) for t in at)))
+    return counted
