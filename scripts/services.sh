@@ -45,6 +45,14 @@ fi
 if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$db_name'")" != 1 ]; then
   psql_admin -c "CREATE DATABASE $db_name OWNER telemetry"
 fi
+# Write-heavy ingest (docs/operations.md, "PostgreSQL for ingest"): room for WAL between
+# checkpoints, compressed full-page images. Reloaded, no restart; idempotent.
+if [ "$(psql_admin -c "SHOW max_wal_size")" != 8GB ]; then
+  psql_admin -c "ALTER SYSTEM SET max_wal_size = '8GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '15min'"
+  psql_admin -c "ALTER SYSTEM SET wal_compression = 'lz4'" 2>/dev/null \
+    || psql_admin -c "ALTER SYSTEM SET wal_compression = 'on'"
+  psql_admin -c "SELECT pg_reload_conf()" >/dev/null
+fi
 
 # --- Mosquitto -------------------------------------------------------------------------------
 if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
