@@ -131,9 +131,9 @@ async def visible_customer(conn: Conn, principal: Principal, customer_id: int) -
     return customer
 
 
-async def visible_alert(conn: Conn, principal: Principal, alert_id: int) -> dict[str, object]:
+async def visible_alert(conn: Conn, principal: Principal, alert_id: int) -> alerts.Alert:
     alert = await alerts.get(conn, alert_id=alert_id)
-    vehicle = await records.get_vehicle(conn, vin=str(alert["vin"]))
+    vehicle = await records.get_vehicle(conn, vin=alert.vin)
     if not sees_dealer(principal, vehicle["dealer_id"]):
         raise NotFoundError(f"alert {alert_id} not found")
     return alert

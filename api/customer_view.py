@@ -84,11 +84,11 @@ async def customer_view(
     for v in owned:
         vid = int(v["id"])
         latest = await latest_summary(conn, catalog, vid, now)
-        open_alerts = [a for a in found if a["vin"] == v["vin"] and a["state"] in WORKING_STATES]
+        open_alerts = [a for a in found if a.vin == v["vin"] and a.state in WORKING_STATES]
         latest["open_alerts"] = len(open_alerts)
         latest["open_incidents"] = sum(1 for i in working if i["vin"] == v["vin"])
         latest["worst_open_severity"] = next(
-            (s for s in SEVERITY_ORDER if any(a["severity"] == s for a in open_alerts)), None
+            (s for s in SEVERITY_ORDER if any(a.severity == s for a in open_alerts)), None
         )
         due = next_service(plans, start_points, v)
         options = [e for e in await entitlements.of_vehicle(conn, vehicle_id=vid) if e["state"] in LIVE_OPTIONS]
@@ -107,8 +107,8 @@ async def customer_view(
     contact_rows = await contacts.of_customer(conn, customer_id=customer_id, limit=TIMELINE_LIMIT)
     option_events = await entitlements.events_of_customer(conn, customer_id=customer_id, limit=TIMELINE_LIMIT)
     timeline = (
-        [{"at": a["first_seen"], "kind": "alert", "vin": a["vin"], "ref_id": a["id"],
-          "summary": f"{a['severity']}: {a['title']} ({a['state']})"} for a in found]
+        [{"at": a.first_seen, "kind": "alert", "vin": a.vin, "ref_id": a.id,
+          "summary": f"{a.severity}: {a.title} ({a.state})"} for a in found]
         + [{"at": s["performed_at"], "kind": "service", "vin": s["vin"], "ref_id": s["id"],
             "summary": f"{s['kind']} service at {s['odometer_km']:,.0f} km"} for s in history]
         + [{"at": c["given_at"], "kind": "consent", "vin": None, "ref_id": c["id"],

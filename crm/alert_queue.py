@@ -9,7 +9,7 @@ week for warning, a month for info.
 from __future__ import annotations
 
 from telemetry.errors import NotFoundError
-from telemetry.storage.alerts import ALERT_COLUMNS, get
+from telemetry.storage.alerts import ALERT_COLUMNS, Alert, get
 from telemetry.storage.db import Conn, Row
 from telemetry.storage.incidents import INCIDENT_COLUMNS
 from telemetry.vocabulary import severity_rank_sql
@@ -82,7 +82,7 @@ async def incident_queue(
     return list(await cur.fetchall())
 
 
-async def assign(conn: Conn, *, alert_id: int, to: str | None) -> Row:
+async def assign(conn: Conn, *, alert_id: int, to: str | None) -> Alert:
     """Give the alert to an advisor (None: back to the queue)."""
     cur = await conn.execute(
         "UPDATE alerts SET assigned_to = %s, assigned_at = CASE WHEN %s::text IS NULL THEN NULL ELSE now() END,"

@@ -194,9 +194,8 @@ class BatchBuilder:
         self._scale: list[float] = []
         self._offset: list[float] = []
         self._sent: list[str] = []
-        self._chunks: list[
-            tuple[np.ndarray, ...]
-        ] = []  # plain Arrow batches: msg, ts, signal, raw, scale, offset, sent
+        # plain Arrow batches, as arrays: msg, ts, signal, raw, scale, offset, sent
+        self._chunks: list[tuple[np.ndarray, ...]] = []
         self._dtc = DecodedBatch(np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0))
 
     def reject(self, msg: int, rejection: Rejection) -> None:
@@ -340,10 +339,11 @@ class BatchBuilder:
             s = self.catalog.signals[sig[i]]
             sent, at, msg_i = str(sent_as[i]), int(ts[i]), int(msg[i])
             if not finite[i]:
-                shown_raw = self._raw[i] if i < len(self._raw) else float(raw[i])
                 self.reject(
                     msg_i,
-                    Rejection(Reason.NOT_FINITE, f"signal {sent!r} value {shown_raw} is not a finite number", sent, at),
+                    Rejection(
+                        Reason.NOT_FINITE, f"signal {sent!r} value {float(raw[i])} is not a finite number", sent, at
+                    ),
                 )
             else:
                 shown = f"{_num(value[i])} {s.unit or ''}".rstrip()

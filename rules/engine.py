@@ -21,9 +21,17 @@ from rules.kernels.base import SEEN, Events, SlotState, StateBlock, field_width
 from rules.kernels.fold import Kleene, fold
 from rules.kernels.select import select
 from rules.kernels.service import ServiceParams
-from rules.model import Condition, Residual, Rule, Scope
+from rules.model import Condition, Rule
 from rules.outcome import Outcome, VehicleInfo
-from rules.rule_tables import clock_conditions, kleene_table, rule_state_spec, truth_table
+from rules.rule_tables import (
+    clock_conditions,
+    kleene_table,
+    residual_key,
+    rule_state_spec,
+    selection_key,
+    signals_read,
+    truth_table,
+)
 from rules.sorted_batch import SortedBatch
 from telemetry.rulebatch import RuleBatch
 from telemetry.vocabulary import DAYS_PER_MONTH
@@ -46,15 +54,20 @@ class RuleEngine:
         self.rule_states = {r.id: SlotState(rule_state_spec(r), 0) for r in rules}
         self._kleene_tables = {r.id: kleene_table(r) for r in rules if r.kind == "compound"}
         self.states = {(r.id, c.name): c.kernel.new_state(0) for r in rules for c in r.conditions}
-        self._residuals = {_residual_key(c.residual): c.residual for r in rules for c in r.conditions if c.residual}
+        self._residual_of = {
+            (r.id, c.name): residual_key(c.residual) for r in rules for c in r.conditions if c.residual
+        }
+        self._residuals = {
+            self._residual_of[(r.id, c.name)]: c.residual for r in rules for c in r.conditions if c.residual
+        }
         self.coefficients = {  # per residual model: one row of coefficients per slot (NaN: none)
             key: np.zeros((0, len(residual.inputs) + 1)) for key, residual in self._residuals.items()
         }
         keys: dict[tuple[object, ...], int] = {}  # conditions with equal keys take the same samples
         self._selection = {
-            (r.id, c.name): keys.setdefault(_selection_key(r, c), len(keys)) for r in rules for c in r.conditions
+            (r.id, c.name): keys.setdefault(selection_key(r, c), len(keys)) for r in rules for c in r.conditions
         }
-        self._reads = _signals_read(rules)
+        self._reads = signals_read(rules)
         self.layout = [
             (f"{r.key}/{part}/{name}", np.dtype(dtype).str, list(tail))
             for r in rules
@@ -238,7 +251,7 @@ class RuleEngine:
             if c.residual is not None:
                 inputs = [sb.lookup_in_run(signal.id, run_id) for signal in c.residual.inputs]
                 matrix = inputs[0][np.newaxis] if len(inputs) == 1 else np.array(inputs).reshape(len(inputs), len(slot))
-                residual = (self.coefficients[_residual_key(c.residual)], matrix)
+                residual = (self.coefficients[self._residual_of[(rule.id, c.name)]], matrix)
         rows = select(slot, ts, value, applies=applies, gate=gate, residual=residual)
         return rows if len(rows[0]) else None
 
@@ -357,40 +370,6 @@ class RuleEngine:
             escalated=escalated,
             plan=plan,
         )
-
-
-def _residual_key(residual: Residual) -> tuple[object, ...]:
-    """Residual models with the same inputs and coefficients are one model (rules on a signal
-    often share theirs): its per-slot coefficients are kept, and its residuals computed, once."""
-    coefficients = tuple(sorted((model, tuple(c)) for model, c in residual.coefficients.items()))
-    return tuple(s.id for s in residual.inputs), coefficients
-
-
-def _selection_key(rule: Rule, c: Condition) -> tuple[object, ...]:
-    """What decides the samples a condition takes from a batch (`RuleEngine._rows`)."""
-    gate = (c.gate.signal.id, c.gate.above, c.gate.below) if c.gate is not None else None
-    residual = _residual_key(c.residual) if c.residual is not None else None
-    scope: Scope = rule.scope
-    return c.signal.id if c.signal is not None else None, scope, gate, residual
-
-
-def _signals_read(rules: list[Rule]) -> np.ndarray | None:
-    """Per signal id, whether a rule reads it (a condition, gate, residual input or context);
-    None when a condition takes every signal (silence)."""
-    ids: set[int] = set()
-    for rule in rules:
-        ids.update(signal.id for _, signal in rule.context)
-        for c in rule.conditions:
-            if c.signal is None:
-                return None
-            ids.add(c.signal.id)
-            if c.gate is not None:
-                ids.add(c.gate.signal.id)
-            if c.residual is not None:
-                ids.update(signal.id for signal in c.residual.inputs)
-    reads = np.zeros(max(ids, default=-1) + 1, dtype=bool)
-    reads[list(ids)] = True
-    return reads
 
 
 def _grow(array: np.ndarray, rows: int, fill: object) -> np.ndarray:

@@ -1,12 +1,13 @@
-"""A rule's own per-vehicle state and the tables its fold reads: the two-valued truth table of
-its expression and, for compound rules, the three-valued (Kleene) one."""
+"""What the engine derives from its rules once: a rule's own per-vehicle state, the tables its
+fold reads (the two-valued truth table of its expression and, for compound rules, the
+three-valued one), which conditions take the same samples, and which signals anyone reads."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from rules.kernels.base import Spec
-from rules.model import Rule
+from rules.model import Condition, Residual, Rule
 
 RULE_STATE: Spec = {
     "mask": (np.int64, 0, ()),  # bit i: condition i is active
@@ -41,3 +42,36 @@ def truth_table(rule: Rule) -> np.ndarray:
         [rule.expression({n: bool(m >> i & 1) for i, n in enumerate(names)}) for m in range(1 << len(names))],
         dtype=np.bool_,
     )
+
+
+def residual_key(residual: Residual) -> tuple[object, ...]:
+    """Residual models with the same inputs and coefficients are one model (rules on a signal
+    often share theirs): its per-slot coefficients are kept, and its residuals computed, once."""
+    coefficients = tuple(sorted((model, tuple(c)) for model, c in residual.coefficients.items()))
+    return tuple(s.id for s in residual.inputs), coefficients
+
+
+def selection_key(rule: Rule, c: Condition) -> tuple[object, ...]:
+    """What decides the samples a condition takes from a batch (`RuleEngine._rows`)."""
+    gate = (c.gate.signal.id, c.gate.above, c.gate.below) if c.gate is not None else None
+    residual = residual_key(c.residual) if c.residual is not None else None
+    return c.signal.id if c.signal is not None else None, rule.scope, gate, residual
+
+
+def signals_read(rules: list[Rule]) -> np.ndarray | None:
+    """Per signal id, whether a rule reads it (a condition, gate, residual input or context);
+    None when a condition takes every signal (silence)."""
+    ids: set[int] = set()
+    for rule in rules:
+        ids.update(signal.id for _, signal in rule.context)
+        for c in rule.conditions:
+            if c.signal is None:
+                return None
+            ids.add(c.signal.id)
+            if c.gate is not None:
+                ids.add(c.gate.signal.id)
+            if c.residual is not None:
+                ids.update(signal.id for signal in c.residual.inputs)
+    reads = np.zeros(max(ids, default=-1) + 1, dtype=bool)
+    reads[list(ids)] = True
+    return reads

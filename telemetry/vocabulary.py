@@ -52,6 +52,21 @@ class System(StrEnum):
     SERVICE = "service"  # the maintenance plan
 
 
+class AlertResolution(StrEnum):
+    """What came of an alert an advisor resolved; an incident's outcome, when the incident is
+    resolved, becomes its alerts' resolution."""
+
+    BOOKED = "booked"
+    DECLINED = "declined"
+    CUSTOMER_UNREACHABLE = "customer_unreachable"
+    NOT_OUR_VEHICLE = "not_our_vehicle"
+    NO_FAULT_FOUND = "no_fault_found"
+    REPAIRED = "repaired"
+    CUSTOMER_DECLINED = "customer_declined"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
 class IncidentOutcome(StrEnum):
     """What came of an incident, recorded when it is resolved: the field truth behind a rule."""
 

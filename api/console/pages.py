@@ -132,7 +132,7 @@ async def vehicle_page(
     open_alerts = await alerts.for_vehicles(conn, vehicle_ids=[vid], states=list(WORKING_STATES))
     open_incidents = await incidents.for_vehicles(conn, vehicle_ids=[vid], states=list(WORKING_STATES))
     start_points = (await fleet.service_baselines(conn, vehicle_ids=[vid]))[0]
-    alert_signals = [str(a["evidence"]["signal"]) for a in open_alerts if a["evidence"].get("signal")]
+    alert_signals = [str(a.evidence["signal"]) for a in open_alerts if a.evidence.get("signal")]
     choices = list(dict.fromkeys([*alert_signals, *CHART_SIGNALS]))
     chosen = signal if signal in catalog.by_path else choices[0]
     thresholds = sorted({(c.limit, r.title) for r in rules for c in r.conditions  # residual limits are not levels

@@ -77,7 +77,7 @@ async def _events(request: Request, principal: Principal, settings: Settings) ->
             for alert_id in ids:
                 try:
                     alert = await alerts.get(conn, alert_id=alert_id)
-                    vehicle = await records.get_vehicle(conn, vin=str(alert["vin"]))
+                    vehicle = await records.get_vehicle(conn, vin=alert.vin)
                 except NotFoundError:
                     continue  # gone since (a test schema dropped, say)
                 if sees_dealer(principal, vehicle["dealer_id"]):

@@ -8,13 +8,14 @@ from api.schemas.alerts import AcknowledgeIn, AlertOut, AssignIn, NoteIn, NoteOu
 from api.schemas.common import RECORD_ERRORS, ErrorOut
 from crm import alert_queue
 from telemetry.storage import alerts, incidents
+from telemetry.storage.alerts import Alert
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 _ERRORS: dict[int | str, dict[str, object]] = RECORD_ERRORS | {409: {"model": ErrorOut}}
 
 
 @router.get("/{alert_id}", response_model=AlertOut, responses=RECORD_ERRORS)
-async def get_alert(alert_id: int, conn: ConnDep, principal: Anyone) -> dict[str, object]:
+async def get_alert(alert_id: int, conn: ConnDep, principal: Anyone) -> Alert:
     return await visible_alert(conn, principal, alert_id)
 
 
@@ -26,7 +27,7 @@ async def get_alert(alert_id: int, conn: ConnDep, principal: Anyone) -> dict[str
 )
 async def acknowledge_alert(
     alert_id: int, body: AcknowledgeIn, conn: ConnDep, principal: CustomerUser
-) -> dict[str, object]:
+) -> Alert:
     await visible_alert(conn, principal, alert_id)
     return await alerts.acknowledge(conn, alert_id=alert_id, by=body.by, note=body.note)
 
@@ -37,15 +38,15 @@ async def acknowledge_alert(
     responses=_ERRORS,
     summary="Close an alert with what came of it (-> resolved)",
 )
-async def resolve_alert(alert_id: int, body: ResolveIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+async def resolve_alert(alert_id: int, body: ResolveIn, conn: ConnDep, principal: CustomerUser) -> Alert:
     await visible_alert(conn, principal, alert_id)
     resolved = await alerts.resolve(conn, alert_id=alert_id, by=body.by, resolution=body.resolution, note=body.note)
-    await incidents.alert_closed(conn, alert_id=alert_id, at=resolved["resolved_at"])
+    await incidents.alert_closed(conn, alert_id=alert_id, at=resolved.resolved_at)
     return resolved
 
 
 @router.post("/{alert_id}/assign", response_model=AlertOut, responses=_ERRORS, summary="Give the alert to an advisor")
-async def assign_alert(alert_id: int, body: AssignIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+async def assign_alert(alert_id: int, body: AssignIn, conn: ConnDep, principal: CustomerUser) -> Alert:
     await visible_alert(conn, principal, alert_id)
     return await alert_queue.assign(conn, alert_id=alert_id, to=body.to)
 

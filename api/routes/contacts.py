@@ -28,7 +28,7 @@ async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principa
     await referenced_dealer(conn, principal, body.dealer_id)
     vin = body.vin
     if body.alert_id is not None:
-        alert_vin = str((await visible_alert(conn, principal, body.alert_id))["vin"])
+        alert_vin = (await visible_alert(conn, principal, body.alert_id)).vin
         if vin is not None and vin != alert_vin:
             raise InvalidRequestError(f"alert {body.alert_id} is on {alert_vin}, not on {vin}")
         vin = alert_vin

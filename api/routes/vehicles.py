@@ -124,7 +124,7 @@ async def vehicle_alerts(
     principal: Anyone,
     state: Annotated[list[AlertState] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[dict[str, object]]:
+) -> list[alerts.Alert]:
     vehicle = await visible_vehicle(conn, principal, vin)
     return await alerts.for_vehicles(conn, vehicle_ids=[int(vehicle["id"])], states=state, limit=limit)
 

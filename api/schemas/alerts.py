@@ -3,47 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from telemetry.vocabulary import AlertState, Severity
+from api.schemas.common import schema_of
+from telemetry.storage.alerts import Alert
+from telemetry.vocabulary import AlertResolution
 
-Resolution = Literal[
-    "booked", "declined", "customer_unreachable", "not_our_vehicle", "no_fault_found",
-    # an incident's outcomes, which its alerts take when it is resolved
-    "repaired", "customer_declined", "duplicate", "other",
-]  # fmt: skip
-
-
-class AlertOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    vin: str
-    rule_id: str
-    rule_version: int
-    severity: Severity
-    state: AlertState
-    title: str
-    explanation: str
-    first_seen: datetime
-    last_seen: datetime
-    cleared_at: datetime | None
-    occurrences: int
-    peak_value: float | None
-    evidence: dict[str, object]
-    created_at: datetime
-    updated_at: datetime
-    acknowledged_at: datetime | None = None
-    acknowledged_by: str | None = None
-    resolved_at: datetime | None = None
-    resolved_by: str | None = None
-    resolution: Resolution | None = None
-    note: str | None = None
-    assigned_to: str | None = None
-    assigned_at: datetime | None = None
-    incident_id: int | None = Field(default=None, description="The incident the alert is evidence of")
+AlertOut = schema_of(Alert, "AlertOut", descriptions={"incident_id": "The incident the alert is evidence of"})
 
 
 class QueuedAlertOut(AlertOut):
@@ -74,5 +41,5 @@ class AcknowledgeIn(BaseModel):
 
 class ResolveIn(BaseModel):
     by: str = Field(min_length=1, max_length=120)
-    resolution: Resolution
+    resolution: AlertResolution
     note: str | None = Field(default=None, max_length=2000)

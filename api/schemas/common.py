@@ -1,12 +1,15 @@
-"""What every part of the API shares: the error bodies, and the ranges of dates and times people give."""
+"""What every part of the API shares: the error bodies, the ranges of dates and times people
+give, and response models derived from the storage's typed rows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import typing
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from telemetry.bounds import day_problem, moment_problem, past_moment_problem
 
@@ -63,3 +66,15 @@ AUTH_ERRORS: dict[int | str, dict[str, object]] = {
 }
 # what endpoints on one record answer: the auth errors, and 404 (also for another dealer's record)
 RECORD_ERRORS: dict[int | str, dict[str, object]] = AUTH_ERRORS | {404: {"model": ErrorOut}}
+
+
+def schema_of(row: type, name: str, *, descriptions: Mapping[str, str] | None = None) -> type[BaseModel]:
+    """The response model of a storage row (a dataclass): its fields, types and defaults in its
+    order, read from attributes; the API does not declare the shape a second time."""
+    hints = typing.get_type_hints(row)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(row):
+        default = ... if f.default is dataclasses.MISSING else f.default
+        fields[f.name] = (hints[f.name], Field(default, description=(descriptions or {}).get(f.name)))
+    model: type[BaseModel] = create_model(name, __config__=ConfigDict(from_attributes=True), **fields)
+    return model

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from psycopg.types.json import Jsonb
 
 from telemetry.errors import ConflictError, NotFoundError
-from telemetry.storage.db import Conn, Row
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import typed_row
+from telemetry.vocabulary import AlertResolution, AlertState, Severity
 
 ALERT_COLUMNS = (
     "a.id, v.vin, a.rule_id, a.rule_version, a.severity, a.state, a.title, a.explanation, a.first_seen,"
@@ -16,6 +18,37 @@ ALERT_COLUMNS = (
     " a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_by, a.resolution, a.note,"
     " a.assigned_to, a.assigned_at, a.incident_id"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An alert as stored, with its vehicle's VIN (the columns of ALERT_COLUMNS)."""
+
+    id: int
+    vin: str
+    rule_id: str
+    rule_version: int
+    severity: Severity
+    state: AlertState
+    title: str
+    explanation: str
+    first_seen: datetime
+    last_seen: datetime
+    cleared_at: datetime | None
+    occurrences: int
+    peak_value: float | None
+    evidence: dict[str, object]
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: AlertResolution | None = None
+    note: str | None = None
+    assigned_to: str | None = None
+    assigned_at: datetime | None = None
+    incident_id: int | None = None  # the incident the alert is evidence of
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,28 +175,31 @@ async def clear(conn: Conn, clearing: Clearing) -> int | None:
 
 async def for_vehicles(
     conn: Conn, *, vehicle_ids: list[int], states: list[str] | None = None, limit: int = 200
-) -> list[Row]:
+) -> list[Alert]:
     """Alerts on these vehicles, newest first."""
-    cur = await conn.execute(
-        f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id"
-        " WHERE a.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR a.state = ANY(%s))"
-        " ORDER BY a.created_at DESC, a.id DESC LIMIT %s",
-        (vehicle_ids, states, states, limit),
-    )
-    return list(await cur.fetchall())
+    async with conn.cursor(row_factory=typed_row(Alert)) as cur:
+        await cur.execute(
+            f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id"
+            " WHERE a.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR a.state = ANY(%s))"
+            " ORDER BY a.created_at DESC, a.id DESC LIMIT %s",
+            (vehicle_ids, states, states, limit),
+        )
+        return await cur.fetchall()
 
 
-async def get(conn: Conn, *, alert_id: int) -> Row:
-    cur = await conn.execute(
-        f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id WHERE a.id = %s", (alert_id,)
-    )
-    row = await cur.fetchone()
-    if row is None:
+async def get(conn: Conn, *, alert_id: int) -> Alert:
+    async with conn.cursor(row_factory=typed_row(Alert)) as cur:
+        await cur.execute(
+            f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id WHERE a.id = %s",
+            (alert_id,),
+        )
+        alert = await cur.fetchone()
+    if alert is None:
         raise NotFoundError(f"alert {alert_id} not found")
-    return row
+    return alert
 
 
-async def acknowledge(conn: Conn, *, alert_id: int, by: str, note: str | None) -> Row:
+async def acknowledge(conn: Conn, *, alert_id: int, by: str, note: str | None) -> Alert:
     """open -> acknowledged: someone is working on it."""
     cur = await conn.execute(
         "UPDATE alerts SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = %s,"
@@ -172,11 +208,11 @@ async def acknowledge(conn: Conn, *, alert_id: int, by: str, note: str | None) -
     )
     if await cur.fetchone() is None:
         current = await get(conn, alert_id=alert_id)
-        raise ConflictError(f"alert {alert_id} is {current['state']}; only an open alert can be acknowledged")
+        raise ConflictError(f"alert {alert_id} is {current.state}; only an open alert can be acknowledged")
     return await get(conn, alert_id=alert_id)
 
 
-async def resolve(conn: Conn, *, alert_id: int, by: str, resolution: str, note: str | None) -> Row:
+async def resolve(conn: Conn, *, alert_id: int, by: str, resolution: str, note: str | None) -> Alert:
     """open, acknowledged or cleared -> resolved, with what came of it."""
     cur = await conn.execute(
         "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = %s, resolution = %s,"

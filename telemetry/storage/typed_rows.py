@@ -1,0 +1,50 @@
+"""Typed rows at the storage boundary: a query's row as a frozen dataclass, its words as the
+vocabulary's enums. Readers get attributes with types (`alert.vin`, `alert.severity`) instead of
+a dict whose values they cast; API schemas are derived from the same classes (api/schemas)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from psycopg.rows import BaseRowFactory, kwargs_row
+
+T = TypeVar("T")
+
+
+def typed_row(cls: type[T]) -> BaseRowFactory[T]:
+    """A psycopg row factory making `cls` (a dataclass whose fields are the query's columns) from
+    each row; a column whose field is an enum (or an optional one) becomes that enum."""
+    enums = _ENUM_FIELDS.get(cls)
+    if enums is None:
+        hints = typing.get_type_hints(cls)
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # a dataclass, by contract
+        enums = _ENUM_FIELDS[cls] = {f.name: e for f in fields if (e := _enum_of(hints[f.name])) is not None}
+    return kwargs_row(_maker(cls, enums))
+
+
+_ENUM_FIELDS: dict[type, dict[str, type[enum.Enum]]] = {}
+
+
+def _maker(cls: type[T], enums: dict[str, type[enum.Enum]]) -> Callable[..., T]:
+    def make(**values: Any) -> T:
+        for name, kind in enums.items():
+            if values[name] is not None:
+                values[name] = kind(values[name])
+        return cls(**values)
+
+    return make
+
+
+def _enum_of(hint: object) -> type[enum.Enum] | None:
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        arms = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(arms) == 1:
+            return _enum_of(arms[0])
+    return None

@@ -1,0 +1,49 @@
+"""Rows cross the storage boundary typed: an alert read back is an `Alert` whose words are the
+vocabulary's enums, and the API's alert schema is that class, field for field."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+from api.schemas.alerts import AlertOut
+from telemetry.settings import Settings
+from telemetry.storage import alerts
+from telemetry.storage.db import connect
+from telemetry.vocabulary import AlertResolution, AlertState, Severity
+from tests.fix_services import add_vehicle
+
+
+def test_an_alert_reads_back_typed_through_its_life(settings: Settings) -> None:
+    async def scenario() -> list[alerts.Alert]:
+        async with await connect(settings) as conn:
+            vid = await add_vehicle(conn, "TYPDAAAAAAAAAAAA1")
+            at = datetime.now(UTC)
+            firing = alerts.Firing(vid, "coolant_overtemp", 1, "critical", "Hot", "hot", at, at, 121.5, {}, "threshold")
+            alert_id = await alerts.fire(conn, firing, reopen_within=timedelta(0))
+            opened = await alerts.get(conn, alert_id=alert_id)
+            acknowledged = await alerts.acknowledge(conn, alert_id=alert_id, by="anna", note="calling")
+            resolved = await alerts.resolve(conn, alert_id=alert_id, by="anna", resolution="booked", note=None)
+            listed = await alerts.for_vehicles(conn, vehicle_ids=[vid])
+            return [opened, acknowledged, resolved, *listed]
+
+    opened, acknowledged, resolved, listed = asyncio.run(scenario())
+    assert isinstance(opened, alerts.Alert)
+    assert (opened.vin, opened.severity, opened.state, opened.peak_value) == (
+        "TYPDAAAAAAAAAAAA1", Severity.CRITICAL, AlertState.OPEN, 121.5,
+    )  # fmt: skip
+    assert type(opened.severity) is Severity
+    assert (acknowledged.state, acknowledged.acknowledged_by, acknowledged.note) == (
+        AlertState.ACKNOWLEDGED, "anna", "calling",
+    )  # fmt: skip
+    assert type(resolved.resolution) is AlertResolution
+    assert (resolved.state, resolved.resolution) == (AlertState.RESOLVED, AlertResolution.BOOKED)
+    assert listed == resolved
+
+
+def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
+    stored = [f.name for f in dataclasses.fields(alerts.Alert)]
+    assert list(AlertOut.model_fields) == stored
+    required = [f.name for f in dataclasses.fields(alerts.Alert) if f.default is dataclasses.MISSING]
+    assert [name for name, field in AlertOut.model_fields.items() if field.is_required()] == required
