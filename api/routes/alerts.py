@@ -25,9 +25,7 @@ async def get_alert(alert_id: int, conn: ConnDep, principal: Anyone) -> Alert:
     responses=_ERRORS,
     summary="Take an open alert (open -> acknowledged)",
 )
-async def acknowledge_alert(
-    alert_id: int, body: AcknowledgeIn, conn: ConnDep, principal: CustomerUser
-) -> Alert:
+async def acknowledge_alert(alert_id: int, body: AcknowledgeIn, conn: ConnDep, principal: CustomerUser) -> Alert:
     await visible_alert(conn, principal, alert_id)
     return await alerts.acknowledge(conn, alert_id=alert_id, by=body.by, note=body.note)
 
