@@ -148,13 +148,16 @@ class RuleEngine:
         packed: np.ndarray = self.block.rows(slots)
         return packed
 
-    def unpack(self, vehicle_id: int, blob: bytes, layout: Sequence[Sequence[object]]) -> None:
+    def unpack(
+        self, vehicle_id: int, blob: bytes, layout: Sequence[Sequence[object]], layout_id: str | None = None
+    ) -> None:
         """Load a registered vehicle's saved state. With another layout (the rules changed), fields
         are matched by name, type and shape, so rules whose id or version changed start fresh and
-        the others resume."""
+        the others resume. A caller that knows the saved layout's id saves comparing it field by
+        field (hundreds of fields, for every vehicle a worker loads)."""
         slot = self.slot_of[vehicle_id]
         saved = np.frombuffer(blob, dtype=np.uint8)
-        if [list(f) for f in layout] == [list(f) for f in self.layout]:
+        if layout_id == self.layout_id or [list(f) for f in layout] == [list(f) for f in self.layout]:
             self.block.write(slot, 0, saved)
             return
         mine: dict[str, tuple[str, list[int], int]] = {}

@@ -206,7 +206,7 @@ class RuleWorker:
                 continue
             self.engine.register(VehicleInfo(vid, r["powertrain"], r["make"], r["model"]))
             if r["state"] is not None:
-                self.engine.unpack(vid, bytes(r["state"]), r["layout"])
+                self.engine.unpack(vid, bytes(r["state"]), r["layout"], r["layout_id"])
         found, newest = await fleet.service_baselines(conn, vehicle_ids=[int(r["id"]) for r in mine])
         for vid, (ts, km) in found.items():
             self.engine.set_service(vid, ts, km)

@@ -101,9 +101,13 @@ class StateBlock:
 
     def rows(self, slots: np.ndarray | list[int]) -> np.ndarray:
         """The slots' whole states, one row of `width` bytes each (a copy)."""
-        if not self.states:
-            return np.zeros((len(slots), 0), np.uint8)
-        return np.concatenate([state.buffer[slots] for state in self.states], axis=1)
+        rows = np.asarray(slots, dtype=np.int64)
+        out = np.empty((len(rows), self.width), np.uint8)
+        for state, lo in zip(self.states, self.starts, strict=False):
+            if state.width:  # each row as one opaque item: numpy copies it whole, not byte by byte
+                items = state.buffer.view(np.dtype((np.void, state.width))).ravel()
+                out[:, lo : lo + state.width] = items[rows].view(np.uint8).reshape(len(rows), state.width)
+        return out
 
     def write(self, slot: int, start: int, data: np.ndarray) -> None:
         """Put `data` at bytes [start, start + len(data)) of the slot's blob."""

@@ -40,7 +40,8 @@ async def save(conn: Conn, layout_id: str, vehicle_ids: list[int], blobs: list[b
 async def fleet(conn: Conn, vehicle_ids: list[int] | None = None) -> list[Row]:
     """Vehicles (all, or these) with what the engine needs: attributes and saved state, if any."""
     cur = await conn.execute(
-        "SELECT v.id, v.vin, v.powertrain, v.make, v.model, s.state, l.fields AS layout FROM vehicles v"
+        "SELECT v.id, v.vin, v.powertrain, v.make, v.model, s.state, l.fields AS layout, l.id AS layout_id"
+        " FROM vehicles v"
         " LEFT JOIN rule_state s ON s.vehicle_id = v.id LEFT JOIN rule_state_layouts l ON l.id = s.layout"
         " WHERE %(ids)s::integer[] IS NULL OR v.id = ANY(%(ids)s) ORDER BY v.id",
         {"ids": vehicle_ids},
