@@ -205,7 +205,7 @@ def main() -> None:
     print(f"speed-up vs Python: engine {live / python_rate:,.0f}x, kernels {kernels / python_rate:,.0f}x")
     print(
         f"state packing for {args.vehicles:,} vehicles: {1000 / float(np.median(pack_rates)):.1f} ms"
-        " (the live worker packs only the batch's vehicles)"
+        " (the live worker packs the vehicles that changed, at each checkpoint)"
     )
     print(
         json.dumps(
