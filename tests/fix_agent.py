@@ -36,6 +36,7 @@ def elm327(folder: Path, *, tcp: bool = False) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "elm", "-s", "car", *network, "-b", str(out)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=folder,  # the emulator writes elm.log where it runs
     )  # fmt: skip
     try:
         text = lambda: out.read_text() if out.exists() else ""  # noqa: E731
