@@ -76,6 +76,11 @@ class RuleEngine:
             for name, (dtype, _, tail) in spec.items()
         ]
         self.layout_id = hashlib.blake2b(json.dumps(self.layout).encode(), digest_size=8).hexdigest()
+        self._fields: dict[str, tuple[str, list[int], int]] = {}  # name -> (dtype, shape, offset in a blob)
+        offset = 0
+        for name, dtype, tail in self.layout:
+            self._fields[name] = (dtype, list(tail), offset)
+            offset += field_width(dtype, tail)
         self.block = StateBlock(
             [s for r in rules for s in [self.rule_states[r.id]] + [self.states[(r.id, c.name)] for c in r.conditions]]
         )
@@ -160,16 +165,11 @@ class RuleEngine:
         if layout_id == self.layout_id or [list(f) for f in layout] == [list(f) for f in self.layout]:
             self.block.write(slot, 0, saved)
             return
-        mine: dict[str, tuple[str, list[int], int]] = {}
-        offset = 0
-        for name, dtype, tail in self.layout:
-            mine[name] = (dtype, list(tail), offset)
-            offset += field_width(dtype, tail)
         offset = 0
         for field_name, field_dtype, field_tail in layout:  # as saved: JSON, so loosely typed
             name, dtype, tail = str(field_name), str(field_dtype), cast(list[int], field_tail)
             width = field_width(dtype, tail)
-            ours = mine.get(name)
+            ours = self._fields.get(name)
             if ours is not None and ours[0] == dtype and ours[1] == list(tail):
                 self.block.write(slot, ours[2], saved[offset : offset + width])
             offset += width
@@ -183,7 +183,7 @@ class RuleEngine:
         for i, info in enumerate(self.infos):
             engine.register(info)
             assert packed is not None
-            engine.unpack(info.vehicle_id, packed[i].tobytes(), self.layout)
+            engine.unpack(info.vehicle_id, packed[i].tobytes(), self.layout, self.layout_id)
         return engine
 
     # --- evaluation -----------------------------------------------------------------------------

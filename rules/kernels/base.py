@@ -103,7 +103,7 @@ class StateBlock:
         """The slots' whole states, one row of `width` bytes each (a copy)."""
         rows = np.asarray(slots, dtype=np.int64)
         out = np.empty((len(rows), self.width), np.uint8)
-        for state, lo in zip(self.states, self.starts, strict=False):
+        for state, lo in zip(self.states, self.starts[:-1], strict=True):
             if state.width:  # each row as one opaque item: numpy copies it whole, not byte by byte
                 items = state.buffer.view(np.dtype((np.void, state.width))).ravel()
                 out[:, lo : lo + state.width] = items[rows].view(np.uint8).reshape(len(rows), state.width)
@@ -112,8 +112,7 @@ class StateBlock:
     def write(self, slot: int, start: int, data: np.ndarray) -> None:
         """Put `data` at bytes [start, start + len(data)) of the slot's blob."""
         end = start + len(data)
-        first = bisect.bisect_right(self.starts, start) - 1
-        for i in range(max(first, 0), len(self.states)):
+        for i in range(bisect.bisect_right(self.starts, start) - 1, len(self.states)):
             lo, hi = self.starts[i], self.starts[i + 1]
             if lo >= end:
                 break
