@@ -63,7 +63,7 @@ class Uplink:
         self.topics = {kind: vehicle_topic(prefix, config.vin, kind)
                        for kind in (TELEMETRY, TELEMETRY_ARROW, COMMANDS, COMMAND_ACKS)}  # fmt: skip
         self._reported: tuple[str | None, int] | None = None  # (software, dropped) the server has heard
-        self.booleans = frozenset(s.path for s in default_catalog().signals if s.kind == "boolean")
+        self.booleans = default_catalog().boolean_paths
 
     def client(self) -> aiomqtt.Client:
         """A persistent session: commands sent while the car was offline wait at the broker."""

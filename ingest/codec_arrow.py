@@ -39,7 +39,7 @@ def parse_arrow_envelope(topic_vin: str, payload: bytes, limits: Limits, catalog
         ts = _epoch_ms(table.column("ts"))
         paths = table.column("path").cast(pa.string())
         values = table.column("value")
-        booleans = {s.path for s in catalog.signals if s.kind == "boolean"}
+        booleans = catalog.boolean_paths
         columns = _columns(ts, paths, values, booleans)
         if columns is None:
             samples = _moments(ts.to_pylist(), paths.to_pylist(), values.to_pylist(), booleans)
@@ -53,7 +53,7 @@ def parse_arrow_envelope(topic_vin: str, payload: bytes, limits: Limits, catalog
 
 
 def _moments(
-    ts: list[object], paths: list[object], values: list[object], booleans: set[str]
+    ts: list[object], paths: list[object], values: list[object], booleans: frozenset[str]
 ) -> list[tuple[object, dict[str, object]]]:
     """The JSON message's form: values grouped by time in order of first appearance (a later
     value of a path at the same time replaces an earlier one); 0 and 1 of a boolean signal read
@@ -67,7 +67,7 @@ def _moments(
 
 
 def _columns(
-    ts: pa.ChunkedArray, paths: pa.ChunkedArray, values: pa.ChunkedArray, booleans: set[str]
+    ts: pa.ChunkedArray, paths: pa.ChunkedArray, values: pa.ChunkedArray, booleans: frozenset[str]
 ) -> Columns | None:
     """The batch as arrays, when none of its columns has a null and its values are numbers or
     booleans (otherwise it takes the moments' path, which rejects each such value precisely)."""

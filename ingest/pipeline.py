@@ -189,8 +189,8 @@ def _without_private_locations(
 def _counted(parsed: Parsed, decoded: DecodedBatch, vehicle_of_msg: np.ndarray) -> list[Counted]:
     """Per stored message with a `seq`: the (vehicle, time) rows it wrote. The distinct (message,
     time) pairs are found on arrays; a Python object is made per row written, not per value."""
-    with_seq = {m for m, env in enumerate(parsed.outcome) if isinstance(env, Envelope) and env.seq is not None}
-    if not with_seq:
+    seq_of = {m: env.seq for m, env in enumerate(parsed.outcome) if isinstance(env, Envelope) and env.seq is not None}
+    if not seq_of:
         return []
     msg = np.concatenate([decoded.msg.astype(np.int64), np.asarray(decoded.dtc_msg, dtype=np.int64)])
     ts = np.concatenate([decoded.ts, np.asarray(decoded.dtc_ts, dtype=np.int64)])
@@ -201,8 +201,7 @@ def _counted(parsed: Parsed, decoded: DecodedBatch, vehicle_of_msg: np.ndarray) 
         keys.setdefault(m, []).append(t)
     counted = []
     for m, at in keys.items():
-        env = parsed.outcome[m]
-        if m in with_seq and isinstance(env, Envelope) and env.seq is not None:
+        if m in seq_of:
             vehicle = int(vehicle_of_msg[m])
-            counted.append(Counted(m, vehicle, env.seq, frozenset((vehicle, t) for t in at)))
+            counted.append(Counted(m, vehicle, seq_of[m], frozenset((vehicle, t) for t in at)))
     return counted

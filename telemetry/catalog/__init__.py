@@ -84,6 +84,11 @@ class Catalog:
         return lo, hi
 
     @cached_property
+    def boolean_paths(self) -> frozenset[str]:
+        """The (VSS 6.0) paths of the boolean signals, whose 0 and 1 read as false and true."""
+        return frozenset(s.path for s in self.signals if s.kind == "boolean")
+
+    @cached_property
     def location_ids(self) -> np.ndarray:
         """Ids of the location signals, which are stored only with the owner's consent."""
         return np.array([s.id for s in self.signals if s.path.startswith(LOCATION_PREFIX)], dtype=np.int16)

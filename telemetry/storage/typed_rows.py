@@ -19,18 +19,20 @@ T = TypeVar("T")
 def typed_row(cls: type[T]) -> BaseRowFactory[T]:
     """A psycopg row factory making `cls` (a dataclass whose fields are the query's columns) from
     each row; a column whose field is an enum (or an optional one) becomes that enum."""
-    enums = _ENUM_FIELDS.get(cls)
-    if enums is None:
-        hints = typing.get_type_hints(cls)
-        fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # a dataclass, by contract
-        enums = _ENUM_FIELDS[cls] = {f.name: e for f in fields if (e := _enum_of(hints[f.name])) is not None}
-    return kwargs_row(_maker(cls, enums))
+    maker = _MAKERS.get(cls)
+    if maker is None:
+        maker = _MAKERS[cls] = _maker(cls)
+    return kwargs_row(maker)
 
 
-_ENUM_FIELDS: dict[type, dict[str, type[enum.Enum]]] = {}
+_MAKERS: dict[type, Callable[..., Any]] = {}  # per row class, its fields' enums read once
 
 
-def _maker(cls: type[T], enums: dict[str, type[enum.Enum]]) -> Callable[..., T]:
+def _maker(cls: type[T]) -> Callable[..., T]:
+    hints = typing.get_type_hints(cls)
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # a dataclass, by contract
+    enums = {f.name: e for f in fields if (e := _enum_of(hints[f.name])) is not None}
+
     def make(**values: Any) -> T:
         for name, kind in enums.items():
             if values[name] is not None:
