@@ -3,9 +3,11 @@ endpoint and by turning an offer into a trial."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from crm import entitlements, features
+from crm.records import Vehicle
 from telemetry.errors import ConflictError, PermissionDeniedError, UnavailableError
 from telemetry.settings import Settings
 from telemetry.storage.apikeys import Principal
@@ -21,7 +23,7 @@ async def start(
     conn: Conn,
     settings: Settings,
     principal: Principal,
-    vehicle: dict[str, object],
+    vehicle: Vehicle,
     code: str,
     *,
     kind: str,
@@ -35,14 +37,14 @@ async def start(
     if settings.command_secret is None:
         raise UnavailableError("commands to vehicles are not configured (TELEMETRY_COMMAND_SECRET)")
     feature = await entitlements.get_feature(conn, code=code)
-    live, trials_had = await entitlements.vehicle_history(conn, vehicle_id=int(vehicle["id"]))  # type: ignore[call-overload]
-    reason = features.ineligibility(feature, vehicle, kind=kind, live=live, trials_had=trials_had)
+    live, trials_had = await entitlements.vehicle_history(conn, vehicle_id=vehicle.id)
+    reason = features.ineligibility(feature, asdict(vehicle), kind=kind, live=live, trials_had=trials_had)
     if reason is not None:
         raise ConflictError(f"not eligible: {reason}", details={"reason": reason})
     now = datetime.now(UTC)
     return await entitlements.grant(
         conn,
-        vehicle_id=int(vehicle["id"]),  # type: ignore[call-overload]
+        vehicle_id=vehicle.id,
         feature_code=code,
         kind=kind,
         by=granted_by(principal),

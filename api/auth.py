@@ -92,9 +92,9 @@ async def referenced_dealer(conn: Conn, principal: Principal, dealer_id: int | N
 async def referenced_branch(conn: Conn, principal: Principal, branch_id: int, dealer_id: int | None) -> None:
     """A branch named in a body: one the key may see, of the dealer the record is for."""
     branch = await records.get_branch(conn, branch_id=branch_id)
-    if not sees_dealer(principal, branch["dealer_id"]):
+    if not sees_dealer(principal, branch.dealer_id):
         raise NotFoundError(f"branch {branch_id} not found")
-    if dealer_id is not None and branch["dealer_id"] != dealer_id:
+    if dealer_id is not None and branch.dealer_id != dealer_id:
         raise InvalidRequestError(f"branch {branch_id} is not a branch of dealer {dealer_id}")
 
 
@@ -107,20 +107,20 @@ async def referenced_owner(conn: Conn, principal: Principal, customer_id: int | 
     await visible_customer(conn, principal, customer_id)
 
 
-async def visible_dealer(conn: Conn, principal: Principal, dealer_id: int) -> dict[str, object]:
+async def visible_dealer(conn: Conn, principal: Principal, dealer_id: int) -> records.Dealer:
     if not sees_dealer(principal, dealer_id):
         raise NotFoundError(f"dealer {dealer_id} not found")
     return await records.get_dealer(conn, dealer_id=dealer_id)
 
 
-async def visible_vehicle(conn: Conn, principal: Principal, vin: str) -> dict[str, object]:
+async def visible_vehicle(conn: Conn, principal: Principal, vin: str) -> records.Vehicle:
     vehicle = await records.get_vehicle(conn, vin=vin)
-    if not sees_dealer(principal, vehicle["dealer_id"]):
+    if not sees_dealer(principal, vehicle.dealer_id):
         raise NotFoundError(f"vehicle {vin} not found")
     return vehicle
 
 
-async def visible_customer(conn: Conn, principal: Principal, customer_id: int) -> dict[str, object]:
+async def visible_customer(conn: Conn, principal: Principal, customer_id: int) -> records.Customer:
     """The customer, if the key may see it: an advisor sees a record of their dealer, and a golden
     record with a source record of their dealer merged into it."""
     customer = await records.get_customer(conn, customer_id=customer_id)
@@ -134,14 +134,14 @@ async def visible_customer(conn: Conn, principal: Principal, customer_id: int) -
 async def visible_alert(conn: Conn, principal: Principal, alert_id: int) -> alerts.Alert:
     alert = await alerts.get(conn, alert_id=alert_id)
     vehicle = await records.get_vehicle(conn, vin=alert.vin)
-    if not sees_dealer(principal, vehicle["dealer_id"]):
+    if not sees_dealer(principal, vehicle.dealer_id):
         raise NotFoundError(f"alert {alert_id} not found")
     return alert
 
 
-async def visible_incident(conn: Conn, principal: Principal, incident_id: int) -> dict[str, object]:
+async def visible_incident(conn: Conn, principal: Principal, incident_id: int) -> incidents.Incident:
     incident = await incidents.get(conn, incident_id=incident_id)
-    if not sees_dealer(principal, incident["dealer_id"]):
+    if not sees_dealer(principal, incident.dealer_id):
         raise NotFoundError(f"incident {incident_id} not found")
     return incident
 

@@ -4,6 +4,7 @@ timeline of it all."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from crm import consents, contacts, customer_merges, entitlements, households, recalls, records, services
@@ -48,11 +49,11 @@ async def latest_summary(conn: Conn, catalog: Catalog, vid: int, now: datetime) 
 
 
 def next_service(
-    plans: dict[str, tuple[float, float]], start_points: dict[int, tuple[int, float]], vehicle: dict[str, object]
+    plans: dict[str, tuple[float, float]], start_points: dict[int, tuple[int, float]], vehicle: records.Vehicle
 ) -> dict[str, object] | None:
     """When and at what odometer the plan wants the next service, from the last one (or delivery)."""
-    plan = plans.get(str(vehicle["model"])) or plans.get("default")
-    vid = int(vehicle["id"])  # type: ignore[call-overload]
+    plan = plans.get(vehicle.model) or plans.get("default")
+    vid = vehicle.id
     if plan is None or vid not in start_points:
         return None
     since_ms, since_km = start_points[vid]
@@ -68,11 +69,11 @@ def next_service(
 
 
 async def customer_view(
-    conn: Conn, catalog: Catalog, rules: list[Rule], customer: dict[str, object]
+    conn: Conn, catalog: Catalog, rules: list[Rule], customer: records.Customer
 ) -> dict[str, object]:
-    customer_id = int(customer["id"])  # type: ignore[call-overload]
+    customer_id = customer.id
     owned = await records.vehicles_of_customer(conn, customer_id=customer_id)
-    ids = [int(v["id"]) for v in owned]
+    ids = [v.id for v in owned]
     found = await alerts.for_vehicles(conn, vehicle_ids=ids) if ids else []
     working = await incidents.for_vehicles(conn, vehicle_ids=ids, states=list(WORKING_STATES)) if ids else []
     plans = service_plans(rules)
@@ -82,11 +83,11 @@ async def customer_view(
     now = datetime.now(UTC)
     vehicles, history = [], []
     for v in owned:
-        vid = int(v["id"])
+        vid = v.id
         latest = await latest_summary(conn, catalog, vid, now)
-        open_alerts = [a for a in found if a.vin == v["vin"] and a.state in WORKING_STATES]
+        open_alerts = [a for a in found if a.vin == v.vin and a.state in WORKING_STATES]
         latest["open_alerts"] = len(open_alerts)
-        latest["open_incidents"] = sum(1 for i in working if i["vin"] == v["vin"])
+        latest["open_incidents"] = sum(1 for i in working if i.vin == v.vin)
         latest["worst_open_severity"] = next(
             (s for s in SEVERITY_ORDER if any(a.severity == s for a in open_alerts)), None
         )
@@ -94,15 +95,15 @@ async def customer_view(
         options = [e for e in await entitlements.of_vehicle(conn, vehicle_id=vid) if e["state"] in LIVE_OPTIONS]
         vehicles.append(
             {
-                **v,
+                **asdict(v),
                 "latest": latest,
                 "next_service": due,
                 "open_recalls": recalls_open[vid],
                 "options": options,
-                "offers": [o for o in open_offers if o["vin"] == v["vin"]],
+                "offers": [o for o in open_offers if o["vin"] == v.vin],
             }
         )
-        history += [{**s, "vin": v["vin"]} for s in await services.history(conn, vehicle_id=vid)]
+        history += [{**asdict(s), "vin": v.vin} for s in await services.history(conn, vehicle_id=vid)]
     consent_rows = await consents.history(conn, customer_id=customer_id)
     contact_rows = await contacts.of_customer(conn, customer_id=customer_id, limit=TIMELINE_LIMIT)
     option_events = await entitlements.events_of_customer(conn, customer_id=customer_id, limit=TIMELINE_LIMIT)
@@ -111,8 +112,8 @@ async def customer_view(
           "summary": f"{a.severity}: {a.title} ({a.state})"} for a in found]
         + [{"at": s["performed_at"], "kind": "service", "vin": s["vin"], "ref_id": s["id"],
             "summary": f"{s['kind']} service at {s['odometer_km']:,.0f} km"} for s in history]
-        + [{"at": c["given_at"], "kind": "consent", "vin": None, "ref_id": c["id"],
-            "summary": f"{c['purpose']} {'granted' if c['granted'] else 'withdrawn'} ({c['source']})"}
+        + [{"at": c.given_at, "kind": "consent", "vin": None, "ref_id": c.id,
+            "summary": f"{c.purpose} {'granted' if c.granted else 'withdrawn'} ({c.source})"}
            for c in consent_rows]
         + [{"at": k["contacted_at"], "kind": "contact", "vin": k["vin"], "ref_id": k["id"],
             "summary": f"{k['purpose']} contact by {k['channel']} ({k['by']}): {k['outcome']}"} for k in contact_rows]
@@ -121,7 +122,7 @@ async def customer_view(
     )  # fmt: skip
     timeline.sort(key=lambda e: e["at"], reverse=True)
     return {
-        **customer,
+        **asdict(customer),
         "sources": await customer_merges.sources(conn, golden_id=customer_id),
         "household": await households.current_of(conn, customer_id=customer_id),
         "vehicles": vehicles,

@@ -7,43 +7,58 @@ so a withdrawal takes effect with the next batch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from psycopg.errors import ForeignKeyViolation
 
 from telemetry.errors import NotFoundError
-from telemetry.storage.db import Conn, Row
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all, fetch_one
 from telemetry.vocabulary import ConsentPurpose
 
 PURPOSES = tuple(ConsentPurpose)
+_COLUMNS = "id, customer_id, purpose, granted, given_at, source, recorded_at"
 
 
-async def record(conn: Conn, *, customer_id: int, purpose: str, granted: bool, given_at: datetime, source: str) -> Row:
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """One grant or withdrawal, as the customer gave it."""
+
+    id: int
+    customer_id: int
+    purpose: ConsentPurpose
+    granted: bool  # false: withdrawn
+    given_at: datetime
+    source: str
+    recorded_at: datetime
+
+
+async def record(
+    conn: Conn, *, customer_id: int, purpose: str, granted: bool, given_at: datetime, source: str
+) -> Consent:
     try:
-        cur = await conn.execute(
+        return await fetch_one(
+            conn,
+            Consent,
             "INSERT INTO consents (customer_id, purpose, granted, given_at, source) VALUES (%s, %s, %s, %s, %s)"
-            " RETURNING id, customer_id, purpose, granted, given_at, source, recorded_at",
+            f" RETURNING {_COLUMNS}",
             (customer_id, purpose, granted, given_at, source),
+            missing="no consent returned",
         )
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"customer {customer_id} not found") from exc
-    row = await cur.fetchone()
-    assert row is not None
-    return row
 
 
-async def current(conn: Conn, *, customer_id: int) -> dict[str, Row]:
+async def current(conn: Conn, *, customer_id: int) -> dict[ConsentPurpose, Consent]:
     """Purpose -> the grant or withdrawal in force; a purpose never asked is absent (not granted)."""
-    cur = await conn.execute(
-        "SELECT purpose, granted, given_at, source FROM current_consents WHERE customer_id = %s", (customer_id,)
+    query = (  # the view current_consents, with the ids
+        f"SELECT DISTINCT ON (purpose) {_COLUMNS} FROM consents WHERE customer_id = %s"
+        " ORDER BY purpose, given_at DESC, id DESC"
     )
-    return {str(r["purpose"]): r for r in await cur.fetchall()}
+    return {c.purpose: c for c in await fetch_all(conn, Consent, query, (customer_id,))}
 
 
-async def history(conn: Conn, *, customer_id: int) -> list[Row]:
-    cur = await conn.execute(
-        "SELECT id, customer_id, purpose, granted, given_at, source, recorded_at FROM consents"
-        " WHERE customer_id = %s ORDER BY given_at DESC, id DESC",
-        (customer_id,),
-    )
-    return list(await cur.fetchall())
+async def history(conn: Conn, *, customer_id: int) -> list[Consent]:
+    query = f"SELECT {_COLUMNS} FROM consents WHERE customer_id = %s ORDER BY given_at DESC, id DESC"
+    return await fetch_all(conn, Consent, query, (customer_id,))

@@ -10,6 +10,9 @@ was changed since the merge: a vehicle sold on, a field edited.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from psycopg import sql
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
@@ -17,6 +20,8 @@ from psycopg.types.json import Jsonb
 from crm.customer_matches import likeness
 from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
 from telemetry.storage.db import Conn, Row
+from telemetry.storage.typed_rows import fetch_all
+from telemetry.vocabulary import CustomerKind
 
 FIELDS = ("kind", "name", "email", "phone", "postcode")
 # (table, customer column): what belongs to a customer and moves with a merge
@@ -151,13 +156,29 @@ async def history(conn: Conn, *, customer_id: int) -> list[Row]:
     return list(await cur.fetchall())
 
 
-async def sources(conn: Conn, *, golden_id: int) -> list[Row]:
-    """The source records behind the golden record, as they were, with when and why they merged."""
-    cur = await conn.execute(
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A source record behind a golden record, as it was, with when and why it merged."""
+
+    customer_id: int
+    kind: CustomerKind
+    name: str
+    email: str | None
+    phone: str | None
+    postcode: str | None
+    dealer_id: int | None
+    created_at: datetime
+    merge_id: int
+    merged_at: datetime
+    merged_by: str
+    reasons: list[str]
+
+
+async def sources(conn: Conn, *, golden_id: int) -> list[Source]:
+    query = (
         "SELECT c.id AS customer_id, c.kind, c.name, c.email, c.phone, c.postcode, c.dealer_id, c.created_at,"
         " m.id AS merge_id, m.merged_at, m.merged_by, m.reasons"
         " FROM customers c JOIN customer_merges m ON m.source_id = c.id AND m.golden_id = c.merged_into"
-        " AND m.unmerged_at IS NULL WHERE c.merged_into = %s ORDER BY m.merged_at",
-        (golden_id,),
+        " AND m.unmerged_at IS NULL WHERE c.merged_into = %s ORDER BY m.merged_at"
     )
-    return list(await cur.fetchall())
+    return await fetch_all(conn, Source, query, (golden_id,))

@@ -10,11 +10,12 @@ the rule's field precision: repaired / (repaired + no fault found).
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from telemetry.errors import NotFoundError
 from telemetry.storage import incidents
-from telemetry.storage.db import Conn, Row
+from telemetry.storage.db import Conn
 from telemetry.vocabulary import IncidentOutcome, System
 
 DMS_RESOLVER = "dms import"
@@ -58,40 +59,57 @@ async def check_visit(conn: Conn, *, vehicle_id: int, service_event_id: int) -> 
         raise NotFoundError(f"service visit {service_event_id} not found")
 
 
-async def following_visit(conn: Conn, *, incident: Row, within_days: int) -> int | None:
+async def following_visit(conn: Conn, *, incident: incidents.Incident, within_days: int) -> int | None:
     """The vehicle's first visit after the incident began, within `within_days`."""
     cur = await conn.execute(
         "SELECT id FROM service_events WHERE vehicle_id = %s"
         " AND performed_at >= %s AND performed_at < %s ORDER BY performed_at, id LIMIT 1",
-        (incident["vehicle_id"], incident["first_seen"], incident["first_seen"] + timedelta(days=within_days)),
+        (incident.vehicle_id, incident.first_seen, incident.first_seen + timedelta(days=within_days)),
     )
     row = await cur.fetchone()
     return None if row is None else int(row["id"])
 
 
-async def visit_recorded(conn: Conn, *, visit: Row, within_days: int) -> list[int]:
+class Visit(Protocol):
+    """What a recorded visit tells the incidents (crm.services.Service has it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def vehicle_id(self) -> int: ...
+    @property
+    def performed_at(self) -> datetime: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def operations(self) -> list[str]: ...
+
+
+async def visit_recorded(conn: Conn, *, visit: Visit, within_days: int) -> list[int]:
     """A visit was recorded: link it to the vehicle's incidents resolved without a visit that began
     within the window before it; a repair visit also resolves, as repaired, the incidents of the
     systems it names. Returns the incidents it resolved."""
-    window = (visit["performed_at"] - timedelta(days=within_days), visit["performed_at"])
+    window = (visit.performed_at - timedelta(days=within_days), visit.performed_at)
     await conn.execute(
         "UPDATE incidents SET service_event_id = %s, updated_at = now() WHERE vehicle_id = %s AND state = 'resolved'"
         " AND service_event_id IS NULL AND first_seen >= %s AND first_seen <= %s",
-        (visit["id"], visit["vehicle_id"], *window),
+        (visit.id, visit.vehicle_id, *window),
     )
-    if visit["kind"] not in REPAIR_KINDS:
+    if visit.kind not in REPAIR_KINDS:
         return []
-    text = " ".join([*(visit.get("operations") or []), visit.get("description") or ""])
-    systems = repaired_systems(text) | ({System.TYRES} if visit["kind"] == "tyres" else set())
+    text = " ".join([*visit.operations, visit.description or ""])
+    systems = repaired_systems(text) | ({System.TYRES} if visit.kind == "tyres" else set())
     if not systems:
         return []
     cur = await conn.execute(
         "SELECT id, component FROM incidents WHERE vehicle_id = %s AND system = ANY(%s)"
         " AND state IN ('open', 'acknowledged', 'cleared') AND first_seen >= %s AND first_seen <= %s",
-        (visit["vehicle_id"], [str(s) for s in systems], *window),
+        (visit.vehicle_id, [str(s) for s in systems], *window),
     )
     resolved = []
-    operation = "; ".join(visit.get("operations") or []) or visit.get("description") or visit["kind"]
+    operation = "; ".join(visit.operations) or visit.description or visit.kind
     for row in await cur.fetchall():
         if covers_component(text, row["component"]):
             await incidents.resolve(
@@ -100,7 +118,7 @@ async def visit_recorded(conn: Conn, *, visit: Row, within_days: int) -> list[in
                 by=DMS_RESOLVER,
                 outcome=IncidentOutcome.REPAIRED,
                 operation=operation[:200],
-                service_event_id=int(visit["id"]),
+                service_event_id=visit.id,
                 note=None,
             )
             resolved.append(int(row["id"]))

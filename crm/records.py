@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+
 from psycopg import sql
 from psycopg.errors import CheckViolation, ForeignKeyViolation, UniqueViolation
 
 from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
-from telemetry.storage.db import Conn, Row
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.vocabulary import CustomerKind, Powertrain
 
 VEHICLE_FIELDS = (
     "vin", "make", "model", "model_year", "powertrain", "owner_customer_id", "dealer_id", "vss_version",
@@ -14,66 +21,115 @@ VEHICLE_FIELDS = (
     "hardware",
 )  # fmt: skip
 CUSTOMER_COLUMNS = "id, kind, name, email, phone, postcode, dealer_id, merged_into, created_at"
+_DEALER_COLUMNS = "id, code, name, created_at"
 _BRANCH_COLUMNS = "id, dealer_id, code, name, city, postcode, created_at"
 _VEHICLE_COLUMNS = "id, " + ", ".join(VEHICLE_FIELDS) + ", dropped_samples, created_at"  # the last two: server-set
 
 
-async def create_dealer(conn: Conn, *, code: str, name: str) -> Row:
+@dataclass(frozen=True, slots=True)
+class Dealer:
+    id: int
+    code: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    id: int
+    dealer_id: int
+    code: str
+    name: str
+    city: str | None
+    postcode: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: int
+    kind: CustomerKind
+    name: str
+    email: str | None
+    phone: str | None
+    postcode: str | None
+    dealer_id: int | None
+    merged_into: int | None  # set on a source record: its golden record
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Vehicle:
+    """A vehicle as registered (the columns of VEHICLE_FIELDS) with what the server keeps of it."""
+
+    id: int
+    vin: str
+    make: str
+    model: str
+    model_year: int
+    powertrain: Powertrain
+    owner_customer_id: int | None
+    dealer_id: int | None
+    vss_version: str
+    delivered_on: date | None
+    registration: str | None
+    warranty_start: date | None
+    warranty_end: date | None
+    preferred_dealer_id: int | None
+    software_version: str | None
+    hardware: list[str]
+    dropped_samples: int | None  # what the vehicle's own buffer dropped, in all, as it last reported
+    created_at: datetime
+
+
+async def create_dealer(conn: Conn, *, code: str, name: str) -> Dealer:
     try:
-        cur = await conn.execute(
-            "INSERT INTO dealers (code, name) VALUES (%s, %s) RETURNING id, code, name, created_at", (code, name)
+        return await fetch_one(
+            conn,
+            Dealer,
+            f"INSERT INTO dealers (code, name) VALUES (%s, %s) RETURNING {_DEALER_COLUMNS}",
+            (code, name),
+            missing="no dealer returned",
         )
     except UniqueViolation as exc:
         raise ConflictError(f"dealer code {code!r} exists already") from exc
-    row = await cur.fetchone()
-    assert row is not None
-    return row
 
 
-async def get_dealer(conn: Conn, *, dealer_id: int) -> Row:
-    cur = await conn.execute("SELECT id, code, name, created_at FROM dealers WHERE id = %s", (dealer_id,))
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"dealer {dealer_id} not found")
-    return row
+async def get_dealer(conn: Conn, *, dealer_id: int) -> Dealer:
+    query = f"SELECT {_DEALER_COLUMNS} FROM dealers WHERE id = %s"
+    return await fetch_one(conn, Dealer, query, (dealer_id,), missing=f"dealer {dealer_id} not found")
 
 
-async def list_dealers(conn: Conn) -> list[Row]:
-    cur = await conn.execute("SELECT id, code, name, created_at FROM dealers ORDER BY id")
-    return list(await cur.fetchall())
+async def list_dealers(conn: Conn) -> list[Dealer]:
+    return await fetch_all(conn, Dealer, f"SELECT {_DEALER_COLUMNS} FROM dealers ORDER BY id")
 
 
 async def create_branch(
     conn: Conn, *, dealer_id: int, code: str, name: str, city: str | None, postcode: str | None
-) -> Row:
+) -> Branch:
     try:
-        cur = await conn.execute(
+        return await fetch_one(
+            conn,
+            Branch,
             "INSERT INTO dealer_branches (dealer_id, code, name, city, postcode) VALUES (%s, %s, %s, %s, %s)"
             f" RETURNING {_BRANCH_COLUMNS}",
             (dealer_id, code, name, city, postcode),
+            missing="no branch returned",
         )
     except UniqueViolation as exc:
         raise ConflictError(f"dealer {dealer_id} has a branch {code!r} already") from exc
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"dealer {dealer_id} not found") from exc
-    row = await cur.fetchone()
-    assert row is not None
-    return row
 
 
-async def get_branch(conn: Conn, *, branch_id: int) -> Row:
-    cur = await conn.execute(f"SELECT {_BRANCH_COLUMNS} FROM dealer_branches WHERE id = %s", (branch_id,))
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"branch {branch_id} not found")
-    return row
+async def get_branch(conn: Conn, *, branch_id: int) -> Branch:
+    query = f"SELECT {_BRANCH_COLUMNS} FROM dealer_branches WHERE id = %s"
+    return await fetch_one(conn, Branch, query, (branch_id,), missing=f"branch {branch_id} not found")
 
 
-async def branches(conn: Conn, *, dealer_id: int) -> list[Row]:
-    cur = await conn.execute(
-        f"SELECT {_BRANCH_COLUMNS} FROM dealer_branches WHERE dealer_id = %s ORDER BY code", (dealer_id,)
-    )
-    return list(await cur.fetchall())
+async def branches(conn: Conn, *, dealer_id: int) -> list[Branch]:
+    query = f"SELECT {_BRANCH_COLUMNS} FROM dealer_branches WHERE dealer_id = %s ORDER BY code"
+    return await fetch_all(conn, Branch, query, (dealer_id,))
 
 
 async def create_customer(
@@ -85,29 +141,23 @@ async def create_customer(
     phone: str | None,
     postcode: str | None,
     dealer_id: int | None,
-) -> Row:
+) -> Customer:
     try:
-        cur = await conn.execute(
+        return await fetch_one(
+            conn,
+            Customer,
             "INSERT INTO customers (kind, name, email, phone, postcode, dealer_id) VALUES (%s, %s, %s, %s, %s, %s)"
             f" RETURNING {CUSTOMER_COLUMNS}",
             (kind, name, email, phone, postcode, dealer_id),
+            missing="no customer returned",
         )
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"dealer {dealer_id} not found") from exc
-    row = await cur.fetchone()
-    assert row is not None
-    return row
 
 
-async def get_customer(conn: Conn, *, customer_id: int) -> Row:
-    cur = await conn.execute(
-        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = %s",
-        (customer_id,),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"customer {customer_id} not found")
-    return row
+async def get_customer(conn: Conn, *, customer_id: int) -> Customer:
+    query = f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = %s"
+    return await fetch_one(conn, Customer, query, (customer_id,), missing=f"customer {customer_id} not found")
 
 
 async def customer_dealers(conn: Conn, *, customer_id: int) -> set[int]:
@@ -121,62 +171,59 @@ async def customer_dealers(conn: Conn, *, customer_id: int) -> set[int]:
     return {int(r["dealer_id"]) for r in await cur.fetchall()}
 
 
-async def create_vehicle(conn: Conn, **values: object) -> Row:
-    """Insert a vehicle; `values` are columns of VEHICLE_FIELDS (those omitted take their default)."""
-    names = [n for n in VEHICLE_FIELDS if n in values]
+@contextmanager
+def _vehicle_refusals(vin: str) -> Iterator[None]:
+    """What the database refuses of a vehicle's fields, as the errors the API answers with."""
     try:
-        cur = await conn.execute(
-            sql.SQL("INSERT INTO vehicles ({}) VALUES ({}) RETURNING " + _VEHICLE_COLUMNS).format(
-                sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(sql.Placeholder() * len(names))
-            ),
-            [values[n] for n in names],
-        )
+        yield
     except UniqueViolation as exc:
-        raise ConflictError(f"vehicle {values.get('vin')} is registered already") from exc
+        raise ConflictError(f"vehicle {vin} is registered already") from exc
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"owner customer, dealer or preferred dealer not found: {exc.diag.message_detail}") from exc
     except CheckViolation as exc:
         raise InvalidRequestError(f"vehicle refused: {exc.diag.constraint_name}") from exc
-    row = await cur.fetchone()
-    assert row is not None
-    return row
 
 
-async def update_vehicle(conn: Conn, *, vin: str, changes: dict[str, object]) -> Row:
+async def create_vehicle(conn: Conn, **values: object) -> Vehicle:
+    """Insert a vehicle; `values` are columns of VEHICLE_FIELDS (those omitted take their default)."""
+    names = [n for n in VEHICLE_FIELDS if n in values]
+    with _vehicle_refusals(str(values.get("vin"))):
+        return await fetch_one(
+            conn,
+            Vehicle,
+            sql.SQL("INSERT INTO vehicles ({}) VALUES ({}) RETURNING " + _VEHICLE_COLUMNS).format(
+                sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(sql.Placeholder() * len(names))
+            ),
+            [values[n] for n in names],
+            missing="no vehicle returned",
+        )
+
+
+async def update_vehicle(conn: Conn, *, vin: str, changes: dict[str, object]) -> Vehicle:
     """Change some of the vehicle's registration fields (owner, dealers, registration, warranty)."""
     if not changes:
         return await get_vehicle(conn, vin=vin)
-    try:
-        cur = await conn.execute(
+    with _vehicle_refusals(vin):
+        return await fetch_one(
+            conn,
+            Vehicle,
             sql.SQL("UPDATE vehicles SET {} WHERE vin = {} RETURNING " + _VEHICLE_COLUMNS).format(
                 sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(n), sql.Placeholder()) for n in changes),
                 sql.Placeholder(),
             ),
             [*changes.values(), vin],
+            missing=f"vehicle {vin} not found",
         )
-    except ForeignKeyViolation as exc:
-        raise NotFoundError(f"owner customer, dealer or preferred dealer not found: {exc.diag.message_detail}") from exc
-    except CheckViolation as exc:
-        raise InvalidRequestError(f"vehicle refused: {exc.diag.constraint_name}") from exc
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"vehicle {vin} not found")
-    return row
 
 
-async def get_vehicle(conn: Conn, *, vin: str) -> Row:
-    cur = await conn.execute(f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE vin = %s", (vin,))
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"vehicle {vin} not found")
-    return row
+async def get_vehicle(conn: Conn, *, vin: str) -> Vehicle:
+    query = f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE vin = %s"
+    return await fetch_one(conn, Vehicle, query, (vin,), missing=f"vehicle {vin} not found")
 
 
-async def vehicles_of_customer(conn: Conn, *, customer_id: int) -> list[Row]:
-    cur = await conn.execute(
-        f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE owner_customer_id = %s ORDER BY id", (customer_id,)
-    )
-    return list(await cur.fetchall())
+async def vehicles_of_customer(conn: Conn, *, customer_id: int) -> list[Vehicle]:
+    query = f"SELECT {_VEHICLE_COLUMNS} FROM vehicles WHERE owner_customer_id = %s ORDER BY id"
+    return await fetch_all(conn, Vehicle, query, (customer_id,))
 
 
 async def erase_customer(conn: Conn, *, customer_id: int) -> list[str]:

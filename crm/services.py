@@ -7,6 +7,9 @@ services by polling for ids above the last one they saw.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import cast
 
 from psycopg import sql
@@ -17,16 +20,43 @@ from crm import incident_outcomes
 from crm.service_import import LineError, ServiceLine
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage.db import Conn, Row
+from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.vocabulary import ServiceKind
 
 SERVICE_FIELDS = (
     "performed_at", "odometer_km", "kind", "dealer_id", "description", "branch_id", "operations", "parts",
     "amount", "currency", "invoice_number", "recall_id",
 )  # fmt: skip
 VISIT_DAYS = 30  # TELEMETRY_INCIDENT_VISIT_DAYS's default
-_COLUMNS = "id, vehicle_id, " + ", ".join(SERVICE_FIELDS) + ", created_at"
+_SELECT = (  # a visit with its recall's code
+    "SELECT s.id, s.vehicle_id, " + ", ".join(f"s.{n}" for n in SERVICE_FIELDS) + ", r.code AS recall_code,"
+    " s.created_at FROM service_events s LEFT JOIN recalls r ON r.id = s.recall_id"
+)
 
 
-async def record(conn: Conn, *, vehicle_id: int, visit_days: int = VISIT_DAYS, **values: object) -> Row:
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A service visit as recorded (the columns of SERVICE_FIELDS)."""
+
+    id: int
+    vehicle_id: int
+    performed_at: datetime
+    odometer_km: float
+    kind: ServiceKind
+    dealer_id: int | None
+    description: str | None
+    branch_id: int | None
+    operations: list[str]  # labour operations done
+    parts: list[dict[str, object]]  # each: number, description, quantity
+    amount: Decimal | None  # the invoice total
+    currency: str | None
+    invoice_number: str | None
+    recall_id: int | None
+    recall_code: str | None  # the recall the visit carried out
+    created_at: datetime
+
+
+async def record(conn: Conn, *, vehicle_id: int, visit_days: int = VISIT_DAYS, **values: object) -> Service:
     """Record one visit; `values` are columns of SERVICE_FIELDS. An invoice number is recorded
     once per dealer (ConflictError the second time). The visit closes the loop on the vehicle's
     incidents (`crm.incident_outcomes.visit_recorded`)."""
@@ -34,7 +64,7 @@ async def record(conn: Conn, *, vehicle_id: int, visit_days: int = VISIT_DAYS, *
     names = [n for n in SERVICE_FIELDS if n in values]
     try:
         cur = await conn.execute(
-            sql.SQL("INSERT INTO service_events (vehicle_id, {}) VALUES (%s, {}) RETURNING " + _COLUMNS).format(
+            sql.SQL("INSERT INTO service_events (vehicle_id, {}) VALUES (%s, {}) RETURNING id").format(
                 sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(sql.Placeholder() * len(names))
             ),
             [vehicle_id, *(values[n] for n in names)],
@@ -47,17 +77,15 @@ async def record(conn: Conn, *, vehicle_id: int, visit_days: int = VISIT_DAYS, *
         raise NotFoundError(f"dealer, branch or recall not found: {exc.diag.message_detail}") from exc
     row = await cur.fetchone()
     assert row is not None
-    await incident_outcomes.visit_recorded(conn, visit=row, within_days=visit_days)
-    return row
+    visit = await fetch_one(conn, Service, f"{_SELECT} WHERE s.id = %s", (row["id"],), missing="no visit returned")
+    await incident_outcomes.visit_recorded(conn, visit=visit, within_days=visit_days)
+    return visit
 
 
-async def history(conn: Conn, *, vehicle_id: int) -> list[Row]:
+async def history(conn: Conn, *, vehicle_id: int) -> list[Service]:
     """The vehicle's services, newest first."""
-    cur = await conn.execute(
-        f"SELECT {_COLUMNS} FROM service_events WHERE vehicle_id = %s ORDER BY performed_at DESC, id DESC",
-        (vehicle_id,),
-    )
-    return list(await cur.fetchall())
+    query = f"{_SELECT} WHERE s.vehicle_id = %s ORDER BY s.performed_at DESC, s.id DESC"
+    return await fetch_all(conn, Service, query, (vehicle_id,))
 
 
 async def import_lines(

@@ -83,6 +83,21 @@ class Powertrain(StrEnum):
     ELECTRIC = "electric"
 
 
+class ServiceKind(StrEnum):
+    """What a service visit was; a scheduled one restarts the maintenance plan's interval."""
+
+    SCHEDULED = "scheduled"
+    REPAIR = "repair"
+    INSPECTION = "inspection"
+    TYRES = "tyres"
+    RECALL = "recall"
+
+
+class CustomerKind(StrEnum):
+    PERSON = "person"
+    COMPANY = "company"
+
+
 class ConsentPurpose(StrEnum):
     """What a customer consents to, purpose by purpose."""
 

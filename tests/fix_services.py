@@ -94,7 +94,7 @@ async def add_vehicle(conn: Conn, vin: str, powertrain: str = "combustion") -> i
         vss_version="6.0",
     )
     await conn.commit()
-    return int(row["id"])
+    return row.id
 
 
 def make_key(settings: Settings, role: str = "admin", dealer_id: int | None = None) -> str:

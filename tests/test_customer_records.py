@@ -192,7 +192,10 @@ def test_a_recall_stays_open_on_the_vehicles_it_concerns_until_a_visit_carries_i
 
         visit = {"performed_at": "2026-06-10T09:00:00+02:00", "odometer_km": 21000, "kind": "recall",
                  "recall_code": "24V-101", "dealer_id": dealer}  # fmt: skip
-        await created(api.post("/vehicles/WAUZZZ8V0KA000301/services", json=visit))
+        recorded = await created(api.post("/vehicles/WAUZZZ8V0KA000301/services", json=visit))
+        assert recorded["recall_code"] == "24V-101"  # the visit shows which recall it carried out
+        history = (await api.get("/vehicles/WAUZZZ8V0KA000301/services")).json()
+        assert [(v["recall_code"], v["recall_id"]) for v in history] == [("24V-101", recorded["recall_id"])]
         assert (await api.get("/vehicles/WAUZZZ8V0KA000301/recalls")).json() == []
         status = (await api.get("/recalls/24V-101")).json()
         assert (status["vehicles"], status["done"]) == (1, 1)

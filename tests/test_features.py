@@ -362,7 +362,7 @@ def test_commands_queued_while_no_dispatcher_runs_go_out_when_the_server_starts(
                                                    hardware=["seat_heaters"])  # fmt: skip
             granted = await entitlements.grant(
                 conn,
-                vehicle_id=int(vehicle["id"]),
+                vehicle_id=vehicle.id,
                 feature_code="heated_seats",
                 kind="trial",
                 by="test",

@@ -43,7 +43,7 @@ async def vehicle(conn: Conn) -> int:
         owner_customer_id=None, dealer_id=None, vss_version="6.0", delivered_on=None,
     )  # fmt: skip
     await conn.commit()
-    return int(row["id"])
+    return row.id
 
 
 def test_a_code_outside_the_table_raises_an_alert_described_from_its_structure(settings: Settings) -> None:
@@ -112,7 +112,7 @@ def test_a_lit_lamp_without_codes_is_an_alert_and_with_a_code_it_is_the_code_s(s
                 conn, vin="WAUZZZ8V0KA000801", make="Aurora", model="Compact 1.5", model_year=2024,
                 powertrain="combustion", owner_customer_id=None, dealer_id=None, vss_version="6.0", delivered_on=None,
             )  # fmt: skip
-            coded = int(row["id"])
+            coded = row.id
         worker = RuleWorker(settings, rules=load_rules(CATALOG))
         await worker.with_database(worker.load_fleet)
         await worker.with_database(lambda c: worker.apply(c, lamp(quiet, T0, 180, 0.0), arrived_ms=T0 + 180_000))

@@ -74,7 +74,7 @@ def test_silence_and_the_maintenance_plan_follow_the_clock_and_the_service_histo
                 delivered_on=DELIVERED,
             )
             await conn.commit()
-            vid = int(row["id"])
+            vid = row.id
             # the worker on its own connection, as it runs: what it writes must be committed
             worker = RuleWorker(settings, rules=load_rules(CATALOG, tmp_path))
             await worker.with_database(worker.load_fleet)

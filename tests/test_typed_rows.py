@@ -7,9 +7,20 @@ import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from pydantic import BaseModel
+
 from api.schemas.alerts import AlertOut
+from api.schemas.customers import ConsentOut, CustomerOut, SourceRecord
+from api.schemas.dealers import BranchOut, DealerOut
+from api.schemas.incidents import EvidenceOut, IncidentOut
+from api.schemas.vehicles import ServiceOut, VehicleOut
+from crm.consents import Consent
+from crm.customer_merges import Source
+from crm.records import Branch, Customer, Dealer, Vehicle
+from crm.services import Service
 from telemetry.settings import Settings
-from telemetry.storage import alerts
+from telemetry.storage import alerts, incidents
 from telemetry.storage.db import connect
 from telemetry.vocabulary import AlertResolution, AlertState, Severity
 from tests.fix_services import add_vehicle
@@ -47,3 +58,23 @@ def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
     assert list(AlertOut.model_fields) == stored
     required = [f.name for f in dataclasses.fields(alerts.Alert) if f.default is dataclasses.MISSING]
     assert [name for name, field in AlertOut.model_fields.items() if field.is_required()] == required
+
+
+@pytest.mark.parametrize(
+    ("schema", "row", "kept_back"),
+    [
+        (DealerOut, Dealer, set()),
+        (BranchOut, Branch, set()),
+        (CustomerOut, Customer, set()),
+        (VehicleOut, Vehicle, set()),
+        (ConsentOut, Consent, set()),
+        (SourceRecord, Source, set()),
+        (ServiceOut, Service, set()),
+        (EvidenceOut, incidents.Evidence, set()),
+        (IncidentOut, incidents.Incident, {"vehicle_id", "dealer_id"}),
+    ],
+)
+def test_each_response_schema_shows_its_stored_row(schema: type[BaseModel], row: type, kept_back: set[str]) -> None:
+    """A column added to a row shows in the API without a second declaration; only what the
+    server keeps for itself (internal ids, the dealer that decides who sees it) stays back."""
+    assert list(schema.model_fields) == [f.name for f in dataclasses.fields(row) if f.name not in kept_back]

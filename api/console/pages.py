@@ -51,13 +51,13 @@ router.add_api_route("/logout", sign_out, methods=["POST"])
 router.include_router(oem_pages.router)
 
 
-async def _dealer(conn: Conn, principal: Principal, dealer: int | None) -> tuple[dict, list[dict]]:
+async def _dealer(conn: Conn, principal: Principal, dealer: int | None) -> tuple[records.Dealer, list[records.Dealer]]:
     """The dealer whose work is shown: an advisor's own; for others the one asked for, or the first."""
-    dealers = [d for d in await records.list_dealers(conn) if sees_dealer(principal, d["id"])]
+    dealers = [d for d in await records.list_dealers(conn) if sees_dealer(principal, d.id)]
     if not dealers:
         raise NotFoundError("no dealer to show")
     wanted = principal.dealer_id if principal.role == "advisor" else dealer
-    chosen = next((d for d in dealers if d["id"] == wanted), dealers[0])
+    chosen = next((d for d in dealers if d.id == wanted), dealers[0])
     return chosen, dealers
 
 
@@ -96,10 +96,10 @@ Filters = Annotated[QueueFilters, Depends(queue_filters)]
 @router.get("/", response_class=HTMLResponse)
 async def queue_page(request: Request, conn: ConnDep, principal: ConsoleUser, f: Filters) -> HTMLResponse:
     chosen, dealers = await _dealer(conn, principal, f.dealer)
-    cur = await conn.execute("SELECT DISTINCT model FROM vehicles WHERE dealer_id = %s ORDER BY 1", (chosen["id"],))
+    cur = await conn.execute("SELECT DISTINCT model FROM vehicles WHERE dealer_id = %s ORDER BY 1", (chosen.id,))
     models = [r["model"] for r in await cur.fetchall()]
-    rows = await _queue_rows(conn, int(chosen["id"]), f.severity, f.state, f.model)
-    filters = {"severity": f.severity, "state": f.state, "model": f.model, "dealer": chosen["id"]}
+    rows = await _queue_rows(conn, chosen.id, f.severity, f.state, f.model)
+    filters = {"severity": f.severity, "state": f.state, "model": f.model, "dealer": chosen.id}
     return page(request, "queue.html", principal, dealer=chosen, dealers=dealers, rows=rows, models=models,
                 filters=filters, severities=SEVERITIES, states=list(STATES))  # fmt: skip
 
@@ -110,7 +110,7 @@ async def queue_row(incident_id: int, request: Request, conn: ConnDep, principal
     leave it out."""
     chosen, _ = await _dealer(conn, principal, f.dealer)
     await visible_incident(conn, principal, incident_id)  # 404: no such incident, or another dealer's
-    rows = await _queue_rows(conn, int(chosen["id"]), f.severity, f.state, f.model, incident_id=incident_id)
+    rows = await _queue_rows(conn, chosen.id, f.severity, f.state, f.model, incident_id=incident_id)
     if not rows:
         return Response(status_code=204)
     return templates.TemplateResponse(request, "_row.html", {"r": rows[0]})
@@ -127,7 +127,7 @@ async def vehicle_page(
     signal: Filter | None = None,
 ) -> HTMLResponse:
     vehicle = await visible_vehicle(conn, principal, vin)
-    vid = int(vehicle["id"])
+    vid = vehicle.id
     rules = request.app.state.rules
     open_alerts = await alerts.for_vehicles(conn, vehicle_ids=[vid], states=list(WORKING_STATES))
     open_incidents = await incidents.for_vehicles(conn, vehicle_ids=[vid], states=list(WORKING_STATES))
@@ -139,8 +139,8 @@ async def vehicle_page(
                          if c.signal is not None and c.signal.path == chosen and c.kind == "threshold"
                          and c.residual is None and r.offer is None})  # fmt: skip
     owner = None
-    if vehicle["owner_customer_id"] is not None:
-        owner = await records.get_customer(conn, customer_id=int(vehicle["owner_customer_id"]))
+    if vehicle.owner_customer_id is not None:
+        owner = await records.get_customer(conn, customer_id=vehicle.owner_customer_id)
     return page(
         request, "vehicle.html", principal,
         vehicle=vehicle, owner=owner, latest=await latest_summary(conn, catalog, vid, datetime.now(UTC)),
@@ -158,8 +158,8 @@ async def customer_page(
     customer_id: int, request: Request, conn: ConnDep, catalog: CatalogDep, principal: ConsoleUser
 ) -> HTMLResponse:
     customer = await visible_customer(conn, principal, customer_id)
-    if customer["merged_into"] is not None:
-        customer = await visible_customer(conn, principal, int(customer["merged_into"]))
+    if customer.merged_into is not None:
+        customer = await visible_customer(conn, principal, customer.merged_into)
     record = await customer_view(conn, catalog, request.app.state.rules, customer)
     return page(request, "customer.html", principal, c=record)
 
@@ -170,7 +170,7 @@ async def calls_page(
 ) -> HTMLResponse:
     chosen, dealers = await _dealer(conn, principal, dealer)
     found = await recommendations.for_dealer(
-        conn, dealer_id=int(chosen["id"]), today=datetime.now(UTC).date(), policy=policy(settings),
+        conn, dealer_id=chosen.id, today=datetime.now(UTC).date(), policy=policy(settings),
         warranty_offer_days=settings.warranty_offer_days,
     )  # fmt: skip
     return page(request, "calls.html", principal, dealer=chosen, dealers=dealers, calls=found)

@@ -80,7 +80,7 @@ async def _events(request: Request, principal: Principal, settings: Settings) ->
                     vehicle = await records.get_vehicle(conn, vin=alert.vin)
                 except NotFoundError:
                     continue  # gone since (a test schema dropped, say)
-                if sees_dealer(principal, vehicle["dealer_id"]):
+                if sees_dealer(principal, vehicle.dealer_id):
                     body = AlertOut.model_validate(alert).model_dump(mode="json")
                     quiet_since = time.monotonic()
                     yield b"event: alert\nid: %d\ndata: %s\n\n" % (alert_id, orjson.dumps(body))

@@ -35,9 +35,9 @@ async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principa
     vehicle_id = None
     if vin is not None:
         vehicle = await visible_vehicle(conn, principal, vin)
-        if vehicle["owner_customer_id"] != customer_id:
+        if vehicle.owner_customer_id != customer_id:
             raise InvalidRequestError(f"vehicle {vin} is not customer {customer_id}'s")
-        vehicle_id = int(vehicle["id"])
+        vehicle_id = vehicle.id
     return await contacts.record(
         conn,
         customer_id=customer_id,

@@ -77,8 +77,8 @@ async def get_customer(
     customer_id: int, request: Request, conn: ConnDep, catalog: CatalogDep, principal: CustomerUser
 ) -> object:
     customer = await visible_customer(conn, principal, customer_id)
-    if customer["merged_into"] is not None:
-        return RedirectResponse(f"/customers/{customer['merged_into']}", status_code=308)
+    if customer.merged_into is not None:
+        return RedirectResponse(f"/customers/{customer.merged_into}", status_code=308)
     return await customer_view(conn, catalog, request.app.state.rules, customer)
 
 

@@ -25,7 +25,7 @@ async def create_dealer(body: DealerIn, conn: ConnDep, _principal: Admin) -> dic
 
 @router.get("", response_model=list[DealerOut], responses=AUTH_ERRORS, summary="Dealers (an advisor's own only)")
 async def list_dealers(conn: ConnDep, principal: DealerReader) -> list[dict[str, object]]:
-    return [d for d in await records.list_dealers(conn) if sees_dealer(principal, d["id"])]
+    return [d for d in await records.list_dealers(conn) if sees_dealer(principal, d.id)]
 
 
 @router.get("/{dealer_id}", response_model=DealerOut, responses=RECORD_ERRORS)

@@ -87,7 +87,7 @@ async def activate(
 )
 async def vehicle_features(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
     vehicle = await visible_vehicle(conn, principal, vin)
-    return await entitlements.of_vehicle(conn, vehicle_id=int(vehicle["id"]))
+    return await entitlements.of_vehicle(conn, vehicle_id=vehicle.id)
 
 
 @router.get(
@@ -116,7 +116,7 @@ async def entitlement(vin: str, entitlement_id: int, conn: ConnDep, principal: A
 )
 async def renew(vin: str, code: str, body: RenewalIn, conn: ConnDep, principal: OemOrAdmin) -> dict[str, object]:
     vehicle = await visible_vehicle(conn, principal, vin)
-    live = await entitlements.live_one(conn, vehicle_id=int(vehicle["id"]), feature_code=code)
+    live = await entitlements.live_one(conn, vehicle_id=vehicle.id, feature_code=code)
     if live["kind"] != "subscription":
         raise ConflictError(f"only a subscription is renewed; this is a {live['kind']}")
     feature = await entitlements.get_feature(conn, code=code)
@@ -137,7 +137,7 @@ async def deactivate(
     vin: str, code: str, body: DeactivationIn, conn: ConnDep, principal: OemOrAdmin
 ) -> dict[str, object]:
     vehicle = await visible_vehicle(conn, principal, vin)
-    live = await entitlements.live_one(conn, vehicle_id=int(vehicle["id"]), feature_code=code)
+    live = await entitlements.live_one(conn, vehicle_id=vehicle.id, feature_code=code)
     return await entitlements.end(conn, entitlement_id=int(live["id"]), event="disabled", reason=body.reason,
                                   by=activation.granted_by(principal))  # fmt: skip
 
@@ -150,4 +150,4 @@ async def deactivate(
 )
 async def commands_of_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
     vehicle = await visible_vehicle(conn, principal, vin)
-    return await vehicle_commands.of_vehicle(conn, vehicle_id=int(vehicle["id"]))
+    return await vehicle_commands.of_vehicle(conn, vehicle_id=vehicle.id)

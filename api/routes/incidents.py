@@ -3,6 +3,8 @@ outcome); and what the outcomes say about each rule."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 
 from api.auth import Anyone, CustomerUser, DealerReader, visible_incident
@@ -25,7 +27,7 @@ _ERRORS: dict[int | str, dict[str, object]] = RECORD_ERRORS | {409: {"model": Er
 @router.get("/incidents/{incident_id}", response_model=IncidentDetailOut, responses=RECORD_ERRORS)
 async def get_incident(incident_id: int, conn: ConnDep, principal: Anyone) -> dict[str, object]:
     incident = await visible_incident(conn, principal, incident_id)
-    return {**incident, "alerts": await incidents.members(conn, incident_id=incident_id)}
+    return {**asdict(incident), "alerts": await incidents.members(conn, incident_id=incident_id)}
 
 
 @router.post(
@@ -63,7 +65,7 @@ async def resolve_incident(
     incident = await visible_incident(conn, principal, incident_id)
     visit = body.service_event_id
     if visit is not None:
-        await incident_outcomes.check_visit(conn, vehicle_id=int(incident["vehicle_id"]), service_event_id=visit)
+        await incident_outcomes.check_visit(conn, vehicle_id=incident.vehicle_id, service_event_id=visit)
     else:
         visit = await incident_outcomes.following_visit(
             conn, incident=incident, within_days=settings.incident_visit_days

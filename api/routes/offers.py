@@ -43,7 +43,7 @@ async def vehicle_offers(
 ) -> list[dict[str, object]]:
     vehicle = await visible_vehicle(conn, principal, vin)
     states = list(state or ["open", "accepted", "dismissed", "withdrawn"])
-    return await offers.of_vehicles(conn, vehicle_ids=[int(vehicle["id"])], states=states)
+    return await offers.of_vehicles(conn, vehicle_ids=[vehicle.id], states=states)
 
 
 @router.post(

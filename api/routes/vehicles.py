@@ -87,7 +87,7 @@ async def record_service(
     values = body.model_dump(exclude={"recall_code"})
     if body.recall_code is not None:
         values["recall_id"] = (await recalls.get_by_code(conn, code=body.recall_code))["id"]
-    return await services.record(conn, vehicle_id=int(vehicle["id"]), visit_days=settings.incident_visit_days, **values)
+    return await services.record(conn, vehicle_id=vehicle.id, visit_days=settings.incident_visit_days, **values)
 
 
 @router.get(
@@ -98,7 +98,7 @@ async def record_service(
 )
 async def open_recalls(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
     vehicle = await visible_vehicle(conn, principal, vin)
-    return (await recalls.open_for(conn, vehicle_ids=[int(vehicle["id"])]))[int(vehicle["id"])]
+    return (await recalls.open_for(conn, vehicle_ids=[vehicle.id]))[vehicle.id]
 
 
 @router.get(
@@ -109,7 +109,7 @@ async def open_recalls(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[
 )
 async def service_history(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
     vehicle = await visible_vehicle(conn, principal, vin)
-    return await services.history(conn, vehicle_id=int(vehicle["id"]))
+    return await services.history(conn, vehicle_id=vehicle.id)
 
 
 @router.get(
@@ -126,7 +126,7 @@ async def vehicle_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[alerts.Alert]:
     vehicle = await visible_vehicle(conn, principal, vin)
-    return await alerts.for_vehicles(conn, vehicle_ids=[int(vehicle["id"])], states=state, limit=limit)
+    return await alerts.for_vehicles(conn, vehicle_ids=[vehicle.id], states=state, limit=limit)
 
 
 @router.get(
@@ -143,7 +143,7 @@ async def vehicle_incidents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, object]]:
     vehicle = await visible_vehicle(conn, principal, vin)
-    return await incidents.for_vehicles(conn, vehicle_ids=[int(vehicle["id"])], states=state, limit=limit)
+    return await incidents.for_vehicles(conn, vehicle_ids=[vehicle.id], states=state, limit=limit)
 
 
 From = Annotated[AnyMoment | None, Query(alias="from", description="Default: 24 h before `to`; 1950 .. 2100")]
@@ -170,7 +170,7 @@ async def signal_series(
     signal = _signal(catalog, path)
     vehicle = await visible_vehicle(conn, principal, vin)
     start, end = _window(start, end)
-    rows = await read_series(conn, vehicle_id=int(vehicle["id"]), signal=signal, start=start, end=end, limit=limit)
+    rows = await read_series(conn, vehicle_id=vehicle.id, signal=signal, start=start, end=end, limit=limit)
     boolean = signal.kind == "boolean"
     points = [{"ts": ts, "value": bool(v) if boolean else v} for ts, v in rows]
     return SignalSeries(vin=vin, signal=path, unit=signal.unit, start=start, end=end, points=points)
@@ -196,7 +196,7 @@ async def signal_buckets(
     signal = _signal(catalog, path)
     vehicle = await visible_vehicle(conn, principal, vin)
     start, end = _window(start, end)
-    width, rows = await read_buckets(conn, vehicle_id=int(vehicle["id"]), signal=signal, start=start, end=end,
+    width, rows = await read_buckets(conn, vehicle_id=vehicle.id, signal=signal, start=start, end=end,
                                      buckets=points)  # fmt: skip
     return BucketSeries(vin=vin, signal=path, unit=signal.unit, start=start, end=end, bucket_s=width, buckets=rows)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -68,12 +68,22 @@ AUTH_ERRORS: dict[int | str, dict[str, object]] = {
 RECORD_ERRORS: dict[int | str, dict[str, object]] = AUTH_ERRORS | {404: {"model": ErrorOut}}
 
 
-def schema_of(row: type, name: str, *, descriptions: Mapping[str, str] | None = None) -> type[BaseModel]:
-    """The response model of a storage row (a dataclass): its fields, types and defaults in its
-    order, read from attributes; the API does not declare the shape a second time."""
+def descriptions_of(model: type[BaseModel]) -> dict[str, str]:
+    """The field descriptions of an input model, for the response model of the same record."""
+    return {name: f.description for name, f in model.model_fields.items() if f.description}
+
+
+def schema_of(
+    row: type, name: str, *, descriptions: Mapping[str, str] | None = None, exclude: Collection[str] = ()
+) -> type[BaseModel]:
+    """The response model of a storage row (a dataclass): its fields (but `exclude`, what the
+    server keeps for itself), types and defaults in its order, read from attributes; the API does
+    not declare the shape a second time."""
     hints = typing.get_type_hints(row)
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(row):
+        if f.name in exclude:
+            continue
         default = ... if f.default is dataclasses.MISSING else f.default
         fields[f.name] = (hints[f.name], Field(default, description=(descriptions or {}).get(f.name)))
     model: type[BaseModel] = create_model(name, __config__=ConfigDict(from_attributes=True), **fields)

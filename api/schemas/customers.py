@@ -8,14 +8,17 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.schemas.alerts import AlertOut
-from api.schemas.common import Day, ErrorOut, PastMoment
+from api.schemas.common import Day, ErrorOut, PastMoment, descriptions_of, schema_of
 from api.schemas.features import EntitlementOut, OfferOut
 from api.schemas.vehicles import NextService, RecallOut, ServiceOut, VehicleOut, VehicleSummary
-from telemetry.vocabulary import ConsentPurpose, ContactPurpose
+from crm.consents import Consent
+from crm.customer_merges import Source
+from crm.records import Customer
+from telemetry.vocabulary import ConsentPurpose, ContactPurpose, CustomerKind
 
 
 class CustomerIn(BaseModel):
-    kind: Literal["person", "company"] = "person"
+    kind: CustomerKind = CustomerKind.PERSON
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=40)
@@ -45,14 +48,7 @@ class ConsentIn(BaseModel):
     source: str = Field(min_length=1, max_length=200, description="Where: 'web form', 'service desk', 'app', ...")
 
 
-class ConsentOut(BaseModel):
-    id: int
-    customer_id: int
-    purpose: Purpose
-    granted: bool
-    given_at: datetime
-    source: str
-    recorded_at: datetime
+ConsentOut = schema_of(Consent, "ConsentOut", descriptions=descriptions_of(ConsentIn))
 
 
 class ConsentState(BaseModel):
@@ -68,10 +64,11 @@ class ConsentsOut(BaseModel):
     history: list[ConsentOut]
 
 
-class CustomerOut(CustomerIn):
-    id: int
-    merged_into: int | None = Field(default=None, description="Set on a source record: its golden record")
-    created_at: datetime
+CustomerOut = schema_of(
+    Customer,
+    "CustomerOut",
+    descriptions=descriptions_of(CustomerIn) | {"merged_into": "Set on a source record: its golden record"},
+)
 
 
 MergeField = Literal["kind", "name", "email", "phone", "postcode"]
@@ -119,19 +116,7 @@ class MergeOut(BaseModel):
     unmerged_by: str | None
 
 
-class SourceRecord(BaseModel):
-    customer_id: int
-    kind: Literal["person", "company"]
-    name: str
-    email: str | None
-    phone: str | None
-    postcode: str | None
-    dealer_id: int | None
-    created_at: datetime
-    merge_id: int
-    merged_at: datetime
-    merged_by: str
-    reasons: list[str]
+SourceRecord = schema_of(Source, "SourceRecord")
 
 
 HouseholdRole = Literal["owner", "driver", "family_member"]

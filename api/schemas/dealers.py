@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
+
+from api.schemas.common import schema_of
+from crm.records import Branch, Dealer
 
 
 class DealerIn(BaseModel):
@@ -12,9 +13,7 @@ class DealerIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-class DealerOut(DealerIn):
-    id: int
-    created_at: datetime
+DealerOut = schema_of(Dealer, "DealerOut")
 
 
 class BranchIn(BaseModel):
@@ -24,7 +23,4 @@ class BranchIn(BaseModel):
     postcode: str | None = Field(default=None, max_length=20)
 
 
-class BranchOut(BranchIn):
-    id: int
-    dealer_id: int
-    created_at: datetime
+BranchOut = schema_of(Branch, "BranchOut")

@@ -6,48 +6,26 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, model_validator
 
-from telemetry.vocabulary import AlertState, IncidentOutcome, Severity
+from api.schemas.common import schema_of
+from telemetry.storage.incidents import Evidence, Incident
+from telemetry.vocabulary import IncidentOutcome
 
-
-class EvidenceOut(BaseModel):
-    id: int = Field(description="The alert's id (GET /alerts/{id})")
-    rule_id: str
-    rule_kind: str
-    severity: Severity
-    state: AlertState
-    title: str
-    explanation: str
-    first_seen: datetime
-    last_seen: datetime
-    peak_value: float | None
-
-
-class IncidentOut(BaseModel):
-    id: int
-    vin: str
-    system: str = Field(description="cooling, oil, engine, charging, tyres, brakes, traction_battery, ...")
-    component: str = Field(description="The wheel for per-wheel systems ('front left'); empty otherwise")
-    state: AlertState
-    severity: Severity = Field(description="The worst of its alerts")
-    title: str = Field(description="The system and the likely cause")
-    explanation: str = Field(description="The likely cause, then every alert as evidence")
-    cause_alert_id: int | None
-    first_seen: datetime
-    last_seen: datetime
-    cleared_at: datetime | None
-    reopened: int = Field(description="Times a new alert of the same system reopened it")
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    assigned_to: str | None
-    assigned_at: datetime | None
-    resolved_at: datetime | None
-    resolved_by: str | None
-    outcome: IncidentOutcome | None
-    operation: str | None = Field(description="What the workshop did (outcome 'repaired')")
-    note: str | None
-    service_event_id: int | None = Field(description="The service visit that followed")
-    created_at: datetime
-    updated_at: datetime
+EvidenceOut = schema_of(Evidence, "EvidenceOut", descriptions={"id": "The alert's id (GET /alerts/{id})"})
+IncidentOut = schema_of(
+    Incident,
+    "IncidentOut",
+    exclude=("vehicle_id", "dealer_id"),  # the API names vehicles by VIN; who sees it is the server's business
+    descriptions={
+        "system": "cooling, oil, engine, charging, tyres, brakes, traction_battery, ...",
+        "component": "The wheel for per-wheel systems ('front left'); empty otherwise",
+        "severity": "The worst of its alerts",
+        "title": "The system and the likely cause",
+        "explanation": "The likely cause, then every alert as evidence",
+        "reopened": "Times a new alert of the same system reopened it",
+        "operation": "What the workshop did (outcome 'repaired')",
+        "service_event_id": "The service visit that followed",
+    },
+)
 
 
 class IncidentDetailOut(IncidentOut):

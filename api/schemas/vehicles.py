@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.schemas.common import Day, PastMoment
+from api.schemas.common import Day, PastMoment, descriptions_of, schema_of
+from crm.records import Vehicle
+from crm.services import Service
 from telemetry.vin import vin_problem
-from telemetry.vocabulary import Powertrain, Severity
+from telemetry.vocabulary import Powertrain, ServiceKind, Severity
 
 
 class VehicleIn(BaseModel):
@@ -60,16 +62,13 @@ class VehicleIn(BaseModel):
         return value
 
 
-class VehicleOut(VehicleIn):
-    id: int
-    created_at: datetime
-    dropped_samples: int | None = Field(
-        default=None, description="Samples the vehicle's own buffer dropped when full, in all, as it last reported"
-    )
-    # what is stored is shown as it is: the input ranges must never make a read fail
-    delivered_on: date | None
-    warranty_start: date | None
-    warranty_end: date | None
+# what is stored is shown as it is, without the input's ranges: no stored value can make a read fail
+VehicleOut = schema_of(
+    Vehicle,
+    "VehicleOut",
+    descriptions=descriptions_of(VehicleIn)
+    | {"dropped_samples": "Samples the vehicle's own buffer dropped when full, in all, as it last reported"},
+)
 
 
 def _check_warranty(start: date | None, end: date | None) -> None:
@@ -133,9 +132,6 @@ class RecallStatus(RecallOut):
     done: int = Field(description="Of those, how many have had it carried out")
 
 
-ServiceKind = Literal["scheduled", "repair", "inspection", "tyres", "recall"]
-
-
 class PartIn(BaseModel):
     number: str = Field(min_length=1, max_length=60)
     description: str | None = Field(default=None, max_length=200)
@@ -146,7 +142,7 @@ class ServiceIn(BaseModel):
     performed_at: PastMoment = Field(description="When the work was done (RFC 3339 with an offset)")
     odometer_km: float = Field(ge=0, le=5_000_000)
     kind: ServiceKind = Field(
-        default="scheduled", description="A 'scheduled' service restarts the maintenance plan's interval"
+        default=ServiceKind.SCHEDULED, description="A 'scheduled' service restarts the maintenance plan's interval"
     )
     dealer_id: int | None = None
     description: str | None = Field(default=None, max_length=2000)
@@ -161,12 +157,16 @@ class ServiceIn(BaseModel):
     recall_code: str | None = Field(default=None, max_length=40, description="The recall this visit carried out")
 
 
-class ServiceOut(ServiceIn):
-    id: int
-    vehicle_id: int
-    performed_at: datetime  # shown as stored: the input range must never make a read fail
-    recall_id: int | None = None
-    created_at: datetime
+class PartOut(BaseModel):
+    number: str
+    description: str | None = None
+    quantity: float = 1.0
+
+
+class ServiceOut(schema_of(Service, "ServiceRow", descriptions=descriptions_of(ServiceIn))):
+    """A visit as stored, without the input's ranges (an old record must still show), its parts typed."""
+
+    parts: list[PartOut]
 
 
 class ImportLineError(BaseModel):

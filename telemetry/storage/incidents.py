@@ -9,18 +9,72 @@ component).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from telemetry.errors import ConflictError, NotFoundError
-from telemetry.storage.db import Conn, Row
-from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES, IncidentOutcome, System
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES, AlertState, IncidentOutcome, Severity, System
 
-INCIDENT_COLUMNS = (
+INCIDENT_COLUMNS = (  # from incidents i JOIN vehicles v
     "i.id, v.vin, i.system, i.component, i.state, i.severity, i.title, i.explanation, i.cause_alert_id,"
     " i.first_seen, i.last_seen, i.cleared_at, i.reopened, i.acknowledged_at, i.acknowledged_by, i.assigned_to,"
     " i.assigned_at, i.resolved_at, i.resolved_by, i.outcome, i.operation, i.note, i.service_event_id,"
-    " i.created_at, i.updated_at"
+    " i.created_at, i.updated_at, i.vehicle_id, v.dealer_id"
 )
+_FROM = "FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id"
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """An incident as stored, with its vehicle's VIN and dealer (the columns of INCIDENT_COLUMNS)."""
+
+    id: int
+    vin: str
+    system: str  # a System; a stored value outside it still shows
+    component: str  # the wheel for per-wheel systems ('front left'); empty otherwise
+    state: AlertState
+    severity: Severity  # the worst of its alerts
+    title: str  # the system and the likely cause
+    explanation: str  # the likely cause, then every alert as evidence
+    cause_alert_id: int | None
+    first_seen: datetime
+    last_seen: datetime
+    cleared_at: datetime | None
+    reopened: int  # times a new alert of the same system reopened it
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    assigned_to: str | None
+    assigned_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    outcome: IncidentOutcome | None
+    operation: str | None  # what the workshop did (outcome 'repaired')
+    note: str | None
+    service_event_id: int | None  # the service visit that followed
+    created_at: datetime
+    updated_at: datetime
+    vehicle_id: int
+    dealer_id: int | None  # the vehicle's: who may see the incident
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One of an incident's alerts."""
+
+    id: int
+    rule_id: str
+    rule_kind: str | None  # None on alerts stored before rules had kinds
+    severity: Severity
+    state: AlertState
+    title: str
+    explanation: str
+    first_seen: datetime
+    last_seen: datetime
+    peak_value: float | None
+
+
 SYSTEM_LABELS = {
     System.COOLING: "Cooling system",
     System.OIL: "Engine oil",
@@ -158,42 +212,32 @@ async def alert_closed(conn: Conn, *, alert_id: int, at: datetime) -> None:
     await _summarize(conn, incident_id)
 
 
-async def get(conn: Conn, *, incident_id: int) -> Row:
-    cur = await conn.execute(
-        f"SELECT {INCIDENT_COLUMNS}, i.vehicle_id, v.dealer_id FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id"
-        " WHERE i.id = %s",
-        (incident_id,),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"incident {incident_id} not found")
-    return row
+async def get(conn: Conn, *, incident_id: int) -> Incident:
+    query = f"SELECT {INCIDENT_COLUMNS} {_FROM} WHERE i.id = %s"
+    return await fetch_one(conn, Incident, query, (incident_id,), missing=f"incident {incident_id} not found")
 
 
-async def members(conn: Conn, *, incident_id: int) -> list[Row]:
+async def members(conn: Conn, *, incident_id: int) -> list[Evidence]:
     """The incident's alerts, its evidence, oldest first."""
-    cur = await conn.execute(
+    query = (
         "SELECT a.id, a.rule_id, a.rule_kind, a.severity, a.state, a.title, a.explanation, a.first_seen,"
-        " a.last_seen, a.peak_value FROM alerts a WHERE a.incident_id = %s ORDER BY a.first_seen, a.id",
-        (incident_id,),
+        " a.last_seen, a.peak_value FROM alerts a WHERE a.incident_id = %s ORDER BY a.first_seen, a.id"
     )
-    return list(await cur.fetchall())
+    return await fetch_all(conn, Evidence, query, (incident_id,))
 
 
 async def for_vehicles(
     conn: Conn, *, vehicle_ids: list[int], states: list[str] | None = None, limit: int = 100
-) -> list[Row]:
+) -> list[Incident]:
     """The vehicles' incidents in `states` (None: all), newest first."""
-    cur = await conn.execute(
-        f"SELECT {INCIDENT_COLUMNS} FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id"
-        " WHERE i.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR i.state = ANY(%s))"
-        " ORDER BY i.last_seen DESC, i.id DESC LIMIT %s",
-        (vehicle_ids, states, states, limit),
+    query = (
+        f"SELECT {INCIDENT_COLUMNS} {_FROM} WHERE i.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR i.state = ANY(%s))"
+        " ORDER BY i.last_seen DESC, i.id DESC LIMIT %s"
     )
-    return list(await cur.fetchall())
+    return await fetch_all(conn, Incident, query, (vehicle_ids, states, states, limit))
 
 
-async def acknowledge(conn: Conn, *, incident_id: int, by: str, note: str | None) -> Row:
+async def acknowledge(conn: Conn, *, incident_id: int, by: str, note: str | None) -> Incident:
     """Take the incident (open -> acknowledged), its open alerts with it."""
     cur = await conn.execute(
         "UPDATE incidents SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = %s,"
@@ -202,7 +246,7 @@ async def acknowledge(conn: Conn, *, incident_id: int, by: str, note: str | None
     )
     if await cur.fetchone() is None:
         current = await get(conn, incident_id=incident_id)
-        raise ConflictError(f"incident {incident_id} is {current['state']}; only an open incident can be acknowledged")
+        raise ConflictError(f"incident {incident_id} is {current.state}; only an open incident can be acknowledged")
     await conn.execute(
         "UPDATE alerts SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = %s, updated_at = now()"
         " WHERE incident_id = %s AND state = 'open'",
@@ -211,7 +255,7 @@ async def acknowledge(conn: Conn, *, incident_id: int, by: str, note: str | None
     return await get(conn, incident_id=incident_id)
 
 
-async def assign(conn: Conn, *, incident_id: int, to: str | None) -> Row:
+async def assign(conn: Conn, *, incident_id: int, to: str | None) -> Incident:
     """Give the incident, and its alerts still being worked, to an advisor (None: back to the queue)."""
     cur = await conn.execute(
         "UPDATE incidents SET assigned_to = %s, assigned_at = CASE WHEN %s::text IS NULL THEN NULL ELSE now() END,"
@@ -237,7 +281,7 @@ async def resolve(
     operation: str | None,
     service_event_id: int | None,
     note: str | None,
-) -> Row:
+) -> Incident:
     """Close the incident once with its outcome (and the visit that followed, when known); its
     alerts still being worked are resolved with the same outcome."""
     cur = await conn.execute(

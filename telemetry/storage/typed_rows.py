@@ -11,9 +11,15 @@ import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from psycopg import sql
+from psycopg.abc import Params
 from psycopg.rows import BaseRowFactory, kwargs_row
 
+from telemetry.errors import NotFoundError
+from telemetry.storage.db import Conn
+
 T = TypeVar("T")
+Query = str | sql.SQL | sql.Composed  # what a cursor executes
 
 
 def typed_row(cls: type[T]) -> BaseRowFactory[T]:
@@ -50,3 +56,19 @@ def _enum_of(hint: object) -> type[enum.Enum] | None:
         if len(arms) == 1:
             return _enum_of(arms[0])
     return None
+
+
+async def fetch_one(conn: Conn, cls: type[T], query: Query, params: Params | None = None, *, missing: str) -> T:
+    """The query's row as `cls`; no row is `NotFoundError(missing)`, what the caller answers as 404."""
+    async with conn.cursor(row_factory=typed_row(cls)) as cur:
+        await cur.execute(query, params)
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(missing)
+    return row
+
+
+async def fetch_all(conn: Conn, cls: type[T], query: Query, params: Params | None = None) -> list[T]:
+    async with conn.cursor(row_factory=typed_row(cls)) as cur:
+        await cur.execute(query, params)
+        return await cur.fetchall()
