@@ -19,6 +19,7 @@ import numpy as np
 
 from rules.kernels.base import SEEN, Events, SlotState, StateBlock, field_width
 from rules.kernels.fold import Kleene, fold
+from rules.kernels.grouping import first_per_step
 from rules.kernels.select import select
 from rules.kernels.service import ServiceParams
 from rules.model import Condition, Rule
@@ -45,7 +46,9 @@ class RuleEngine:
         self.infos: list[VehicleInfo] = []
         self.baselines: dict[int, tuple[int, float]] = {}  # vehicle -> last service (epoch ms, km)
         self.evaluations = 0  # sample-rule evaluations: samples taken by a condition's kernel
-        self.touched: set[int] = set()  # vehicles whose state ticks and services changed; callers clear it
+        # vehicles whose state `tick` and `set_service` changed; callers clear it (`evaluate` may
+        # change the state of every vehicle in the batch: its callers take them all)
+        self.touched: set[int] = set()
         self._slot_lookup = np.full(0, -1, dtype=np.int64)  # vehicle id -> slot, -1: unknown
         self.applies = {r.scope: np.zeros(0, dtype=bool) for r in rules}  # per scope: per slot
         self._everyone = {r.scope: True for r in rules}  # the scope takes every registered vehicle
@@ -231,6 +234,8 @@ class RuleEngine:
                     if len(events):
                         found.append((i, events))
             if found:
+                for _, events in found:
+                    self.touched.update(self.vehicle_of_slot[s] for s in np.unique(events.slot).tolist())
                 outcomes += self._combine(rule, found, None)
             if rule.escalate_after_ms is not None:
                 outcomes += self._escalate(rule, now_ms)
@@ -265,7 +270,6 @@ class RuleEngine:
         order = np.lexsort((cond, ts, slot))
         slot, kind, ts, since, value, detail, cond = (a[order] for a in (slot, kind, ts, since, value, detail, cond))
         rs = self.rule_states[rule.id]
-        self.touched.update(map(self.vehicle_of_slot.__getitem__, np.unique(slot).tolist()))
         hard = rule.hard is not None
         n_main = len(rule.conditions) - hard
         kleene = None
@@ -296,14 +300,8 @@ class RuleEngine:
             if c.signal is None:
                 continue
             slot, ts, _ = sb.run(c.signal.id)
-            if not len(slot):
-                continue
-            step = ts // half
-            first = np.ones(len(slot), dtype=bool)
-            first[1:] = (slot[1:] != slot[:-1]) | (step[1:] != step[:-1])
-            if not self._everyone[rule.scope]:
-                first &= self.applies[rule.scope][slot]
-            n = int(np.count_nonzero(first))
+            first = first_per_step(slot, ts, half, None if self._everyone[rule.scope] else self.applies[rule.scope])
+            n = len(first)
             if n:
                 at = ts[first]
                 nan = np.full(n, np.nan)

@@ -20,7 +20,9 @@ class SortedBatch:
         self.slot, self.ts, self.value, self.key, self._starts = sorted_columns(
             batch.vehicle_id, batch.signal, batch.ts, batch.value, slot_lookup, n_signals, n_slots, reads
         )
-        self._unknown = bool((self.slot < 0).any())
+        # unknown vehicles (slot -1) sort first in each signal's run
+        runs = self._starts[:-1][np.diff(self._starts) > 0]
+        self._unknown = bool((self.slot[runs] < 0).any())
         self._lookups: dict[tuple[int, int], np.ndarray] = {}
         self._bounds: dict[int, tuple[int, int]] = {}
 

@@ -436,6 +436,16 @@ def select_reference(
     return taken
 
 
+def first_per_step_reference(slot: list[int], ts: list[int], step_ms: int, applies: list[bool] | None) -> list[int]:
+    """What `rules.kernels.grouping.first_per_step` takes: where the (vehicle, step) changes, in scope."""
+    taken = []
+    for i, (s, t) in enumerate(zip(slot, ts, strict=True)):
+        new = i == 0 or (s, t // step_ms) != (slot[i - 1], ts[i - 1] // step_ms)
+        if new and (applies is None or applies[s]):
+            taken.append(i)
+    return taken
+
+
 def reference_for(params: object) -> Callable[[Samples, Any], list[Event]]:
     try:
         return REFERENCES[type(params)]

@@ -20,7 +20,7 @@ from rules.kernels.base import CLEAR, FIRE, SEEN
 from rules.kernels.dtc import DtcParams
 from rules.kernels.episodes import EpisodeParams
 from rules.kernels.fold import Kleene, fold
-from rules.kernels.grouping import KEY_BITS, merge_lookup, sorted_columns
+from rules.kernels.grouping import KEY_BITS, first_per_step, merge_lookup, sorted_columns
 from rules.kernels.rate import RateParams
 from rules.kernels.select import select
 from rules.kernels.service import DAY_MS, ServiceParams
@@ -376,6 +376,20 @@ def test_select_takes_what_the_array_formulation_takes(rows, scoped, gated, with
     )
     spelled = lambda xs: ["nan" if x != x else x for x in xs]  # noqa: E731  NaN equals itself here
     assert [spelled(g.tolist()) for g in got] == [spelled(e) for e in expected]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 100)), max_size=60).map(sorted),
+    step_ms=st.sampled_from([1, 7, 1000]),
+    scoped=st.booleans(),
+)
+def test_first_per_step_takes_what_the_reference_takes(rows, step_ms, scoped) -> None:
+    """A compound rule's SEEN sampling: each vehicle's first sample per step, in scope."""
+    slot, ts = (np.array([r[i] for r in rows], dtype=np.int64) for i in range(2))
+    applies = [True, False, True, True] if scoped else None
+    got = first_per_step(slot, ts, step_ms, None if applies is None else np.array(applies))
+    assert got.tolist() == naive.first_per_step_reference(slot.tolist(), ts.tolist(), step_ms, applies)
 
 
 @settings(max_examples=200, deadline=None)

@@ -27,8 +27,8 @@ def sorted_columns(
     The order is `np.lexsort((ts, slot, signal))`'s; signal ids are in [0, n_signals). With
     `reads` (per signal id, whether anyone reads it), the samples of other signals are left out."""
     return _sorted_columns(
-        np.ascontiguousarray(vehicle_id, dtype=np.int64),
-        np.ascontiguousarray(signal, dtype=np.int64),
+        np.ascontiguousarray(vehicle_id),  # int32 from a RuleBatch: no int64 copy
+        np.ascontiguousarray(signal),  # int16 likewise
         np.ascontiguousarray(ts, dtype=np.int64),
         np.ascontiguousarray(value, dtype=np.float64),
         slot_lookup,
@@ -68,17 +68,16 @@ def _sorted_columns(vehicle_id, signal, ts, value, slot_lookup, n_signals, n_slo
         by_slot[p] = slot_lookup[v] if 0 <= v < slot_lookup.shape[0] else -1
         by_ts[p], by_value[p] = ts[i], value[i]
     out_slot, out_ts, out_value = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.float64)
+    key = np.empty(n, np.int64)
     counts = np.empty(n_slots + 2, np.int64)  # slot -1 -> 0
     for k in range(n_signals):
         lo, hi = starts[k], starts[k + 1]
         if 4 * (hi - lo) < n_slots:  # a short run among many vehicles: a comparison sort is cheaper
             inner = np.argsort(by_slot[lo:hi], kind="mergesort")
             for j in range(hi - lo):
-                out_slot[lo + j], out_ts[lo + j], out_value[lo + j] = (
-                    by_slot[lo + inner[j]],
-                    by_ts[lo + inner[j]],
-                    by_value[lo + inner[j]],
-                )
+                s, t = by_slot[lo + inner[j]], by_ts[lo + inner[j]]
+                out_slot[lo + j], out_ts[lo + j], out_value[lo + j] = s, t, by_value[lo + inner[j]]
+                key[lo + j] = (s << KEY_BITS) | t
             continue
         counts[:] = 0
         for p in range(lo, hi):
@@ -86,10 +85,11 @@ def _sorted_columns(vehicle_id, signal, ts, value, slot_lookup, n_signals, n_slo
         for b in range(n_slots + 1):
             counts[b + 1] += counts[b]
         for p in range(lo, hi):
-            q = lo + counts[by_slot[p] + 1]
-            counts[by_slot[p] + 1] += 1
-            out_slot[q], out_ts[q], out_value[q] = by_slot[p], by_ts[p], by_value[p]
-    key = (out_slot << KEY_BITS) | out_ts
+            s, t = by_slot[p], by_ts[p]
+            q = lo + counts[s + 1]
+            counts[s + 1] += 1
+            out_slot[q], out_ts[q], out_value[q] = s, t, by_value[p]
+            key[q] = (s << KEY_BITS) | t
     for k in range(n_signals):
         lo, hi = starts[k], starts[k + 1]
         j = lo + 1
@@ -116,6 +116,29 @@ def _sort_group_by_time(slot, ts, value, key, run_lo, run_hi, inside):
         ts[lo + j], value[lo + j] = group_ts[j], group_value[j]
         key[lo + j] = (slot[lo + j] << KEY_BITS) | group_ts[j]
     return hi
+
+
+def first_per_step(slot: np.ndarray, ts: np.ndarray, step_ms: int, applies: np.ndarray | None) -> np.ndarray:
+    """Indices of each vehicle's first sample in each `step_ms` step of time, of the vehicles
+    `applies` (per slot) takes; `slot` and `ts` in (slot, ts) order, as every run is. A compound
+    rule's SEEN events: one per step keeps a sampled condition known."""
+    scope = np.ones(0, np.bool_) if applies is None else applies
+    return _first_per_step(slot, ts, int(step_ms), scope, applies is not None)
+
+
+@njit
+def _first_per_step(slot, ts, step_ms, applies, use_scope):
+    out = np.empty(slot.shape[0], np.int64)
+    count = 0
+    for i in range(slot.shape[0]):
+        s, step = slot[i], ts[i] // step_ms
+        if i > 0 and s == slot[i - 1] and step == ts[i - 1] // step_ms:
+            continue
+        if use_scope and not applies[s]:
+            continue
+        out[count] = i
+        count += 1
+    return out[:count]
 
 
 def merge_lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
