@@ -130,10 +130,13 @@ def first_per_step(slot: np.ndarray, ts: np.ndarray, step_ms: int, applies: np.n
 def _first_per_step(slot, ts, step_ms, applies, use_scope):
     out = np.empty(slot.shape[0], np.int64)
     count = 0
+    previous, step_lo, step_hi = -1, 0, 0  # the previous sample's vehicle and step
     for i in range(slot.shape[0]):
-        s, step = slot[i], ts[i] // step_ms
-        if i > 0 and s == slot[i - 1] and step == ts[i - 1] // step_ms:
+        s, t = slot[i], ts[i]
+        if i > 0 and s == previous and step_lo <= t < step_hi:
             continue
+        previous, step_lo = s, (t // step_ms) * step_ms  # 64-bit divisions per step, not per sample
+        step_hi = step_lo + step_ms
         if use_scope and not applies[s]:
             continue
         out[count] = i
