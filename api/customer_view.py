@@ -100,7 +100,7 @@ async def customer_view(
                 "next_service": due,
                 "open_recalls": recalls_open[vid],
                 "options": options,
-                "offers": [o for o in open_offers if o["vin"] == v.vin],
+                "offers": [o for o in open_offers if o.vin == v.vin],
             }
         )
         history += [{**asdict(s), "vin": v.vin} for s in await services.history(conn, vehicle_id=vid)]
@@ -115,8 +115,8 @@ async def customer_view(
         + [{"at": c.given_at, "kind": "consent", "vin": None, "ref_id": c.id,
             "summary": f"{c.purpose} {'granted' if c.granted else 'withdrawn'} ({c.source})"}
            for c in consent_rows]
-        + [{"at": k["contacted_at"], "kind": "contact", "vin": k["vin"], "ref_id": k["id"],
-            "summary": f"{k['purpose']} contact by {k['channel']} ({k['by']}): {k['outcome']}"} for k in contact_rows]
+        + [{"at": k.contacted_at, "kind": "contact", "vin": k.vin, "ref_id": k.id,
+            "summary": f"{k.purpose} contact by {k.channel} ({k.by}): {k.outcome}"} for k in contact_rows]
         + [{"at": x["at"], "kind": "activation", "vin": x["vin"], "ref_id": x["id"],
             "summary": f"{x['feature_code']} {x['event']}: {x['detail']}"} for x in option_events]
     )  # fmt: skip

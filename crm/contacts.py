@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from psycopg.errors import ForeignKeyViolation
 
 from telemetry.errors import NotFoundError
-from telemetry.storage.db import Conn, Row
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.vocabulary import ContactPurpose
 
 _COLUMNS = (
     "k.id, k.customer_id, v.vin, k.dealer_id, k.alert_id, k.channel, k.purpose, k.outcome, k.note, k.contacted_at,"
     " k.by, k.created_at"
 )
+_FROM = "FROM contacts k LEFT JOIN vehicles v ON v.id = k.vehicle_id"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One contact as logged, with its vehicle's VIN (None: about the customer, no vehicle)."""
+
+    id: int
+    customer_id: int
+    vin: str | None
+    dealer_id: int | None
+    alert_id: int | None
+    channel: str
+    purpose: ContactPurpose
+    outcome: str
+    note: str | None
+    contacted_at: datetime
+    by: str
+    created_at: datetime
 
 
 async def record(
@@ -28,7 +50,7 @@ async def record(
     note: str | None,
     contacted_at: datetime,
     by: str,
-) -> Row:
+) -> Contact:
     try:
         cur = await conn.execute(
             "INSERT INTO contacts (customer_id, vehicle_id, dealer_id, alert_id, channel, purpose, outcome, note,"
@@ -39,18 +61,11 @@ async def record(
         raise NotFoundError(f"dealer or alert not found: {exc.diag.message_detail}") from exc
     row = await cur.fetchone()
     assert row is not None
-    return (await _select(conn, "k.id = %s", (row["id"],)))[0]
+    query = f"SELECT {_COLUMNS} {_FROM} WHERE k.id = %s"
+    return await fetch_one(conn, Contact, query, (row["id"],), missing="no contact returned")
 
 
-async def of_customer(conn: Conn, *, customer_id: int, limit: int = 200) -> list[Row]:
+async def of_customer(conn: Conn, *, customer_id: int, limit: int = 200) -> list[Contact]:
     """The customer's contacts, newest first."""
-    return await _select(
-        conn, "k.customer_id = %s ORDER BY k.contacted_at DESC, k.id DESC LIMIT %s", (customer_id, limit)
-    )
-
-
-async def _select(conn: Conn, where: str, params: tuple[object, ...]) -> list[Row]:
-    cur = await conn.execute(
-        f"SELECT {_COLUMNS} FROM contacts k LEFT JOIN vehicles v ON v.id = k.vehicle_id WHERE {where}", params
-    )
-    return list(await cur.fetchall())
+    query = f"SELECT {_COLUMNS} {_FROM} WHERE k.customer_id = %s ORDER BY k.contacted_at DESC, k.id DESC LIMIT %s"
+    return await fetch_all(conn, Contact, query, (customer_id, limit))

@@ -85,20 +85,20 @@ async def _reasons(
     for vid, offer in await _trial_offers(conn, vehicles, by_vin):
         found[vid].append({
             "kind": "offer", "purpose": "marketing",
-            "summary": f"offer a {offer['feature_code']} trial: {offer['reason']}",
-            "due_at": offer["first_seen"], "alert_id": None, "offer_id": offer["id"],
+            "summary": f"offer a {offer.feature_code} trial: {offer.reason}",
+            "due_at": offer.first_seen, "alert_id": None, "offer_id": offer.id,
         })  # fmt: skip
     return dict(found)
 
 
-async def _trial_offers(conn: Conn, vehicles: dict[int, Row], by_vin: dict[str, int]) -> list[tuple[int, Row]]:
+async def _trial_offers(conn: Conn, vehicles: dict[int, Row], by_vin: dict[str, int]) -> list[tuple[int, offers.Offer]]:
     """Open usage offers whose option is in the catalog and which the vehicle may have a trial of."""
     open_offers = await offers.of_vehicles(conn, vehicle_ids=list(vehicles), states=["open"])
     catalog = {str(f["code"]): f for f in await entitlements.list_features(conn)}
     out = []
     for offer in open_offers:
-        vid = by_vin[str(offer["vin"])]
-        feature = catalog.get(str(offer["feature_code"]))
+        vid = by_vin[offer.vin]
+        feature = catalog.get(offer.feature_code)
         if feature is None:
             continue
         live, trials_had = await entitlements.vehicle_history(conn, vehicle_id=vid)

@@ -93,6 +93,16 @@ class ServiceKind(StrEnum):
     RECALL = "recall"
 
 
+class OfferState(StrEnum):
+    """A usage-based offer: open until an advisor turns it into a trial (accepted) or not
+    (dismissed), or the usage pattern stops (withdrawn)."""
+
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DISMISSED = "dismissed"
+    WITHDRAWN = "withdrawn"
+
+
 class CustomerKind(StrEnum):
     PERSON = "person"
     COMPANY = "company"

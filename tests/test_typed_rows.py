@@ -11,16 +11,18 @@ import pytest
 from pydantic import BaseModel
 
 from api.schemas.alerts import AlertOut
-from api.schemas.customers import ConsentOut, CustomerOut, SourceRecord
+from api.schemas.customers import ConsentOut, ContactOut, CustomerOut, SourceRecord
 from api.schemas.dealers import BranchOut, DealerOut
+from api.schemas.features import OfferOut
 from api.schemas.incidents import EvidenceOut, IncidentOut
 from api.schemas.vehicles import ServiceOut, VehicleOut
 from crm.consents import Consent
+from crm.contacts import Contact
 from crm.customer_merges import Source
 from crm.records import Branch, Customer, Dealer, Vehicle
 from crm.services import Service
 from telemetry.settings import Settings
-from telemetry.storage import alerts, incidents
+from telemetry.storage import alerts, incidents, offers
 from telemetry.storage.db import connect
 from telemetry.vocabulary import AlertResolution, AlertState, Severity
 from tests.fix_services import add_vehicle
@@ -69,6 +71,8 @@ def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
         (VehicleOut, Vehicle, set()),
         (ConsentOut, Consent, set()),
         (SourceRecord, Source, set()),
+        (ContactOut, Contact, set()),
+        (OfferOut, offers.Offer, set()),
         (ServiceOut, Service, set()),
         (EvidenceOut, incidents.Evidence, set()),
         (IncidentOut, incidents.Incident, {"vehicle_id", "dealer_id"}),

@@ -3,7 +3,7 @@ call or dismissed."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -12,19 +12,21 @@ from api.auth import Anyone, VehicleWriter, visible_vehicle
 from api.deps import ConnDep, SettingsDep
 from api.schemas.common import RECORD_ERRORS, ErrorOut
 from api.schemas.features import DismissIn, OfferOut, OfferTrialOut
+from crm.records import Vehicle
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage import offers
 from telemetry.storage.apikeys import Principal
 from telemetry.storage.db import Conn
+from telemetry.vocabulary import OfferState
 
 router = APIRouter(tags=["software options"])
 _CONFLICT = {409: {"model": ErrorOut, "description": "Not open any more, or the vehicle is not eligible"}}
 
 
-async def _visible(conn: Conn, principal: Principal, offer_id: int) -> tuple[dict, dict]:
+async def _visible(conn: Conn, principal: Principal, offer_id: int) -> tuple[offers.Offer, Vehicle]:
     offer = await offers.get(conn, offer_id=offer_id)
     try:
-        return offer, await visible_vehicle(conn, principal, str(offer["vin"]))
+        return offer, await visible_vehicle(conn, principal, offer.vin)
     except NotFoundError:  # another dealer's offer reads like one that does not exist, naming no VIN
         raise NotFoundError(f"offer {offer_id} not found") from None
 
@@ -39,10 +41,10 @@ async def vehicle_offers(
     vin: str,
     conn: ConnDep,
     principal: Anyone,
-    state: Annotated[list[Literal["open", "accepted", "dismissed", "withdrawn"]] | None, Query()] = None,
-) -> list[dict[str, object]]:
+    state: Annotated[list[OfferState] | None, Query()] = None,
+) -> list[offers.Offer]:
     vehicle = await visible_vehicle(conn, principal, vin)
-    states = list(state or ["open", "accepted", "dismissed", "withdrawn"])
+    states = [str(s) for s in state or OfferState]
     return await offers.of_vehicles(conn, vehicle_ids=[vehicle.id], states=states)
 
 
@@ -57,9 +59,9 @@ async def offer_to_trial(
     offer_id: int, conn: ConnDep, settings: SettingsDep, principal: VehicleWriter
 ) -> dict[str, object]:
     offer, vehicle = await _visible(conn, principal, offer_id)
-    if offer["state"] != "open":
-        raise ConflictError(f"offer {offer_id} is {offer['state']}, not open")
-    entitlement = await activation.start(conn, settings, principal, vehicle, str(offer["feature_code"]), kind="trial")
+    if offer.state != OfferState.OPEN:
+        raise ConflictError(f"offer {offer_id} is {offer.state}, not open")
+    entitlement = await activation.start(conn, settings, principal, vehicle, offer.feature_code, kind="trial")
     closed = await offers.close(
         conn,
         offer_id=offer_id,

@@ -12,6 +12,7 @@ from api.schemas.common import Day, ErrorOut, PastMoment, descriptions_of, schem
 from api.schemas.features import EntitlementOut, OfferOut
 from api.schemas.vehicles import NextService, RecallOut, ServiceOut, VehicleOut, VehicleSummary
 from crm.consents import Consent
+from crm.contacts import Contact
 from crm.customer_merges import Source
 from crm.records import Customer
 from telemetry.vocabulary import ConsentPurpose, ContactPurpose, CustomerKind
@@ -190,19 +191,7 @@ class ContactIn(BaseModel):
     contacted_at: PastMoment | None = Field(default=None, description="Default: now")
 
 
-class ContactOut(BaseModel):
-    id: int
-    customer_id: int
-    vin: str | None
-    dealer_id: int | None
-    alert_id: int | None
-    channel: str
-    purpose: ContactPurpose
-    outcome: str
-    note: str | None
-    contacted_at: datetime
-    by: str
-    created_at: datetime
+ContactOut = schema_of(Contact, "ContactOut", descriptions=descriptions_of(ContactIn))
 
 
 class CustomerRecord(CustomerOut):

@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.common import schema_of
+from telemetry.storage.offers import Offer
+
 FeatureCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 
 
@@ -78,19 +81,15 @@ class EntitlementOut(BaseModel):
     last_command: CommandOut | None
 
 
-class OfferOut(BaseModel):
-    id: int
-    vin: str
-    feature_code: str
-    rule_id: str = Field(description="The usage rule that found it")
-    state: Literal["open", "accepted", "dismissed", "withdrawn"]
-    reason: str = Field(description="What in the vehicle's use suggests the option")
-    first_seen: datetime
-    last_seen: datetime
-    closed_at: datetime | None
-    closed_by: str | None
-    entitlement_id: int | None = Field(description="The trial it became")
-    created_at: datetime
+OfferOut = schema_of(
+    Offer,
+    "OfferOut",
+    descriptions={
+        "rule_id": "The usage rule that found it",
+        "reason": "What in the vehicle's use suggests the option",
+        "entitlement_id": "The trial it became",
+    },
+)
 
 
 class EntitlementEventOut(BaseModel):

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from telemetry.errors import ConflictError, NotFoundError
-from telemetry.storage.db import Conn, Row
+from telemetry.errors import ConflictError
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.vocabulary import OfferState
 
 _COLUMNS = (
     "o.id, v.vin, o.feature_code, o.rule_id, o.state, o.reason, o.first_seen, o.last_seen, o.closed_at,"
     " o.closed_by, o.entitlement_id, o.created_at"
 )
 QUIET_AFTER_CLOSE = timedelta(days=180)  # an offer dismissed or accepted is not made again this soon
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """An offer as stored, with its vehicle's VIN (the columns of _COLUMNS)."""
+
+    id: int
+    vin: str
+    feature_code: str
+    rule_id: str  # the usage rule that found it
+    state: OfferState
+    reason: str  # what in the vehicle's use suggests the option
+    first_seen: datetime
+    last_seen: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+    entitlement_id: int | None  # the trial it became
+    created_at: datetime
 
 
 async def fire(
@@ -54,26 +75,20 @@ async def withdraw(conn: Conn, *, vehicle_id: int, feature_code: str, at: dateti
     )
 
 
-async def get(conn: Conn, *, offer_id: int) -> Row:
-    cur = await conn.execute(
-        f"SELECT {_COLUMNS} FROM offers o JOIN vehicles v ON v.id = o.vehicle_id WHERE o.id = %s", (offer_id,)
-    )
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"offer {offer_id} not found")
-    return row
+async def get(conn: Conn, *, offer_id: int) -> Offer:
+    query = f"SELECT {_COLUMNS} FROM offers o JOIN vehicles v ON v.id = o.vehicle_id WHERE o.id = %s"
+    return await fetch_one(conn, Offer, query, (offer_id,), missing=f"offer {offer_id} not found")
 
 
-async def of_vehicles(conn: Conn, *, vehicle_ids: list[int], states: list[str]) -> list[Row]:
-    cur = await conn.execute(
+async def of_vehicles(conn: Conn, *, vehicle_ids: list[int], states: list[str]) -> list[Offer]:
+    query = (
         f"SELECT {_COLUMNS} FROM offers o JOIN vehicles v ON v.id = o.vehicle_id"
-        " WHERE o.vehicle_id = ANY(%s) AND o.state = ANY(%s) ORDER BY o.created_at DESC, o.id DESC",
-        (vehicle_ids, states),
+        " WHERE o.vehicle_id = ANY(%s) AND o.state = ANY(%s) ORDER BY o.created_at DESC, o.id DESC"
     )
-    return list(await cur.fetchall())
+    return await fetch_all(conn, Offer, query, (vehicle_ids, states))
 
 
-async def close(conn: Conn, *, offer_id: int, state: str, by: str, entitlement_id: int | None = None) -> Row:
+async def close(conn: Conn, *, offer_id: int, state: str, by: str, entitlement_id: int | None = None) -> Offer:
     cur = await conn.execute(
         "UPDATE offers SET state = %s, closed_at = now(), closed_by = %s, entitlement_id = %s"
         " WHERE id = %s AND state = 'open' RETURNING id",
@@ -81,5 +96,5 @@ async def close(conn: Conn, *, offer_id: int, state: str, by: str, entitlement_i
     )
     if await cur.fetchone() is None:
         current = await get(conn, offer_id=offer_id)
-        raise ConflictError(f"offer {offer_id} is {current['state']}, not open")
+        raise ConflictError(f"offer {offer_id} is {current.state}, not open")
     return await get(conn, offer_id=offer_id)
