@@ -25,7 +25,7 @@ from telemetry.settings import Settings
 from telemetry.storage import alerts, incidents, offers
 from telemetry.storage.db import connect
 from telemetry.vocabulary import AlertResolution, AlertState, Severity
-from tests.fix_services import add_vehicle
+from tests.fix_services import add_vehicle, api_client
 
 
 def test_an_alert_reads_back_typed_through_its_life(settings: Settings) -> None:
@@ -82,3 +82,24 @@ def test_each_response_schema_shows_its_stored_row(schema: type[BaseModel], row:
     """A column added to a row shows in the API without a second declaration; only what the
     server keeps for itself (internal ids, the dealer that decides who sees it) stays back."""
     assert list(schema.model_fields) == [f.name for f in dataclasses.fields(row) if f.name not in kept_back]
+
+
+def test_an_incident_shows_evidence_stored_before_alerts_had_a_kind(settings: Settings) -> None:
+    """Alerts written before migration 11 have no rule kind: the incident still reads, with null."""
+
+    async def scenario() -> tuple[int, dict[str, object]]:
+        async with await connect(settings) as conn:
+            vid = await add_vehicle(conn, "TYPDAAAAAAAAAAAA2")
+            at = datetime.now(UTC)
+            firing = alerts.Firing(vid, "coolant_overtemp", 1, "critical", "Hot", "hot", at, at, 121.5, {}, "threshold")
+            alert_id = await alerts.fire(conn, firing, reopen_within=timedelta(0))
+            incident_id = await incidents.attach(conn, alert_id=alert_id, reopen_within=timedelta(0))
+            await conn.execute("UPDATE alerts SET rule_kind = NULL WHERE id = %s", (alert_id,))
+            await conn.commit()
+        async with api_client(settings) as api:
+            response = await api.get(f"/incidents/{incident_id}")
+        return response.status_code, response.json()
+
+    status, incident = asyncio.run(scenario())
+    assert status == 200
+    assert [(a["rule_id"], a["rule_kind"]) for a in incident["alerts"]] == [("coolant_overtemp", None)]  # type: ignore[index,union-attr]
