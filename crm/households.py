@@ -3,44 +3,67 @@ counts per household, and the advisor sees the household with the customer."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
 from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
-from telemetry.storage.db import Conn, Row
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.vocabulary import HouseholdRole
 
 _MEMBER_COLUMNS = "m.id, m.household_id, m.customer_id, c.name AS customer_name, m.role, m.start_on, m.end_on"
+_MEMBERS = "FROM household_members m JOIN customers c ON c.id = m.customer_id"
 
 
-async def create(conn: Conn, *, name: str, dealer_id: int | None) -> Row:
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A customer's membership of a household, over a period."""
+
+    id: int
+    household_id: int
+    customer_id: int
+    customer_name: str
+    role: HouseholdRole
+    start_on: date
+    end_on: date | None  # None: a current member
+
+
+@dataclass(frozen=True, slots=True)
+class Household:
+    id: int
+    name: str
+    dealer_id: int | None
+    created_at: datetime
+    members: list[Member] = field(default_factory=list)  # current members first, then past ones
+
+
+async def create(conn: Conn, *, name: str, dealer_id: int | None) -> int:
+    """A new household's id."""
     try:
         cur = await conn.execute(
-            "INSERT INTO households (name, dealer_id) VALUES (%s, %s) RETURNING id, name, dealer_id, created_at",
-            (name, dealer_id),
+            "INSERT INTO households (name, dealer_id) VALUES (%s, %s) RETURNING id", (name, dealer_id)
         )
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"dealer {dealer_id} not found") from exc
     row = await cur.fetchone()
     assert row is not None
-    return row
+    return int(row["id"])
 
 
-async def get(conn: Conn, *, household_id: int) -> Row:
+async def get(conn: Conn, *, household_id: int) -> Household:
     """The household with all its memberships, current ones first."""
-    cur = await conn.execute("SELECT id, name, dealer_id, created_at FROM households WHERE id = %s", (household_id,))
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"household {household_id} not found")
-    cur = await conn.execute(
-        f"SELECT {_MEMBER_COLUMNS} FROM household_members m JOIN customers c ON c.id = m.customer_id"
-        " WHERE m.household_id = %s ORDER BY m.end_on IS NOT NULL, m.start_on, m.id",
-        (household_id,),
+    query = "SELECT id, name, dealer_id, created_at FROM households WHERE id = %s"
+    household = await fetch_one(conn, Household, query, (household_id,), missing=f"household {household_id} not found")
+    order = "ORDER BY m.end_on IS NOT NULL, m.start_on, m.id"
+    members = await fetch_all(
+        conn, Member, f"SELECT {_MEMBER_COLUMNS} {_MEMBERS} WHERE m.household_id = %s {order}", (household_id,)
     )
-    return {**row, "members": list(await cur.fetchall())}
+    return replace(household, members=members)
 
 
-async def add_member(conn: Conn, *, household_id: int, customer_id: int, role: str, start_on: date) -> Row:
+async def add_member(conn: Conn, *, household_id: int, customer_id: int, role: str, start_on: date) -> Member:
     try:
         cur = await conn.execute(
             "INSERT INTO household_members (household_id, customer_id, role, start_on) VALUES (%s, %s, %s, %s)"
@@ -58,7 +81,7 @@ async def add_member(conn: Conn, *, household_id: int, customer_id: int, role: s
     return await _member(conn, int(row["id"]))
 
 
-async def end_membership(conn: Conn, *, household_id: int, member_id: int, end_on: date) -> Row:
+async def end_membership(conn: Conn, *, household_id: int, member_id: int, end_on: date) -> Member:
     cur = await conn.execute(
         "SELECT start_on, end_on FROM household_members WHERE id = %s AND household_id = %s",
         (member_id, household_id),
@@ -74,17 +97,12 @@ async def end_membership(conn: Conn, *, household_id: int, member_id: int, end_o
     return await _member(conn, member_id)
 
 
-async def _member(conn: Conn, member_id: int) -> Row:
-    cur = await conn.execute(
-        f"SELECT {_MEMBER_COLUMNS} FROM household_members m JOIN customers c ON c.id = m.customer_id WHERE m.id = %s",
-        (member_id,),
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return row
+async def _member(conn: Conn, member_id: int) -> Member:
+    query = f"SELECT {_MEMBER_COLUMNS} {_MEMBERS} WHERE m.id = %s"
+    return await fetch_one(conn, Member, query, (member_id,), missing=f"membership {member_id} not found")
 
 
-async def current_of(conn: Conn, *, customer_id: int) -> Row | None:
+async def current_of(conn: Conn, *, customer_id: int) -> Household | None:
     """The customer's current household, with its members, or None."""
     cur = await conn.execute(
         "SELECT household_id FROM household_members WHERE customer_id = %s AND end_on IS NULL", (customer_id,)

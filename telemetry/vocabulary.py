@@ -103,6 +103,12 @@ class OfferState(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class HouseholdRole(StrEnum):
+    OWNER = "owner"
+    DRIVER = "driver"
+    FAMILY_MEMBER = "family_member"
+
+
 class CustomerKind(StrEnum):
     PERSON = "person"
     COMPANY = "company"

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from api.schemas.alerts import AlertOut
-from api.schemas.customers import ConsentOut, ContactOut, CustomerOut, SourceRecord
+from api.schemas.customers import ConsentOut, ContactOut, CustomerOut, HouseholdOut, MemberOut, SourceRecord
 from api.schemas.dealers import BranchOut, DealerOut
 from api.schemas.features import OfferOut
 from api.schemas.incidents import EvidenceOut, IncidentOut
@@ -19,6 +19,7 @@ from api.schemas.vehicles import ServiceOut, VehicleOut
 from crm.consents import Consent
 from crm.contacts import Contact
 from crm.customer_merges import Source
+from crm.households import Household, Member
 from crm.records import Branch, Customer, Dealer, Vehicle
 from crm.services import Service
 from telemetry.settings import Settings
@@ -72,6 +73,8 @@ def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
         (ConsentOut, Consent, set()),
         (SourceRecord, Source, set()),
         (ContactOut, Contact, set()),
+        (HouseholdOut, Household, set()),
+        (MemberOut, Member, set()),
         (OfferOut, offers.Offer, set()),
         (ServiceOut, Service, set()),
         (EvidenceOut, incidents.Evidence, set()),

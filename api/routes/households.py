@@ -19,14 +19,14 @@ router = APIRouter(prefix="/households", tags=["households"])
 _ERRORS: dict[int | str, dict[str, object]] = RECORD_ERRORS | {409: {"model": ErrorOut}}
 
 
-async def _visible(conn: Conn, principal: Principal, household_id: int) -> dict[str, object]:
+async def _visible(conn: Conn, principal: Principal, household_id: int) -> households.Household:
     household = await households.get(conn, household_id=household_id)
-    if not sees_dealer(principal, household["dealer_id"]):
+    if not sees_dealer(principal, household.dealer_id):
         raise NotFoundError(f"household {household_id} not found")
     return household
 
 
-async def _add(conn: Conn, principal: Principal, household_id: int, member: MemberIn) -> dict[str, object]:
+async def _add(conn: Conn, principal: Principal, household_id: int, member: MemberIn) -> households.Member:
     await visible_customer(conn, principal, member.customer_id)
     return await households.add_member(
         conn,
@@ -40,10 +40,10 @@ async def _add(conn: Conn, principal: Principal, household_id: int, member: Memb
 @router.post("", response_model=HouseholdOut, status_code=201, responses=_ERRORS, summary="Create a household")
 async def create_household(body: HouseholdIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
     await writable_dealer(conn, principal, body.dealer_id)
-    household = await households.create(conn, name=body.name, dealer_id=body.dealer_id)
+    household_id = await households.create(conn, name=body.name, dealer_id=body.dealer_id)
     for member in body.members:
-        await _add(conn, principal, int(household["id"]), member)
-    return await households.get(conn, household_id=int(household["id"]))
+        await _add(conn, principal, household_id, member)
+    return await households.get(conn, household_id=household_id)
 
 
 @router.get("/{household_id}", response_model=HouseholdOut, responses=RECORD_ERRORS)

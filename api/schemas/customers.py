@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -14,8 +14,9 @@ from api.schemas.vehicles import NextService, RecallOut, ServiceOut, VehicleOut,
 from crm.consents import Consent
 from crm.contacts import Contact
 from crm.customer_merges import Source
+from crm.households import Household, Member
 from crm.records import Customer
-from telemetry.vocabulary import ConsentPurpose, ContactPurpose, CustomerKind
+from telemetry.vocabulary import ConsentPurpose, ContactPurpose, CustomerKind, HouseholdRole
 
 
 class CustomerIn(BaseModel):
@@ -120,23 +121,13 @@ class MergeOut(BaseModel):
 SourceRecord = schema_of(Source, "SourceRecord")
 
 
-HouseholdRole = Literal["owner", "driver", "family_member"]
-
-
 class MemberIn(BaseModel):
     customer_id: int
     role: HouseholdRole
     start_on: Day | None = Field(default=None, description="Default: today")
 
 
-class MemberOut(BaseModel):
-    id: int
-    household_id: int
-    customer_id: int
-    customer_name: str
-    role: HouseholdRole
-    start_on: date
-    end_on: date | None
+MemberOut = schema_of(Member, "MemberOut")
 
 
 class HouseholdIn(BaseModel):
@@ -145,12 +136,7 @@ class HouseholdIn(BaseModel):
     members: list[MemberIn] = Field(default_factory=list, max_length=50)
 
 
-class HouseholdOut(BaseModel):
-    id: int
-    name: str
-    dealer_id: int | None
-    created_at: datetime
-    members: list[MemberOut] = Field(description="Current members first, then past ones")
+HouseholdOut = schema_of(Household, "HouseholdOut", descriptions={"members": "Current members first, then past ones"})
 
 
 class EndMembershipIn(BaseModel):
