@@ -70,8 +70,8 @@ async def _reasons(
     for vid, open_recalls in (await recalls.open_for(conn, vehicle_ids=list(vehicles))).items():
         for r in open_recalls:
             found[vid].append({
-                "kind": "recall", "purpose": "safety", "summary": f"open recall {r['code']}: {r['title']}",
-                "due_at": _start_of(r["issued_on"]), "alert_id": None, "offer_id": None,
+                "kind": "recall", "purpose": "safety", "summary": f"open recall {r.code}: {r.title}",
+                "due_at": _start_of(r.issued_on), "alert_id": None, "offer_id": None,
             })  # fmt: skip
     horizon = today + timedelta(days=warranty_offer_days)
     for vid, v in vehicles.items():

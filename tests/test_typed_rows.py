@@ -15,11 +15,12 @@ from api.schemas.customers import ConsentOut, ContactOut, CustomerOut, Household
 from api.schemas.dealers import BranchOut, DealerOut
 from api.schemas.features import OfferOut
 from api.schemas.incidents import EvidenceOut, IncidentOut
-from api.schemas.vehicles import ServiceOut, VehicleOut
+from api.schemas.vehicles import RecallOut, RecallStatus, ServiceOut, VehicleOut
 from crm.consents import Consent
 from crm.contacts import Contact
 from crm.customer_merges import Source
 from crm.households import Household, Member
+from crm.recalls import Recall, RecallProgress
 from crm.records import Branch, Customer, Dealer, Vehicle
 from crm.services import Service
 from telemetry.settings import Settings
@@ -75,6 +76,8 @@ def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
         (ContactOut, Contact, set()),
         (HouseholdOut, Household, set()),
         (MemberOut, Member, set()),
+        (RecallOut, Recall, set()),
+        (RecallStatus, RecallProgress, set()),
         (OfferOut, offers.Offer, set()),
         (ServiceOut, Service, set()),
         (EvidenceOut, incidents.Evidence, set()),

@@ -86,7 +86,7 @@ async def record_service(
         await referenced_branch(conn, principal, body.branch_id, body.dealer_id)
     values = body.model_dump(exclude={"recall_code"})
     if body.recall_code is not None:
-        values["recall_id"] = (await recalls.get_by_code(conn, code=body.recall_code))["id"]
+        values["recall_id"] = (await recalls.get_by_code(conn, code=body.recall_code)).id
     return await services.record(conn, vehicle_id=vehicle.id, visit_days=settings.incident_visit_days, **values)
 
 

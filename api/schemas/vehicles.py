@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.schemas.common import Day, PastMoment, descriptions_of, schema_of
+from crm.recalls import Recall, RecallProgress
 from crm.records import Vehicle
 from crm.services import Service
 from telemetry.vin import vin_problem
@@ -115,21 +116,13 @@ class RecallIn(BaseModel):
         return self
 
 
-class RecallOut(BaseModel):
-    id: int
-    code: str
-    title: str
-    description: str | None
-    make: str | None
-    models: list[str] | None
-    model_year_from: int | None
-    model_year_to: int | None
-    issued_on: date
-
-
-class RecallStatus(RecallOut):
-    vehicles: int = Field(description="Registered vehicles it concerns")
-    done: int = Field(description="Of those, how many have had it carried out")
+RecallOut = schema_of(Recall, "RecallOut", descriptions=descriptions_of(RecallIn))
+RecallStatus = schema_of(
+    RecallProgress,
+    "RecallStatus",
+    descriptions=descriptions_of(RecallIn)
+    | {"vehicles": "Registered vehicles it concerns", "done": "Of those, how many have had it carried out"},
+)
 
 
 class PartIn(BaseModel):
