@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import Admin, CustomerUser, DealerReader, sees_dealer, visible_dealer
 from api.deps import ConnDep, SettingsDep
@@ -85,6 +86,19 @@ async def import_services(
     )
 
 
+@dataclass
+class QueueQuery:
+    """What both work queues take: order, states (default: still being worked), advisor, length."""
+
+    sort: Literal["severity", "due", "age"] = "severity"
+    state: Annotated[list[AlertState] | None, Query()] = None
+    assigned_to: Annotated[str | None, Query(description="Only this advisor's")] = None
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200
+
+    def states(self) -> list[str]:
+        return [str(s) for s in self.state or WORKING_STATES]
+
+
 @router.get(
     "/{dealer_id}/alerts",
     response_model=list[QueuedAlertOut],
@@ -92,18 +106,11 @@ async def import_services(
     summary="The dealer's alert queue: alerts on its vehicles, by severity, due date or age",
 )
 async def alert_queue_of_dealer(
-    dealer_id: int,
-    conn: ConnDep,
-    principal: CustomerUser,
-    sort: Literal["severity", "due", "age"] = "severity",
-    state: Annotated[list[AlertState] | None, Query()] = None,
-    assigned_to: Annotated[str | None, Query(description="Only this advisor's")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    dealer_id: int, conn: ConnDep, principal: CustomerUser, q: Annotated[QueueQuery, Depends()]
 ) -> list[dict[str, object]]:
     await visible_dealer(conn, principal, dealer_id)
-    states = list(state or WORKING_STATES)
     return await alert_queue.queue(
-        conn, dealer_id=dealer_id, states=states, sort=sort, assigned_to=assigned_to, limit=limit
+        conn, dealer_id=dealer_id, states=q.states(), sort=q.sort, assigned_to=q.assigned_to, limit=q.limit
     )
 
 
@@ -114,16 +121,9 @@ async def alert_queue_of_dealer(
     summary="The dealer's work queue: one row per problem (its alerts are the evidence), by severity, due date or age",
 )
 async def incident_queue_of_dealer(
-    dealer_id: int,
-    conn: ConnDep,
-    principal: CustomerUser,
-    sort: Literal["severity", "due", "age"] = "severity",
-    state: Annotated[list[AlertState] | None, Query()] = None,
-    assigned_to: Annotated[str | None, Query(description="Only this advisor's")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    dealer_id: int, conn: ConnDep, principal: CustomerUser, q: Annotated[QueueQuery, Depends()]
 ) -> list[dict[str, object]]:
     await visible_dealer(conn, principal, dealer_id)
     return await alert_queue.incident_queue(
-        conn, dealer_id=dealer_id, states=list(state or WORKING_STATES), sort=sort, assigned_to=assigned_to,
-        limit=limit,
-    )  # fmt: skip
+        conn, dealer_id=dealer_id, states=q.states(), sort=q.sort, assigned_to=q.assigned_to, limit=q.limit
+    )
