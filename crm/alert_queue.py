@@ -8,16 +8,53 @@ week for warning, a month for info.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from telemetry.errors import NotFoundError
 from telemetry.storage.alerts import ALERT_COLUMNS, Alert, get
-from telemetry.storage.db import Conn, Row
-from telemetry.storage.incidents import INCIDENT_COLUMNS
+from telemetry.storage.db import Conn
+from telemetry.storage.incidents import INCIDENT_COLUMNS, Incident
+from telemetry.storage.typed_rows import fetch_all, fetch_one
 from telemetry.vocabulary import severity_rank_sql
 
 DUE = (
     "COALESCE((a.evidence->>'projected')::timestamptz, a.first_seen + CASE a.severity"
     " WHEN 'critical' THEN interval '1 day' WHEN 'warning' THEN interval '7 days' ELSE interval '30 days' END)"
 )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedAlert(Alert):
+    """An alert in the queue: when it is due, whose vehicle it is on, which model."""
+
+    due_at: datetime  # the trend's projected date, or raised + 1 day / 7 days / 30 days by severity
+    customer_id: int | None
+    customer_name: str | None
+    model: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedIncident(Incident):
+    """An incident in the queue: due when its most pressing alert is, with how many alerts."""
+
+    due_at: datetime  # the earliest due date of its alerts
+    alert_count: int
+    customer_id: int | None
+    customer_name: str | None
+    model: str
+
+
+_NOTE_COLUMNS = "id, alert_id, author, text, created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    id: int
+    alert_id: int
+    author: str
+    text: str
+    created_at: datetime
 
 
 def _sorts(alias: str) -> dict[str, str]:
@@ -43,10 +80,12 @@ async def queue(
     assigned_to: str | None = None,
     limit: int = 200,
     alert_id: int | None = None,
-) -> list[Row]:
+) -> list[QueuedAlert]:
     """Alerts on the vehicles whose dealer this is, with due date and customer, in `sort` order
     (`alert_id`: only that one, if it is in the queue)."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
+        QueuedAlert,
         f"SELECT {ALERT_COLUMNS}, {DUE} AS due_at, c.id AS customer_id, c.name AS customer_name, v.model"
         " FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id LEFT JOIN customers c ON c.id = v.owner_customer_id"
         " WHERE v.dealer_id = %s AND a.state = ANY(%s) AND (%s::text IS NULL OR a.assigned_to = %s)"
@@ -54,7 +93,6 @@ async def queue(
         f" ORDER BY {SORTS[sort]} LIMIT %s",
         (dealer_id, states, assigned_to, assigned_to, alert_id, alert_id, limit),
     )
-    return list(await cur.fetchall())
 
 
 async def incident_queue(
@@ -66,10 +104,12 @@ async def incident_queue(
     assigned_to: str | None = None,
     limit: int = 200,
     incident_id: int | None = None,
-) -> list[Row]:
+) -> list[QueuedIncident]:
     """Incidents on the vehicles whose dealer this is: one row per problem, due when its most
     pressing alert is, with the customer and the number of alerts behind it."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
+        QueuedIncident,
         f"SELECT {INCIDENT_COLUMNS}, d.due_at, d.alert_count, c.id AS customer_id, c.name AS customer_name, v.model"
         " FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id LEFT JOIN customers c ON c.id = v.owner_customer_id"
         f" CROSS JOIN LATERAL (SELECT COALESCE(min({DUE}), i.first_seen) AS due_at, count(*) AS alert_count"
@@ -79,7 +119,6 @@ async def incident_queue(
         f" ORDER BY {INCIDENT_SORTS[sort]} LIMIT %s",
         (dealer_id, states, assigned_to, assigned_to, incident_id, incident_id, limit),
     )
-    return list(await cur.fetchall())
 
 
 async def assign(conn: Conn, *, alert_id: int, to: str | None) -> Alert:
@@ -94,20 +133,12 @@ async def assign(conn: Conn, *, alert_id: int, to: str | None) -> Alert:
     return await get(conn, alert_id=alert_id)
 
 
-async def add_note(conn: Conn, *, alert_id: int, author: str, text: str) -> Row:
+async def add_note(conn: Conn, *, alert_id: int, author: str, text: str) -> Note:
     await get(conn, alert_id=alert_id)
-    cur = await conn.execute(
-        "INSERT INTO alert_notes (alert_id, author, text) VALUES (%s, %s, %s)"
-        " RETURNING id, alert_id, author, text, created_at",
-        (alert_id, author, text),
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return row
+    query = f"INSERT INTO alert_notes (alert_id, author, text) VALUES (%s, %s, %s) RETURNING {_NOTE_COLUMNS}"
+    return await fetch_one(conn, Note, query, (alert_id, author, text), missing="no note returned")
 
 
-async def notes(conn: Conn, *, alert_id: int) -> list[Row]:
-    cur = await conn.execute(
-        "SELECT id, alert_id, author, text, created_at FROM alert_notes WHERE alert_id = %s ORDER BY id", (alert_id,)
-    )
-    return list(await cur.fetchall())
+async def notes(conn: Conn, *, alert_id: int) -> list[Note]:
+    query = f"SELECT {_NOTE_COLUMNS} FROM alert_notes WHERE alert_id = %s ORDER BY id"
+    return await fetch_all(conn, Note, query, (alert_id,))

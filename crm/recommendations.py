@@ -18,7 +18,7 @@ from crm import alert_queue, entitlements, features, households, recalls
 from crm.contact_pressure import PURPOSES, Facts, Policy, allowed, evaluate
 from telemetry.storage import offers
 from telemetry.storage.db import Conn, Row
-from telemetry.vocabulary import WORKING_STATES
+from telemetry.vocabulary import WORKING_STATES, Severity
 
 
 async def for_dealer(conn: Conn, *, dealer_id: int, today: date, policy: Policy, warranty_offer_days: int) -> list[Row]:
@@ -59,13 +59,13 @@ async def _reasons(
         conn, dealer_id=dealer_id, states=list(WORKING_STATES), sort="due", limit=10_000
     )
     for i in queue:  # one reason per problem, however many alerts it raised
-        vid = by_vin.get(str(i["vin"]))
+        vid = by_vin.get(i.vin)
         if vid is not None:
-            alerts = "" if i["alert_count"] == 1 else f", {i['alert_count']} alerts"
+            alerts = "" if i.alert_count == 1 else f", {i.alert_count} alerts"
             found[vid].append({
-                "kind": "alert", "purpose": "safety" if i["severity"] == "critical" else "service",
-                "summary": f"{i['severity']} alert: {i['title']} ({i['state']}{alerts})",
-                "due_at": i["due_at"], "alert_id": i["cause_alert_id"], "incident_id": i["id"], "offer_id": None,
+                "kind": "alert", "purpose": "safety" if i.severity == Severity.CRITICAL else "service",
+                "summary": f"{i.severity} alert: {i.title} ({i.state}{alerts})",
+                "due_at": i.due_at, "alert_id": i.cause_alert_id, "incident_id": i.id, "offer_id": None,
             })  # fmt: skip
     for vid, open_recalls in (await recalls.open_for(conn, vehicle_ids=list(vehicles))).items():
         for r in open_recalls:

@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import BaseModel
 
-from api.schemas.alerts import AlertOut
+from api.schemas.alerts import AlertOut, NoteOut, QueuedAlertOut
 from api.schemas.customers import ConsentOut, ContactOut, CustomerOut, HouseholdOut, MemberOut, SourceRecord
 from api.schemas.dealers import BranchOut, DealerOut
 from api.schemas.features import OfferOut
-from api.schemas.incidents import EvidenceOut, IncidentOut
+from api.schemas.incidents import EvidenceOut, IncidentOut, QueuedIncidentOut
 from api.schemas.vehicles import RecallOut, RecallStatus, ServiceOut, VehicleOut
+from crm.alert_queue import Note, QueuedAlert, QueuedIncident
 from crm.consents import Consent
 from crm.contacts import Contact
 from crm.customer_merges import Source
@@ -82,6 +83,9 @@ def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
         (ServiceOut, Service, set()),
         (EvidenceOut, incidents.Evidence, set()),
         (IncidentOut, incidents.Incident, {"vehicle_id", "dealer_id"}),
+        (QueuedIncidentOut, QueuedIncident, {"vehicle_id", "dealer_id"}),
+        (QueuedAlertOut, QueuedAlert, set()),
+        (NoteOut, Note, set()),
     ],
 )
 def test_each_response_schema_shows_its_stored_row(schema: type[BaseModel], row: type, kept_back: set[str]) -> None:

@@ -63,11 +63,11 @@ async def _dealer(conn: Conn, principal: Principal, dealer: int | None) -> tuple
 
 async def _queue_rows(
     conn: Conn, dealer_id: int, severity: str, state: str, model: str, incident_id: int | None = None
-) -> list[dict[str, object]]:
+) -> list[alert_queue.QueuedIncident]:
     rows = await alert_queue.incident_queue(
         conn, dealer_id=dealer_id, states=STATES[state], sort="severity", limit=500, incident_id=incident_id
     )
-    return [r for r in rows if severity in ("all", r["severity"]) and model in ("all", r["model"])]
+    return [r for r in rows if severity in ("all", r.severity) and model in ("all", r.model)]
 
 
 Filter = Annotated[str, Query(max_length=40)]

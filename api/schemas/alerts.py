@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
 
 from api.schemas.common import schema_of
+from crm.alert_queue import Note, QueuedAlert
 from telemetry.storage.alerts import Alert
 from telemetry.vocabulary import AlertResolution
 
 AlertOut = schema_of(Alert, "AlertOut", descriptions={"incident_id": "The incident the alert is evidence of"})
 
 
-class QueuedAlertOut(AlertOut):
-    due_at: datetime = Field(description="The trend's projected date, or raised + 1 day / 7 days / 30 days by severity")
-    customer_id: int | None
-    customer_name: str | None
+QueuedAlertOut = schema_of(
+    QueuedAlert,
+    "QueuedAlertOut",
+    descriptions={
+        "incident_id": "The incident the alert is evidence of",
+        "due_at": "The trend's projected date, or raised + 1 day / 7 days / 30 days by severity",
+        "model": "The vehicle's model",
+    },
+)
 
 
 class AssignIn(BaseModel):
@@ -28,10 +32,7 @@ class NoteIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
 
 
-class NoteOut(NoteIn):
-    id: int
-    alert_id: int
-    created_at: datetime
+NoteOut = schema_of(Note, "NoteOut")
 
 
 class AcknowledgeIn(BaseModel):

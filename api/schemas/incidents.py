@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field, model_validator
 
 from api.schemas.common import schema_of
+from crm.alert_queue import QueuedIncident
 from telemetry.storage.incidents import Evidence, Incident
 from telemetry.vocabulary import IncidentOutcome
 
 EvidenceOut = schema_of(Evidence, "EvidenceOut", descriptions={"id": "The alert's id (GET /alerts/{id})"})
+_INCIDENT_DESCRIPTIONS = {
+    "system": "cooling, oil, engine, charging, tyres, brakes, traction_battery, ...",
+    "component": "The wheel for per-wheel systems ('front left'); empty otherwise",
+    "severity": "The worst of its alerts",
+    "title": "The system and the likely cause",
+    "explanation": "The likely cause, then every alert as evidence",
+    "reopened": "Times a new alert of the same system reopened it",
+    "operation": "What the workshop did (outcome 'repaired')",
+    "service_event_id": "The service visit that followed",
+}
 IncidentOut = schema_of(
     Incident,
     "IncidentOut",
     exclude=("vehicle_id", "dealer_id"),  # the API names vehicles by VIN; who sees it is the server's business
-    descriptions={
-        "system": "cooling, oil, engine, charging, tyres, brakes, traction_battery, ...",
-        "component": "The wheel for per-wheel systems ('front left'); empty otherwise",
-        "severity": "The worst of its alerts",
-        "title": "The system and the likely cause",
-        "explanation": "The likely cause, then every alert as evidence",
-        "reopened": "Times a new alert of the same system reopened it",
-        "operation": "What the workshop did (outcome 'repaired')",
-        "service_event_id": "The service visit that followed",
-    },
+    descriptions=_INCIDENT_DESCRIPTIONS,
 )
 
 
@@ -32,12 +32,13 @@ class IncidentDetailOut(IncidentOut):
     alerts: list[EvidenceOut] = Field(description="The evidence, oldest first")
 
 
-class QueuedIncidentOut(IncidentOut):
-    due_at: datetime = Field(description="The earliest due date of its alerts (see the alert queue)")
-    customer_id: int | None
-    customer_name: str | None
-    model: str | None
-    alert_count: int
+QueuedIncidentOut = schema_of(
+    QueuedIncident,
+    "QueuedIncidentOut",
+    exclude=("vehicle_id", "dealer_id"),
+    descriptions=_INCIDENT_DESCRIPTIONS
+    | {"due_at": "The earliest due date of its alerts (see the alert queue)", "model": "The vehicle's model"},
+)
 
 
 class IncidentResolveIn(BaseModel):
