@@ -10,8 +10,10 @@ from datetime import datetime
 from psycopg import sql
 from psycopg.errors import UniqueViolation
 
+from crm.features import Feature
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage.db import Conn, Row
+from telemetry.storage.typed_rows import fetch_all, fetch_one
 from webhooks import outbox
 
 FEATURE_COLUMNS = (
@@ -26,32 +28,28 @@ _ENTITLEMENT_COLUMNS = (
 )
 
 
-async def create_feature(conn: Conn, **values: object) -> Row:
+async def create_feature(conn: Conn, **values: object) -> Feature:
     try:
-        cur = await conn.execute(
+        return await fetch_one(
+            conn,
+            Feature,
             sql.SQL("INSERT INTO features ({}) VALUES ({}) RETURNING " + FEATURE_COLUMNS).format(
                 sql.SQL(", ").join(map(sql.Identifier, values)), sql.SQL(", ").join(sql.Placeholder() * len(values))
             ),
             list(values.values()),
+            missing="no feature returned",
         )
     except UniqueViolation as exc:
         raise ConflictError(f"feature {values['code']!r} exists already") from exc
-    row = await cur.fetchone()
-    assert row is not None
-    return row
 
 
-async def list_features(conn: Conn) -> list[Row]:
-    cur = await conn.execute(f"SELECT {FEATURE_COLUMNS} FROM features ORDER BY code")
-    return list(await cur.fetchall())
+async def list_features(conn: Conn) -> list[Feature]:
+    return await fetch_all(conn, Feature, f"SELECT {FEATURE_COLUMNS} FROM features ORDER BY code")
 
 
-async def get_feature(conn: Conn, *, code: str) -> Row:
-    cur = await conn.execute(f"SELECT {FEATURE_COLUMNS} FROM features WHERE code = %s", (code,))
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"feature {code!r} not found")
-    return row
+async def get_feature(conn: Conn, *, code: str) -> Feature:
+    query = f"SELECT {FEATURE_COLUMNS} FROM features WHERE code = %s"
+    return await fetch_one(conn, Feature, query, (code,), missing=f"feature {code!r} not found")
 
 
 async def of_vehicle(conn: Conn, *, vehicle_id: int) -> list[Row]:

@@ -5,10 +5,32 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import cast
 
+from telemetry.vocabulary import PriceModel
+
 KINDS = ("purchase", "subscription", "trial")
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """A software option of the catalog, as stored."""
+
+    code: str
+    name: str
+    description: str | None
+    models: list[str] | None  # None: every model
+    min_software_version: str | None
+    requires_hardware: list[str]
+    conflicts_with: list[str]
+    price_model: PriceModel
+    price: Decimal | None
+    currency: str | None
+    trial_days: int | None  # None: no trial
+    created_at: datetime
 
 
 def version(text: str) -> tuple[int, ...]:
@@ -17,7 +39,7 @@ def version(text: str) -> tuple[int, ...]:
 
 
 def ineligibility(
-    feature: Mapping[str, object],
+    feature: Feature,
     vehicle: Mapping[str, object],
     *,
     kind: str,
@@ -26,11 +48,10 @@ def ineligibility(
 ) -> str | None:
     """Why the vehicle cannot have the option as `kind`, or None when it can. `live` are the
     vehicle's pending or active options, `trials_had` the options it has ever had a trial of."""
-    code = str(feature["code"])
-    models = feature["models"]
-    if models is not None and vehicle["model"] not in models:  # type: ignore[operator]
-        return f"{code} is not offered for the {vehicle['model']} (only {', '.join(models)})"  # type: ignore[arg-type]
-    wanted = feature["min_software_version"]
+    code, models = feature.code, feature.models
+    if models is not None and vehicle["model"] not in models:
+        return f"{code} is not offered for the {vehicle['model']} (only {', '.join(models)})"
+    wanted = feature.min_software_version
     if wanted is not None:
         have = vehicle["software_version"]
         if have is None:
@@ -38,21 +59,21 @@ def ineligibility(
         if version(str(have)) < version(str(wanted)):
             return f"{code} needs software {wanted} or newer; the vehicle runs {have}"
     fitted = cast(list[str], vehicle["hardware"])
-    missing = [h for h in cast(list[str], feature["requires_hardware"]) if h not in fitted]
+    missing = [h for h in feature.requires_hardware if h not in fitted]
     if missing:
         return f"{code} needs hardware the vehicle lacks: {', '.join(missing)}"
     if code in live:
         return f"{code} is active or being activated on the vehicle already"
-    clashing = sorted(set(feature["conflicts_with"]) & set(live))  # type: ignore[call-overload]
+    clashing = sorted(set(feature.conflicts_with) & set(live))
     if clashing:
         return f"{code} conflicts with the vehicle's active option {', '.join(clashing)}"
     return _kind_problem(feature, kind, trials_had)
 
 
-def _kind_problem(feature: Mapping[str, object], kind: str, trials_had: Collection[str]) -> str | None:
-    code, price_model = feature["code"], feature["price_model"]
+def _kind_problem(feature: Feature, kind: str, trials_had: Collection[str]) -> str | None:
+    code, price_model = feature.code, feature.price_model
     if kind == "trial":
-        if feature["trial_days"] is None:
+        if feature.trial_days is None:
             return f"{code} has no trial"
         if code in trials_had:
             return f"the vehicle has had its trial of {code} already"
@@ -63,12 +84,14 @@ def _kind_problem(feature: Mapping[str, object], kind: str, trials_had: Collecti
     return None
 
 
-def ends_at(feature: Mapping[str, object], kind: str, starts_at: datetime, periods: int = 1) -> datetime | None:
+def ends_at(feature: Feature, kind: str, starts_at: datetime, periods: int = 1) -> datetime | None:
     """A trial runs its days; a subscription `periods` months or years; a purchase for good."""
     if kind == "trial":
-        return starts_at + timedelta(days=int(cast(int, feature["trial_days"])))
+        if feature.trial_days is None:
+            raise ValueError(f"{feature.code} has no trial")  # ineligibility says so first
+        return starts_at + timedelta(days=feature.trial_days)
     if kind == "subscription":
-        months = periods * (12 if feature["price_model"] == "yearly" else 1)
+        months = periods * (12 if feature.price_model == "yearly" else 1)
         return add_months(starts_at, months)
     return None
 

@@ -94,7 +94,7 @@ async def _reasons(
 async def _trial_offers(conn: Conn, vehicles: dict[int, Row], by_vin: dict[str, int]) -> list[tuple[int, offers.Offer]]:
     """Open usage offers whose option is in the catalog and which the vehicle may have a trial of."""
     open_offers = await offers.of_vehicles(conn, vehicle_ids=list(vehicles), states=["open"])
-    catalog = {str(f["code"]): f for f in await entitlements.list_features(conn)}
+    catalog = {f.code: f for f in await entitlements.list_features(conn)}
     out = []
     for offer in open_offers:
         vid = by_vin[offer.vin]

@@ -49,7 +49,7 @@ async def create(conn: Conn, *, name: str, segment_id: int, code: str, kind: str
     """A running campaign over the segment's members as they are now."""
     segment = await segments.get(conn, segment_id=segment_id)
     feature = await entitlements.get_feature(conn, code=code)
-    if kind == "trial" and feature["trial_days"] is None:
+    if kind == "trial" and feature.trial_days is None:
         raise ConflictError(f"{code} has no trial")
     cur = await conn.execute(
         "INSERT INTO campaigns (name, segment_id, feature_code, kind, rate_per_minute, created_by)"

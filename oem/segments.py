@@ -73,7 +73,7 @@ async def members(conn: Conn, filter_: Mapping[str, Any]) -> list[Row]:
     return list(await cur.fetchall())
 
 
-async def sort_by_eligibility(conn: Conn, vehicles: list[Row], feature: Row, kind: str) -> Sorted:
+async def sort_by_eligibility(conn: Conn, vehicles: list[Row], feature: features.Feature, kind: str) -> Sorted:
     """Who among `vehicles` may have the option (its catalog row) as `kind` now, and why the others may not."""
     cur = await conn.execute(
         "SELECT vehicle_id, array_agg(feature_code) FILTER (WHERE state IN ('pending', 'active')) AS live,"

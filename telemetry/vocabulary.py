@@ -109,6 +109,14 @@ class HouseholdRole(StrEnum):
     FAMILY_MEMBER = "family_member"
 
 
+class PriceModel(StrEnum):
+    """How a software option is sold: once, or as a monthly or yearly subscription."""
+
+    ONE_OFF = "one_off"
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
+
+
 class CustomerKind(StrEnum):
     PERSON = "person"
     COMPANY = "company"

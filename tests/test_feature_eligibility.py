@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from crm.features import add_months, ends_at, ineligibility, version
+from crm.features import Feature, add_months, ends_at, ineligibility, version
+from telemetry.vocabulary import PriceModel
 
-FEATURE = {
-    "code": "trailer_assist", "models": ["Van 2.2d", "Estate 2.0d"], "min_software_version": "3.2",
-    "requires_hardware": ["tow_bar", "rear_camera"], "conflicts_with": ["performance_boost"],
-    "price_model": "yearly", "trial_days": 14,
-}  # fmt: skip
+FEATURE = Feature(
+    code="trailer_assist", name="Trailer assist", description=None, models=["Van 2.2d", "Estate 2.0d"],
+    min_software_version="3.2", requires_hardware=["tow_bar", "rear_camera"], conflicts_with=["performance_boost"],
+    price_model=PriceModel.YEARLY, price=None, currency=None, trial_days=14,
+    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+)  # fmt: skip
 VAN = {"model": "Van 2.2d", "software_version": "3.10", "hardware": ["tow_bar", "rear_camera"]}
 
 
@@ -62,7 +65,7 @@ def test_a_trial_runs_its_days_and_a_subscription_whole_months_or_years() -> Non
     start = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
     assert ends_at(FEATURE, "trial", start) == datetime(2026, 2, 14, 9, 0, tzinfo=UTC)
     assert ends_at(FEATURE, "subscription", start, 2) == datetime(2028, 1, 31, 9, 0, tzinfo=UTC)
-    assert ends_at({**FEATURE, "price_model": "monthly"}, "subscription", start) == datetime(
+    assert ends_at(replace(FEATURE, price_model=PriceModel.MONTHLY), "subscription", start) == datetime(
         2026, 2, 28, 9, 0, tzinfo=UTC
     )
     assert ends_at(FEATURE, "purchase", start) is None

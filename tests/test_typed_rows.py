@@ -13,13 +13,14 @@ from pydantic import BaseModel
 from api.schemas.alerts import AlertOut, NoteOut, QueuedAlertOut
 from api.schemas.customers import ConsentOut, ContactOut, CustomerOut, HouseholdOut, MemberOut, SourceRecord
 from api.schemas.dealers import BranchOut, DealerOut
-from api.schemas.features import OfferOut
+from api.schemas.features import FeatureOut, OfferOut
 from api.schemas.incidents import EvidenceOut, IncidentOut, QueuedIncidentOut
 from api.schemas.vehicles import RecallOut, RecallStatus, ServiceOut, VehicleOut
 from crm.alert_queue import Note, QueuedAlert, QueuedIncident
 from crm.consents import Consent
 from crm.contacts import Contact
 from crm.customer_merges import Source
+from crm.features import Feature
 from crm.households import Household, Member
 from crm.recalls import Recall, RecallProgress
 from crm.records import Branch, Customer, Dealer, Vehicle
@@ -80,6 +81,7 @@ def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
         (RecallOut, Recall, set()),
         (RecallStatus, RecallProgress, set()),
         (OfferOut, offers.Offer, set()),
+        (FeatureOut, Feature, set()),
         (ServiceOut, Service, set()),
         (EvidenceOut, incidents.Evidence, set()),
         (IncidentOut, incidents.Incident, {"vehicle_id", "dealer_id"}),

@@ -8,8 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import schema_of
+from api.schemas.common import descriptions_of, schema_of
+from crm.features import Feature
 from telemetry.storage.offers import Offer
+from telemetry.vocabulary import PriceModel
 
 FeatureCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 
@@ -24,14 +26,13 @@ class FeatureIn(BaseModel):
         default_factory=list, max_length=50
     )
     conflicts_with: list[FeatureCode] = Field(default_factory=list, max_length=50)
-    price_model: Literal["one_off", "monthly", "yearly"]
+    price_model: PriceModel
     price: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=2)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     trial_days: int | None = Field(default=None, ge=1, le=365, description="Null: no trial")
 
 
-class FeatureOut(FeatureIn):
-    created_at: datetime
+FeatureOut = schema_of(Feature, "FeatureOut", descriptions=descriptions_of(FeatureIn))
 
 
 EntitlementKind = Literal["purchase", "subscription", "trial"]
