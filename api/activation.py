@@ -30,7 +30,7 @@ async def start(
     periods: int = 1,
     purchase_reference: str | None = None,
     idempotency_key: str | None = None,
-) -> dict[str, object]:
+) -> entitlements.Entitlement:
     """A pending entitlement and its enable command, or the error that says why not."""
     if principal.role == "advisor" and kind != "trial":
         raise PermissionDeniedError("an advisor key may start trials only; purchases and subscriptions are the OEM's")

@@ -92,7 +92,7 @@ async def customer_view(
             (s for s in SEVERITY_ORDER if any(a.severity == s for a in open_alerts)), None
         )
         due = next_service(plans, start_points, v)
-        options = [e for e in await entitlements.of_vehicle(conn, vehicle_id=vid) if e["state"] in LIVE_OPTIONS]
+        options = [e for e in await entitlements.of_vehicle(conn, vehicle_id=vid) if e.state in LIVE_OPTIONS]
         vehicles.append(
             {
                 **asdict(v),

@@ -5,6 +5,7 @@ one, and an `activation.*` outbox event for the CRM webhooks."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from psycopg import sql
@@ -14,6 +15,7 @@ from crm.features import Feature
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage.db import Conn, Row
 from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.vocabulary import EntitlementKind, EntitlementState
 from webhooks import outbox
 
 FEATURE_COLUMNS = (
@@ -26,6 +28,40 @@ _ENTITLEMENT_COLUMNS = (
     " (SELECT row_to_json(c) FROM (SELECT id, action, state, attempts, sent_at, acked_at, reason"
     "   FROM vehicle_commands WHERE entitlement_id = e.id ORDER BY created_at DESC LIMIT 1) c) AS last_command"
 )
+
+
+_ENTITLEMENTS = "FROM entitlements e JOIN vehicles v ON v.id = e.vehicle_id"
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlement:
+    """A software option granted to a vehicle, with the newest command that carries it there."""
+
+    id: int
+    vin: str
+    feature_code: str
+    kind: EntitlementKind
+    state: EntitlementState
+    granted_by: str
+    dealer_id: int | None
+    purchase_reference: str | None
+    starts_at: datetime
+    ends_at: datetime | None  # None: a purchase, for the vehicle's life
+    ended_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_command: dict[str, object] | None  # id, action, state, attempts, sent_at, acked_at, reason
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of an entitlement's audit log."""
+
+    id: int
+    at: datetime
+    event: str
+    detail: str
+    by: str
 
 
 async def create_feature(conn: Conn, **values: object) -> Feature:
@@ -52,28 +88,23 @@ async def get_feature(conn: Conn, *, code: str) -> Feature:
     return await fetch_one(conn, Feature, query, (code,), missing=f"feature {code!r} not found")
 
 
-async def of_vehicle(conn: Conn, *, vehicle_id: int) -> list[Row]:
+async def of_vehicle(conn: Conn, *, vehicle_id: int) -> list[Entitlement]:
     """The vehicle's entitlements, live ones first, then newest first."""
-    cur = await conn.execute(
-        f"SELECT {_ENTITLEMENT_COLUMNS} FROM entitlements e JOIN vehicles v ON v.id = e.vehicle_id"
-        " WHERE e.vehicle_id = %s ORDER BY e.state NOT IN ('pending', 'active'), e.created_at DESC, e.id DESC",
-        (vehicle_id,),
+    query = (
+        f"SELECT {_ENTITLEMENT_COLUMNS} {_ENTITLEMENTS} WHERE e.vehicle_id = %s"
+        " ORDER BY e.state NOT IN ('pending', 'active'), e.created_at DESC, e.id DESC"
     )
-    return list(await cur.fetchall())
+    return await fetch_all(conn, Entitlement, query, (vehicle_id,))
 
 
-async def get(conn: Conn, *, entitlement_id: int) -> Row:
-    cur = await conn.execute(
-        f"SELECT {_ENTITLEMENT_COLUMNS} FROM entitlements e JOIN vehicles v ON v.id = e.vehicle_id WHERE e.id = %s",
-        (entitlement_id,),
+async def get(conn: Conn, *, entitlement_id: int) -> Entitlement:
+    query = f"SELECT {_ENTITLEMENT_COLUMNS} {_ENTITLEMENTS} WHERE e.id = %s"
+    return await fetch_one(
+        conn, Entitlement, query, (entitlement_id,), missing=f"entitlement {entitlement_id} not found"
     )
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"entitlement {entitlement_id} not found")
-    return row
 
 
-async def by_idempotency_key(conn: Conn, *, key: str) -> Row | None:
+async def by_idempotency_key(conn: Conn, *, key: str) -> Entitlement | None:
     cur = await conn.execute("SELECT id FROM entitlements WHERE idempotency_key = %s", (key,))
     row = await cur.fetchone()
     return None if row is None else await get(conn, entitlement_id=int(row["id"]))
@@ -100,7 +131,7 @@ async def grant(
     starts_at: datetime,
     ends_at: datetime | None,
     idempotency_key: str | None,
-) -> Row:
+) -> Entitlement:
     """A pending entitlement and the enable command that will make it active."""
     try:
         cur = await conn.execute(
@@ -177,7 +208,7 @@ async def live_one(conn: Conn, *, vehicle_id: int, feature_code: str) -> Row:
     return row
 
 
-async def end(conn: Conn, *, entitlement_id: int, event: str, reason: str, by: str) -> Row:
+async def end(conn: Conn, *, entitlement_id: int, event: str, reason: str, by: str) -> Entitlement:
     """Close the entitlement and queue the disable command (expiry, or an OEM's deactivation)."""
     await set_state(conn, entitlement_id, "ended", ended_reason=reason)
     await log(conn, entitlement_id, event, reason, by)
@@ -185,7 +216,7 @@ async def end(conn: Conn, *, entitlement_id: int, event: str, reason: str, by: s
     return await get(conn, entitlement_id=entitlement_id)
 
 
-async def extend(conn: Conn, *, entitlement_id: int, until: datetime, by: str) -> Row:
+async def extend(conn: Conn, *, entitlement_id: int, until: datetime, by: str) -> Entitlement:
     """A renewal: the new end, and an enable command carrying it to the vehicle."""
     await conn.execute(
         "UPDATE entitlements SET ends_at = %s, updated_at = now() WHERE id = %s", (until, entitlement_id)
@@ -220,9 +251,6 @@ async def events_of_customer(conn: Conn, *, customer_id: int, limit: int) -> lis
     return list(await cur.fetchall())
 
 
-async def events(conn: Conn, *, entitlement_id: int) -> list[Row]:
-    cur = await conn.execute(
-        "SELECT id, at, event, detail, by FROM entitlement_events WHERE entitlement_id = %s ORDER BY id",
-        (entitlement_id,),
-    )
-    return list(await cur.fetchall())
+async def events(conn: Conn, *, entitlement_id: int) -> list[Event]:
+    query = "SELECT id, at, event, detail, by FROM entitlement_events WHERE entitlement_id = %s ORDER BY id"
+    return await fetch_all(conn, Event, query, (entitlement_id,))

@@ -190,7 +190,7 @@ async def _release(conn: Conn, campaign: Row, owed: int, now: datetime) -> int:
             await conn.execute(
                 "UPDATE campaign_targets SET state = 'released', entitlement_id = %s, released_at = %s"
                 " WHERE campaign_id = %s AND vehicle_id = %s",
-                (granted["id"], now, campaign["id"], vehicle["id"]),
+                (granted.id, now, campaign["id"], vehicle["id"]),
             )
         if sorted_.refused:
             await conn.execute(

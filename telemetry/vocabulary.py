@@ -109,6 +109,21 @@ class HouseholdRole(StrEnum):
     FAMILY_MEMBER = "family_member"
 
 
+class EntitlementKind(StrEnum):
+    PURCHASE = "purchase"  # one-off, for the vehicle's life
+    SUBSCRIPTION = "subscription"  # monthly or yearly
+    TRIAL = "trial"
+
+
+class EntitlementState(StrEnum):
+    """pending until the vehicle accepts; failed with the vehicle's reason; ended when expired or deactivated."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    FAILED = "failed"
+    ENDED = "ended"
+
+
 class PriceModel(StrEnum):
     """How a software option is sold: once, or as a monthly or yearly subscription."""
 

@@ -373,7 +373,7 @@ def test_commands_queued_while_no_dispatcher_runs_go_out_when_the_server_starts(
                 idempotency_key=None,
             )
             await conn.commit()
-            return int(granted["id"])
+            return granted.id
 
     entitlement_id = asyncio.run(queue_while_down())
     car = SimulatedVehicle(settings, vin)  # online, waiting, while no server runs

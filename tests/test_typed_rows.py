@@ -13,13 +13,14 @@ from pydantic import BaseModel
 from api.schemas.alerts import AlertOut, NoteOut, QueuedAlertOut
 from api.schemas.customers import ConsentOut, ContactOut, CustomerOut, HouseholdOut, MemberOut, SourceRecord
 from api.schemas.dealers import BranchOut, DealerOut
-from api.schemas.features import FeatureOut, OfferOut
+from api.schemas.features import EntitlementEventOut, EntitlementOut, FeatureOut, OfferOut
 from api.schemas.incidents import EvidenceOut, IncidentOut, QueuedIncidentOut
 from api.schemas.vehicles import RecallOut, RecallStatus, ServiceOut, VehicleOut
 from crm.alert_queue import Note, QueuedAlert, QueuedIncident
 from crm.consents import Consent
 from crm.contacts import Contact
 from crm.customer_merges import Source
+from crm.entitlements import Entitlement, Event
 from crm.features import Feature
 from crm.households import Household, Member
 from crm.recalls import Recall, RecallProgress
@@ -82,6 +83,8 @@ def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
         (RecallStatus, RecallProgress, set()),
         (OfferOut, offers.Offer, set()),
         (FeatureOut, Feature, set()),
+        (EntitlementOut, Entitlement, set()),
+        (EntitlementEventOut, Event, set()),
         (ServiceOut, Service, set()),
         (EvidenceOut, incidents.Evidence, set()),
         (IncidentOut, incidents.Incident, {"vehicle_id", "dealer_id"}),

@@ -3,6 +3,7 @@ commands the vehicle was sent for them."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
@@ -62,7 +63,7 @@ async def activate(
     if idempotency_key is not None:
         earlier = await entitlements.by_idempotency_key(conn, key=idempotency_key)
         if earlier is not None:
-            if (earlier["vin"], earlier["feature_code"], earlier["kind"]) != (vin, code, body.kind):
+            if (earlier.vin, earlier.feature_code, earlier.kind) != (vin, code, body.kind):
                 raise ConflictError("this Idempotency-Key was used for another activation")
             response.status_code = 200
             return earlier
@@ -103,9 +104,9 @@ async def entitlement(vin: str, entitlement_id: int, conn: ConnDep, principal: A
         row = await entitlements.get(conn, entitlement_id=entitlement_id)
     except NotFoundError:
         raise missing from None
-    if row["vin"] != vin:
+    if row.vin != vin:
         raise missing
-    return {**row, "events": await entitlements.events(conn, entitlement_id=entitlement_id)}
+    return {**asdict(row), "events": await entitlements.events(conn, entitlement_id=entitlement_id)}
 
 
 @router.post(

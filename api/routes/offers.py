@@ -67,7 +67,7 @@ async def offer_to_trial(
         offer_id=offer_id,
         state="accepted",
         by=activation.granted_by(principal),
-        entitlement_id=int(entitlement["id"]),  # type: ignore[call-overload]
+        entitlement_id=entitlement.id,
     )
     return {"offer": closed, "entitlement": entitlement}
 

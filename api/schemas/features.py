@@ -9,9 +9,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from api.schemas.common import descriptions_of, schema_of
+from crm.entitlements import Entitlement, Event
 from crm.features import Feature
 from telemetry.storage.offers import Offer
-from telemetry.vocabulary import PriceModel
+from telemetry.vocabulary import EntitlementKind, PriceModel
 
 FeatureCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 
@@ -33,9 +34,6 @@ class FeatureIn(BaseModel):
 
 
 FeatureOut = schema_of(Feature, "FeatureOut", descriptions=descriptions_of(FeatureIn))
-
-
-EntitlementKind = Literal["purchase", "subscription", "trial"]
 
 
 class ActivationIn(BaseModel):
@@ -62,23 +60,19 @@ class CommandOut(BaseModel):
     reason: str | None = Field(description="The vehicle's, when it rejected the command")
 
 
-class EntitlementOut(BaseModel):
-    id: int
-    vin: str
-    feature_code: str
-    kind: EntitlementKind
-    state: Literal["pending", "active", "failed", "ended"] = Field(
-        description="pending until the vehicle accepts; failed with the vehicle's reason; ended when expired or"
-        " deactivated"
+class EntitlementOut(
+    schema_of(
+        Entitlement,
+        "EntitlementRow",
+        descriptions={
+            "state": "pending until the vehicle accepts; failed with the vehicle's reason; ended when expired or"
+            " deactivated",
+            "ends_at": "Null: a purchase, for the vehicle's life",
+        },
     )
-    granted_by: str
-    dealer_id: int | None
-    purchase_reference: str | None
-    starts_at: datetime
-    ends_at: datetime | None = Field(description="Null: a purchase, for the vehicle's life")
-    ended_reason: str | None
-    created_at: datetime
-    updated_at: datetime
+):
+    """An entitlement as stored, its newest command typed."""
+
     last_command: CommandOut | None
 
 
@@ -93,13 +87,13 @@ OfferOut = schema_of(
 )
 
 
-class EntitlementEventOut(BaseModel):
-    id: int
-    at: datetime
-    event: str = Field(description="requested, sent, resent, timed_out, active, failed, renewed, expired, disabled,"
-                       " switched_off")  # fmt: skip
-    detail: str
-    by: str
+EntitlementEventOut = schema_of(
+    Event,
+    "EntitlementEventOut",
+    descriptions={
+        "event": "requested, sent, resent, timed_out, active, failed, renewed, expired, disabled, switched_off"
+    },
+)
 
 
 class EntitlementDetail(EntitlementOut):
