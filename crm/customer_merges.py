@@ -19,8 +19,8 @@ from psycopg.types.json import Jsonb
 
 from crm.customer_matches import likeness
 from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
-from telemetry.storage.db import Conn, Row
-from telemetry.storage.typed_rows import fetch_all
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all, fetch_one
 from telemetry.vocabulary import CustomerKind
 
 FIELDS = ("kind", "name", "email", "phone", "postcode")
@@ -42,7 +42,24 @@ _MERGE_COLUMNS = (
 )
 
 
-async def merge(conn: Conn, *, golden_id: int, source_id: int, by: str, prefer_source: list[str]) -> Row:
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """One merge: what moved and what the golden record's fields were, which undoing it puts back."""
+
+    id: int
+    golden_id: int
+    source_id: int
+    merged_at: datetime
+    merged_by: str
+    reasons: list[str]
+    golden_before: dict[str, object]  # the golden record's fields the merge changed, before
+    golden_after: dict[str, object]
+    moved: dict[str, list[int]]  # per table, the ids moved from the source to the golden record
+    unmerged_at: datetime | None
+    unmerged_by: str | None
+
+
+async def merge(conn: Conn, *, golden_id: int, source_id: int, by: str, prefer_source: list[str]) -> Merge:
     if golden_id == source_id:
         raise InvalidRequestError("a customer cannot be merged into itself")
     cur = await conn.execute(
@@ -83,7 +100,9 @@ async def merge(conn: Conn, *, golden_id: int, source_id: int, by: str, prefer_s
         moved[table] = [int(r["id"]) for r in await cur.fetchall()]
     await conn.execute("UPDATE customers SET merged_into = %s WHERE id = %s", (golden_id, source_id))
     reasons = likeness(golden, source)[0] or ["merged by hand"]
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
+        Merge,
         "INSERT INTO customer_merges (golden_id, source_id, merged_by, reasons, golden_before, golden_after, moved)"
         f" VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_MERGE_COLUMNS}",
         (
@@ -95,29 +114,26 @@ async def merge(conn: Conn, *, golden_id: int, source_id: int, by: str, prefer_s
             Jsonb(changes),
             Jsonb(moved),
         ),
+        missing="no merge returned",
     )
-    row = await cur.fetchone()
-    assert row is not None
-    return row
 
 
-async def unmerge(conn: Conn, *, golden_id: int, merge_id: int, by: str) -> Row:
-    cur = await conn.execute(
+async def unmerge(conn: Conn, *, golden_id: int, merge_id: int, by: str) -> Merge:
+    m = await fetch_one(
+        conn,
+        Merge,
         f"SELECT {_MERGE_COLUMNS} FROM customer_merges WHERE id = %s AND golden_id = %s FOR UPDATE",
         (merge_id, golden_id),
+        missing=f"customer {golden_id} has no merge {merge_id}",
     )
-    m = await cur.fetchone()
-    if m is None:
-        raise NotFoundError(f"customer {golden_id} has no merge {merge_id}")
-    if m["unmerged_at"] is not None:
-        raise ConflictError(f"merge {merge_id} was undone at {m['unmerged_at']:%Y-%m-%d %H:%M} already")
+    if m.unmerged_at is not None:
+        raise ConflictError(f"merge {merge_id} was undone at {m.unmerged_at:%Y-%m-%d %H:%M} already")
     cur = await conn.execute("SELECT merged_into FROM customers WHERE id = %s", (golden_id,))
     golden = await cur.fetchone()
     assert golden is not None
     if golden["merged_into"] is not None:
         raise ConflictError(f"customer {golden_id} was merged into {golden['merged_into']} since; undo that first")
-    moved: dict[str, list[int]] = m["moved"]
-    source_id = int(m["source_id"])
+    moved, source_id = m.moved, m.source_id
     try:
         for table, column in MOVABLE:
             await conn.execute(
@@ -128,9 +144,8 @@ async def unmerge(conn: Conn, *, golden_id: int, merge_id: int, by: str) -> Row:
             )
     except UniqueViolation as exc:
         raise ConflictError(f"cannot undo merge {merge_id}: {exc.diag.message_primary}") from exc
-    before: dict[str, object] = m["golden_before"]
-    after: dict[str, object] = m["golden_after"]
-    for field, value in before.items():  # put back what the merge set and nobody changed since
+    after = m.golden_after
+    for field, value in m.golden_before.items():  # put back what the merge set and nobody changed since
         await conn.execute(
             sql.SQL("UPDATE customers SET {f} = %s WHERE id = %s AND {f} IS NOT DISTINCT FROM %s").format(
                 f=sql.Identifier(field)
@@ -138,22 +153,14 @@ async def unmerge(conn: Conn, *, golden_id: int, merge_id: int, by: str) -> Row:
             (value, golden_id, after[field]),
         )
     await conn.execute("UPDATE customers SET merged_into = NULL WHERE id = %s", (source_id,))
-    cur = await conn.execute(
-        f"UPDATE customer_merges SET unmerged_at = now(), unmerged_by = %s WHERE id = %s RETURNING {_MERGE_COLUMNS}",
-        (by, merge_id),
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return row
+    query = f"UPDATE customer_merges SET unmerged_at = now(), unmerged_by = %s WHERE id = %s RETURNING {_MERGE_COLUMNS}"
+    return await fetch_one(conn, Merge, query, (by, merge_id), missing=f"customer {golden_id} has no merge {merge_id}")
 
 
-async def history(conn: Conn, *, customer_id: int) -> list[Row]:
+async def history(conn: Conn, *, customer_id: int) -> list[Merge]:
     """Merges the customer took part in (as golden or source record), newest first."""
-    cur = await conn.execute(
-        f"SELECT {_MERGE_COLUMNS} FROM customer_merges WHERE golden_id = %s OR source_id = %s ORDER BY id DESC",
-        (customer_id, customer_id),
-    )
-    return list(await cur.fetchall())
+    query = f"SELECT {_MERGE_COLUMNS} FROM customer_merges WHERE golden_id = %s OR source_id = %s ORDER BY id DESC"
+    return await fetch_all(conn, Merge, query, (customer_id, customer_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,15 @@ import pytest
 from pydantic import BaseModel
 
 from api.schemas.alerts import AlertOut, NoteOut, QueuedAlertOut
-from api.schemas.customers import ConsentOut, ContactOut, CustomerOut, HouseholdOut, MemberOut, SourceRecord
+from api.schemas.customers import (
+    ConsentOut,
+    ContactOut,
+    CustomerOut,
+    HouseholdOut,
+    MemberOut,
+    MergeOut,
+    SourceRecord,
+)
 from api.schemas.dealers import BranchOut, DealerOut
 from api.schemas.features import EntitlementEventOut, EntitlementOut, FeatureOut, OfferOut
 from api.schemas.incidents import EvidenceOut, IncidentOut, QueuedIncidentOut
@@ -19,7 +27,7 @@ from api.schemas.vehicles import RecallOut, RecallStatus, ServiceOut, VehicleOut
 from crm.alert_queue import Note, QueuedAlert, QueuedIncident
 from crm.consents import Consent
 from crm.contacts import Contact
-from crm.customer_merges import Source
+from crm.customer_merges import Merge, Source
 from crm.entitlements import Entitlement, Event
 from crm.features import Feature
 from crm.households import Household, Member
@@ -76,6 +84,7 @@ def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
         (VehicleOut, Vehicle, set()),
         (ConsentOut, Consent, set()),
         (SourceRecord, Source, set()),
+        (MergeOut, Merge, set()),
         (ContactOut, Contact, set()),
         (HouseholdOut, Household, set()),
         (MemberOut, Member, set()),

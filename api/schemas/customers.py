@@ -13,7 +13,7 @@ from api.schemas.features import EntitlementOut, OfferOut
 from api.schemas.vehicles import NextService, RecallOut, ServiceOut, VehicleOut, VehicleSummary
 from crm.consents import Consent
 from crm.contacts import Contact
-from crm.customer_merges import Source
+from crm.customer_merges import Merge, Source
 from crm.households import Household, Member
 from crm.records import Customer
 from telemetry.vocabulary import ConsentPurpose, ContactPurpose, CustomerKind, HouseholdRole
@@ -104,20 +104,14 @@ class UnmergeIn(BaseModel):
     by: str = Field(min_length=1, max_length=120)
 
 
-class MergeOut(BaseModel):
-    id: int
-    golden_id: int
-    source_id: int
-    merged_at: datetime
-    merged_by: str
-    reasons: list[str]
-    golden_before: dict[str, object] = Field(description="The golden record's fields the merge changed, before")
-    golden_after: dict[str, object]
-    moved: dict[str, list[int]] = Field(description="Per table, the ids moved from the source to the golden record")
-    unmerged_at: datetime | None
-    unmerged_by: str | None
-
-
+MergeOut = schema_of(
+    Merge,
+    "MergeOut",
+    descriptions={
+        "golden_before": "The golden record's fields the merge changed, before",
+        "moved": "Per table, the ids moved from the source to the golden record",
+    },
+)
 SourceRecord = schema_of(Source, "SourceRecord")
 
 
