@@ -15,7 +15,27 @@ from datetime import datetime, timedelta
 import orjson
 
 from crm import entitlements
-from telemetry.storage.db import Conn, Row
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all
+from telemetry.vocabulary import CommandAction, CommandState
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command to a vehicle as queued, with where it got to."""
+
+    id: str
+    entitlement_id: int | None
+    feature_code: str
+    action: CommandAction
+    expires_at: datetime | None
+    state: CommandState
+    attempts: int
+    sent_at: datetime | None
+    timed_out_at: datetime | None
+    acked_at: datetime | None
+    reason: str | None  # the vehicle's, when it rejected the command
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +148,10 @@ async def _apply(conn: Conn, vin: str, command_id: str, status: str, reason: str
     return "applied"
 
 
-async def of_vehicle(conn: Conn, *, vehicle_id: int, limit: int = 100) -> list[Row]:
-    cur = await conn.execute(
+async def of_vehicle(conn: Conn, *, vehicle_id: int, limit: int = 100) -> list[Command]:
+    """The vehicle's commands, newest first."""
+    query = (
         "SELECT id, entitlement_id, feature_code, action, expires_at, state, attempts, sent_at, timed_out_at,"
-        " acked_at, reason, created_at FROM vehicle_commands WHERE vehicle_id = %s ORDER BY created_at DESC LIMIT %s",
-        (vehicle_id, limit),
+        " acked_at, reason, created_at FROM vehicle_commands WHERE vehicle_id = %s ORDER BY created_at DESC LIMIT %s"
     )
-    return list(await cur.fetchall())
+    return await fetch_all(conn, Command, query, (vehicle_id, limit))

@@ -124,6 +124,22 @@ class EntitlementState(StrEnum):
     ENDED = "ended"
 
 
+class CommandAction(StrEnum):
+    ENABLE = "enable"
+    DISABLE = "disable"
+
+
+class CommandState(StrEnum):
+    """pending -> sent -> accepted | rejected, or timed_out (sent again); superseded by a newer one."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    TIMED_OUT = "timed_out"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+
+
 class PriceModel(StrEnum):
     """How a software option is sold: once, or as a monthly or yearly subscription."""
 

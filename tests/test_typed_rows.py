@@ -21,9 +21,10 @@ from api.schemas.customers import (
     SourceRecord,
 )
 from api.schemas.dealers import BranchOut, DealerOut
-from api.schemas.features import EntitlementEventOut, EntitlementOut, FeatureOut, OfferOut
+from api.schemas.features import EntitlementEventOut, EntitlementOut, FeatureOut, OfferOut, VehicleCommandOut
 from api.schemas.incidents import EvidenceOut, IncidentOut, QueuedIncidentOut
 from api.schemas.vehicles import RecallOut, RecallStatus, ServiceOut, VehicleOut
+from commands.vehicle_commands import Command
 from crm.alert_queue import Note, QueuedAlert, QueuedIncident
 from crm.consents import Consent
 from crm.contacts import Contact
@@ -94,6 +95,7 @@ def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
         (FeatureOut, Feature, set()),
         (EntitlementOut, Entitlement, set()),
         (EntitlementEventOut, Event, set()),
+        (VehicleCommandOut, Command, set()),
         (ServiceOut, Service, set()),
         (EvidenceOut, incidents.Evidence, set()),
         (IncidentOut, incidents.Incident, {"vehicle_id", "dealer_id"}),

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from api.schemas.common import descriptions_of, schema_of
+from commands.vehicle_commands import Command
 from crm.entitlements import Entitlement, Event
 from crm.features import Feature
 from telemetry.storage.offers import Offer
-from telemetry.vocabulary import EntitlementKind, PriceModel
+from telemetry.vocabulary import CommandAction, CommandState, EntitlementKind, PriceModel
 
 FeatureCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 
@@ -51,9 +52,11 @@ class DeactivationIn(BaseModel):
 
 
 class CommandOut(BaseModel):
+    """An entitlement's newest command (the part of `VehicleCommandOut` an entitlement shows)."""
+
     id: str
-    action: Literal["enable", "disable"]
-    state: Literal["pending", "sent", "timed_out", "accepted", "rejected", "superseded"]
+    action: CommandAction
+    state: CommandState
     attempts: int
     sent_at: datetime | None
     acked_at: datetime | None
@@ -100,12 +103,9 @@ class EntitlementDetail(EntitlementOut):
     events: list[EntitlementEventOut] = Field(description="The audit log, oldest first")
 
 
-class VehicleCommandOut(CommandOut):
-    entitlement_id: int | None
-    feature_code: str
-    expires_at: datetime | None
-    timed_out_at: datetime | None
-    created_at: datetime
+VehicleCommandOut = schema_of(
+    Command, "VehicleCommandOut", descriptions={"reason": "The vehicle's, when it rejected the command"}
+)
 
 
 class OfferTrialOut(BaseModel):
