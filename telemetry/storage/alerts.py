@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from psycopg.types.json import Jsonb
 
-from telemetry.errors import ConflictError, NotFoundError
+from telemetry.errors import ConflictError
 from telemetry.storage.db import Conn
-from telemetry.storage.typed_rows import typed_row
+from telemetry.storage.typed_rows import fetch_all, fetch_one
 from telemetry.vocabulary import AlertResolution, AlertState, Severity
 
 ALERT_COLUMNS = (
@@ -18,6 +18,7 @@ ALERT_COLUMNS = (
     " a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_by, a.resolution, a.note,"
     " a.assigned_to, a.assigned_at, a.incident_id"
 )
+_FROM = "FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,26 +178,16 @@ async def for_vehicles(
     conn: Conn, *, vehicle_ids: list[int], states: list[str] | None = None, limit: int = 200
 ) -> list[Alert]:
     """Alerts on these vehicles, newest first."""
-    async with conn.cursor(row_factory=typed_row(Alert)) as cur:
-        await cur.execute(
-            f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id"
-            " WHERE a.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR a.state = ANY(%s))"
-            " ORDER BY a.created_at DESC, a.id DESC LIMIT %s",
-            (vehicle_ids, states, states, limit),
-        )
-        return await cur.fetchall()
+    query = (
+        f"SELECT {ALERT_COLUMNS} {_FROM} WHERE a.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR a.state = ANY(%s))"
+        " ORDER BY a.created_at DESC, a.id DESC LIMIT %s"
+    )
+    return await fetch_all(conn, Alert, query, (vehicle_ids, states, states, limit))
 
 
 async def get(conn: Conn, *, alert_id: int) -> Alert:
-    async with conn.cursor(row_factory=typed_row(Alert)) as cur:
-        await cur.execute(
-            f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id WHERE a.id = %s",
-            (alert_id,),
-        )
-        alert = await cur.fetchone()
-    if alert is None:
-        raise NotFoundError(f"alert {alert_id} not found")
-    return alert
+    query = f"SELECT {ALERT_COLUMNS} {_FROM} WHERE a.id = %s"
+    return await fetch_one(conn, Alert, query, (alert_id,), missing=f"alert {alert_id} not found")
 
 
 async def acknowledge(conn: Conn, *, alert_id: int, by: str, note: str | None) -> Alert:
