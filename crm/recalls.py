@@ -75,11 +75,10 @@ async def create(
 
 async def get_by_code(conn: Conn, *, code: str) -> RecallProgress:
     """The recall, with how many registered vehicles it concerns and how many have had it done."""
-    query = (
-        f"SELECT {_COLUMNS}, (SELECT count(*) FROM vehicles v WHERE {_CONCERNS}) AS vehicles,"
-        f" (SELECT count(*) FROM vehicles v WHERE {_CONCERNS} AND EXISTS (SELECT 1 FROM service_events s"
-        "   WHERE s.vehicle_id = v.id AND s.recall_id = r.id)) AS done"
-        " FROM recalls r WHERE r.code = %s"
+    query = (  # one pass over the vehicles concerned, counting both
+        f"SELECT {_COLUMNS}, n.vehicles, n.done FROM recalls r CROSS JOIN LATERAL (SELECT count(*) AS vehicles,"
+        " count(*) FILTER (WHERE EXISTS (SELECT 1 FROM service_events s WHERE s.vehicle_id = v.id"
+        f" AND s.recall_id = r.id)) AS done FROM vehicles v WHERE {_CONCERNS}) n WHERE r.code = %s"
     )
     return await fetch_one(conn, RecallProgress, query, (code,), missing=f"recall {code!r} not found")
 
