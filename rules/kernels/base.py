@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -202,3 +203,28 @@ class Kernel(Protocol):
     def evaluate(
         self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
     ) -> Events: ...
+
+
+class SampleKernel(ABC):
+    """A kind whose numba kernel walks the samples: the kind says what state a vehicle keeps and
+    which compiled kernel takes which params; `evaluate` is the same frame for all of them."""
+
+    @abstractmethod
+    def state_spec(self) -> Spec:
+        """The per-vehicle state, in the order the kernel takes its arrays."""
+
+    @abstractmethod
+    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
+        """The numba kernel and the params it takes after the sample columns, cast to the types
+        it is compiled for (one signature per kind, so one compilation)."""
+
+    def new_state(self, slots: int) -> SlotState:
+        return SlotState(self.state_spec(), slots)
+
+    def evaluate(
+        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
+    ) -> Events:
+        """Run one signal's samples through the rule, updating `state` in place. Samples may come
+        in any order; callers that already sorted them by (slot, ts) say `presorted`."""
+        kernel, params = self.compiled()
+        return run_kernel(kernel, params, slot, ts, value, state, presorted)

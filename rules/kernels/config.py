@@ -16,6 +16,13 @@ def njit(func: Callable[..., T]) -> Callable[..., T]:
     return compiled
 
 
+def njit_inline(func: Callable[..., T]) -> Callable[..., T]:
+    """For helpers that take arrays in a kernel's per-sample loop: inlined in numba's IR, so no
+    call (and no reference counting of its array arguments) remains per sample."""
+    compiled: Callable[..., T] = numba.njit(cache=True, nogil=True, fastmath=False, inline="always")(func)
+    return compiled
+
+
 @njit
 def emit(ev, n_ev, slot, kind, ts, since, value, detail):
     """Write one event into the `Events.columns()` arrays at `n_ev`; returns the next index."""
@@ -33,17 +40,21 @@ GAP = 2  # `admit`: the vehicle was silent longer than max_gap: runs and duratio
 NO_GAP = 2**62  # max_gap of a kernel that never restarts on silence
 
 
-@njit
-def admit(last, t, v, max_gap_ms):
-    """The prologue every sample kernel shares, over scalars (a helper taking the state array
-    would have numba count a reference to it per sample, a third of a kernel's time). A sample
-    not newer than the vehicle's `last` one (late or duplicate) is skipped; one after a silence
-    longer than `max_gap_ms` reports GAP; a NaN value moves the clock (and so may report GAP) but
-    is not USEd. Returns (USE | GAP bits, the vehicle's new last time):
-    `step, last_ts[s] = admit(last_ts[s], t, v, max_gap_ms)`."""
+@njit_inline
+def admit(i, slot, ts, value, last_ts, max_gap_ms):
+    """The prologue every sample kernel shares: reads sample `i` and moves its vehicle's clock.
+    A sample not newer than the vehicle's last one (late or duplicate) is skipped; one after a
+    silence longer than `max_gap_ms` reports GAP; a NaN value moves the clock (and so may report
+    GAP) but is not USEd. Returns (slot, time, value, USE | GAP bits):
+    `s, t, v, step = admit(i, slot, ts, value, last_ts, max_gap_ms)`."""
+    s = slot[i]
+    t = ts[i]
+    v = value[i]
+    last = last_ts[s]
     if t <= last:
-        return 0, last
+        return s, t, v, 0
+    last_ts[s] = t
     step = GAP if last >= 0 and t - last > max_gap_ms else 0
     if not np.isnan(v):
         step |= USE
-    return step, t
+    return s, t, v, step

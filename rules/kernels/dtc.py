@@ -8,11 +8,12 @@ not flap). A report not newer than the vehicle's last one is skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import Events, SlotState, Spec, run_kernel
+from rules.kernels.base import SampleKernel, Spec
 from rules.kernels.config import emit, njit
 
 STATE: Spec = {
@@ -24,22 +25,21 @@ STATE: Spec = {
 
 
 @dataclass(frozen=True)
-class DtcParams:
+class DtcParams(SampleKernel):
+    """Events carry the code as `value` and the number of reports seen with it as `detail`."""
+
     code: float  # telemetry.dtc.encode(...)
     clear_after: int = 1
 
-    def new_state(self, slots: int) -> SlotState:
-        return SlotState(STATE, slots)
+    def state_spec(self) -> Spec:
+        return STATE
 
-    def evaluate(
-        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
-    ) -> Events:
-        """Events carry the code as `value` and the number of reports seen with it as `detail`."""
+    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
         params = (
             float(self.code),
             int(self.clear_after),
         )
-        return run_kernel(_dtc_kernel, params, slot, ts, value, state, presorted)
+        return _dtc_kernel, params
 
 
 @njit

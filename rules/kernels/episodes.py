@@ -10,11 +10,12 @@ Late or duplicate samples are skipped, as in every kernel.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import CLEAR, FIRE, Events, SlotState, Spec, run_kernel
+from rules.kernels.base import CLEAR, FIRE, SampleKernel, Spec
 from rules.kernels.config import GAP, USE, admit, emit, njit
 
 MAX_COUNT = 16  # ring size: a rule counts at most this many episodes
@@ -31,7 +32,7 @@ STATE: Spec = {
 
 
 @dataclass(frozen=True)
-class EpisodeParams:
+class EpisodeParams(SampleKernel):
     on_value: float
     above: bool
     min_ms: int
@@ -43,12 +44,10 @@ class EpisodeParams:
         if not 1 <= self.count <= MAX_COUNT:
             raise ValueError(f"count must be 1..{MAX_COUNT}, got {self.count}")
 
-    def new_state(self, slots: int) -> SlotState:
-        return SlotState(STATE, slots)
+    def state_spec(self) -> Spec:
+        return STATE
 
-    def evaluate(
-        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
-    ) -> Events:
+    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
         params = (
             float(self.on_value),
             bool(self.above),
@@ -57,7 +56,7 @@ class EpisodeParams:
             int(self.window_ms),
             int(self.max_gap_ms),
         )
-        return run_kernel(_episodes_kernel, params, slot, ts, value, state, presorted)
+        return _episodes_kernel, params
 
 
 @njit
@@ -82,10 +81,7 @@ def _episodes_kernel(
 ):
     n_ev = 0
     for i in range(slot.shape[0]):
-        s = slot[i]
-        t = ts[i]
-        v = value[i]
-        step, last_ts[s] = admit(last_ts[s], t, v, max_gap_ms)
+        s, t, v, step = admit(i, slot, ts, value, last_ts, max_gap_ms)
         if step & GAP:
             since[s] = -1
             counted[s] = 0

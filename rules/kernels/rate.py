@@ -9,11 +9,12 @@ than `max_gap_ms` drops the anchor. Late or duplicate samples are skipped, as in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import Events, SlotState, Spec, run_kernel
+from rules.kernels.base import SampleKernel, Spec
 from rules.kernels.config import GAP, USE, admit, emit, njit
 
 HOUR_MS = 3_600_000
@@ -28,27 +29,26 @@ STATE: Spec = {
 
 
 @dataclass(frozen=True)
-class RateParams:
+class RateParams(SampleKernel):
+    """Events carry the episode's worst rate per hour as `value` and the signal's value at the
+    event as `detail`."""
+
     per_hour: float  # the limit, always positive
     falling: bool  # True: alert when the value falls faster than the limit
     window_ms: int
     max_gap_ms: int
 
-    def new_state(self, slots: int) -> SlotState:
-        return SlotState(STATE, slots)
+    def state_spec(self) -> Spec:
+        return STATE
 
-    def evaluate(
-        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
-    ) -> Events:
-        """Events carry the episode's worst rate per hour as `value` and the signal's value at the
-        event as `detail`."""
+    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
         params = (
             float(self.per_hour),
             bool(self.falling),
             int(self.window_ms),
             int(self.max_gap_ms),
         )
-        return run_kernel(_rate_kernel, params, slot, ts, value, state, presorted)
+        return _rate_kernel, params
 
 
 @njit
@@ -70,10 +70,7 @@ def _rate_kernel(
 ):
     n_ev = 0
     for i in range(slot.shape[0]):
-        s = slot[i]
-        t = ts[i]
-        v = value[i]
-        step, last_ts[s] = admit(last_ts[s], t, v, max_gap_ms)
+        s, t, v, step = admit(i, slot, ts, value, last_ts, max_gap_ms)
         if step & GAP:
             anchor_ts[s] = -1
         if not step & USE:

@@ -9,11 +9,12 @@ Odometer samples (metres) move the distance; `tick(now)` moves the calendar.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import CLEAR, FIRE, Events, SlotState, Spec, run_kernel
+from rules.kernels.base import CLEAR, FIRE, Events, SampleKernel, SlotState, Spec
 from rules.kernels.config import emit, njit
 from telemetry.vocabulary import DAYS_PER_MONTH
 
@@ -31,12 +32,15 @@ STATE: Spec = {
 
 
 @dataclass(frozen=True)
-class ServiceParams:
+class ServiceParams(SampleKernel):
+    """Odometer samples in metres; the newest per vehicle counts. `value` of an event is the days
+    and `detail` the km since the last service."""
+
     lead_km: float = 0.0
     lead_ms: int = 0
 
-    def new_state(self, slots: int) -> SlotState:
-        return SlotState(STATE, slots)
+    def state_spec(self) -> Spec:
+        return STATE
 
     @staticmethod
     def plan(state: SlotState, slot: int, km: float, months: float) -> None:
@@ -48,14 +52,8 @@ class ServiceParams:
         state["base_ts"][slot] = ts_ms
         state["base_km"][slot] = km
 
-    def evaluate(
-        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
-    ) -> Events:
-        """Odometer samples in metres; the newest per vehicle counts. `value` of an event is the
-        days and `detail` the km since the last service."""
-        return run_kernel(
-            _odometer_kernel, (float(self.lead_km), float(self.lead_ms)), slot, ts, value, state, presorted
-        )
+    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
+        return _odometer_kernel, (float(self.lead_km), float(self.lead_ms))
 
     def tick(self, now_ms: int, state: SlotState) -> Events:
         ev = Events.empty(len(state["base_ts"]))

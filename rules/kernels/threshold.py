@@ -9,11 +9,12 @@ so replaying a batch changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import Events, SlotState, Spec, run_kernel
+from rules.kernels.base import SampleKernel, Spec
 from rules.kernels.config import GAP, USE, admit, emit, njit
 
 STATE: Spec = {
@@ -26,7 +27,7 @@ STATE: Spec = {
 
 
 @dataclass(frozen=True)
-class ThresholdParams:
+class ThresholdParams(SampleKernel):
     on_value: float
     on_ms: int
     off_value: float
@@ -34,14 +35,10 @@ class ThresholdParams:
     max_gap_ms: int
     above: bool = True
 
-    def new_state(self, slots: int) -> SlotState:
-        return SlotState(STATE, slots)
+    def state_spec(self) -> Spec:
+        return STATE
 
-    def evaluate(
-        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
-    ) -> Events:
-        """Run one signal's samples through the rule, updating `state` in place. Samples may come
-        in any order; callers that already sorted them by (slot, ts) say `presorted`."""
+    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
         params = (
             float(self.on_value),
             int(self.on_ms),
@@ -50,7 +47,7 @@ class ThresholdParams:
             int(self.max_gap_ms),
             bool(self.above),
         )
-        return run_kernel(_threshold_kernel, params, slot, ts, value, state, presorted)
+        return _threshold_kernel, params
 
 
 @njit
@@ -73,10 +70,7 @@ def _threshold_kernel(
 ):
     n_ev = 0
     for i in range(slot.shape[0]):
-        s = slot[i]
-        t = ts[i]
-        v = value[i]
-        step, last_ts[s] = admit(last_ts[s], t, v, max_gap_ms)
+        s, t, v, step = admit(i, slot, ts, value, last_ts, max_gap_ms)
         if step & GAP:
             since[s] = -1
             clear_since[s] = -1

@@ -10,18 +10,22 @@ the stream is cut into batches.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import Events, SlotState, run_kernel
+from rules.kernels.base import SampleKernel, Spec
 from rules.kernels.config import NO_GAP, USE, admit, emit, njit
 
 NEVER = np.inf  # projected date when the trend does not head for the limit
 
 
 @dataclass(frozen=True)
-class TrendParams:
+class TrendParams(SampleKernel):
+    """Events carry the fitted current level as `value` and the projected date (epoch ms, inf:
+    never) as `detail`."""
+
     limit: float
     falling: bool  # True: the value falls towards the limit (pad wear, state of health, voltage)
     step_ms: int
@@ -30,8 +34,8 @@ class TrendParams:
     horizon_ms: int
     clear_horizon_ms: int
 
-    def new_state(self, slots: int) -> SlotState:
-        spec = {
+    def state_spec(self) -> Spec:
+        return {
             "last_ts": (np.int64, -1, ()),
             "bucket": (np.int64, -1, ()),  # index of the open bucket, -1: none
             "bucket_sum": (np.float64, 0.0, ()),
@@ -44,13 +48,8 @@ class TrendParams:
             "since": (np.int64, -1, ()),
             "projected": (np.float64, np.nan, ()),  # epoch ms when the limit is reached
         }
-        return SlotState(spec, slots)
 
-    def evaluate(
-        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
-    ) -> Events:
-        """Events carry the fitted current level as `value` and the projected date (epoch ms,
-        inf: never) as `detail`."""
+    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
         params = (
             float(self.limit),
             bool(self.falling),
@@ -60,7 +59,7 @@ class TrendParams:
             int(self.horizon_ms),
             int(self.clear_horizon_ms),
         )
-        return run_kernel(_trend_kernel, params, slot, ts, value, state, presorted)
+        return _trend_kernel, params
 
 
 def theil_sen(t: np.ndarray, v: np.ndarray, scratch: np.ndarray) -> tuple[float, float]:
@@ -121,10 +120,7 @@ def _trend_kernel(
     t_win = np.empty(window)
     v_win = np.empty(window)
     for i in range(slot.shape[0]):
-        s = slot[i]
-        t = ts[i]
-        v = value[i]
-        step, last_ts[s] = admit(last_ts[s], t, v, NO_GAP)
+        s, t, v, step = admit(i, slot, ts, value, last_ts, NO_GAP)
         if not step & USE:
             continue
         b = t // step_ms

@@ -11,11 +11,12 @@ than `max_gap_ms` restarts the runs.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from rules.kernels.base import Events, SlotState, Spec, run_kernel
+from rules.kernels.base import SampleKernel, Spec
 from rules.kernels.config import GAP, USE, admit, emit, njit
 
 STATE: Spec = {
@@ -32,7 +33,9 @@ STATE: Spec = {
 
 
 @dataclass(frozen=True)
-class ZScoreParams:
+class ZScoreParams(SampleKernel):
+    """Events carry the episode's largest z-score as `value` and the baseline mean as `detail`."""
+
     alpha: float  # EWMA weight of a new sample
     z_on: float
     z_off: float
@@ -43,13 +46,10 @@ class ZScoreParams:
     max_gap_ms: int
     direction: int = 0  # 1: only above the mean, -1: only below, 0: both
 
-    def new_state(self, slots: int) -> SlotState:
-        return SlotState(STATE, slots)
+    def state_spec(self) -> Spec:
+        return STATE
 
-    def evaluate(
-        self, slot: np.ndarray, ts: np.ndarray, value: np.ndarray, state: SlotState, *, presorted: bool = False
-    ) -> Events:
-        """Events carry the episode's largest z-score as `value` and the baseline mean as `detail`."""
+    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
         params = (
             float(self.alpha),
             float(self.z_on),
@@ -61,7 +61,7 @@ class ZScoreParams:
             int(self.max_gap_ms),
             int(self.direction),
         )
-        return run_kernel(_zscore_kernel, params, slot, ts, value, state, presorted)
+        return _zscore_kernel, params
 
 
 def signed_z(v: float, mean: float, var: float, min_sd: float, direction: int) -> float:
@@ -100,10 +100,7 @@ def _zscore_kernel(
 ):
     n_ev = 0
     for i in range(slot.shape[0]):
-        s = slot[i]
-        t = ts[i]
-        v = value[i]
-        step, last_ts[s] = admit(last_ts[s], t, v, max_gap_ms)
+        s, t, v, step = admit(i, slot, ts, value, last_ts, max_gap_ms)
         if step & GAP:
             run[s] = 0
         if not step & USE:
