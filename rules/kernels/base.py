@@ -12,7 +12,8 @@ import bisect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -205,18 +206,27 @@ class Kernel(Protocol):
     ) -> Events: ...
 
 
+KERNEL_PARAM_TYPES: dict[str, type] = {"float": float, "int": int, "bool": bool}
+
+
+@dataclass(frozen=True)
 class SampleKernel(ABC):
-    """A kind whose numba kernel walks the samples: the kind says what state a vehicle keeps and
-    which compiled kernel takes which params; `evaluate` is the same frame for all of them."""
+    """A kind whose numba kernel walks the samples. A kind's fields are its kernel's params, in
+    the order the kernel takes them after the sample columns; the kind says what state a vehicle
+    keeps and which compiled kernel it runs, and `evaluate` is the same frame for all of them."""
 
     @abstractmethod
     def state_spec(self) -> Spec:
         """The per-vehicle state, in the order the kernel takes its arrays."""
 
     @abstractmethod
-    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
-        """The numba kernel and the params it takes after the sample columns, cast to the types
-        it is compiled for (one signature per kind, so one compilation)."""
+    def kernel(self) -> Callable[..., int]:
+        """The compiled kernel: (slot, ts, value, *params, *state arrays, event columns) -> count."""
+
+    @cached_property
+    def params(self) -> tuple[object, ...]:
+        """The fields in order, cast to their declared types (one type per param: one compilation)."""
+        return tuple(KERNEL_PARAM_TYPES[str(f.type)](getattr(self, f.name)) for f in fields(self))
 
     def new_state(self, slots: int) -> SlotState:
         return SlotState(self.state_spec(), slots)
@@ -226,5 +236,4 @@ class SampleKernel(ABC):
     ) -> Events:
         """Run one signal's samples through the rule, updating `state` in place. Samples may come
         in any order; callers that already sorted them by (slot, ts) say `presorted`."""
-        kernel, params = self.compiled()
-        return run_kernel(kernel, params, slot, ts, value, state, presorted)
+        return run_kernel(self.kernel(), self.params, slot, ts, value, state, presorted)

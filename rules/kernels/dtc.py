@@ -34,12 +34,8 @@ class DtcParams(SampleKernel):
     def state_spec(self) -> Spec:
         return STATE
 
-    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
-        params = (
-            float(self.code),
-            int(self.clear_after),
-        )
-        return _dtc_kernel, params
+    def kernel(self) -> Callable[..., int]:
+        return _dtc_kernel
 
 
 @njit

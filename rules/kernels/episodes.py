@@ -47,16 +47,8 @@ class EpisodeParams(SampleKernel):
     def state_spec(self) -> Spec:
         return STATE
 
-    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
-        params = (
-            float(self.on_value),
-            bool(self.above),
-            int(self.min_ms),
-            int(self.count),
-            int(self.window_ms),
-            int(self.max_gap_ms),
-        )
-        return _episodes_kernel, params
+    def kernel(self) -> Callable[..., int]:
+        return _episodes_kernel
 
 
 @njit

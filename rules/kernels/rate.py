@@ -41,14 +41,8 @@ class RateParams(SampleKernel):
     def state_spec(self) -> Spec:
         return STATE
 
-    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
-        params = (
-            float(self.per_hour),
-            bool(self.falling),
-            int(self.window_ms),
-            int(self.max_gap_ms),
-        )
-        return _rate_kernel, params
+    def kernel(self) -> Callable[..., int]:
+        return _rate_kernel
 
 
 @njit

@@ -37,7 +37,7 @@ class ServiceParams(SampleKernel):
     and `detail` the km since the last service."""
 
     lead_km: float = 0.0
-    lead_ms: int = 0
+    lead_ms: float = 0.0
 
     def state_spec(self) -> Spec:
         return STATE
@@ -52,12 +52,12 @@ class ServiceParams(SampleKernel):
         state["base_ts"][slot] = ts_ms
         state["base_km"][slot] = km
 
-    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
-        return _odometer_kernel, (float(self.lead_km), float(self.lead_ms))
+    def kernel(self) -> Callable[..., int]:
+        return _odometer_kernel
 
     def tick(self, now_ms: int, state: SlotState) -> Events:
         ev = Events.empty(len(state["base_ts"]))
-        count = _calendar_kernel(int(now_ms), float(self.lead_km), float(self.lead_ms), *state.ordered, ev.columns())
+        count = _calendar_kernel(int(now_ms), *self.params, *state.ordered, ev.columns())
         return ev.head(count)
 
 

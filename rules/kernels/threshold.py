@@ -38,16 +38,8 @@ class ThresholdParams(SampleKernel):
     def state_spec(self) -> Spec:
         return STATE
 
-    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
-        params = (
-            float(self.on_value),
-            int(self.on_ms),
-            float(self.off_value),
-            int(self.off_ms),
-            int(self.max_gap_ms),
-            bool(self.above),
-        )
-        return _threshold_kernel, params
+    def kernel(self) -> Callable[..., int]:
+        return _threshold_kernel
 
 
 @njit

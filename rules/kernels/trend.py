@@ -49,17 +49,8 @@ class TrendParams(SampleKernel):
             "projected": (np.float64, np.nan, ()),  # epoch ms when the limit is reached
         }
 
-    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
-        params = (
-            float(self.limit),
-            bool(self.falling),
-            int(self.step_ms),
-            int(self.window),
-            int(self.min_points),
-            int(self.horizon_ms),
-            int(self.clear_horizon_ms),
-        )
-        return _trend_kernel, params
+    def kernel(self) -> Callable[..., int]:
+        return _trend_kernel
 
 
 def theil_sen(t: np.ndarray, v: np.ndarray, scratch: np.ndarray) -> tuple[float, float]:

@@ -49,19 +49,8 @@ class ZScoreParams(SampleKernel):
     def state_spec(self) -> Spec:
         return STATE
 
-    def compiled(self) -> tuple[Callable[..., int], tuple[object, ...]]:
-        params = (
-            float(self.alpha),
-            float(self.z_on),
-            float(self.z_off),
-            int(self.warmup),
-            int(self.min_run),
-            int(self.clear_run),
-            float(self.min_sd),
-            int(self.max_gap_ms),
-            int(self.direction),
-        )
-        return _zscore_kernel, params
+    def kernel(self) -> Callable[..., int]:
+        return _zscore_kernel
 
 
 def signed_z(v: float, mean: float, var: float, min_sd: float, direction: int) -> float:
