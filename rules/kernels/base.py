@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -211,17 +211,25 @@ KERNEL_PARAM_TYPES: dict[str, type] = {"float": float, "int": int, "bool": bool}
 
 @dataclass(frozen=True)
 class SampleKernel(ABC):
-    """A kind whose numba kernel walks the samples. A kind's fields are its kernel's params, in
-    the order the kernel takes them after the sample columns; the kind says what state a vehicle
-    keeps and which compiled kernel it runs, and `evaluate` is the same frame for all of them."""
+    """A kind whose numba kernel walks the samples, declared with it:
+    `class ThresholdParams(SampleKernel, kernel=_threshold_kernel, state=STATE)`. A kind's fields
+    are its kernel's params, in the order the kernel takes them after the sample columns; its
+    state is what a vehicle keeps (a kind whose state depends on its params overrides
+    `state_spec`). `evaluate` is the same frame for all of them."""
 
-    @abstractmethod
+    _kernel: ClassVar[Callable[..., int]]
+    _state: ClassVar[Spec | None]
+
+    def __init_subclass__(cls, *, kernel: Callable[..., int], state: Spec | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._kernel = kernel
+        cls._state = state
+
     def state_spec(self) -> Spec:
         """The per-vehicle state, in the order the kernel takes its arrays."""
-
-    @abstractmethod
-    def kernel(self) -> Callable[..., int]:
-        """The compiled kernel: (slot, ts, value, *params, *state arrays, event columns) -> count."""
+        if self._state is None:
+            raise TypeError(f"{type(self).__name__} declares no state: pass state= or override state_spec")
+        return self._state
 
     @cached_property
     def params(self) -> tuple[object, ...]:
@@ -236,4 +244,7 @@ class SampleKernel(ABC):
     ) -> Events:
         """Run one signal's samples through the rule, updating `state` in place. Samples may come
         in any order; callers that already sorted them by (slot, ts) say `presorted`."""
-        return run_kernel(self.kernel(), self.params, slot, ts, value, state, presorted)
+        kernel = type(
+            self
+        )._kernel  # read from the class: a numba dispatcher read through an instance binds as a method
+        return run_kernel(kernel, self.params, slot, ts, value, state, presorted)

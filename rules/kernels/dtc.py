@@ -8,7 +8,6 @@ not flap). A report not newer than the vehicle's last one is skipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,20 +21,6 @@ STATE: Spec = {
     "since": (np.int64, -1, ()),
     "absent": (np.int32, 0, ()),  # consecutive reports without the code while active
 }
-
-
-@dataclass(frozen=True)
-class DtcParams(SampleKernel):
-    """Events carry the code as `value` and the number of reports seen with it as `detail`."""
-
-    code: float  # telemetry.dtc.encode(...)
-    clear_after: int = 1
-
-    def state_spec(self) -> Spec:
-        return STATE
-
-    def kernel(self) -> Callable[..., int]:
-        return _dtc_kernel
 
 
 @njit
@@ -68,3 +53,11 @@ def _dtc_kernel(slot, ts, value, code, clear_after, last_ts, active, since, abse
                     n_ev = emit(ev, n_ev, s, 2, t, since[s], code, np.nan)
         i = j
     return n_ev
+
+
+@dataclass(frozen=True)
+class DtcParams(SampleKernel, kernel=_dtc_kernel, state=STATE):
+    """Events carry the code as `value` and the number of reports seen with it as `detail`."""
+
+    code: float  # telemetry.dtc.encode(...)
+    clear_after: int = 1

@@ -10,7 +10,6 @@ Late or duplicate samples are skipped, as in every kernel.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,26 +28,6 @@ STATE: Spec = {
     "filled": (np.int32, 0, ()),
     "active": (np.int8, 0, ()),
 }
-
-
-@dataclass(frozen=True)
-class EpisodeParams(SampleKernel):
-    on_value: float
-    above: bool
-    min_ms: int
-    count: int
-    window_ms: int
-    max_gap_ms: int
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.count <= MAX_COUNT:
-            raise ValueError(f"count must be 1..{MAX_COUNT}, got {self.count}")
-
-    def state_spec(self) -> Spec:
-        return STATE
-
-    def kernel(self) -> Callable[..., int]:
-        return _episodes_kernel
 
 
 @njit
@@ -103,3 +82,17 @@ def _episodes_kernel(
                 active[s] = 0
                 n_ev = emit(ev, n_ev, s, CLEAR, t, oldest, float(count), np.nan)
     return n_ev
+
+
+@dataclass(frozen=True)
+class EpisodeParams(SampleKernel, kernel=_episodes_kernel, state=STATE):
+    on_value: float
+    above: bool
+    min_ms: int
+    count: int
+    window_ms: int
+    max_gap_ms: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.count <= MAX_COUNT:
+            raise ValueError(f"count must be 1..{MAX_COUNT}, got {self.count}")

@@ -9,7 +9,6 @@ than `max_gap_ms` drops the anchor. Late or duplicate samples are skipped, as in
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,23 +25,6 @@ STATE: Spec = {
     "since": (np.int64, -1, ()),  # start of the first window beyond the limit
     "worst": (np.float64, np.nan, ()),  # worst rate of the episode, per hour
 }
-
-
-@dataclass(frozen=True)
-class RateParams(SampleKernel):
-    """Events carry the episode's worst rate per hour as `value` and the signal's value at the
-    event as `detail`."""
-
-    per_hour: float  # the limit, always positive
-    falling: bool  # True: alert when the value falls faster than the limit
-    window_ms: int
-    max_gap_ms: int
-
-    def state_spec(self) -> Spec:
-        return STATE
-
-    def kernel(self) -> Callable[..., int]:
-        return _rate_kernel
 
 
 @njit
@@ -92,3 +74,14 @@ def _rate_kernel(
         anchor_ts[s] = t
         anchor_value[s] = v
     return n_ev
+
+
+@dataclass(frozen=True)
+class RateParams(SampleKernel, kernel=_rate_kernel, state=STATE):
+    """Events carry the episode's worst rate per hour as `value` and the signal's value at the
+    event as `detail`."""
+
+    per_hour: float  # the limit, always positive
+    falling: bool  # True: alert when the value falls faster than the limit
+    window_ms: int
+    max_gap_ms: int

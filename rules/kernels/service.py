@@ -9,7 +9,6 @@ Odometer samples (metres) move the distance; `tick(now)` moves the calendar.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,36 +28,6 @@ STATE: Spec = {
     "active": (np.int8, 0, ()),
     "since": (np.int64, -1, ()),
 }
-
-
-@dataclass(frozen=True)
-class ServiceParams(SampleKernel):
-    """Odometer samples in metres; the newest per vehicle counts. `value` of an event is the days
-    and `detail` the km since the last service."""
-
-    lead_km: float = 0.0
-    lead_ms: float = 0.0
-
-    def state_spec(self) -> Spec:
-        return STATE
-
-    @staticmethod
-    def plan(state: SlotState, slot: int, km: float, months: float) -> None:
-        state["plan_km"][slot] = km
-        state["plan_ms"][slot] = months * DAYS_PER_MONTH * DAY_MS
-
-    @staticmethod
-    def baseline(state: SlotState, slot: int, ts_ms: int, km: float) -> None:
-        state["base_ts"][slot] = ts_ms
-        state["base_km"][slot] = km
-
-    def kernel(self) -> Callable[..., int]:
-        return _odometer_kernel
-
-    def tick(self, now_ms: int, state: SlotState) -> Events:
-        ev = Events.empty(len(state["base_ts"]))
-        count = _calendar_kernel(int(now_ms), *self.params, *state.ordered, ev.columns())
-        return ev.head(count)
 
 
 @njit
@@ -112,3 +81,27 @@ def _stage(slots, nows, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, od
             active[s] = 0
             n_ev = emit(ev, n_ev, s, CLEAR, now, base, elapsed / DAY_MS, km)
     return n_ev
+
+
+@dataclass(frozen=True)
+class ServiceParams(SampleKernel, kernel=_odometer_kernel, state=STATE):
+    """Odometer samples in metres; the newest per vehicle counts. `value` of an event is the days
+    and `detail` the km since the last service."""
+
+    lead_km: float = 0.0
+    lead_ms: float = 0.0
+
+    @staticmethod
+    def plan(state: SlotState, slot: int, km: float, months: float) -> None:
+        state["plan_km"][slot] = km
+        state["plan_ms"][slot] = months * DAYS_PER_MONTH * DAY_MS
+
+    @staticmethod
+    def baseline(state: SlotState, slot: int, ts_ms: int, km: float) -> None:
+        state["base_ts"][slot] = ts_ms
+        state["base_km"][slot] = km
+
+    def tick(self, now_ms: int, state: SlotState) -> Events:
+        ev = Events.empty(len(state["base_ts"]))
+        count = _calendar_kernel(int(now_ms), *self.params, *state.ordered, ev.columns())
+        return ev.head(count)

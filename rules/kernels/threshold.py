@@ -9,7 +9,6 @@ so replaying a batch changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,22 +23,6 @@ STATE: Spec = {
     "active": (np.int8, 0, ()),
     "peak": (np.float64, np.nan, ()),  # worst value of the current run or episode
 }
-
-
-@dataclass(frozen=True)
-class ThresholdParams(SampleKernel):
-    on_value: float
-    on_ms: int
-    off_value: float
-    off_ms: int
-    max_gap_ms: int
-    above: bool = True
-
-    def state_spec(self) -> Spec:
-        return STATE
-
-    def kernel(self) -> Callable[..., int]:
-        return _threshold_kernel
 
 
 @njit
@@ -97,3 +80,13 @@ def _threshold_kernel(
             else:
                 clear_since[s] = -1
     return n_ev
+
+
+@dataclass(frozen=True)
+class ThresholdParams(SampleKernel, kernel=_threshold_kernel, state=STATE):
+    on_value: float
+    on_ms: int
+    off_value: float
+    off_ms: int
+    max_gap_ms: int
+    above: bool = True

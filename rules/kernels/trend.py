@@ -10,7 +10,6 @@ the stream is cut into batches.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,38 +18,6 @@ from rules.kernels.base import SampleKernel, Spec
 from rules.kernels.config import NO_GAP, USE, admit, emit, njit
 
 NEVER = np.inf  # projected date when the trend does not head for the limit
-
-
-@dataclass(frozen=True)
-class TrendParams(SampleKernel):
-    """Events carry the fitted current level as `value` and the projected date (epoch ms, inf:
-    never) as `detail`."""
-
-    limit: float
-    falling: bool  # True: the value falls towards the limit (pad wear, state of health, voltage)
-    step_ms: int
-    window: int
-    min_points: int
-    horizon_ms: int
-    clear_horizon_ms: int
-
-    def state_spec(self) -> Spec:
-        return {
-            "last_ts": (np.int64, -1, ()),
-            "bucket": (np.int64, -1, ()),  # index of the open bucket, -1: none
-            "bucket_sum": (np.float64, 0.0, ()),
-            "bucket_ts_sum": (np.float64, 0.0, ()),  # of times since the bucket start
-            "bucket_n": (np.int64, 0, ()),
-            "points_ts": (np.float64, np.nan, (self.window,)),  # ring of closed buckets' mean time
-            "points_v": (np.float64, np.nan, (self.window,)),
-            "count": (np.int64, 0, ()),  # closed buckets so far (the ring holds the last `window`)
-            "active": (np.int8, 0, ()),
-            "since": (np.int64, -1, ()),
-            "projected": (np.float64, np.nan, ()),  # epoch ms when the limit is reached
-        }
-
-    def kernel(self) -> Callable[..., int]:
-        return _trend_kernel
 
 
 def theil_sen(t: np.ndarray, v: np.ndarray, scratch: np.ndarray) -> tuple[float, float]:
@@ -147,3 +114,32 @@ def _trend_kernel(
         bucket_ts_sum[s] += t - b * step_ms
         bucket_n[s] += 1
     return n_ev
+
+
+@dataclass(frozen=True)
+class TrendParams(SampleKernel, kernel=_trend_kernel):
+    """Events carry the fitted current level as `value` and the projected date (epoch ms, inf:
+    never) as `detail`."""
+
+    limit: float
+    falling: bool  # True: the value falls towards the limit (pad wear, state of health, voltage)
+    step_ms: int
+    window: int
+    min_points: int
+    horizon_ms: int
+    clear_horizon_ms: int
+
+    def state_spec(self) -> Spec:
+        return {
+            "last_ts": (np.int64, -1, ()),
+            "bucket": (np.int64, -1, ()),  # index of the open bucket, -1: none
+            "bucket_sum": (np.float64, 0.0, ()),
+            "bucket_ts_sum": (np.float64, 0.0, ()),  # of times since the bucket start
+            "bucket_n": (np.int64, 0, ()),
+            "points_ts": (np.float64, np.nan, (self.window,)),  # ring of closed buckets' mean time
+            "points_v": (np.float64, np.nan, (self.window,)),
+            "count": (np.int64, 0, ()),  # closed buckets so far (the ring holds the last `window`)
+            "active": (np.int8, 0, ()),
+            "since": (np.int64, -1, ()),
+            "projected": (np.float64, np.nan, ()),  # epoch ms when the limit is reached
+        }

@@ -11,7 +11,6 @@ than `max_gap_ms` restarts the runs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,27 +29,6 @@ STATE: Spec = {
     "since": (np.int64, -1, ()),
     "peak_z": (np.float64, np.nan, ()),
 }
-
-
-@dataclass(frozen=True)
-class ZScoreParams(SampleKernel):
-    """Events carry the episode's largest z-score as `value` and the baseline mean as `detail`."""
-
-    alpha: float  # EWMA weight of a new sample
-    z_on: float
-    z_off: float
-    warmup: int
-    min_run: int
-    clear_run: int
-    min_sd: float
-    max_gap_ms: int
-    direction: int = 0  # 1: only above the mean, -1: only below, 0: both
-
-    def state_spec(self) -> Spec:
-        return STATE
-
-    def kernel(self) -> Callable[..., int]:
-        return _zscore_kernel
 
 
 def signed_z(v: float, mean: float, var: float, min_sd: float, direction: int) -> float:
@@ -137,3 +115,18 @@ def _zscore_kernel(
                 var[s] = (1.0 - alpha) * (var[s] + diff * incr)
             n[s] += 1
     return n_ev
+
+
+@dataclass(frozen=True)
+class ZScoreParams(SampleKernel, kernel=_zscore_kernel, state=STATE):
+    """Events carry the episode's largest z-score as `value` and the baseline mean as `detail`."""
+
+    alpha: float  # EWMA weight of a new sample
+    z_on: float
+    z_off: float
+    warmup: int
+    min_run: int
+    clear_run: int
+    min_sd: float
+    max_gap_ms: int
+    direction: int = 0  # 1: only above the mean, -1: only below, 0: both
