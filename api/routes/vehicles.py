@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.auth import (
     Anyone,
@@ -30,7 +31,7 @@ from api.schemas.vehicles import (
     VehicleOut,
 )
 from crm import recalls, records, services
-from telemetry.catalog import Catalog, Signal
+from telemetry.catalog import Signal
 from telemetry.errors import InvalidRequestError, NotFoundError
 from telemetry.storage import alerts, incidents
 from telemetry.storage.samples import read_buckets, read_series
@@ -150,6 +151,36 @@ From = Annotated[AnyMoment | None, Query(alias="from", description="Default: 24 
 To = Annotated[AnyMoment | None, Query(alias="to", description="Default: now; 1950 .. 2100")]
 
 
+@dataclass(frozen=True)
+class SignalWindow:
+    """What both signal routes read: a signal the catalog knows, on a vehicle the caller may see,
+    over a window that ends after it starts."""
+
+    vin: str
+    path: str
+    signal: Signal
+    vehicle_id: int
+    start: datetime
+    end: datetime
+
+
+async def signal_window(
+    vin: str, path: str, conn: ConnDep, catalog: CatalogDep, principal: Anyone, start: From = None, end: To = None
+) -> SignalWindow:
+    signal = catalog.named(path)  # an older VSS name of the same signal reads it too
+    if signal is None:
+        raise NotFoundError(f"unknown signal {path!r}")
+    vehicle = await visible_vehicle(conn, principal, vin)
+    end = _aware(end) if end else datetime.now(UTC)
+    start = _aware(start) if start else end - timedelta(days=1)
+    if start >= end:
+        raise InvalidRequestError("'from' must be before 'to'")
+    return SignalWindow(vin, path, signal, vehicle.id, start, end)
+
+
+Window = Annotated[SignalWindow, Depends(signal_window)]
+
+
 @router.get(
     "/{vin}/signals/{path}",
     response_model=SignalSeries,
@@ -158,22 +189,12 @@ To = Annotated[AnyMoment | None, Query(alias="to", description="Default: now; 19
     summary="Stored samples of one signal, in time order",
 )
 async def signal_series(
-    vin: str,
-    path: str,
-    conn: ConnDep,
-    catalog: CatalogDep,
-    principal: Anyone,
-    start: From = None,
-    end: To = None,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    w: Window, conn: ConnDep, limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000
 ) -> SignalSeries:
-    signal = _signal(catalog, path)
-    vehicle = await visible_vehicle(conn, principal, vin)
-    start, end = _window(start, end)
-    rows = await read_series(conn, vehicle_id=vehicle.id, signal=signal, start=start, end=end, limit=limit)
-    boolean = signal.kind == "boolean"
+    rows = await read_series(conn, vehicle_id=w.vehicle_id, signal=w.signal, start=w.start, end=w.end, limit=limit)
+    boolean = w.signal.kind == "boolean"
     points = [{"ts": ts, "value": bool(v) if boolean else v} for ts, v in rows]
-    return SignalSeries(vin=vin, signal=path, unit=signal.unit, start=start, end=end, points=points)
+    return SignalSeries(vin=w.vin, signal=w.path, unit=w.signal.unit, start=w.start, end=w.end, points=points)
 
 
 @router.get(
@@ -184,36 +205,15 @@ async def signal_series(
     summary="One signal downsampled for charts: min, max and mean per bucket, so a year draws fast",
 )
 async def signal_buckets(
-    vin: str,
-    path: str,
+    w: Window,
     conn: ConnDep,
-    catalog: CatalogDep,
-    principal: Anyone,
-    start: From = None,
-    end: To = None,
     points: Annotated[int, Query(ge=10, le=5000, description="Buckets at most")] = 600,
 ) -> BucketSeries:
-    signal = _signal(catalog, path)
-    vehicle = await visible_vehicle(conn, principal, vin)
-    start, end = _window(start, end)
-    width, rows = await read_buckets(conn, vehicle_id=vehicle.id, signal=signal, start=start, end=end,
+    width, rows = await read_buckets(conn, vehicle_id=w.vehicle_id, signal=w.signal, start=w.start, end=w.end,
                                      buckets=points)  # fmt: skip
-    return BucketSeries(vin=vin, signal=path, unit=signal.unit, start=start, end=end, bucket_s=width, buckets=rows)
-
-
-def _signal(catalog: Catalog, path: str) -> Signal:
-    signal = catalog.named(path)  # an older VSS name of the same signal reads it too
-    if signal is None:
-        raise NotFoundError(f"unknown signal {path!r}")
-    return signal
-
-
-def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    end = _aware(end) if end else datetime.now(UTC)
-    start = _aware(start) if start else end - timedelta(days=1)
-    if start >= end:
-        raise InvalidRequestError("'from' must be before 'to'")
-    return start, end
+    return BucketSeries(
+        vin=w.vin, signal=w.path, unit=w.signal.unit, start=w.start, end=w.end, bucket_s=width, buckets=rows
+    )
 
 
 def _aware(value: datetime) -> datetime:
