@@ -8,6 +8,7 @@ week for warning, a month for info.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,67 +58,62 @@ class Note:
     created_at: datetime
 
 
-def _sorts(alias: str) -> dict[str, str]:
-    """The queue's orders, for alerts (`a`) or incidents (`i`)."""
-    rank = severity_rank_sql(f"{alias}.severity")
-    return {
-        "severity": f"{rank}, due_at, {alias}.id",
-        "due": f"due_at, {rank}, {alias}.id",
-        "age": f"{alias}.first_seen, {alias}.id",
-    }
+@dataclass(frozen=True)
+class QueueView:
+    """Which part of a dealer's queue to read; the same words for its alerts and its incidents."""
+
+    dealer_id: int
+    states: Sequence[str]
+    sort: str = "severity"  # severity, due or age
+    assigned_to: str | None = None  # only this advisor's
+    limit: int = 200
+    only_id: int | None = None  # only this alert or incident, if it is in the queue
+
+    def where(self, alias: str) -> tuple[str, tuple[object, ...]]:
+        """The query's filter, order and limit over `alias` (a: alerts, i: incidents), and its params."""
+        rank = severity_rank_sql(f"{alias}.severity")
+        order = {
+            "severity": f"{rank}, due_at, {alias}.id",
+            "due": f"due_at, {rank}, {alias}.id",
+            "age": f"{alias}.first_seen, {alias}.id",
+        }[self.sort]
+        return (
+            f" WHERE v.dealer_id = %s AND {alias}.state = ANY(%s) AND (%s::text IS NULL OR {alias}.assigned_to = %s)"
+            f" AND (%s::bigint IS NULL OR {alias}.id = %s) ORDER BY {order} LIMIT %s",
+            (self.dealer_id, list(self.states), self.assigned_to, self.assigned_to, self.only_id, self.only_id,
+             self.limit),
+        )  # fmt: skip
 
 
-SORTS = _sorts("a")
-INCIDENT_SORTS = _sorts("i")
+_VEHICLE_AND_CUSTOMER = (
+    "JOIN vehicles v ON v.id = {alias}.vehicle_id LEFT JOIN customers c ON c.id = v.owner_customer_id"
+)
 
 
-async def queue(
-    conn: Conn,
-    *,
-    dealer_id: int,
-    states: list[str],
-    sort: str,
-    assigned_to: str | None = None,
-    limit: int = 200,
-    alert_id: int | None = None,
-) -> list[QueuedAlert]:
-    """Alerts on the vehicles whose dealer this is, with due date and customer, in `sort` order
-    (`alert_id`: only that one, if it is in the queue)."""
+async def queue(conn: Conn, view: QueueView) -> list[QueuedAlert]:
+    """Alerts on the vehicles whose dealer this is, with due date and customer, in the view's order."""
+    where, params = view.where("a")
     return await fetch_all(
         conn,
         QueuedAlert,
         f"SELECT {ALERT_COLUMNS}, {DUE} AS due_at, c.id AS customer_id, c.name AS customer_name, v.model"
-        " FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id LEFT JOIN customers c ON c.id = v.owner_customer_id"
-        " WHERE v.dealer_id = %s AND a.state = ANY(%s) AND (%s::text IS NULL OR a.assigned_to = %s)"
-        " AND (%s::bigint IS NULL OR a.id = %s)"
-        f" ORDER BY {SORTS[sort]} LIMIT %s",
-        (dealer_id, states, assigned_to, assigned_to, alert_id, alert_id, limit),
+        f" FROM alerts a {_VEHICLE_AND_CUSTOMER.format(alias='a')}{where}",
+        params,
     )
 
 
-async def incident_queue(
-    conn: Conn,
-    *,
-    dealer_id: int,
-    states: list[str],
-    sort: str,
-    assigned_to: str | None = None,
-    limit: int = 200,
-    incident_id: int | None = None,
-) -> list[QueuedIncident]:
+async def incident_queue(conn: Conn, view: QueueView) -> list[QueuedIncident]:
     """Incidents on the vehicles whose dealer this is: one row per problem, due when its most
     pressing alert is, with the customer and the number of alerts behind it."""
+    where, params = view.where("i")
     return await fetch_all(
         conn,
         QueuedIncident,
         f"SELECT {INCIDENT_COLUMNS}, d.due_at, d.alert_count, c.id AS customer_id, c.name AS customer_name, v.model"
-        " FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id LEFT JOIN customers c ON c.id = v.owner_customer_id"
+        f" FROM incidents i {_VEHICLE_AND_CUSTOMER.format(alias='i')}"
         f" CROSS JOIN LATERAL (SELECT COALESCE(min({DUE}), i.first_seen) AS due_at, count(*) AS alert_count"
-        "   FROM alerts a WHERE a.incident_id = i.id) d"
-        " WHERE v.dealer_id = %s AND i.state = ANY(%s) AND (%s::text IS NULL OR i.assigned_to = %s)"
-        " AND (%s::bigint IS NULL OR i.id = %s)"
-        f" ORDER BY {INCIDENT_SORTS[sort]} LIMIT %s",
-        (dealer_id, states, assigned_to, assigned_to, incident_id, incident_id, limit),
+        f"   FROM alerts a WHERE a.incident_id = i.id) d{where}",
+        params,
     )
 
 

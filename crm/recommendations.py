@@ -56,7 +56,7 @@ async def _reasons(
     by_vin = {str(v["vin"]): vid for vid, v in vehicles.items()}
     found: dict[int, list[Row]] = defaultdict(list)
     queue = await alert_queue.incident_queue(
-        conn, dealer_id=dealer_id, states=list(WORKING_STATES), sort="due", limit=10_000
+        conn, alert_queue.QueueView(dealer_id, list(WORKING_STATES), sort="due", limit=10_000)
     )
     for i in queue:  # one reason per problem, however many alerts it raised
         vid = by_vin.get(i.vin)

@@ -64,9 +64,8 @@ async def _dealer(conn: Conn, principal: Principal, dealer: int | None) -> tuple
 async def _queue_rows(
     conn: Conn, dealer_id: int, severity: str, state: str, model: str, incident_id: int | None = None
 ) -> list[alert_queue.QueuedIncident]:
-    rows = await alert_queue.incident_queue(
-        conn, dealer_id=dealer_id, states=STATES[state], sort="severity", limit=500, incident_id=incident_id
-    )
+    view = alert_queue.QueueView(dealer_id, STATES[state], limit=500, only_id=incident_id)
+    rows = await alert_queue.incident_queue(conn, view)
     return [r for r in rows if severity in ("all", r.severity) and model in ("all", r.model)]
 
 

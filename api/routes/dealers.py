@@ -95,8 +95,9 @@ class QueueQuery:
     assigned_to: Annotated[str | None, Query(description="Only this advisor's")] = None
     limit: Annotated[int, Query(ge=1, le=1000)] = 200
 
-    def states(self) -> list[str]:
-        return [str(s) for s in self.state or WORKING_STATES]
+    def view(self, dealer_id: int) -> alert_queue.QueueView:
+        states = [str(s) for s in self.state or WORKING_STATES]
+        return alert_queue.QueueView(dealer_id, states, self.sort, self.assigned_to, self.limit)
 
 
 @router.get(
@@ -109,9 +110,7 @@ async def alert_queue_of_dealer(
     dealer_id: int, conn: ConnDep, principal: CustomerUser, q: Annotated[QueueQuery, Depends()]
 ) -> list[dict[str, object]]:
     await visible_dealer(conn, principal, dealer_id)
-    return await alert_queue.queue(
-        conn, dealer_id=dealer_id, states=q.states(), sort=q.sort, assigned_to=q.assigned_to, limit=q.limit
-    )
+    return await alert_queue.queue(conn, q.view(dealer_id))
 
 
 @router.get(
@@ -124,6 +123,4 @@ async def incident_queue_of_dealer(
     dealer_id: int, conn: ConnDep, principal: CustomerUser, q: Annotated[QueueQuery, Depends()]
 ) -> list[dict[str, object]]:
     await visible_dealer(conn, principal, dealer_id)
-    return await alert_queue.incident_queue(
-        conn, dealer_id=dealer_id, states=q.states(), sort=q.sort, assigned_to=q.assigned_to, limit=q.limit
-    )
+    return await alert_queue.incident_queue(conn, q.view(dealer_id))
