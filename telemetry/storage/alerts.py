@@ -9,26 +9,17 @@ from psycopg.types.json import Jsonb
 
 from telemetry.errors import ConflictError
 from telemetry.storage.db import Conn
-from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
 from telemetry.vocabulary import AlertResolution, AlertState, Severity
 
-ALERT_COLUMNS = (
-    "a.id, v.vin, a.rule_id, a.rule_version, a.severity, a.state, a.title, a.explanation, a.first_seen,"
-    " a.last_seen, a.cleared_at, a.occurrences, a.peak_value, a.evidence, a.created_at, a.updated_at,"
-    " a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_by, a.resolution, a.note,"
-    " a.assigned_to, a.assigned_at, a.incident_id"
-)
-_FROM = "FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id"
 
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """An alert as stored, with its vehicle's VIN (the columns of ALERT_COLUMNS)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkItem:
+    """What alerts and incidents share: a problem on a vehicle that an advisor acknowledges, takes
+    and resolves (the same lifecycle, the same words)."""
 
     id: int
     vin: str
-    rule_id: str
-    rule_version: int
     severity: Severity
     state: AlertState
     title: str
@@ -36,20 +27,32 @@ class Alert:
     first_seen: datetime
     last_seen: datetime
     cleared_at: datetime | None
-    occurrences: int
-    peak_value: float | None
-    evidence: dict[str, object]
     created_at: datetime
     updated_at: datetime
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
-    resolution: AlertResolution | None = None
     note: str | None = None
     assigned_to: str | None = None
     assigned_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert(WorkItem):
+    """An alert as stored, with its vehicle's VIN."""
+
+    rule_id: str
+    rule_version: int
+    occurrences: int
+    peak_value: float | None
+    evidence: dict[str, object]
+    resolution: AlertResolution | None = None
     incident_id: int | None = None  # the incident the alert is evidence of
+
+
+ALERT_COLUMNS = select_list(Alert, "a", vin="v.vin")
+_FROM = "FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,50 +13,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from telemetry.errors import ConflictError, NotFoundError
+from telemetry.storage.alerts import WorkItem
 from telemetry.storage.db import Conn
-from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
 from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES, AlertState, IncidentOutcome, Severity, System
 
-INCIDENT_COLUMNS = (  # from incidents i JOIN vehicles v
-    "i.id, v.vin, i.system, i.component, i.state, i.severity, i.title, i.explanation, i.cause_alert_id,"
-    " i.first_seen, i.last_seen, i.cleared_at, i.reopened, i.acknowledged_at, i.acknowledged_by, i.assigned_to,"
-    " i.assigned_at, i.resolved_at, i.resolved_by, i.outcome, i.operation, i.note, i.service_event_id,"
-    " i.created_at, i.updated_at, i.vehicle_id, v.dealer_id"
-)
-_FROM = "FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id"
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Incident(WorkItem):
+    """An incident as stored, with its vehicle's VIN and dealer. Its severity is the worst of its
+    alerts; its title names the system and the likely cause, and its explanation gives the cause,
+    then every alert as evidence."""
 
-@dataclass(frozen=True, slots=True)
-class Incident:
-    """An incident as stored, with its vehicle's VIN and dealer (the columns of INCIDENT_COLUMNS)."""
-
-    id: int
-    vin: str
     system: str  # a System; a stored value outside it still shows
     component: str  # the wheel for per-wheel systems ('front left'); empty otherwise
-    state: AlertState
-    severity: Severity  # the worst of its alerts
-    title: str  # the system and the likely cause
-    explanation: str  # the likely cause, then every alert as evidence
     cause_alert_id: int | None
-    first_seen: datetime
-    last_seen: datetime
-    cleared_at: datetime | None
     reopened: int  # times a new alert of the same system reopened it
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    assigned_to: str | None
-    assigned_at: datetime | None
-    resolved_at: datetime | None
-    resolved_by: str | None
     outcome: IncidentOutcome | None
     operation: str | None  # what the workshop did (outcome 'repaired')
-    note: str | None
     service_event_id: int | None  # the service visit that followed
-    created_at: datetime
-    updated_at: datetime
     vehicle_id: int
     dealer_id: int | None  # the vehicle's: who may see the incident
+
+
+INCIDENT_COLUMNS = select_list(Incident, "i", vin="v.vin", dealer_id="v.dealer_id")
+_FROM = "FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id"
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,13 @@ def _enum_of(hint: object) -> type[enum.Enum] | None:
     return None
 
 
+def select_list(cls: type, alias: str, **elsewhere: str) -> str:
+    """The row class's fields as a SELECT list, each a column of table `alias` unless `elsewhere`
+    says where it comes from (`vin="v.vin"`): the class is the one list of its query's columns."""
+    fields = dataclasses.fields(cls)
+    return ", ".join(f"{elsewhere[f.name]} AS {f.name}" if f.name in elsewhere else f"{alias}.{f.name}" for f in fields)
+
+
 async def fetch_one(conn: Conn, cls: type[T], query: Query, params: Params | None = None, *, missing: str) -> T:
     """The query's row as `cls`; no row is `NotFoundError(missing)`, what the caller answers as 404."""
     async with conn.cursor(row_factory=typed_row(cls)) as cur:
