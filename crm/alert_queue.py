@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from telemetry.errors import NotFoundError
-from telemetry.storage.alerts import ALERT_COLUMNS, Alert, get
+from telemetry.storage.alerts import ALERT_COLUMNS, Alert, get, hand_to
 from telemetry.storage.db import Conn
 from telemetry.storage.incidents import INCIDENT_COLUMNS, Incident
 from telemetry.storage.typed_rows import fetch_all, fetch_one
@@ -119,13 +118,7 @@ async def incident_queue(conn: Conn, view: QueueView) -> list[QueuedIncident]:
 
 async def assign(conn: Conn, *, alert_id: int, to: str | None) -> Alert:
     """Give the alert to an advisor (None: back to the queue)."""
-    cur = await conn.execute(
-        "UPDATE alerts SET assigned_to = %s, assigned_at = CASE WHEN %s::text IS NULL THEN NULL ELSE now() END,"
-        " updated_at = now() WHERE id = %s RETURNING id",
-        (to, to, alert_id),
-    )
-    if await cur.fetchone() is None:
-        raise NotFoundError(f"alert {alert_id} not found")
+    await hand_to(conn, "alerts", alert_id, to=to)
     return await get(conn, alert_id=alert_id)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from telemetry.errors import ConflictError
+from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage.db import Conn
 from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
 from telemetry.vocabulary import AlertResolution, AlertState, Severity
@@ -53,6 +55,30 @@ class Alert(WorkItem):
 
 ALERT_COLUMNS = select_list(Alert, "a", vin="v.vin")
 _FROM = "FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id"
+
+WorkTable = Literal["alerts", "incidents"]
+
+
+async def take(conn: Conn, table: WorkTable, item_id: int, *, by: str, note: str | None) -> bool:
+    """open -> acknowledged: someone is working on the alert or incident. False when it is not
+    open (or not there), for the caller to say which."""
+    query = sql.SQL(
+        "UPDATE {} SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = %s,"
+        " note = COALESCE(%s, note), updated_at = now() WHERE id = %s AND state = 'open' RETURNING id"
+    ).format(sql.Identifier(table))
+    cur = await conn.execute(query, (by, note, item_id))
+    return await cur.fetchone() is not None
+
+
+async def hand_to(conn: Conn, table: WorkTable, item_id: int, *, to: str | None) -> None:
+    """Give the alert or incident to an advisor (None: back to the queue)."""
+    query = sql.SQL(
+        "UPDATE {} SET assigned_to = %s, assigned_at = CASE WHEN %s::text IS NULL THEN NULL ELSE now() END,"
+        " updated_at = now() WHERE id = %s RETURNING id"
+    ).format(sql.Identifier(table))
+    cur = await conn.execute(query, (to, to, item_id))
+    if await cur.fetchone() is None:
+        raise NotFoundError(f"{table[:-1]} {item_id} not found")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +221,7 @@ async def get(conn: Conn, *, alert_id: int) -> Alert:
 
 async def acknowledge(conn: Conn, *, alert_id: int, by: str, note: str | None) -> Alert:
     """open -> acknowledged: someone is working on it."""
-    cur = await conn.execute(
-        "UPDATE alerts SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = %s,"
-        " note = COALESCE(%s, note), updated_at = now() WHERE id = %s AND state = 'open' RETURNING id",
-        (by, note, alert_id),
-    )
-    if await cur.fetchone() is None:
+    if not await take(conn, "alerts", alert_id, by=by, note=note):
         current = await get(conn, alert_id=alert_id)
         raise ConflictError(f"alert {alert_id} is {current.state}; only an open alert can be acknowledged")
     return await get(conn, alert_id=alert_id)

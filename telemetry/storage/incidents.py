@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from telemetry.errors import ConflictError, NotFoundError
-from telemetry.storage.alerts import WorkItem
+from telemetry.storage.alerts import WorkItem, hand_to, take
 from telemetry.storage.db import Conn
 from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
 from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES, AlertState, IncidentOutcome, Severity, System
@@ -220,12 +220,7 @@ async def for_vehicles(
 
 async def acknowledge(conn: Conn, *, incident_id: int, by: str, note: str | None) -> Incident:
     """Take the incident (open -> acknowledged), its open alerts with it."""
-    cur = await conn.execute(
-        "UPDATE incidents SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = %s,"
-        " note = COALESCE(%s, note), updated_at = now() WHERE id = %s AND state = 'open' RETURNING id",
-        (by, note, incident_id),
-    )
-    if await cur.fetchone() is None:
+    if not await take(conn, "incidents", incident_id, by=by, note=note):
         current = await get(conn, incident_id=incident_id)
         raise ConflictError(f"incident {incident_id} is {current.state}; only an open incident can be acknowledged")
     await conn.execute(
@@ -238,13 +233,7 @@ async def acknowledge(conn: Conn, *, incident_id: int, by: str, note: str | None
 
 async def assign(conn: Conn, *, incident_id: int, to: str | None) -> Incident:
     """Give the incident, and its alerts still being worked, to an advisor (None: back to the queue)."""
-    cur = await conn.execute(
-        "UPDATE incidents SET assigned_to = %s, assigned_at = CASE WHEN %s::text IS NULL THEN NULL ELSE now() END,"
-        " updated_at = now() WHERE id = %s RETURNING id",
-        (to, to, incident_id),
-    )
-    if await cur.fetchone() is None:
-        raise NotFoundError(f"incident {incident_id} not found")
+    await hand_to(conn, "incidents", incident_id, to=to)
     await conn.execute(
         "UPDATE alerts SET assigned_to = %s, assigned_at = CASE WHEN %s::text IS NULL THEN NULL ELSE now() END,"
         " updated_at = now() WHERE incident_id = %s AND state = ANY(%s)",
