@@ -121,7 +121,7 @@ def keys_create(
     with connect_sync(settings) as conn:
         key, row = apikeys.create_sync(conn, role=role, dealer_id=dealer, name=name)
     scope = f" for dealer {dealer}" if dealer is not None else ""
-    typer.echo(f"key {row['id']} ({role}{scope}), shown only now:\n{key}")
+    typer.echo(f"key {row.id} ({role}{scope}), shown only now:\n{key}")
 
 
 @keys_app.command("list")
@@ -132,9 +132,9 @@ def keys_list() -> None:
 
     with connect_sync(Settings()) as conn:
         for r in apikeys.list_sync(conn):
-            revoked = f"  revoked {r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else ""
-            dealer = f" dealer {r['dealer_id']}" if r["dealer_id"] is not None else ""
-            typer.echo(f"{r['id']:>5}  tk_{r['prefix']}_…  {r['role']}{dealer}  {r['name']}{revoked}")
+            revoked = f"  revoked {r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else ""
+            dealer = f" dealer {r.dealer_id}" if r.dealer_id is not None else ""
+            typer.echo(f"{r.id:>5}  tk_{r.prefix}_…  {r.role}{dealer}  {r.name}{revoked}")
 
 
 @keys_app.command("revoke")

@@ -170,4 +170,30 @@ class ContactPurpose(StrEnum):
     MARKETING = "marketing"
 
 
+class EventFamily(StrEnum):
+    """What a CRM webhook endpoint subscribes to: every event type of the family (alert.raised, ...)."""
+
+    ALERT = "alert"
+    SERVICE_DUE = "service_due"
+    ACTIVATION = "activation"
+    INCIDENT = "incident"  # one per problem, however many alerts it raised
+
+
+class DeliveryState(StrEnum):
+    """A webhook delivery: waiting or being retried, done, or given up on (the dead-letter list)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class Role(StrEnum):
+    """What an API key may do: everything, an OEM's side, one dealer's records, or read vehicles."""
+
+    ADMIN = "admin"
+    OEM = "oem"
+    ADVISOR = "advisor"  # needs a dealer
+    VEHICLE_READONLY = "vehicle-readonly"
+
+
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12: maintenance plans count months of this length

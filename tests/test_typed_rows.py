@@ -23,6 +23,7 @@ from api.schemas.customers import (
 from api.schemas.dealers import BranchOut, DealerOut
 from api.schemas.features import EntitlementEventOut, EntitlementOut, FeatureOut, OfferOut, VehicleCommandOut
 from api.schemas.incidents import EvidenceOut, IncidentOut, QueuedIncidentOut
+from api.schemas.operations import DeliveryOut, WebhookOut
 from api.schemas.vehicles import RecallOut, RecallStatus, ServiceOut, VehicleOut
 from commands.vehicle_commands import Command
 from crm.alert_queue import Note, QueuedAlert, QueuedIncident
@@ -40,6 +41,7 @@ from telemetry.storage import alerts, incidents, offers
 from telemetry.storage.db import connect
 from telemetry.vocabulary import AlertResolution, AlertState, Severity
 from tests.fix_services import add_vehicle, api_client
+from webhooks.outbox import DeliveryRecord, EndpointBacklog
 
 
 def test_an_alert_reads_back_typed_through_its_life(settings: Settings) -> None:
@@ -102,6 +104,8 @@ def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
         (QueuedIncidentOut, QueuedIncident, {"vehicle_id", "dealer_id"}),
         (QueuedAlertOut, QueuedAlert, set()),
         (NoteOut, Note, set()),
+        (WebhookOut, EndpointBacklog, set()),
+        (DeliveryOut, DeliveryRecord, set()),
     ],
 )
 def test_each_response_schema_shows_its_stored_row(schema: type[BaseModel], row: type, kept_back: set[str]) -> None:

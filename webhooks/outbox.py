@@ -14,10 +14,51 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from telemetry.errors import NotFoundError
-from telemetry.storage.db import Conn, Row, SyncConn
+from telemetry.storage.db import Conn, SyncConn
+from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
+from telemetry.vocabulary import DeliveryState, EventFamily
 
-EVENT_FAMILIES = ("alert", "service_due", "activation")
-_ENDPOINT_COLUMNS = "id, url, event_types, dealer_id, description, active, created_at"
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Endpoint:
+    """A CRM endpoint subscribed to event families (its secret is never read back)."""
+
+    id: int
+    url: str
+    event_types: list[EventFamily]
+    dealer_id: int | None  # only this dealer's vehicles; None: every dealer
+    description: str | None
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointBacklog(Endpoint):
+    pending: int  # deliveries waiting or being retried
+    dead: int  # deliveries given up on
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One event's delivery to one endpoint, as its history shows it."""
+
+    endpoint_id: int
+    event_id: UUID
+    event_type: str
+    created_at: datetime
+    state: DeliveryState
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    payload: dict[str, object]
+
+
+_ENDPOINT_COLUMNS = select_list(Endpoint, "e")
+_DELIVERY_COLUMNS = select_list(DeliveryRecord, "d", event_id="o.id", event_type="o.type", created_at="o.created_at",
+                                payload="o.payload")  # fmt: skip
+_DELIVERY_FROM = "FROM webhook_deliveries d JOIN outbox_events o ON o.seq = d.event_seq"
 
 
 async def enqueue(conn: Conn, *, event_type: str, vehicle_id: int, data: dict[str, object]) -> UUID:
@@ -36,24 +77,22 @@ async def create_endpoint(
     event_types: list[str],
     dealer_id: int | None,
     description: str | None,
-) -> Row:
-    cur = await conn.execute(
-        "INSERT INTO webhook_endpoints (url, secret, event_types, dealer_id, description)"
-        f" VALUES (%s, %s, %s, %s, %s) RETURNING {_ENDPOINT_COLUMNS}",
-        (url, secret, event_types, dealer_id, description),
+) -> Endpoint:
+    query = (
+        "INSERT INTO webhook_endpoints AS e (url, secret, event_types, dealer_id, description)"
+        f" VALUES (%s, %s, %s, %s, %s) RETURNING {_ENDPOINT_COLUMNS}"
     )
-    row = await cur.fetchone()
-    assert row is not None
-    return row
+    params = (url, secret, event_types, dealer_id, description)
+    return await fetch_one(conn, Endpoint, query, params, missing="no endpoint returned")
 
 
-async def list_endpoints(conn: Conn) -> list[Row]:
-    cur = await conn.execute(
+async def list_endpoints(conn: Conn) -> list[EndpointBacklog]:
+    query = (
         f"SELECT {_ENDPOINT_COLUMNS}, (SELECT count(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id"
         " AND d.state = 'pending') AS pending, (SELECT count(*) FROM webhook_deliveries d"
         " WHERE d.endpoint_id = e.id AND d.state = 'dead') AS dead FROM webhook_endpoints e ORDER BY id"
     )
-    return list(await cur.fetchall())
+    return await fetch_all(conn, EndpointBacklog, query)
 
 
 async def deactivate_endpoint(conn: Conn, *, endpoint_id: int) -> None:
@@ -122,23 +161,16 @@ async def failed(conn: Conn, d: Delivery, *, status: int | None, error: str, ret
     )
 
 
-_DELIVERY_COLUMNS = (
-    "d.endpoint_id, o.id AS event_id, o.type AS event_type, o.created_at, d.state, d.attempts, d.last_status,"
-    " d.last_error, d.next_attempt_at, d.delivered_at, o.payload"
-)
-
-
-async def deliveries(conn: Conn, *, endpoint_id: int, state: str, limit: int) -> list[Row]:
+async def deliveries(conn: Conn, *, endpoint_id: int, state: str, limit: int) -> list[DeliveryRecord]:
     await _endpoint_exists(conn, endpoint_id)
-    cur = await conn.execute(
-        f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN outbox_events o ON o.seq = d.event_seq"
-        " WHERE d.endpoint_id = %s AND d.state = %s ORDER BY d.event_seq DESC LIMIT %s",
-        (endpoint_id, state, limit),
+    query = (
+        f"SELECT {_DELIVERY_COLUMNS} {_DELIVERY_FROM}"
+        " WHERE d.endpoint_id = %s AND d.state = %s ORDER BY d.event_seq DESC LIMIT %s"
     )
-    return list(await cur.fetchall())
+    return await fetch_all(conn, DeliveryRecord, query, (endpoint_id, state, limit))
 
 
-async def redeliver(conn: Conn, *, endpoint_id: int, event_id: UUID) -> Row:
+async def redeliver(conn: Conn, *, endpoint_id: int, event_id: UUID) -> DeliveryRecord:
     """A dead delivery is pending again, with a fresh retry window."""
     cur = await conn.execute(
         "UPDATE webhook_deliveries d SET state = 'pending', attempts = 0, next_attempt_at = now(),"
@@ -150,12 +182,8 @@ async def redeliver(conn: Conn, *, endpoint_id: int, event_id: UUID) -> Row:
     if row is None:
         raise NotFoundError(f"no dead delivery of event {event_id} to endpoint {endpoint_id}")
     await conn.execute("SELECT pg_notify(current_schema() || '.outbox', '')")
-    cur = await conn.execute(
-        f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN outbox_events o ON o.seq = d.event_seq"
-        " WHERE d.endpoint_id = %s AND d.event_seq = %s",
-        (endpoint_id, row["event_seq"]),
-    )
-    return await cur.fetchone()  # type: ignore[return-value]
+    query = f"SELECT {_DELIVERY_COLUMNS} {_DELIVERY_FROM} WHERE d.endpoint_id = %s AND d.event_seq = %s"
+    return await fetch_one(conn, DeliveryRecord, query, (endpoint_id, row["event_seq"]), missing="delivery gone")
 
 
 async def _endpoint_exists(conn: Conn, endpoint_id: int) -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -29,12 +28,4 @@ async def list_dead_letters(
     rows = await deadletters.recent(
         conn, reason=reason.value if reason else None, vin=vin, before_id=before_id, limit=limit
     )
-    out = []
-    for r in rows:
-        raw = bytes(r["payload"])
-        try:
-            text: str | None = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        out.append(DeadLetterOut(**{**r, "payload": text, "payload_base64": base64.b64encode(raw).decode()}))
-    return out
+    return [DeadLetterOut.of(r) for r in rows]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import asdict
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -12,6 +13,7 @@ from api.deps import ConnDep, SettingsDep
 from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS
 from api.schemas.operations import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
 from crm import records
+from telemetry.vocabulary import DeliveryState
 from webhooks import outbox
 from webhooks.signature import new_secret
 from webhooks.targets import check_url
@@ -26,7 +28,7 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
     responses=RECORD_ERRORS,
     summary="Subscribe an endpoint to event families; the answer holds the signing secret, shown once",
 )
-async def create_webhook(body: WebhookIn, conn: ConnDep, settings: SettingsDep, _principal: Admin) -> dict[str, object]:
+async def create_webhook(body: WebhookIn, conn: ConnDep, settings: SettingsDep, _principal: Admin) -> WebhookCreated:
     await check_url(body.url, allow_private=settings.webhook_allow_private)
     if body.dealer_id is not None:
         await records.get_dealer(conn, dealer_id=body.dealer_id)
@@ -39,11 +41,11 @@ async def create_webhook(body: WebhookIn, conn: ConnDep, settings: SettingsDep, 
         dealer_id=body.dealer_id,
         description=body.description,
     )
-    return {**row, "secret": secret}
+    return WebhookCreated(**asdict(row), pending=0, dead=0, secret=secret)
 
 
 @router.get("", response_model=list[WebhookOut], responses=AUTH_ERRORS, summary="Endpoints, with their backlog")
-async def list_webhooks(conn: ConnDep, _principal: Admin) -> list[dict[str, object]]:
+async def list_webhooks(conn: ConnDep, _principal: Admin) -> list[outbox.EndpointBacklog]:
     return await outbox.list_endpoints(conn)
 
 
@@ -67,9 +69,9 @@ async def list_deliveries(
     endpoint_id: int,
     conn: ConnDep,
     _principal: Admin,
-    state: Literal["pending", "delivered", "dead"] = "dead",
+    state: DeliveryState = DeliveryState.DEAD,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, object]]:
+) -> list[outbox.DeliveryRecord]:
     return await outbox.deliveries(conn, endpoint_id=endpoint_id, state=state, limit=limit)
 
 
@@ -79,5 +81,5 @@ async def list_deliveries(
     responses=RECORD_ERRORS,
     summary="Put a dead delivery back in the queue, with a new retry window",
 )
-async def redeliver(endpoint_id: int, event_id: UUID, conn: ConnDep, _principal: Admin) -> dict[str, object]:
+async def redeliver(endpoint_id: int, event_id: UUID, conn: ConnDep, _principal: Admin) -> outbox.DeliveryRecord:
     return await outbox.redeliver(conn, endpoint_id=endpoint_id, event_id=event_id)

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import base64
+from dataclasses import asdict
 from typing import Literal
-from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from api.schemas.common import descriptions_of, schema_of
+from telemetry.storage.deadletters import StoredDeadLetter
+from telemetry.vocabulary import EventFamily
+from webhooks.outbox import DeliveryRecord, EndpointBacklog
 
-class DeadLetterOut(BaseModel):
-    id: int
-    received_at: datetime
-    topic: str
-    vin: str | None
-    reason: str
-    detail: str
-    signal: str | None
-    sample_ts: datetime | None
+
+class DeadLetterOut(schema_of(StoredDeadLetter, "StoredDeadLetter", exclude={"payload"})):  # type: ignore[misc]
     payload: str | None = Field(description="The raw payload as text, when it is UTF-8")
     payload_base64: str
-    payload_size: int
+
+    @classmethod
+    def of(cls, letter: StoredDeadLetter) -> DeadLetterOut:
+        """The letter with its payload as text (when it is UTF-8) and as base64 (always)."""
+        try:
+            text: str | None = letter.payload.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        fields = {k: v for k, v in asdict(letter).items() if k != "payload"}
+        return cls(**fields, payload=text, payload_base64=base64.b64encode(letter.payload).decode())
 
 
 class ComponentStatus(BaseModel):
@@ -36,9 +42,6 @@ class HealthOut(BaseModel):
     samples_layout_reason: str | None = Field(default=None, description="Why the server chose that layout")
 
 
-EventFamily = Literal["alert", "service_due", "activation", "incident"]
-
-
 class WebhookIn(BaseModel):
     url: str = Field(pattern=r"^https?://[^\s/]+", max_length=2000, description="Receives a POST per event")
     event_types: list[EventFamily] = Field(
@@ -52,31 +55,19 @@ class WebhookIn(BaseModel):
     )
 
 
-class WebhookOut(BaseModel):
-    id: int
-    url: str
-    event_types: list[EventFamily]
-    dealer_id: int | None
-    description: str | None
-    active: bool
-    created_at: datetime
-    pending: int = Field(default=0, description="Deliveries waiting or being retried")
-    dead: int = Field(default=0, description="Deliveries given up on (see /deliveries?state=dead)")
+WebhookOut = schema_of(
+    EndpointBacklog,
+    "WebhookOut",
+    descriptions={
+        **descriptions_of(WebhookIn),
+        "pending": "Deliveries waiting or being retried",
+        "dead": "Deliveries given up on (see /deliveries?state=dead)",
+    },
+)
 
 
 class WebhookCreated(WebhookOut):
     secret: str = Field(description="Shown once: verify `Telemetry-Signature` with it")
 
 
-class DeliveryOut(BaseModel):
-    endpoint_id: int
-    event_id: UUID
-    event_type: str
-    created_at: datetime
-    state: Literal["pending", "delivered", "dead"]
-    attempts: int
-    last_status: int | None
-    last_error: str | None
-    next_attempt_at: datetime
-    delivered_at: datetime | None
-    payload: dict[str, object]
+DeliveryOut = schema_of(DeliveryRecord, "DeliveryOut")

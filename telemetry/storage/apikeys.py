@@ -11,14 +11,32 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from psycopg.errors import ForeignKeyViolation
 
 from telemetry.errors import InvalidRequestError, NotFoundError
-from telemetry.storage.db import Conn, Row, SyncConn
+from telemetry.storage.db import Conn, SyncConn
+from telemetry.storage.typed_rows import fetch_all_sync, fetch_one_sync, select_list
+from telemetry.vocabulary import Role
 
-ROLES = ("admin", "oem", "advisor", "vehicle-readonly")
-_COLUMNS = "id, prefix, role, dealer_id, name, created_at, revoked_at"
+ROLES = tuple(Role)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A key as stored: never the key, only the prefix it is found by."""
+
+    id: int
+    prefix: str
+    role: str  # a Role; a stored value outside it still lists
+    dealer_id: int | None  # an advisor's dealer
+    name: str  # who or what the key is for
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+_COLUMNS = select_list(ApiKey, "api_keys")
 
 
 @dataclass(frozen=True)
@@ -55,24 +73,22 @@ def check_role(role: str, dealer_id: int | None) -> None:
         raise InvalidRequestError("an advisor key needs a dealer; other roles have none")
 
 
-def create_sync(conn: SyncConn, *, role: str, dealer_id: int | None = None, name: str = "") -> tuple[str, Row]:
+def create_sync(conn: SyncConn, *, role: str, dealer_id: int | None = None, name: str = "") -> tuple[str, ApiKey]:
     """The new key (shown once) and its row."""
     check_role(role, dealer_id)
     key, prefix, digest = new_key()
+    query = (
+        f"INSERT INTO api_keys (prefix, digest, role, dealer_id, name) VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}"
+    )
     try:
-        row = conn.execute(
-            "INSERT INTO api_keys (prefix, digest, role, dealer_id, name) VALUES (%s, %s, %s, %s, %s)"
-            f" RETURNING {_COLUMNS}",
-            (prefix, digest, role, dealer_id, name),
-        ).fetchone()
+        row = fetch_one_sync(conn, ApiKey, query, (prefix, digest, role, dealer_id, name), missing="no key returned")
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"dealer {dealer_id} not found") from exc
-    assert row is not None
     return key, row
 
 
-def list_sync(conn: SyncConn) -> list[Row]:
-    return list(conn.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY id").fetchall())
+def list_sync(conn: SyncConn) -> list[ApiKey]:
+    return fetch_all_sync(conn, ApiKey, f"SELECT {_COLUMNS} FROM api_keys ORDER BY id")
 
 
 def revoke_sync(conn: SyncConn, *, key_id: int) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from telemetry.reasons import Rejection
 from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all, select_list
 from telemetry.timeutil import to_datetime
 
 PAYLOAD_KEEP_BYTES = 64 * 1024  # an oversize payload is kept truncated, with its full size
@@ -53,6 +55,22 @@ async def insert(conn: Conn, letters: list[DeadLetter]) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class StoredDeadLetter:
+    """A dead letter as stored: the raw payload (its first 64 KiB) and why it was refused."""
+
+    id: int
+    received_at: datetime
+    topic: str
+    vin: str | None
+    reason: str  # a telemetry.reasons.Reason; a stored value outside it still shows
+    detail: str
+    signal: str | None
+    sample_ts: datetime | None
+    payload: bytes
+    payload_size: int  # of the whole payload, kept or not
+
+
 async def recent(
     conn: Conn,
     *,
@@ -60,12 +78,12 @@ async def recent(
     vin: str | None = None,
     before_id: int | None = None,
     limit: int = 100,
-) -> list[dict[str, object]]:
-    cur = await conn.execute(
-        "SELECT id, received_at, topic, vin, reason, detail, signal, sample_ts, payload, payload_size"
+) -> list[StoredDeadLetter]:
+    query = (
+        f"SELECT {select_list(StoredDeadLetter, 'dead_letters')}"
         " FROM dead_letters WHERE (%(reason)s::text IS NULL OR reason = %(reason)s)"
         " AND (%(vin)s::text IS NULL OR vin = %(vin)s) AND (%(before)s::bigint IS NULL OR id < %(before)s)"
-        " ORDER BY id DESC LIMIT %(limit)s",
-        {"reason": reason, "vin": vin, "before": before_id, "limit": limit},
+        " ORDER BY id DESC LIMIT %(limit)s"
     )
-    return list(await cur.fetchall())
+    params = {"reason": reason, "vin": vin, "before": before_id, "limit": limit}
+    return await fetch_all(conn, StoredDeadLetter, query, params)

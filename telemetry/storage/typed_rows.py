@@ -16,7 +16,7 @@ from psycopg.abc import Params
 from psycopg.rows import BaseRowFactory, kwargs_row
 
 from telemetry.errors import NotFoundError
-from telemetry.storage.db import Conn
+from telemetry.storage.db import Conn, SyncConn
 
 T = TypeVar("T")
 Query = str | sql.SQL | sql.Composed  # what a cursor executes
@@ -38,11 +38,15 @@ def _maker(cls: type[T]) -> Callable[..., T]:
     hints = typing.get_type_hints(cls)
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # a dataclass, by contract
     enums = {f.name: e for f in fields if (e := _enum_of(hints[f.name])) is not None}
+    enum_lists = {f.name: e for f in fields if (e := _enum_list_of(hints[f.name])) is not None}
 
     def make(**values: Any) -> T:
         for name, kind in enums.items():
             if values[name] is not None:
                 values[name] = kind(values[name])
+        for name, kind in enum_lists.items():
+            if values[name] is not None:
+                values[name] = [kind(v) for v in values[name]]
         return cls(**values)
 
     return make
@@ -65,6 +69,15 @@ def select_list(cls: type, alias: str, **elsewhere: str) -> str:
     return ", ".join(f"{elsewhere[f.name]} AS {f.name}" if f.name in elsewhere else f"{alias}.{f.name}" for f in fields)
 
 
+def _enum_list_of(hint: object) -> type[enum.Enum] | None:
+    """The enum of a `list[SomeEnum]` field (an array column of its words)."""
+    if typing.get_origin(hint) is list:
+        (arm,) = typing.get_args(hint)
+        if isinstance(arm, type) and issubclass(arm, enum.Enum):
+            return arm
+    return None
+
+
 async def fetch_one(conn: Conn, cls: type[T], query: Query, params: Params | None = None, *, missing: str) -> T:
     """The query's row as `cls`; no row is `NotFoundError(missing)`, what the caller answers as 404."""
     async with conn.cursor(row_factory=typed_row(cls)) as cur:
@@ -79,3 +92,17 @@ async def fetch_all(conn: Conn, cls: type[T], query: Query, params: Params | Non
     async with conn.cursor(row_factory=typed_row(cls)) as cur:
         await cur.execute(query, params)
         return await cur.fetchall()
+
+
+def fetch_one_sync(conn: SyncConn, cls: type[T], query: Query, params: Params | None = None, *, missing: str) -> T:
+    """`fetch_one` for the command line's synchronous connections."""
+    with conn.cursor(row_factory=typed_row(cls)) as cur:
+        row = cur.execute(query, params).fetchone()
+    if row is None:
+        raise NotFoundError(missing)
+    return row
+
+
+def fetch_all_sync(conn: SyncConn, cls: type[T], query: Query, params: Params | None = None) -> list[T]:
+    with conn.cursor(row_factory=typed_row(cls)) as cur:
+        return cur.execute(query, params).fetchall()
