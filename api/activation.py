@@ -3,7 +3,6 @@ endpoint and by turning an offer into a trial."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 
 from crm import entitlements, features
@@ -38,7 +37,7 @@ async def start(
         raise UnavailableError("commands to vehicles are not configured (TELEMETRY_COMMAND_SECRET)")
     feature = await entitlements.get_feature(conn, code=code)
     live, trials_had = await entitlements.vehicle_history(conn, vehicle_id=vehicle.id)
-    reason = features.ineligibility(feature, asdict(vehicle), kind=kind, live=live, trials_had=trials_had)
+    reason = features.ineligibility(feature, vehicle, kind=kind, live=live, trials_had=trials_had)
     if reason is not None:
         raise ConflictError(f"not eligible: {reason}", details={"reason": reason})
     now = datetime.now(UTC)

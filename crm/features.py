@@ -4,11 +4,11 @@ Pure functions over the catalog row and the vehicle; storage and the API call th
 from __future__ import annotations
 
 import calendar
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import cast
+from typing import Protocol
 
 from telemetry.vocabulary import PriceModel
 
@@ -38,9 +38,22 @@ def version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 
 
+class Fitment(Protocol):
+    """What eligibility reads of a vehicle (a record, a segment member, a vehicle to call about)."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def software_version(self) -> str | None: ...
+
+    @property
+    def hardware(self) -> list[str]: ...
+
+
 def ineligibility(
     feature: Feature,
-    vehicle: Mapping[str, object],
+    vehicle: Fitment,
     *,
     kind: str,
     live: Collection[str],
@@ -49,17 +62,16 @@ def ineligibility(
     """Why the vehicle cannot have the option as `kind`, or None when it can. `live` are the
     vehicle's pending or active options, `trials_had` the options it has ever had a trial of."""
     code, models = feature.code, feature.models
-    if models is not None and vehicle["model"] not in models:
-        return f"{code} is not offered for the {vehicle['model']} (only {', '.join(models)})"
+    if models is not None and vehicle.model not in models:
+        return f"{code} is not offered for the {vehicle.model} (only {', '.join(models)})"
     wanted = feature.min_software_version
     if wanted is not None:
-        have = vehicle["software_version"]
+        have = vehicle.software_version
         if have is None:
             return f"{code} needs software {wanted} or newer, and the vehicle's software version is not known"
-        if version(str(have)) < version(str(wanted)):
+        if version(have) < version(wanted):
             return f"{code} needs software {wanted} or newer; the vehicle runs {have}"
-    fitted = cast(list[str], vehicle["hardware"])
-    missing = [h for h in feature.requires_hardware if h not in fitted]
+    missing = [h for h in feature.requires_hardware if h not in vehicle.hardware]
     if missing:
         return f"{code} needs hardware the vehicle lacks: {', '.join(missing)}"
     if code in live:

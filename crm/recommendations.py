@@ -12,24 +12,40 @@ service, then marketing; within each, the earliest due first.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from crm import alert_queue, entitlements, features, households, recalls
 from crm.contact_pressure import PURPOSES, Facts, Policy, allowed, evaluate
 from telemetry.storage import offers
 from telemetry.storage.db import Conn, Row
+from telemetry.storage.typed_rows import fetch_all, select_list
 from telemetry.vocabulary import WORKING_STATES, Severity
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A dealer's vehicle with a customer to call, and what the reasons read of it."""
+
+    id: int
+    vin: str
+    model: str
+    software_version: str | None
+    hardware: list[str]
+    warranty_end: date | None
+    customer_id: int
+    customer_name: str
+
+
+_CANDIDATES = (
+    f"SELECT {select_list(Candidate, 'v', customer_id='c.id', customer_name='c.name')}"
+    " FROM vehicles v JOIN customers c ON c.id = v.owner_customer_id"
+    " WHERE v.dealer_id = %s AND c.erased_at IS NULL ORDER BY v.id"
+)
+
+
 async def for_dealer(conn: Conn, *, dealer_id: int, today: date, policy: Policy, warranty_offer_days: int) -> list[Row]:
-    cur = await conn.execute(
-        "SELECT v.id, v.vin, v.model, v.software_version, v.hardware, v.warranty_end, c.id AS customer_id,"
-        " c.name AS customer_name"
-        " FROM vehicles v JOIN customers c ON c.id = v.owner_customer_id"
-        " WHERE v.dealer_id = %s AND c.erased_at IS NULL ORDER BY v.id",
-        (dealer_id,),
-    )
-    vehicles = {int(r["id"]): r for r in await cur.fetchall()}
+    vehicles = {v.id: v for v in await fetch_all(conn, Candidate, _CANDIDATES, (dealer_id,))}
     reasons = await _reasons(conn, dealer_id, vehicles, today, warranty_offer_days)
     facts = await _facts(conn, {vid: vehicles[vid] for vid in reasons}, today, policy)
     out = []
@@ -39,8 +55,8 @@ async def for_dealer(conn: Conn, *, dealer_id: int, today: date, policy: Policy,
         verdicts = evaluate(purpose, facts[vid], policy)
         due = min((r["due_at"] for r in found if r["due_at"] is not None), default=None)
         out.append({
-            "vin": v["vin"], "model": v["model"], "customer_id": v["customer_id"],
-            "customer_name": v["customer_name"], "purpose": purpose, "due_at": due,
+            "vin": v.vin, "model": v.model, "customer_id": v.customer_id,
+            "customer_name": v.customer_name, "purpose": purpose, "due_at": due,
             "reasons": sorted(found, key=lambda r: PURPOSES.index(r["purpose"])),
             "allowed": allowed(verdicts),
             "rules": [{"rule": x.rule, "passed": x.passed, "explanation": x.explanation} for x in verdicts],
@@ -51,9 +67,9 @@ async def for_dealer(conn: Conn, *, dealer_id: int, today: date, policy: Policy,
 
 
 async def _reasons(
-    conn: Conn, dealer_id: int, vehicles: dict[int, Row], today: date, warranty_offer_days: int
+    conn: Conn, dealer_id: int, vehicles: dict[int, Candidate], today: date, warranty_offer_days: int
 ) -> dict[int, list[Row]]:
-    by_vin = {str(v["vin"]): vid for vid, v in vehicles.items()}
+    by_vin = {v.vin: vid for vid, v in vehicles.items()}
     found: dict[int, list[Row]] = defaultdict(list)
     queue = await alert_queue.incident_queue(
         conn, alert_queue.QueueView(dealer_id, list(WORKING_STATES), sort="due", limit=10_000)
@@ -75,8 +91,8 @@ async def _reasons(
             })  # fmt: skip
     horizon = today + timedelta(days=warranty_offer_days)
     for vid, v in vehicles.items():
-        end = v["warranty_end"]
-        if isinstance(end, date) and today <= end <= horizon:
+        end = v.warranty_end
+        if end is not None and today <= end <= horizon:
             found[vid].append({
                 "kind": "warranty", "purpose": "marketing",
                 "summary": f"warranty ends on {end}: offer an extended warranty",
@@ -91,7 +107,9 @@ async def _reasons(
     return dict(found)
 
 
-async def _trial_offers(conn: Conn, vehicles: dict[int, Row], by_vin: dict[str, int]) -> list[tuple[int, offers.Offer]]:
+async def _trial_offers(
+    conn: Conn, vehicles: dict[int, Candidate], by_vin: dict[str, int]
+) -> list[tuple[int, offers.Offer]]:
     """Open usage offers whose option is in the catalog and which the vehicle may have a trial of."""
     open_offers = await offers.of_vehicles(conn, vehicle_ids=list(vehicles), states=["open"])
     catalog = {f.code: f for f in await entitlements.list_features(conn)}
@@ -111,9 +129,9 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), UTC)
 
 
-async def _facts(conn: Conn, vehicles: dict[int, Row], today: date, policy: Policy) -> dict[int, Facts]:
+async def _facts(conn: Conn, vehicles: dict[int, Candidate], today: date, policy: Policy) -> dict[int, Facts]:
     vids = list(vehicles)
-    customers = sorted({int(v["customer_id"]) for v in vehicles.values()})
+    customers = sorted({v.customer_id for v in vehicles.values()})
     cur = await conn.execute(
         "SELECT customer_id, purpose FROM current_consents WHERE customer_id = ANY(%s) AND granted", (customers,)
     )
@@ -144,7 +162,7 @@ async def _facts(conn: Conn, vehicles: dict[int, Row], today: date, policy: Poli
     last_contact = {(r["customer_id"], r["vehicle_id"]): r["last"].date() for r in await cur.fetchall()}
     facts = {}
     for vid, v in vehicles.items():
-        cid = int(v["customer_id"])
+        cid = v.customer_id
         facts[vid] = Facts(
             today=today,
             consents=frozenset(consents[cid]),

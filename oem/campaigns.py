@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import cast
 
@@ -22,20 +23,54 @@ from crm import entitlements, features
 from oem import segments
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.settings import Settings
-from telemetry.storage.db import Conn, Row, connect
+from telemetry.storage.db import Conn, connect
+from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
+from telemetry.vocabulary import CampaignState, EntitlementKind
 
 log = logging.getLogger(__name__)
 RELEASE_BATCH = 500  # vehicles per transaction
-COLUMNS = (
-    "c.id, c.name, c.segment_id, c.feature_code, c.kind, c.rate_per_minute, c.state, c.created_by, c.created_at,"
-    " c.finished_at"
-)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Campaign:
+    """A campaign as stored."""
+
+    id: int
+    name: str
+    segment_id: int
+    feature_code: str
+    kind: EntitlementKind
+    rate_per_minute: int
+    state: CampaignState
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CampaignStatus(Campaign):
+    progress: dict[str, object]  # see `progress_of`
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """What the runner reads of a running campaign."""
+
+    id: int
+    feature_code: str
+    kind: EntitlementKind
+    rate_per_minute: int
+    created_by: str
+    released_until: datetime
+
+
+COLUMNS = select_list(Campaign, "c")
 
 
 async def dry_run(conn: Conn, *, segment_id: int, code: str, kind: str) -> dict[str, object]:
     """How many of the segment's vehicles a campaign would activate now, and why the others not."""
     segment = await segments.get(conn, segment_id=segment_id)
-    vehicles = await segments.members(conn, segment["filter"])
+    vehicles = await segments.members(conn, segment.filter)
     feature = await entitlements.get_feature(conn, code=code)
     sorted_ = await segments.sort_by_eligibility(conn, vehicles, feature, kind)
     return {
@@ -45,7 +80,9 @@ async def dry_run(conn: Conn, *, segment_id: int, code: str, kind: str) -> dict[
     }
 
 
-async def create(conn: Conn, *, name: str, segment_id: int, code: str, kind: str, rate_per_minute: int, by: str) -> Row:
+async def create(
+    conn: Conn, *, name: str, segment_id: int, code: str, kind: str, rate_per_minute: int, by: str
+) -> CampaignStatus:
     """A running campaign over the segment's members as they are now."""
     segment = await segments.get(conn, segment_id=segment_id)
     feature = await entitlements.get_feature(conn, code=code)
@@ -58,31 +95,28 @@ async def create(conn: Conn, *, name: str, segment_id: int, code: str, kind: str
     )
     row = await cur.fetchone()
     assert row is not None
-    vehicles = await segments.members(conn, segment["filter"])
+    vehicles = await segments.members(conn, segment.filter)
     await conn.execute(
         "INSERT INTO campaign_targets (campaign_id, vehicle_id) SELECT %s, unnest(%s::integer[])",
-        (row["id"], [v["id"] for v in vehicles]),
+        (row["id"], [v.id for v in vehicles]),
     )
     return await get(conn, campaign_id=int(row["id"]))
 
 
-async def get(conn: Conn, *, campaign_id: int) -> Row:
-    cur = await conn.execute(f"SELECT {COLUMNS} FROM campaigns c WHERE c.id = %s", (campaign_id,))
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"campaign {campaign_id} not found")
-    return {**row, "progress": await progress(conn, campaign_id=campaign_id)}
+async def get(conn: Conn, *, campaign_id: int) -> CampaignStatus:
+    query = f"SELECT {COLUMNS} FROM campaigns c WHERE c.id = %s"
+    campaign = await fetch_one(conn, Campaign, query, (campaign_id,), missing=f"campaign {campaign_id} not found")
+    return _with_progress(campaign, (await progress_of(conn, [campaign_id]))[campaign_id])
 
 
-async def all_campaigns(conn: Conn) -> list[Row]:
-    cur = await conn.execute(f"SELECT {COLUMNS} FROM campaigns c ORDER BY c.id DESC")
-    rows = list(await cur.fetchall())
-    progress = await progress_of(conn, [int(r["id"]) for r in rows])
-    return [{**r, "progress": progress[int(r["id"])]} for r in rows]
+async def all_campaigns(conn: Conn) -> list[CampaignStatus]:
+    rows = await fetch_all(conn, Campaign, f"SELECT {COLUMNS} FROM campaigns c ORDER BY c.id DESC")
+    progress = await progress_of(conn, [r.id for r in rows])
+    return [_with_progress(r, progress[r.id]) for r in rows]
 
 
-async def progress(conn: Conn, *, campaign_id: int) -> dict[str, object]:
-    return (await progress_of(conn, [campaign_id]))[campaign_id]
+def _with_progress(campaign: Campaign, progress: dict[str, object]) -> CampaignStatus:
+    return CampaignStatus(**{f.name: getattr(campaign, f.name) for f in fields(campaign)}, progress=progress)
 
 
 async def progress_of(conn: Conn, campaign_ids: list[int]) -> dict[int, dict[str, object]]:
@@ -122,7 +156,7 @@ async def progress_of(conn: Conn, campaign_ids: list[int]) -> dict[int, dict[str
     return out
 
 
-async def set_state(conn: Conn, *, campaign_id: int, action: str) -> Row:
+async def set_state(conn: Conn, *, campaign_id: int, action: str) -> CampaignStatus:
     """pause (running -> paused), resume (paused -> running), cancel (running or paused ->
     cancelled: vehicles still waiting are not activated; those released keep their option)."""
     moves = {"pause": ("running", "paused"), "resume": ("paused", "running"), "cancel": (None, "cancelled")}
@@ -150,59 +184,53 @@ async def set_state(conn: Conn, *, campaign_id: int, action: str) -> Row:
 async def release_due(conn: Conn, *, now: datetime) -> int:
     """Release what the running campaigns owe by now (one transaction per campaign batch); returns
     the vehicles released or skipped."""
-    cur = await conn.execute(
-        "SELECT id, feature_code, kind, rate_per_minute, created_by, released_until FROM campaigns"
-        " WHERE state = 'running' ORDER BY id"
-    )
+    query = f"SELECT {select_list(Running, 'campaigns')} FROM campaigns WHERE state = 'running' ORDER BY id"
     done = 0
-    for campaign in await cur.fetchall():
-        owed = int((now - campaign["released_until"]).total_seconds() * campaign["rate_per_minute"] / 60)
+    for campaign in await fetch_all(conn, Running, query):
+        owed = int((now - campaign.released_until).total_seconds() * campaign.rate_per_minute / 60)
         if owed > 0:
             done += await _release(conn, campaign, min(owed, RELEASE_BATCH), now)
     return done
 
 
-async def _release(conn: Conn, campaign: Row, owed: int, now: datetime) -> int:
+async def _release(conn: Conn, campaign: Running, owed: int, now: datetime) -> int:
     async with conn.transaction():
         cur = await conn.execute(
             "SELECT t.vehicle_id FROM campaign_targets t WHERE t.campaign_id = %s AND t.state = 'waiting'"
             " ORDER BY t.vehicle_id LIMIT %s FOR UPDATE SKIP LOCKED",
-            (campaign["id"], owed),
+            (campaign.id, owed),
         )
         ids = [r["vehicle_id"] for r in await cur.fetchall()]
         if not ids:  # every vehicle had its turn
             await conn.execute(
-                "UPDATE campaigns SET state = 'completed', finished_at = %s WHERE id = %s", (now, campaign["id"])
+                "UPDATE campaigns SET state = 'completed', finished_at = %s WHERE id = %s", (now, campaign.id)
             )
             return 0
-        cur = await conn.execute(
-            f"SELECT {segments.VEHICLE_COLUMNS} FROM vehicles v WHERE v.id = ANY(%s) ORDER BY v.id", (ids,)
-        )
-        feature = await entitlements.get_feature(conn, code=campaign["feature_code"])
-        sorted_ = await segments.sort_by_eligibility(conn, list(await cur.fetchall()), feature, campaign["kind"])
-        by = f"campaign {campaign['id']} ({campaign['created_by']})"
+        feature = await entitlements.get_feature(conn, code=campaign.feature_code)
+        sorted_ = await segments.sort_by_eligibility(conn, await segments.vehicles(conn, ids), feature, campaign.kind)
+        by = f"campaign {campaign.id} ({campaign.created_by})"
         for vehicle in sorted_.eligible:
             granted = await entitlements.grant(
-                conn, vehicle_id=int(vehicle["id"]), feature_code=campaign["feature_code"], kind=campaign["kind"],
-                by=by, dealer_id=None, purchase_reference=f"campaign-{campaign['id']}", starts_at=now,
-                ends_at=features.ends_at(feature, campaign["kind"], now), idempotency_key=None,
+                conn, vehicle_id=vehicle.id, feature_code=campaign.feature_code, kind=campaign.kind,
+                by=by, dealer_id=None, purchase_reference=f"campaign-{campaign.id}", starts_at=now,
+                ends_at=features.ends_at(feature, campaign.kind, now), idempotency_key=None,
             )  # fmt: skip
             await conn.execute(
                 "UPDATE campaign_targets SET state = 'released', entitlement_id = %s, released_at = %s"
                 " WHERE campaign_id = %s AND vehicle_id = %s",
-                (granted.id, now, campaign["id"], vehicle["id"]),
+                (granted.id, now, campaign.id, vehicle.id),
             )
         if sorted_.refused:
             await conn.execute(
                 "UPDATE campaign_targets t SET state = 'skipped', reason = r.reason"
                 " FROM unnest(%s::integer[], %s::text[]) AS r(vehicle_id, reason)"
                 " WHERE t.campaign_id = %s AND t.vehicle_id = r.vehicle_id",
-                ([v["id"] for v, _ in sorted_.refused], [why for _, why in sorted_.refused], campaign["id"]),
+                ([v.id for v, _ in sorted_.refused], [why for _, why in sorted_.refused], campaign.id),
             )
-        advance = len(ids) * 60 / campaign["rate_per_minute"]
+        advance = len(ids) * 60 / campaign.rate_per_minute
         await conn.execute(
             "UPDATE campaigns SET released_until = LEAST(%s, released_until + make_interval(secs => %s)) WHERE id = %s",
-            (now, advance, campaign["id"]),
+            (now, advance, campaign.id),
         )
     return len(ids)
 

@@ -170,6 +170,13 @@ class ContactPurpose(StrEnum):
     MARKETING = "marketing"
 
 
+class CampaignState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"  # vehicles still waiting are not activated
+    COMPLETED = "completed"  # every vehicle had its turn
+
+
 class EventFamily(StrEnum):
     """What a CRM webhook endpoint subscribes to: every event type of the family (alert.raised, ...)."""
 

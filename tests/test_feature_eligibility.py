@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crm.features import Feature, add_months, ends_at, ineligibility, version
+from oem.segments import SegmentVehicle
 from telemetry.vocabulary import PriceModel
 
 FEATURE = Feature(
@@ -16,11 +17,17 @@ FEATURE = Feature(
     price_model=PriceModel.YEARLY, price=None, currency=None, trial_days=14,
     created_at=datetime(2026, 1, 1, tzinfo=UTC),
 )  # fmt: skip
-VAN = {"model": "Van 2.2d", "software_version": "3.10", "hardware": ["tow_bar", "rear_camera"]}
+VAN = SegmentVehicle(
+    id=1, vin="WVWZZZ1KZAW000001", model="Van 2.2d", model_year=2024, software_version="3.10",
+    hardware=["tow_bar", "rear_camera"], dealer_id=None,
+)  # fmt: skip
 
 
 def why_not(
-    vehicle: dict | None = None, kind: str = "trial", live: set[str] | None = None, trials: set[str] | None = None
+    vehicle: SegmentVehicle | None = None,
+    kind: str = "trial",
+    live: set[str] | None = None,
+    trials: set[str] | None = None,
 ):
     return ineligibility(FEATURE, vehicle or VAN, kind=kind, live=live or set(), trials_had=trials or set())
 
@@ -42,7 +49,7 @@ def test_an_eligible_van_may_have_a_trial_or_a_subscription_but_not_a_one_off_pu
     ],
 )  # fmt: skip
 def test_the_vehicle_must_fit_the_option(change: dict, reason: str) -> None:
-    assert why_not({**VAN, **change}) == reason
+    assert why_not(replace(VAN, **change)) == reason
 
 
 def test_no_second_live_option_no_conflicting_option_and_one_trial_per_vehicle() -> None:

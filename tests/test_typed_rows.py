@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from api.schemas.alerts import AlertOut, NoteOut, QueuedAlertOut
+from api.schemas.campaigns import SegmentVehicleOut
 from api.schemas.customers import (
     ConsentOut,
     ContactOut,
@@ -36,6 +37,7 @@ from crm.households import Household, Member
 from crm.recalls import Recall, RecallProgress
 from crm.records import Branch, Customer, Dealer, Vehicle
 from crm.services import Service
+from oem.segments import SegmentVehicle
 from telemetry.settings import Settings
 from telemetry.storage import alerts, incidents, offers
 from telemetry.storage.db import connect
@@ -106,6 +108,7 @@ def test_the_api_alert_schema_is_the_stored_alert_field_for_field() -> None:
         (NoteOut, Note, set()),
         (WebhookOut, EndpointBacklog, set()),
         (DeliveryOut, DeliveryRecord, set()),
+        (SegmentVehicleOut, SegmentVehicle, {"id"}),
     ],
 )
 def test_each_response_schema_shows_its_stored_row(schema: type[BaseModel], row: type, kept_back: set[str]) -> None:

@@ -3,11 +3,13 @@ Vehicles and counts only, never a customer."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas.common import schema_of
+from oem.campaigns import Campaign
+from oem.segments import SegmentVehicle, SizedSegment
 from telemetry.bounds import SOFTWARE_VERSION
 
 VERSION = SOFTWARE_VERSION.pattern  # what vehicles report: dotted numbers
@@ -53,22 +55,11 @@ class SegmentIn(BaseModel):
     filter: SegmentFilter
 
 
-class SegmentOut(BaseModel):
-    id: int
-    name: str
+class SegmentOut(schema_of(SizedSegment, "SegmentFields", descriptions={"vehicles": "Members now"})):  # type: ignore[misc]
     filter: SegmentFilter
-    created_by: str
-    created_at: datetime
-    vehicles: int = Field(description="Members now")
 
 
-class SegmentVehicleOut(BaseModel):
-    vin: str
-    model: str
-    model_year: int
-    software_version: str | None
-    hardware: list[str]
-    dealer_id: int | None
+SegmentVehicleOut = schema_of(SegmentVehicle, "SegmentVehicleOut", exclude={"id"})
 
 
 class CampaignTarget(BaseModel):
@@ -110,15 +101,5 @@ class ProgressOut(BaseModel):
     skip_reasons: dict[str, int]
 
 
-class CampaignOut(BaseModel):
-    id: int
-    name: str
-    segment_id: int
-    feature_code: str
-    kind: Kind
-    rate_per_minute: int
-    state: Literal["running", "paused", "cancelled", "completed"]
-    created_by: str
-    created_at: datetime
-    finished_at: datetime | None
+class CampaignOut(schema_of(Campaign, "CampaignFields")):  # type: ignore[misc]
     progress: ProgressOut
