@@ -117,8 +117,8 @@ async def customer_view(
            for c in consent_rows]
         + [{"at": k.contacted_at, "kind": "contact", "vin": k.vin, "ref_id": k.id,
             "summary": f"{k.purpose} contact by {k.channel} ({k.by}): {k.outcome}"} for k in contact_rows]
-        + [{"at": x["at"], "kind": "activation", "vin": x["vin"], "ref_id": x["id"],
-            "summary": f"{x['feature_code']} {x['event']}: {x['detail']}"} for x in option_events]
+        + [{"at": x.at, "kind": "activation", "vin": x.vin, "ref_id": x.id,
+            "summary": f"{x.feature_code} {x.event}: {x.detail}"} for x in option_events]
     )  # fmt: skip
     timeline.sort(key=lambda e: e["at"], reverse=True)
     return {

@@ -12,9 +12,9 @@ from psycopg import sql
 from psycopg.errors import UniqueViolation
 
 from crm.features import Feature
-from telemetry.errors import ConflictError, NotFoundError
-from telemetry.storage.db import Conn, Row
-from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.errors import ConflictError
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
 from telemetry.vocabulary import EntitlementKind, EntitlementState
 from webhooks import outbox
 
@@ -196,16 +196,23 @@ async def set_state(conn: Conn, entitlement_id: int, state: str, *, ended_reason
     )
 
 
-async def live_one(conn: Conn, *, vehicle_id: int, feature_code: str) -> Row:
-    cur = await conn.execute(
-        "SELECT id, state, kind, ends_at FROM entitlements WHERE vehicle_id = %s AND feature_code = %s"
-        " AND state IN ('pending', 'active') FOR UPDATE",
-        (vehicle_id, feature_code),
+@dataclass(frozen=True, slots=True)
+class Live:
+    """The option pending or active on a vehicle, locked for the change the caller makes."""
+
+    id: int
+    state: EntitlementState
+    kind: EntitlementKind
+    ends_at: datetime | None
+
+
+async def live_one(conn: Conn, *, vehicle_id: int, feature_code: str) -> Live:
+    query = (
+        f"SELECT {select_list(Live, 'entitlements')} FROM entitlements WHERE vehicle_id = %s AND feature_code = %s"
+        " AND state IN ('pending', 'active') FOR UPDATE"
     )
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"{feature_code} is not active on the vehicle")
-    return row
+    missing = f"{feature_code} is not active on the vehicle"
+    return await fetch_one(conn, Live, query, (vehicle_id, feature_code), missing=missing)
 
 
 async def end(conn: Conn, *, entitlement_id: int, event: str, reason: str, by: str) -> Entitlement:
@@ -240,15 +247,22 @@ async def expire_due(conn: Conn, *, now: datetime, by: str = "scheduler") -> lis
     return ended
 
 
-async def events_of_customer(conn: Conn, *, customer_id: int, limit: int) -> list[Row]:
+@dataclass(frozen=True, slots=True)
+class OptionEvent(Event):
+    """An audit event with the option and the vehicle it concerns (a customer's timeline)."""
+
+    feature_code: str
+    vin: str
+
+
+async def events_of_customer(conn: Conn, *, customer_id: int, limit: int) -> list[OptionEvent]:
     """Audit events of the entitlements on the customer's vehicles, newest first (the timeline)."""
-    cur = await conn.execute(
-        "SELECT x.id, x.at, x.event, x.detail, x.by, e.feature_code, v.vin FROM entitlement_events x"
+    query = (
+        f"SELECT {select_list(OptionEvent, 'x', feature_code='e.feature_code', vin='v.vin')} FROM entitlement_events x"
         " JOIN entitlements e ON e.id = x.entitlement_id JOIN vehicles v ON v.id = e.vehicle_id"
-        " WHERE v.owner_customer_id = %s ORDER BY x.at DESC, x.id DESC LIMIT %s",
-        (customer_id, limit),
+        " WHERE v.owner_customer_id = %s ORDER BY x.at DESC, x.id DESC LIMIT %s"
     )
-    return list(await cur.fetchall())
+    return await fetch_all(conn, OptionEvent, query, (customer_id, limit))
 
 
 async def events(conn: Conn, *, entitlement_id: int) -> list[Event]:

@@ -19,8 +19,8 @@ from psycopg.types.json import Jsonb
 from crm import incident_outcomes
 from crm.service_import import LineError, ServiceLine
 from telemetry.errors import ConflictError, NotFoundError
-from telemetry.storage.db import Conn, Row
-from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
 from telemetry.vocabulary import ServiceKind
 
 SERVICE_FIELDS = (
@@ -88,12 +88,21 @@ async def history(conn: Conn, *, vehicle_id: int) -> list[Service]:
     return await fetch_all(conn, Service, query, (vehicle_id,))
 
 
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """A vehicle an imported line names, and the dealer that decides who may record on it."""
+
+    id: int
+    vin: str
+    dealer_id: int | None
+
+
 async def import_lines(
     conn: Conn,
     *,
     dealer_id: int,
     lines: list[ServiceLine | LineError],
-    may_record: Callable[[Row], bool],
+    may_record: Callable[[Registered], bool],
     visit_days: int = VISIT_DAYS,
 ) -> dict[str, object]:
     """Record the parsed lines of a DMS export for the dealer, each in a savepoint of its own: a
@@ -102,8 +111,8 @@ async def import_lines(
     caller may record services on the vehicle (an advisor: their dealer's vehicles)."""
     good = [x for x in lines if isinstance(x, ServiceLine)]
     errors = [{"line": x.line, "error": x.error} for x in lines if isinstance(x, LineError)]
-    cur = await conn.execute("SELECT id, vin, dealer_id FROM vehicles WHERE vin = ANY(%s)", ([x.vin for x in good],))
-    vehicles = {r["vin"]: r for r in await cur.fetchall()}
+    query = f"SELECT {select_list(Registered, 'vehicles')} FROM vehicles WHERE vin = ANY(%s)"
+    vehicles = {v.vin: v for v in await fetch_all(conn, Registered, query, ([x.vin for x in good],))}
     cur = await conn.execute("SELECT code, id FROM dealer_branches WHERE dealer_id = %s", (dealer_id,))
     branch_ids = {r["code"]: r["id"] for r in await cur.fetchall()}
     cur = await conn.execute("SELECT code, id FROM recalls WHERE code = ANY(%s)", ([x.recall_code for x in good],))
@@ -125,7 +134,7 @@ async def import_lines(
             async with conn.transaction():
                 await record(
                     conn,
-                    vehicle_id=int(vehicle["id"]),
+                    vehicle_id=vehicle.id,
                     visit_days=visit_days,
                     dealer_id=dealer_id,
                     branch_id=branch_ids.get(x.branch),

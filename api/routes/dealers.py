@@ -81,7 +81,7 @@ async def import_services(
         conn,
         dealer_id=dealer_id,
         lines=lines,
-        may_record=lambda v: sees_dealer(principal, v["dealer_id"]),
+        may_record=lambda v: sees_dealer(principal, v.dealer_id),
         visit_days=settings.incident_visit_days,
     )
 

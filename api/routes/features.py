@@ -25,6 +25,7 @@ from api.schemas.features import (
 from commands import vehicle_commands
 from crm import entitlements, features
 from telemetry.errors import ConflictError, NotFoundError
+from telemetry.vocabulary import EntitlementKind
 
 router = APIRouter(tags=["software options"])
 _CONFLICT = {409: {"model": ErrorOut, "description": "Not eligible, or in a state that does not allow it: `detail`"}}
@@ -118,14 +119,14 @@ async def entitlement(vin: str, entitlement_id: int, conn: ConnDep, principal: A
 async def renew(vin: str, code: str, body: RenewalIn, conn: ConnDep, principal: OemOrAdmin) -> dict[str, object]:
     vehicle = await visible_vehicle(conn, principal, vin)
     live = await entitlements.live_one(conn, vehicle_id=vehicle.id, feature_code=code)
-    if live["kind"] != "subscription":
-        raise ConflictError(f"only a subscription is renewed; this is a {live['kind']}")
+    if live.kind != EntitlementKind.SUBSCRIPTION:
+        raise ConflictError(f"only a subscription is renewed; this is a {live.kind}")
+    if live.ends_at is None:
+        raise ConflictError("the subscription has no end date to extend")
     feature = await entitlements.get_feature(conn, code=code)
-    until = features.ends_at(feature, "subscription", live["ends_at"], body.periods)  # type: ignore[arg-type]
+    until = features.ends_at(feature, "subscription", live.ends_at, body.periods)
     assert until is not None
-    return await entitlements.extend(
-        conn, entitlement_id=int(live["id"]), until=until, by=activation.granted_by(principal)
-    )
+    return await entitlements.extend(conn, entitlement_id=live.id, until=until, by=activation.granted_by(principal))
 
 
 @router.post(
@@ -139,7 +140,7 @@ async def deactivate(
 ) -> dict[str, object]:
     vehicle = await visible_vehicle(conn, principal, vin)
     live = await entitlements.live_one(conn, vehicle_id=vehicle.id, feature_code=code)
-    return await entitlements.end(conn, entitlement_id=int(live["id"]), event="disabled", reason=body.reason,
+    return await entitlements.end(conn, entitlement_id=live.id, event="disabled", reason=body.reason,
                                   by=activation.granted_by(principal))  # fmt: skip
 
 
