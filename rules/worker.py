@@ -199,15 +199,14 @@ class RuleWorker:
     async def _register(self, conn: Conn, vehicle_ids: list[int] | None) -> None:
         rows = await rulestate.fleet(conn, vehicle_ids)
         partitions = set(self.partitions)
-        mine = [r for r in rows if partition_of(str(r["vin"]), self.settings.rule_partitions) in partitions]
+        mine = [r for r in rows if partition_of(r.vin, self.settings.rule_partitions) in partitions]
         for r in mine:
-            vid = int(r["id"])
-            if self.engine.knows(vid):
+            if self.engine.knows(r.id):
                 continue
-            self.engine.register(VehicleInfo(vid, r["powertrain"], r["make"], r["model"]))
-            if r["state"] is not None:
-                self.engine.unpack(vid, bytes(r["state"]), r["layout"], r["layout_id"])
-        found, newest = await fleet.service_baselines(conn, vehicle_ids=[int(r["id"]) for r in mine])
+            self.engine.register(VehicleInfo(r.id, r.powertrain, r.make, r.model))
+            if r.state is not None and r.layout is not None:
+                self.engine.unpack(r.id, rulestate.decompress(r.state), r.layout, r.layout_id)
+        found, newest = await fleet.service_baselines(conn, vehicle_ids=[r.id for r in mine])
         for vid, (ts, km) in found.items():
             self.engine.set_service(vid, ts, km)
         if vehicle_ids is None:

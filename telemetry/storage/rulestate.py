@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pyarrow as pa
 from psycopg.types.json import Jsonb
 
-from telemetry.storage.db import Conn, Row
+from telemetry.storage.db import Conn
+from telemetry.storage.typed_rows import fetch_all, select_list
 
 Layout = Sequence[Sequence[object]]  # [[field name, numpy dtype, shape], ...]
 
@@ -37,20 +39,31 @@ async def save(conn: Conn, layout_id: str, vehicle_ids: list[int], blobs: list[b
     )
 
 
-async def fleet(conn: Conn, vehicle_ids: list[int] | None = None) -> list[Row]:
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A vehicle as the rule engine registers it: its attributes, and its saved state (LZ4 as
+    stored: `decompress` it) with the layout that describes it, when it has one."""
+
+    id: int
+    vin: str
+    powertrain: str
+    make: str
+    model: str
+    state: bytes | None
+    layout: list[list[object]] | None
+    layout_id: str | None
+
+
+_SAVED = (
+    f"SELECT {select_list(Saved, 'v', state='s.state', layout='l.fields', layout_id='l.id')} FROM vehicles v"
+    " LEFT JOIN rule_state s ON s.vehicle_id = v.id LEFT JOIN rule_state_layouts l ON l.id = s.layout"
+    " WHERE %(ids)s::integer[] IS NULL OR v.id = ANY(%(ids)s) ORDER BY v.id"
+)
+
+
+async def fleet(conn: Conn, vehicle_ids: list[int] | None = None) -> list[Saved]:
     """Vehicles (all, or these) with what the engine needs: attributes and saved state, if any."""
-    cur = await conn.execute(
-        "SELECT v.id, v.vin, v.powertrain, v.make, v.model, s.state, l.fields AS layout, l.id AS layout_id"
-        " FROM vehicles v"
-        " LEFT JOIN rule_state s ON s.vehicle_id = v.id LEFT JOIN rule_state_layouts l ON l.id = s.layout"
-        " WHERE %(ids)s::integer[] IS NULL OR v.id = ANY(%(ids)s) ORDER BY v.id",
-        {"ids": vehicle_ids},
-    )
-    rows = list(await cur.fetchall())
-    for r in rows:
-        if r["state"] is not None:
-            r["state"] = decompress(bytes(r["state"]))
-    return rows
+    return await fetch_all(conn, Saved, _SAVED, {"ids": vehicle_ids})
 
 
 def compress(raw: bytes) -> bytes:
