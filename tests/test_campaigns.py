@@ -24,7 +24,7 @@ from telemetry.settings import Settings
 from telemetry.topics import COMMANDS, vehicle_filter
 from tests.fix_server import Server, serving, wait_for
 from tests.fix_services import make_key, make_settings
-from tests.test_features import HEATED_SEATS
+from tests.fix_vehicles import HEATED_SEATS
 
 pytestmark = pytest.mark.slow
 REMOTE_START = {"code": "remote_start", "name": "Remote start", "price_model": "one_off", "price": "149.00",

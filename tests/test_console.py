@@ -19,8 +19,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from telemetry.timeutil import now_ms
 from tests.fix_server import Server, wait_for
 from tests.fix_services import make_key
+from tests.fix_vehicles import HEATED_SEATS, SimulatedVehicle
 from tests.test_end_to_end import COOLANT, publish
-from tests.test_features import HEATED_SEATS, SimulatedVehicle
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).parent / "artifacts" / "console"

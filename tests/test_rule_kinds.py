@@ -5,48 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rules.definitions import load_rules, parse_rules
+from rules.definitions import parse_rules
 from rules.engine import RuleEngine
 from rules.kernels.service import DAY_MS
 from rules.outcome import VehicleInfo
 from telemetry import dtc
-from telemetry.catalog import default_catalog
 from telemetry.errors import RuleDefinitionError
 from telemetry.rulebatch import RuleBatch
-
-CATALOG = default_catalog()
-COOLANT = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
-RPM = "Vehicle.Powertrain.CombustionEngine.Speed"
-LOAD = "Vehicle.Powertrain.CombustionEngine.EngineLoad"
-SPEED = "Vehicle.Speed"
-TYRE = "Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Pressure"
-HOUR = 3_600_000
-CAR = VehicleInfo(1, "combustion", "Aurora", "Tourer")
-
-
-def engine_for(text: str, *vehicles: VehicleInfo) -> RuleEngine:
-    engine = RuleEngine(parse_rules(text, CATALOG, "test.toml"))
-    for v in vehicles or (CAR,):
-        engine.register(v)
-    return engine
-
-
-def batch(rows: list[tuple[int, int, str, float]]) -> RuleBatch:
-    """rows: (vehicle id, ts, signal path, value)"""
-    return RuleBatch(
-        np.array([r[0] for r in rows], dtype=np.int32),
-        np.array([r[1] for r in rows], dtype=np.int64),
-        np.array([CATALOG[r[2]].id for r in rows], dtype=np.int16),
-        np.array([r[3] for r in rows], dtype=np.float64),
-    )
-
-
-def drive(seconds: range, **signals: object) -> list[tuple[int, int, str, float]]:
-    """One row per second and signal; a value may be a function of the second."""
-    paths = {"coolant": COOLANT, "rpm": RPM, "load": LOAD, "speed": SPEED, "tyre": TYRE}
-    return [
-        (1, t * 1000, paths[name], float(v(t) if callable(v) else v)) for t in seconds for name, v in signals.items()
-    ]
+from tests.rule_harness import CATALOG, COOLANT, HOUR, LOAD, RPM, SPEED, TYRE, batch, drive, engine_for
 
 
 def test_threshold_explanation_has_the_numbers_and_the_context() -> None:
@@ -382,58 +348,3 @@ def test_samples_of_vehicles_the_engine_does_not_know_are_ignored() -> None:
 def test_bad_rules_are_refused_with_a_clear_error(snippet: str, message: str) -> None:
     with pytest.raises(RuleDefinitionError, match=message):
         parse_rules(f'[[rule]]\nid = "r"\n{snippet}\n', CATALOG, "bad.toml")
-
-
-def test_the_packaged_rule_library_loads() -> None:
-    rules = load_rules(CATALOG)
-    kinds = {r.kind for r in rules}
-    assert {"threshold", "rate", "stale", "dtc", "anomaly", "trend", "service_plan", "compound"} <= kinds
-    assert len({r.id for r in rules if r.kind != "dtc"}) >= 20
-
-
-def library_engine(*vehicles: VehicleInfo) -> RuleEngine:
-    engine = RuleEngine([r for r in load_rules(CATALOG) if r.offer is not None])
-    for v in vehicles:
-        engine.register(v)
-    return engine
-
-
-def offers_of(outcomes: list) -> list[tuple[str, bool]]:
-    return [(o.rule.offer, o.fired) for o in outcomes]
-
-
-def test_the_library_finds_a_driver_who_tows_and_not_one_who_climbs_a_hill() -> None:
-    """Four half-hour stretches at 80 % load and 90 km/h within a month: towing. A 5-minute climb
-    at full load does not count, and neither does high load in town (below 50 km/h)."""
-    engine = library_engine(CAR)
-    day_s = 24 * 3600
-    for day in range(4):
-        t0 = day * day_s
-        not_towing = drive(range(t0, t0 + 300), load=100.0, speed=80.0)  # a short climb
-        not_towing += drive(range(t0 + 400, t0 + 2200), load=80.0, speed=40.0)  # town, loaded
-        not_towing += drive(range(t0 + 2300, t0 + 2400), load=30.0, speed=90.0)
-        assert offers_of(engine.evaluate(batch(not_towing))) == []
-    outcomes = []
-    for day in range(4, 8):
-        t0 = day * day_s
-        towing = drive(range(t0, t0 + 1800, 10), load=80.0, speed=90.0)
-        towing += drive(range(t0 + 1800, t0 + 1900, 10), load=30.0, speed=90.0)
-        outcomes += engine.evaluate(batch(towing))
-    assert offers_of(outcomes) == [("trailer_assist", True)]
-    assert outcomes[0].explanation().startswith("4 stretches of 10 minutes or more at over 75 % engine load")
-
-
-def test_the_library_finds_an_ev_driven_beyond_its_comfortable_range() -> None:
-    ev = VehicleInfo(2, "electric", "Aurora", "City EV")
-    engine = library_engine(ev)
-    soc = "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current"
-    rows = []
-    for trip in range(4):  # four long trips a week apart, each ending under 15 %
-        t0 = trip * 7 * 24 * 3600
-        rows += [(2, (t0 + s) * 1000, soc, 60.0 - s / 60) for s in range(0, 3000, 30)]
-        rows += [(2, (t0 + s) * 1000, SPEED, 110.0) for s in range(0, 3000, 30)]
-    outcomes = engine.evaluate(batch(sorted(rows, key=lambda r: r[1])))
-    assert offers_of(outcomes) == [("extended_range", True)]
-    assert outcomes[0].explanation() == (
-        "Driven below 15 % charge 4 times within 30 days: the trips go beyond the comfortable range."
-    )
