@@ -8,7 +8,9 @@ import random
 
 import numpy as np
 
-from rules.kernels.base import Kernel
+from rules.kernels.base import Kernel, SlotState
+from rules.kernels.service import ServiceParams
+from rules.kernels.stale import StaleParams
 
 
 def run_batches(
@@ -34,6 +36,19 @@ def run_batches(
                 state,
             )
             events += ev.tuples()
+    return events
+
+
+def run_steps(kernel: StaleParams | ServiceParams, state: SlotState, steps: list[tuple[str, object]]) -> list[tuple]:
+    """Feed a clock-watching kernel its steps in order: ("tick", now) or ("samples", [(slot, ts,
+    value), ...]); returns the events of both."""
+    events: list[tuple] = []
+    for step, arg in steps:
+        if step == "tick":
+            events += kernel.tick(arg, state).tuples()  # type: ignore[arg-type]
+        elif arg:
+            columns = [np.array([a[i] for a in arg]) for i in range(3)]  # type: ignore[attr-defined]
+            events += kernel.evaluate(*columns, state).tuples()
     return events
 
 

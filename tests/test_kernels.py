@@ -26,7 +26,7 @@ from rules.kernels.trend import TrendParams
 from rules.kernels.zscore import ZScoreParams
 from telemetry import dtc
 from tests import naive
-from tests.kernel_harness import normalised, run_batches
+from tests.kernel_harness import normalised, run_batches, run_steps
 from tests.naive import (
     dtc_reference,
     episodes_reference,
@@ -242,14 +242,7 @@ def test_pad_wear_projects_the_day_the_limit_is_reached_despite_outliers() -> No
 def test_stale_kernel_matches_reference(steps) -> None:
     params = StaleParams(after_ms=24 * HOUR)
     state = params.new_state(4)
-    got = []
-    for step, arg in steps:
-        if step == "tick":
-            got += params.tick(arg, state).tuples()
-        elif arg:
-            got += params.evaluate(
-                np.array([a[0] for a in arg]), np.array([a[1] for a in arg]), np.array([a[2] for a in arg]), state
-            ).tuples()
+    got = run_steps(params, state, steps)
     assert normalised(got) == normalised(stale_reference(steps, 24 * HOUR))
 
 
@@ -284,14 +277,7 @@ def test_service_kernel_matches_reference(steps, lead_km, lead_days) -> None:
         ServiceParams.plan(state, slot, km, months)
     for slot, (ts, km) in bases.items():
         ServiceParams.baseline(state, slot, ts, km)
-    got = []
-    for step, arg in steps:
-        if step == "tick":
-            got += params.tick(arg, state).tuples()
-        elif arg:
-            got += params.evaluate(
-                np.array([a[0] for a in arg]), np.array([a[1] for a in arg]), np.array([a[2] for a in arg]), state
-            ).tuples()
+    got = run_steps(params, state, steps)
     assert normalised(got) == normalised(service_reference(steps, plans, bases, (lead_km, lead_days * DAY_MS)))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -207,11 +207,28 @@ async def for_vehicles(
     conn: Conn, *, vehicle_ids: list[int], states: list[str] | None = None, limit: int = 200
 ) -> list[Alert]:
     """Alerts on these vehicles, newest first."""
-    query = (
-        f"SELECT {ALERT_COLUMNS} {_FROM} WHERE a.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR a.state = ANY(%s))"
-        " ORDER BY a.created_at DESC, a.id DESC LIMIT %s"
+    select = f"SELECT {ALERT_COLUMNS} {_FROM}"
+    return await on_vehicles(conn, Alert, select, "a", "a.created_at DESC, a.id DESC", vehicle_ids, states, limit)
+
+
+W = TypeVar("W", bound=WorkItem)
+
+
+async def on_vehicles(
+    conn: Conn,
+    cls: type[W],
+    select: str,
+    alias: str,
+    order: str,
+    vehicle_ids: list[int],
+    states: list[str] | None,
+    limit: int,
+) -> list[W]:
+    """Alerts or incidents (`select`, over table `alias`) on these vehicles in `states` (None: any)."""
+    where = f" WHERE {alias}.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR {alias}.state = ANY(%s))"
+    return await fetch_all(
+        conn, cls, f"{select}{where} ORDER BY {order} LIMIT %s", (vehicle_ids, states, states, limit)
     )
-    return await fetch_all(conn, Alert, query, (vehicle_ids, states, states, limit))
 
 
 async def get(conn: Conn, *, alert_id: int) -> Alert:

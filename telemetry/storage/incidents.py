@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from telemetry.errors import ConflictError, NotFoundError
-from telemetry.storage.alerts import WorkItem, hand_to, take
+from telemetry.storage.alerts import WorkItem, hand_to, on_vehicles, take
 from telemetry.storage.db import Conn
 from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
 from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES, AlertState, IncidentOutcome, Severity, System
@@ -211,11 +211,8 @@ async def for_vehicles(
     conn: Conn, *, vehicle_ids: list[int], states: list[str] | None = None, limit: int = 100
 ) -> list[Incident]:
     """The vehicles' incidents in `states` (None: all), newest first."""
-    query = (
-        f"SELECT {INCIDENT_COLUMNS} {_FROM} WHERE i.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR i.state = ANY(%s))"
-        " ORDER BY i.last_seen DESC, i.id DESC LIMIT %s"
-    )
-    return await fetch_all(conn, Incident, query, (vehicle_ids, states, states, limit))
+    select = f"SELECT {INCIDENT_COLUMNS} {_FROM}"
+    return await on_vehicles(conn, Incident, select, "i", "i.last_seen DESC, i.id DESC", vehicle_ids, states, limit)
 
 
 async def acknowledge(conn: Conn, *, incident_id: int, by: str, note: str | None) -> Incident:
