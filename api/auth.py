@@ -159,3 +159,11 @@ CustomerUser = Annotated[Principal, Depends(allow(*CUSTOMER_ROLES))]
 Admin = Annotated[Principal, Depends(allow("admin"))]
 DealerReader = Annotated[Principal, Depends(allow("admin", "oem", "advisor"))]
 OemOrAdmin = Annotated[Principal, Depends(allow("admin", "oem"))]
+
+
+async def _seen_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> records.Vehicle:
+    return await visible_vehicle(conn, principal, vin)
+
+
+SeenVehicle = Annotated[records.Vehicle, Depends(_seen_vehicle)]
+"""The path's vehicle (`{vin}`), for any key that sees it; one it does not see is a 404."""

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from api import activation
-from api.auth import Anyone, OemOrAdmin, VehicleWriter, visible_vehicle
+from api.auth import Anyone, OemOrAdmin, SeenVehicle, VehicleWriter, visible_vehicle
 from api.deps import ConnDep, SettingsDep
 from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
 from api.schemas.features import (
@@ -87,8 +87,7 @@ async def activate(
     responses=RECORD_ERRORS,
     summary="The vehicle's options: live ones first, then the history",
 )
-async def vehicle_features(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
-    vehicle = await visible_vehicle(conn, principal, vin)
+async def vehicle_features(vehicle: SeenVehicle, conn: ConnDep) -> list[dict[str, object]]:
     return await entitlements.of_vehicle(conn, vehicle_id=vehicle.id)
 
 
@@ -150,6 +149,5 @@ async def deactivate(
     responses=RECORD_ERRORS,
     summary="Commands sent to the vehicle, newest first, with their state",
 )
-async def commands_of_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
-    vehicle = await visible_vehicle(conn, principal, vin)
+async def commands_of_vehicle(vehicle: SeenVehicle, conn: ConnDep) -> list[dict[str, object]]:
     return await vehicle_commands.of_vehicle(conn, vehicle_id=vehicle.id)

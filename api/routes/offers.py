@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api import activation
-from api.auth import Anyone, VehicleWriter, visible_vehicle
+from api.auth import SeenVehicle, VehicleWriter, visible_vehicle
 from api.deps import ConnDep, SettingsDep
 from api.schemas.common import RECORD_ERRORS, ErrorOut
 from api.schemas.features import DismissIn, OfferOut, OfferTrialOut
@@ -38,12 +38,10 @@ async def _visible(conn: Conn, principal: Principal, offer_id: int) -> tuple[off
     summary="Offers the vehicle's use suggests, newest first",
 )
 async def vehicle_offers(
-    vin: str,
+    vehicle: SeenVehicle,
     conn: ConnDep,
-    principal: Anyone,
     state: Annotated[list[OfferState] | None, Query()] = None,
 ) -> list[offers.Offer]:
-    vehicle = await visible_vehicle(conn, principal, vin)
     states = [str(s) for s in state or OfferState]
     return await offers.of_vehicles(conn, vehicle_ids=[vehicle.id], states=states)
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import (
-    Anyone,
     CustomerUser,
+    SeenVehicle,
     VehicleWriter,
     referenced_branch,
     referenced_dealer,
@@ -49,8 +49,8 @@ async def create_vehicle(body: VehicleIn, conn: ConnDep, principal: VehicleWrite
 
 
 @router.get("/{vin}", response_model=VehicleOut, responses=RECORD_ERRORS)
-async def get_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> dict[str, object]:
-    return await visible_vehicle(conn, principal, vin)
+async def get_vehicle(vehicle: SeenVehicle) -> records.Vehicle:
+    return vehicle
 
 
 @router.patch(
@@ -97,8 +97,7 @@ async def record_service(
     responses=RECORD_ERRORS,
     summary="Recalls concerning the vehicle that no service visit has carried out yet",
 )
-async def open_recalls(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
-    vehicle = await visible_vehicle(conn, principal, vin)
+async def open_recalls(vehicle: SeenVehicle, conn: ConnDep) -> list[dict[str, object]]:
     return (await recalls.open_for(conn, vehicle_ids=[vehicle.id]))[vehicle.id]
 
 
@@ -108,8 +107,7 @@ async def open_recalls(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[
     responses=RECORD_ERRORS,
     summary="The vehicle's service history, newest first",
 )
-async def service_history(vin: str, conn: ConnDep, principal: Anyone) -> list[dict[str, object]]:
-    vehicle = await visible_vehicle(conn, principal, vin)
+async def service_history(vehicle: SeenVehicle, conn: ConnDep) -> list[dict[str, object]]:
     return await services.history(conn, vehicle_id=vehicle.id)
 
 
@@ -120,13 +118,11 @@ async def service_history(vin: str, conn: ConnDep, principal: Anyone) -> list[di
     summary="Alerts on the vehicle, newest first",
 )
 async def vehicle_alerts(
-    vin: str,
+    vehicle: SeenVehicle,
     conn: ConnDep,
-    principal: Anyone,
     state: Annotated[list[AlertState] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[alerts.Alert]:
-    vehicle = await visible_vehicle(conn, principal, vin)
     return await alerts.for_vehicles(conn, vehicle_ids=[vehicle.id], states=state, limit=limit)
 
 
@@ -137,13 +133,11 @@ async def vehicle_alerts(
     summary="Incidents of the vehicle (one per problem, its alerts as evidence), newest first",
 )
 async def vehicle_incidents(
-    vin: str,
+    vehicle: SeenVehicle,
     conn: ConnDep,
-    principal: Anyone,
     state: Annotated[list[AlertState] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, object]]:
-    vehicle = await visible_vehicle(conn, principal, vin)
     return await incidents.for_vehicles(conn, vehicle_ids=[vehicle.id], states=state, limit=limit)
 
 
@@ -165,17 +159,16 @@ class SignalWindow:
 
 
 async def signal_window(
-    vin: str, path: str, conn: ConnDep, catalog: CatalogDep, principal: Anyone, start: From = None, end: To = None
+    vehicle: SeenVehicle, path: str, catalog: CatalogDep, start: From = None, end: To = None
 ) -> SignalWindow:
     signal = catalog.named(path)  # an older VSS name of the same signal reads it too
     if signal is None:
         raise NotFoundError(f"unknown signal {path!r}")
-    vehicle = await visible_vehicle(conn, principal, vin)
     end = _aware(end) if end else datetime.now(UTC)
     start = _aware(start) if start else end - timedelta(days=1)
     if start >= end:
         raise InvalidRequestError("'from' must be before 'to'")
-    return SignalWindow(vin, path, signal, vehicle.id, start, end)
+    return SignalWindow(vehicle.vin, path, signal, vehicle.id, start, end)
 
 
 Window = Annotated[SignalWindow, Depends(signal_window)]
