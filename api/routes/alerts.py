@@ -7,6 +7,7 @@ from api.deps import ConnDep
 from api.schemas.alerts import AcknowledgeIn, AlertOut, AssignIn, NoteIn, NoteOut, ResolveIn
 from api.schemas.common import RECORD_ERRORS, ErrorOut
 from crm import alert_queue
+from crm.alert_queue import Note
 from telemetry.storage import alerts, incidents
 from telemetry.storage.alerts import Alert
 
@@ -52,7 +53,7 @@ async def assign_alert(alert_id: int, body: AssignIn, conn: ConnDep, principal: 
 @router.post(
     "/{alert_id}/notes", response_model=NoteOut, status_code=201, responses=_ERRORS, summary="Add a note to the alert"
 )
-async def add_note(alert_id: int, body: NoteIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+async def add_note(alert_id: int, body: NoteIn, conn: ConnDep, principal: CustomerUser) -> Note:
     await visible_alert(conn, principal, alert_id)
     return await alert_queue.add_note(conn, alert_id=alert_id, author=body.author, text=body.text)
 
@@ -60,6 +61,6 @@ async def add_note(alert_id: int, body: NoteIn, conn: ConnDep, principal: Custom
 @router.get(
     "/{alert_id}/notes", response_model=list[NoteOut], responses=_ERRORS, summary="The alert's notes, oldest first"
 )
-async def list_notes(alert_id: int, conn: ConnDep, principal: CustomerUser) -> list[dict[str, object]]:
+async def list_notes(alert_id: int, conn: ConnDep, principal: CustomerUser) -> list[Note]:
     await visible_alert(conn, principal, alert_id)
     return await alert_queue.notes(conn, alert_id=alert_id)

@@ -11,6 +11,7 @@ from api.deps import ConnDep
 from api.schemas.common import RECORD_ERRORS
 from api.schemas.customers import ContactIn, ContactOut
 from crm import contacts
+from crm.contacts import Contact
 from telemetry.errors import InvalidRequestError
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/customers", tags=["customers"])
     responses=RECORD_ERRORS,
     summary="Log a contact with the customer (a call, an e-mail, a letter), about a vehicle or alert",
 )
-async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principal: CustomerUser) -> Contact:
     await visible_customer(conn, principal, customer_id)
     await referenced_dealer(conn, principal, body.dealer_id)
     vin = body.vin
@@ -54,6 +55,6 @@ async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principa
 
 
 @router.get("/{customer_id}/contacts", response_model=list[ContactOut], responses=RECORD_ERRORS, summary="Newest first")
-async def list_contacts(customer_id: int, conn: ConnDep, principal: CustomerUser) -> list[dict[str, object]]:
+async def list_contacts(customer_id: int, conn: ConnDep, principal: CustomerUser) -> list[Contact]:
     await visible_customer(conn, principal, customer_id)
     return await contacts.of_customer(conn, customer_id=customer_id)

@@ -21,8 +21,10 @@ from api.schemas.customers import (
     DuplicateOut,
 )
 from crm import consents, records
+from crm.consents import Consent
 from crm.contact_data import normalize_email, normalize_phone
 from crm.customer_matches import probable_duplicates
+from crm.records import Customer
 from telemetry.errors import ConflictError
 from telemetry.storage import samples
 
@@ -47,7 +49,7 @@ async def create_customer(
     settings: SettingsDep,
     principal: CustomerUser,
     allow_duplicate: Annotated[bool, Query(description="Create it even so (a different person)")] = False,
-) -> dict[str, object]:
+) -> Customer:
     await writable_dealer(conn, principal, body.dealer_id)
     values = body.model_dump()
     values["email"] = normalize_email(body.email)
@@ -89,9 +91,7 @@ async def get_customer(
     responses=RECORD_ERRORS,
     summary="Record a grant or withdrawal of consent for one purpose; it is in force at once",
 )
-async def record_consent(
-    customer_id: int, body: ConsentIn, conn: ConnDep, principal: CustomerUser
-) -> dict[str, object]:
+async def record_consent(customer_id: int, body: ConsentIn, conn: ConnDep, principal: CustomerUser) -> Consent:
     await visible_customer(conn, principal, customer_id)
     given_at = body.given_at or datetime.now(UTC)
     return await consents.record(

@@ -13,6 +13,8 @@ from api.schemas.dealers import BranchIn, BranchOut, DealerIn, DealerOut
 from api.schemas.incidents import QueuedIncidentOut
 from api.schemas.vehicles import ServiceImportOut
 from crm import alert_queue, records, service_import, services
+from crm.alert_queue import QueuedAlert, QueuedIncident
+from crm.records import Branch, Dealer
 from telemetry.errors import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from telemetry.vocabulary import WORKING_STATES, AlertState
 
@@ -20,7 +22,7 @@ router = APIRouter(prefix="/dealers", tags=["dealers"])
 
 
 @router.post("", response_model=DealerOut, status_code=201, responses=AUTH_ERRORS | {409: {"model": ErrorOut}})
-async def create_dealer(body: DealerIn, conn: ConnDep, _principal: Admin) -> dict[str, object]:
+async def create_dealer(body: DealerIn, conn: ConnDep, _principal: Admin) -> Dealer:
     return await records.create_dealer(conn, code=body.code, name=body.name)
 
 
@@ -30,7 +32,7 @@ async def list_dealers(conn: ConnDep, principal: DealerReader) -> list[dict[str,
 
 
 @router.get("/{dealer_id}", response_model=DealerOut, responses=RECORD_ERRORS)
-async def get_dealer(dealer_id: int, conn: ConnDep, principal: DealerReader) -> dict[str, object]:
+async def get_dealer(dealer_id: int, conn: ConnDep, principal: DealerReader) -> Dealer:
     return await visible_dealer(conn, principal, dealer_id)
 
 
@@ -41,12 +43,12 @@ async def get_dealer(dealer_id: int, conn: ConnDep, principal: DealerReader) -> 
     responses=RECORD_ERRORS | {409: {"model": ErrorOut}},
     summary="Add a branch (site) to the dealer",
 )
-async def create_branch(dealer_id: int, body: BranchIn, conn: ConnDep, _principal: Admin) -> dict[str, object]:
+async def create_branch(dealer_id: int, body: BranchIn, conn: ConnDep, _principal: Admin) -> Branch:
     return await records.create_branch(conn, dealer_id=dealer_id, **body.model_dump())
 
 
 @router.get("/{dealer_id}/branches", response_model=list[BranchOut], responses=RECORD_ERRORS)
-async def list_branches(dealer_id: int, conn: ConnDep, principal: DealerReader) -> list[dict[str, object]]:
+async def list_branches(dealer_id: int, conn: ConnDep, principal: DealerReader) -> list[Branch]:
     await visible_dealer(conn, principal, dealer_id)
     return await records.branches(conn, dealer_id=dealer_id)
 
@@ -108,7 +110,7 @@ class QueueQuery:
 )
 async def alert_queue_of_dealer(
     dealer_id: int, conn: ConnDep, principal: CustomerUser, q: Annotated[QueueQuery, Depends()]
-) -> list[dict[str, object]]:
+) -> list[QueuedAlert]:
     await visible_dealer(conn, principal, dealer_id)
     return await alert_queue.queue(conn, q.view(dealer_id))
 
@@ -121,6 +123,6 @@ async def alert_queue_of_dealer(
 )
 async def incident_queue_of_dealer(
     dealer_id: int, conn: ConnDep, principal: CustomerUser, q: Annotated[QueueQuery, Depends()]
-) -> list[dict[str, object]]:
+) -> list[QueuedIncident]:
     await visible_dealer(conn, principal, dealer_id)
     return await alert_queue.incident_queue(conn, q.view(dealer_id))

@@ -23,7 +23,10 @@ from api.schemas.features import (
     VehicleCommandOut,
 )
 from commands import vehicle_commands
+from commands.vehicle_commands import Command
 from crm import entitlements, features
+from crm.entitlements import Entitlement
+from crm.features import Feature
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.vocabulary import EntitlementKind
 
@@ -32,12 +35,12 @@ _CONFLICT = {409: {"model": ErrorOut, "description": "Not eligible, or in a stat
 
 
 @router.post("/features", response_model=FeatureOut, status_code=201, responses=AUTH_ERRORS | _CONFLICT)
-async def create_feature(body: FeatureIn, conn: ConnDep, _principal: OemOrAdmin) -> dict[str, object]:
+async def create_feature(body: FeatureIn, conn: ConnDep, _principal: OemOrAdmin) -> Feature:
     return await entitlements.create_feature(conn, **body.model_dump())
 
 
 @router.get("/features", response_model=list[FeatureOut], responses=AUTH_ERRORS, summary="The option catalog")
-async def list_features(conn: ConnDep, _principal: Anyone) -> list[dict[str, object]]:
+async def list_features(conn: ConnDep, _principal: Anyone) -> list[Feature]:
     return await entitlements.list_features(conn)
 
 
@@ -59,7 +62,7 @@ async def activate(
     settings: SettingsDep,
     principal: VehicleWriter,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> dict[str, object]:
+) -> Entitlement:
     vehicle = await visible_vehicle(conn, principal, vin)
     if idempotency_key is not None:
         earlier = await entitlements.by_idempotency_key(conn, key=idempotency_key)
@@ -87,7 +90,7 @@ async def activate(
     responses=RECORD_ERRORS,
     summary="The vehicle's options: live ones first, then the history",
 )
-async def vehicle_features(vehicle: SeenVehicle, conn: ConnDep) -> list[dict[str, object]]:
+async def vehicle_features(vehicle: SeenVehicle, conn: ConnDep) -> list[Entitlement]:
     return await entitlements.of_vehicle(conn, vehicle_id=vehicle.id)
 
 
@@ -115,7 +118,7 @@ async def entitlement(vin: str, entitlement_id: int, conn: ConnDep, principal: A
     responses=RECORD_ERRORS | _CONFLICT,
     summary="Extend a subscription by whole periods; the vehicle is sent the new expiry",
 )
-async def renew(vin: str, code: str, body: RenewalIn, conn: ConnDep, principal: OemOrAdmin) -> dict[str, object]:
+async def renew(vin: str, code: str, body: RenewalIn, conn: ConnDep, principal: OemOrAdmin) -> Entitlement:
     vehicle = await visible_vehicle(conn, principal, vin)
     live = await entitlements.live_one(conn, vehicle_id=vehicle.id, feature_code=code)
     if live.kind != EntitlementKind.SUBSCRIPTION:
@@ -134,9 +137,7 @@ async def renew(vin: str, code: str, body: RenewalIn, conn: ConnDep, principal: 
     responses=RECORD_ERRORS,
     summary="End the option now (refund, misuse, ownership change); the vehicle is sent a disable command",
 )
-async def deactivate(
-    vin: str, code: str, body: DeactivationIn, conn: ConnDep, principal: OemOrAdmin
-) -> dict[str, object]:
+async def deactivate(vin: str, code: str, body: DeactivationIn, conn: ConnDep, principal: OemOrAdmin) -> Entitlement:
     vehicle = await visible_vehicle(conn, principal, vin)
     live = await entitlements.live_one(conn, vehicle_id=vehicle.id, feature_code=code)
     return await entitlements.end(conn, entitlement_id=live.id, event="disabled", reason=body.reason,
@@ -149,5 +150,5 @@ async def deactivate(
     responses=RECORD_ERRORS,
     summary="Commands sent to the vehicle, newest first, with their state",
 )
-async def commands_of_vehicle(vehicle: SeenVehicle, conn: ConnDep) -> list[dict[str, object]]:
+async def commands_of_vehicle(vehicle: SeenVehicle, conn: ConnDep) -> list[Command]:
     return await vehicle_commands.of_vehicle(conn, vehicle_id=vehicle.id)

@@ -11,6 +11,7 @@ from api.deps import ConnDep
 from api.schemas.common import RECORD_ERRORS, ErrorOut
 from api.schemas.customers import EndMembershipIn, HouseholdIn, HouseholdOut, MemberIn, MemberOut
 from crm import households
+from crm.households import Household, Member
 from telemetry.errors import NotFoundError
 from telemetry.storage.apikeys import Principal
 from telemetry.storage.db import Conn
@@ -38,7 +39,7 @@ async def _add(conn: Conn, principal: Principal, household_id: int, member: Memb
 
 
 @router.post("", response_model=HouseholdOut, status_code=201, responses=_ERRORS, summary="Create a household")
-async def create_household(body: HouseholdIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+async def create_household(body: HouseholdIn, conn: ConnDep, principal: CustomerUser) -> Household:
     await writable_dealer(conn, principal, body.dealer_id)
     household_id = await households.create(conn, name=body.name, dealer_id=body.dealer_id)
     for member in body.members:
@@ -47,7 +48,7 @@ async def create_household(body: HouseholdIn, conn: ConnDep, principal: Customer
 
 
 @router.get("/{household_id}", response_model=HouseholdOut, responses=RECORD_ERRORS)
-async def get_household(household_id: int, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+async def get_household(household_id: int, conn: ConnDep, principal: CustomerUser) -> Household:
     return await _visible(conn, principal, household_id)
 
 
@@ -58,7 +59,7 @@ async def get_household(household_id: int, conn: ConnDep, principal: CustomerUse
     responses=_ERRORS,
     summary="Add a member (409 while the customer is a current member of another household)",
 )
-async def add_member(household_id: int, body: MemberIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+async def add_member(household_id: int, body: MemberIn, conn: ConnDep, principal: CustomerUser) -> Member:
     await _visible(conn, principal, household_id)
     return await _add(conn, principal, household_id, body)
 
@@ -71,7 +72,7 @@ async def add_member(household_id: int, body: MemberIn, conn: ConnDep, principal
 )
 async def end_membership(
     household_id: int, member_id: int, body: EndMembershipIn, conn: ConnDep, principal: CustomerUser
-) -> dict[str, object]:
+) -> Member:
     await _visible(conn, principal, household_id)
     return await households.end_membership(
         conn, household_id=household_id, member_id=member_id, end_on=body.end_on or date.today()

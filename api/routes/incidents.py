@@ -19,6 +19,7 @@ from api.schemas.incidents import (
 )
 from crm import incident_outcomes
 from telemetry.storage import incidents
+from telemetry.storage.incidents import Incident
 
 router = APIRouter(tags=["incidents"])
 _ERRORS: dict[int | str, dict[str, object]] = RECORD_ERRORS | {409: {"model": ErrorOut}}
@@ -38,7 +39,7 @@ async def get_incident(incident_id: int, conn: ConnDep, principal: Anyone) -> di
 )
 async def acknowledge_incident(
     incident_id: int, body: AcknowledgeIn, conn: ConnDep, principal: CustomerUser
-) -> dict[str, object]:
+) -> Incident:
     await visible_incident(conn, principal, incident_id)
     return await incidents.acknowledge(conn, incident_id=incident_id, by=body.by, note=body.note)
 
@@ -46,9 +47,7 @@ async def acknowledge_incident(
 @router.post(
     "/incidents/{incident_id}/assign", response_model=IncidentOut, responses=_ERRORS, summary="Give it to an advisor"
 )
-async def assign_incident(
-    incident_id: int, body: AssignIn, conn: ConnDep, principal: CustomerUser
-) -> dict[str, object]:
+async def assign_incident(incident_id: int, body: AssignIn, conn: ConnDep, principal: CustomerUser) -> Incident:
     await visible_incident(conn, principal, incident_id)
     return await incidents.assign(conn, incident_id=incident_id, to=body.to)
 
@@ -61,7 +60,7 @@ async def assign_incident(
 )
 async def resolve_incident(
     incident_id: int, body: IncidentResolveIn, conn: ConnDep, principal: CustomerUser, settings: SettingsDep
-) -> dict[str, object]:
+) -> Incident:
     incident = await visible_incident(conn, principal, incident_id)
     visit = body.service_event_id
     if visit is not None:

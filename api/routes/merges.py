@@ -12,6 +12,7 @@ from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
 from api.schemas.customers import DuplicatePairOut, MergeIn, MergeOut, UnmergeIn
 from crm import customer_merges
 from crm.customer_matches import duplicate_pairs
+from crm.customer_merges import Merge
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -42,7 +43,7 @@ async def duplicates(
     summary="Merge a source record into this golden record: contact data it lacks, vehicles, consents, "
     "household; the source stays behind it as it was",
 )
-async def merge_customer(customer_id: int, body: MergeIn, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+async def merge_customer(customer_id: int, body: MergeIn, conn: ConnDep, principal: CustomerUser) -> Merge:
     await visible_customer(conn, principal, customer_id)
     await visible_customer(conn, principal, body.source_id)
     return await customer_merges.merge(
@@ -56,7 +57,7 @@ async def merge_customer(customer_id: int, body: MergeIn, conn: ConnDep, princip
     responses=RECORD_ERRORS,
     summary="Merges this record took part in, as golden or source record, newest first",
 )
-async def merge_history(customer_id: int, conn: ConnDep, principal: CustomerUser) -> list[dict[str, object]]:
+async def merge_history(customer_id: int, conn: ConnDep, principal: CustomerUser) -> list[Merge]:
     await visible_customer(conn, principal, customer_id)
     return await customer_merges.history(conn, customer_id=customer_id)
 
@@ -69,6 +70,6 @@ async def merge_history(customer_id: int, conn: ConnDep, principal: CustomerUser
 )
 async def unmerge_customer(
     customer_id: int, merge_id: int, body: UnmergeIn, conn: ConnDep, principal: CustomerUser
-) -> dict[str, object]:
+) -> Merge:
     await visible_customer(conn, principal, customer_id)
     return await customer_merges.unmerge(conn, golden_id=customer_id, merge_id=merge_id, by=body.by)

@@ -17,6 +17,7 @@ from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage import offers
 from telemetry.storage.apikeys import Principal
 from telemetry.storage.db import Conn
+from telemetry.storage.offers import Offer
 from telemetry.vocabulary import OfferState
 
 router = APIRouter(tags=["software options"])
@@ -76,6 +77,6 @@ async def offer_to_trial(
     responses=RECORD_ERRORS | _CONFLICT,
     summary="Not for this customer; the same offer is not made again for 180 days",
 )
-async def dismiss(offer_id: int, body: DismissIn, conn: ConnDep, principal: VehicleWriter) -> dict[str, object]:
+async def dismiss(offer_id: int, body: DismissIn, conn: ConnDep, principal: VehicleWriter) -> Offer:
     await _visible(conn, principal, offer_id)
     return await offers.close(conn, offer_id=offer_id, state="dismissed", by=body.by)

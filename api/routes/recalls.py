@@ -9,6 +9,7 @@ from api.deps import ConnDep
 from api.schemas.common import RECORD_ERRORS, ErrorOut
 from api.schemas.vehicles import RecallIn, RecallStatus
 from crm import recalls
+from crm.recalls import RecallProgress
 
 router = APIRouter(prefix="/recalls", tags=["recalls"])
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/recalls", tags=["recalls"])
     responses=RECORD_ERRORS | {409: {"model": ErrorOut}},
     summary="Issue a recall for vehicles named by VIN, or by make, models and model years",
 )
-async def create_recall(body: RecallIn, conn: ConnDep, _principal: OemOrAdmin) -> dict[str, object]:
+async def create_recall(body: RecallIn, conn: ConnDep, _principal: OemOrAdmin) -> RecallProgress:
     return await recalls.create(conn, **body.model_dump())
 
 
@@ -30,5 +31,5 @@ async def create_recall(body: RecallIn, conn: ConnDep, _principal: OemOrAdmin) -
     responses=RECORD_ERRORS,
     summary="A recall, with how many registered vehicles it concerns and how many have had it done",
 )
-async def get_recall(code: str, conn: ConnDep, _principal: DealerReader) -> dict[str, object]:
+async def get_recall(code: str, conn: ConnDep, _principal: DealerReader) -> RecallProgress:
     return await recalls.get_by_code(conn, code=code)

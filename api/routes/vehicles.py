@@ -31,9 +31,13 @@ from api.schemas.vehicles import (
     VehicleOut,
 )
 from crm import recalls, records, services
+from crm.recalls import Recall
+from crm.records import Vehicle
+from crm.services import Service
 from telemetry.catalog import Signal
 from telemetry.errors import InvalidRequestError, NotFoundError
 from telemetry.storage import alerts, incidents
+from telemetry.storage.incidents import Incident
 from telemetry.storage.samples import read_buckets, read_series
 from telemetry.vocabulary import AlertState
 
@@ -41,7 +45,7 @@ router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 
 
 @router.post("", response_model=VehicleOut, status_code=201, responses=RECORD_ERRORS | {409: {"model": ErrorOut}})
-async def create_vehicle(body: VehicleIn, conn: ConnDep, principal: VehicleWriter) -> dict[str, object]:
+async def create_vehicle(body: VehicleIn, conn: ConnDep, principal: VehicleWriter) -> Vehicle:
     await writable_dealer(conn, principal, body.dealer_id)
     await referenced_dealer(conn, principal, body.preferred_dealer_id)
     await referenced_owner(conn, principal, body.owner_customer_id)
@@ -59,7 +63,7 @@ async def get_vehicle(vehicle: SeenVehicle) -> records.Vehicle:
     responses=RECORD_ERRORS,
     summary="Change the owner, dealers, registration or warranty (fields left out stay as they are)",
 )
-async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
+async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal: CustomerUser) -> Vehicle:
     await visible_vehicle(conn, principal, vin)
     changes = body.model_dump(exclude_unset=True)
     if "hardware" in changes and changes["hardware"] is None:
@@ -80,7 +84,7 @@ async def change_vehicle(vin: str, body: VehicleChange, conn: ConnDep, principal
 )
 async def record_service(
     vin: str, body: ServiceIn, conn: ConnDep, principal: CustomerUser, settings: SettingsDep
-) -> dict[str, object]:
+) -> Service:
     vehicle = await visible_vehicle(conn, principal, vin)
     await referenced_dealer(conn, principal, body.dealer_id)  # a visit elsewhere (no dealer) may be recorded too
     if body.branch_id is not None:
@@ -97,7 +101,7 @@ async def record_service(
     responses=RECORD_ERRORS,
     summary="Recalls concerning the vehicle that no service visit has carried out yet",
 )
-async def open_recalls(vehicle: SeenVehicle, conn: ConnDep) -> list[dict[str, object]]:
+async def open_recalls(vehicle: SeenVehicle, conn: ConnDep) -> list[Recall]:
     return (await recalls.open_for(conn, vehicle_ids=[vehicle.id]))[vehicle.id]
 
 
@@ -107,7 +111,7 @@ async def open_recalls(vehicle: SeenVehicle, conn: ConnDep) -> list[dict[str, ob
     responses=RECORD_ERRORS,
     summary="The vehicle's service history, newest first",
 )
-async def service_history(vehicle: SeenVehicle, conn: ConnDep) -> list[dict[str, object]]:
+async def service_history(vehicle: SeenVehicle, conn: ConnDep) -> list[Service]:
     return await services.history(conn, vehicle_id=vehicle.id)
 
 
@@ -137,7 +141,7 @@ async def vehicle_incidents(
     conn: ConnDep,
     state: Annotated[list[AlertState] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[dict[str, object]]:
+) -> list[Incident]:
     return await incidents.for_vehicles(conn, vehicle_ids=[vehicle.id], states=state, limit=limit)
 
 
