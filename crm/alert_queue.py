@@ -15,7 +15,7 @@ from datetime import datetime
 from telemetry.storage.alerts import ALERT_COLUMNS, Alert, get, hand_to
 from telemetry.storage.db import Conn
 from telemetry.storage.incidents import INCIDENT_COLUMNS, Incident
-from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.storage.typed_rows import fetch_all, insert_one, select_list
 from telemetry.vocabulary import severity_rank_sql
 
 DUE = (
@@ -45,9 +45,6 @@ class QueuedIncident(Incident):
     model: str
 
 
-_NOTE_COLUMNS = "id, alert_id, author, text, created_at"
-
-
 @dataclass(frozen=True, slots=True)
 class Note:
     id: int
@@ -55,6 +52,9 @@ class Note:
     author: str
     text: str
     created_at: datetime
+
+
+_NOTE_COLUMNS = select_list(Note, "alert_notes")
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,7 @@ async def assign(conn: Conn, *, alert_id: int, to: str | None) -> Alert:
 
 async def add_note(conn: Conn, *, alert_id: int, author: str, text: str) -> Note:
     await get(conn, alert_id=alert_id)
-    query = f"INSERT INTO alert_notes (alert_id, author, text) VALUES (%s, %s, %s) RETURNING {_NOTE_COLUMNS}"
-    return await fetch_one(conn, Note, query, (alert_id, author, text), missing="no note returned")
+    return await insert_one(conn, Note, "alert_notes", {"alert_id": alert_id, "author": author, "text": text})
 
 
 async def notes(conn: Conn, *, alert_id: int) -> list[Note]:

@@ -14,11 +14,10 @@ from psycopg.errors import ForeignKeyViolation
 
 from telemetry.errors import NotFoundError
 from telemetry.storage.db import Conn
-from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.storage.typed_rows import fetch_all, insert_one, select_list
 from telemetry.vocabulary import ConsentPurpose
 
 PURPOSES = tuple(ConsentPurpose)
-_COLUMNS = "id, customer_id, purpose, granted, given_at, source, recorded_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +33,16 @@ class Consent:
     recorded_at: datetime
 
 
+_COLUMNS = select_list(Consent, "consents")
+
+
 async def record(
     conn: Conn, *, customer_id: int, purpose: str, granted: bool, given_at: datetime, source: str
 ) -> Consent:
     try:
-        return await fetch_one(
-            conn,
-            Consent,
-            "INSERT INTO consents (customer_id, purpose, granted, given_at, source) VALUES (%s, %s, %s, %s, %s)"
-            f" RETURNING {_COLUMNS}",
-            (customer_id, purpose, granted, given_at, source),
-            missing="no consent returned",
-        )
+        values = {"customer_id": customer_id, "purpose": purpose, "granted": granted, "given_at": given_at,
+                  "source": source}  # fmt: skip
+        return await insert_one(conn, Consent, "consents", values)
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"customer {customer_id} not found") from exc
 

@@ -9,7 +9,7 @@ from psycopg.errors import ForeignKeyViolation
 
 from telemetry.errors import NotFoundError
 from telemetry.storage.db import Conn
-from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.storage.typed_rows import fetch_all, fetch_one, insert_id
 from telemetry.vocabulary import ContactPurpose
 
 _COLUMNS = (
@@ -52,17 +52,15 @@ async def record(
     by: str,
 ) -> Contact:
     try:
-        cur = await conn.execute(
-            "INSERT INTO contacts (customer_id, vehicle_id, dealer_id, alert_id, channel, purpose, outcome, note,"
-            " contacted_at, by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (customer_id, vehicle_id, dealer_id, alert_id, channel, purpose, outcome, note, contacted_at, by),
-        )
+        contact_id = await insert_id(conn, "contacts", {
+            "customer_id": customer_id, "vehicle_id": vehicle_id, "dealer_id": dealer_id, "alert_id": alert_id,
+            "channel": channel, "purpose": purpose, "outcome": outcome, "note": note, "contacted_at": contacted_at,
+            "by": by,
+        })  # fmt: skip
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"dealer or alert not found: {exc.diag.message_detail}") from exc
-    row = await cur.fetchone()
-    assert row is not None
     query = f"SELECT {_COLUMNS} {_FROM} WHERE k.id = %s"
-    return await fetch_one(conn, Contact, query, (row["id"],), missing="no contact returned")
+    return await fetch_one(conn, Contact, query, (contact_id,), missing="no contact returned")
 
 
 async def of_customer(conn: Conn, *, customer_id: int, limit: int = 200) -> list[Contact]:

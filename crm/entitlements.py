@@ -8,20 +8,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from psycopg import sql
 from psycopg.errors import UniqueViolation
 
 from crm.features import Feature
 from telemetry.errors import ConflictError
 from telemetry.storage.db import Conn
-from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
+from telemetry.storage.typed_rows import fetch_all, fetch_one, insert_id, insert_one, select_list
 from telemetry.vocabulary import EntitlementKind, EntitlementState
 from webhooks import outbox
 
-FEATURE_COLUMNS = (
-    "code, name, description, models, min_software_version, requires_hardware, conflicts_with, price_model,"
-    " price, currency, trial_days, created_at"
-)
+FEATURE_COLUMNS = select_list(Feature, "features")
 _ENTITLEMENT_COLUMNS = (
     "e.id, v.vin, e.feature_code, e.kind, e.state, e.granted_by, e.dealer_id, e.purchase_reference, e.starts_at,"
     " e.ends_at, e.ended_reason, e.created_at, e.updated_at,"
@@ -66,15 +62,7 @@ class Event:
 
 async def create_feature(conn: Conn, **values: object) -> Feature:
     try:
-        return await fetch_one(
-            conn,
-            Feature,
-            sql.SQL("INSERT INTO features ({}) VALUES ({}) RETURNING " + FEATURE_COLUMNS).format(
-                sql.SQL(", ").join(map(sql.Identifier, values)), sql.SQL(", ").join(sql.Placeholder() * len(values))
-            ),
-            list(values.values()),
-            missing="no feature returned",
-        )
+        return await insert_one(conn, Feature, "features", values)
     except UniqueViolation as exc:
         raise ConflictError(f"feature {values['code']!r} exists already") from exc
 
@@ -134,17 +122,13 @@ async def grant(
 ) -> Entitlement:
     """A pending entitlement and the enable command that will make it active."""
     try:
-        cur = await conn.execute(
-            "INSERT INTO entitlements (vehicle_id, feature_code, kind, state, granted_by, dealer_id,"
-            " purchase_reference, starts_at, ends_at, idempotency_key)"
-            " VALUES (%s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s) RETURNING id",
-            (vehicle_id, feature_code, kind, by, dealer_id, purchase_reference, starts_at, ends_at, idempotency_key),
-        )
+        entitlement_id = await insert_id(conn, "entitlements", {
+            "vehicle_id": vehicle_id, "feature_code": feature_code, "kind": kind, "state": "pending",
+            "granted_by": by, "dealer_id": dealer_id, "purchase_reference": purchase_reference, "starts_at": starts_at,
+            "ends_at": ends_at, "idempotency_key": idempotency_key,
+        })  # fmt: skip
     except UniqueViolation as exc:
         raise ConflictError(f"{feature_code} is active or being activated on the vehicle already") from exc
-    row = await cur.fetchone()
-    assert row is not None
-    entitlement_id = int(row["id"])
     until = f" until {ends_at:%Y-%m-%d %H:%M} UTC" if ends_at else ""
     await log(conn, entitlement_id, "requested", f"{kind} of {feature_code}{until}", by)
     await queue_command(conn, entitlement_id, "enable")

@@ -10,7 +10,7 @@ from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
 from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
 from telemetry.storage.db import Conn
-from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.storage.typed_rows import fetch_all, fetch_one, insert_id
 from telemetry.vocabulary import HouseholdRole
 
 _MEMBER_COLUMNS = "m.id, m.household_id, m.customer_id, c.name AS customer_name, m.role, m.start_on, m.end_on"
@@ -42,14 +42,9 @@ class Household:
 async def create(conn: Conn, *, name: str, dealer_id: int | None) -> int:
     """A new household's id."""
     try:
-        cur = await conn.execute(
-            "INSERT INTO households (name, dealer_id) VALUES (%s, %s) RETURNING id", (name, dealer_id)
-        )
+        return await insert_id(conn, "households", {"name": name, "dealer_id": dealer_id})
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"dealer {dealer_id} not found") from exc
-    row = await cur.fetchone()
-    assert row is not None
-    return int(row["id"])
 
 
 async def get(conn: Conn, *, household_id: int) -> Household:
@@ -65,20 +60,15 @@ async def get(conn: Conn, *, household_id: int) -> Household:
 
 async def add_member(conn: Conn, *, household_id: int, customer_id: int, role: str, start_on: date) -> Member:
     try:
-        cur = await conn.execute(
-            "INSERT INTO household_members (household_id, customer_id, role, start_on) VALUES (%s, %s, %s, %s)"
-            " RETURNING id",
-            (household_id, customer_id, role, start_on),
-        )
+        values = {"household_id": household_id, "customer_id": customer_id, "role": role, "start_on": start_on}
+        member_id = await insert_id(conn, "household_members", values)
     except UniqueViolation as exc:
         raise ConflictError(
             f"customer {customer_id} is a current member of another household; end that membership first"
         ) from exc
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"household {household_id} or customer {customer_id} not found") from exc
-    row = await cur.fetchone()
-    assert row is not None
-    return await _member(conn, int(row["id"]))
+    return await _member(conn, member_id)
 
 
 async def end_membership(conn: Conn, *, household_id: int, member_id: int, end_on: date) -> Member:

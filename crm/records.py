@@ -12,7 +12,7 @@ from psycopg.errors import CheckViolation, ForeignKeyViolation, UniqueViolation
 
 from telemetry.errors import ConflictError, InvalidRequestError, NotFoundError
 from telemetry.storage.db import Conn
-from telemetry.storage.typed_rows import fetch_all, fetch_one
+from telemetry.storage.typed_rows import fetch_all, fetch_one, insert_one, select_list
 from telemetry.vocabulary import CustomerKind, Powertrain
 
 VEHICLE_FIELDS = (
@@ -20,10 +20,6 @@ VEHICLE_FIELDS = (
     "delivered_on", "registration", "warranty_start", "warranty_end", "preferred_dealer_id", "software_version",
     "hardware",
 )  # fmt: skip
-CUSTOMER_COLUMNS = "id, kind, name, email, phone, postcode, dealer_id, merged_into, created_at"
-_DEALER_COLUMNS = "id, code, name, created_at"
-_BRANCH_COLUMNS = "id, dealer_id, code, name, city, postcode, created_at"
-_VEHICLE_COLUMNS = "id, " + ", ".join(VEHICLE_FIELDS) + ", dropped_samples, created_at"  # the last two: server-set
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +28,9 @@ class Dealer:
     code: str
     name: str
     created_at: datetime
+
+
+_DEALER_COLUMNS = select_list(Dealer, "dealers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +44,9 @@ class Branch:
     created_at: datetime
 
 
+_BRANCH_COLUMNS = select_list(Branch, "dealer_branches")
+
+
 @dataclass(frozen=True, slots=True)
 class Customer:
     id: int
@@ -56,6 +58,9 @@ class Customer:
     dealer_id: int | None
     merged_into: int | None  # set on a source record: its golden record
     created_at: datetime
+
+
+CUSTOMER_COLUMNS = select_list(Customer, "customers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +87,12 @@ class Vehicle:
     created_at: datetime
 
 
+_VEHICLE_COLUMNS = select_list(Vehicle, "vehicles")
+
+
 async def create_dealer(conn: Conn, *, code: str, name: str) -> Dealer:
     try:
-        return await fetch_one(
-            conn,
-            Dealer,
-            f"INSERT INTO dealers (code, name) VALUES (%s, %s) RETURNING {_DEALER_COLUMNS}",
-            (code, name),
-            missing="no dealer returned",
-        )
+        return await insert_one(conn, Dealer, "dealers", {"code": code, "name": name})
     except UniqueViolation as exc:
         raise ConflictError(f"dealer code {code!r} exists already") from exc
 
@@ -108,14 +110,8 @@ async def create_branch(
     conn: Conn, *, dealer_id: int, code: str, name: str, city: str | None, postcode: str | None
 ) -> Branch:
     try:
-        return await fetch_one(
-            conn,
-            Branch,
-            "INSERT INTO dealer_branches (dealer_id, code, name, city, postcode) VALUES (%s, %s, %s, %s, %s)"
-            f" RETURNING {_BRANCH_COLUMNS}",
-            (dealer_id, code, name, city, postcode),
-            missing="no branch returned",
-        )
+        values = {"dealer_id": dealer_id, "code": code, "name": name, "city": city, "postcode": postcode}
+        return await insert_one(conn, Branch, "dealer_branches", values)
     except UniqueViolation as exc:
         raise ConflictError(f"dealer {dealer_id} has a branch {code!r} already") from exc
     except ForeignKeyViolation as exc:
@@ -143,14 +139,9 @@ async def create_customer(
     dealer_id: int | None,
 ) -> Customer:
     try:
-        return await fetch_one(
-            conn,
-            Customer,
-            "INSERT INTO customers (kind, name, email, phone, postcode, dealer_id) VALUES (%s, %s, %s, %s, %s, %s)"
-            f" RETURNING {CUSTOMER_COLUMNS}",
-            (kind, name, email, phone, postcode, dealer_id),
-            missing="no customer returned",
-        )
+        values = {"kind": kind, "name": name, "email": email, "phone": phone, "postcode": postcode,
+                  "dealer_id": dealer_id}  # fmt: skip
+        return await insert_one(conn, Customer, "customers", values)
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"dealer {dealer_id} not found") from exc
 
@@ -186,17 +177,8 @@ def _vehicle_refusals(vin: str) -> Iterator[None]:
 
 async def create_vehicle(conn: Conn, **values: object) -> Vehicle:
     """Insert a vehicle; `values` are columns of VEHICLE_FIELDS (those omitted take their default)."""
-    names = [n for n in VEHICLE_FIELDS if n in values]
     with _vehicle_refusals(str(values.get("vin"))):
-        return await fetch_one(
-            conn,
-            Vehicle,
-            sql.SQL("INSERT INTO vehicles ({}) VALUES ({}) RETURNING " + _VEHICLE_COLUMNS).format(
-                sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(sql.Placeholder() * len(names))
-            ),
-            [values[n] for n in names],
-            missing="no vehicle returned",
-        )
+        return await insert_one(conn, Vehicle, "vehicles", {n: values[n] for n in VEHICLE_FIELDS if n in values})
 
 
 async def update_vehicle(conn: Conn, *, vin: str, changes: dict[str, object]) -> Vehicle:

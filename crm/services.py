@@ -12,7 +12,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import cast
 
-from psycopg import sql
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 from psycopg.types.json import Jsonb
 
@@ -20,7 +19,7 @@ from crm import incident_outcomes
 from crm.service_import import LineError, ServiceLine
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage.db import Conn
-from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
+from telemetry.storage.typed_rows import fetch_all, fetch_one, insert_id, select_list
 from telemetry.vocabulary import ServiceKind
 
 SERVICE_FIELDS = (
@@ -61,23 +60,16 @@ async def record(conn: Conn, *, vehicle_id: int, visit_days: int = VISIT_DAYS, *
     once per dealer (ConflictError the second time). The visit closes the loop on the vehicle's
     incidents (`crm.incident_outcomes.visit_recorded`)."""
     values = {**values, "parts": Jsonb(values.get("parts") or [])}
-    names = [n for n in SERVICE_FIELDS if n in values]
+    columns = {"vehicle_id": vehicle_id, **{n: values[n] for n in SERVICE_FIELDS if n in values}}
     try:
-        cur = await conn.execute(
-            sql.SQL("INSERT INTO service_events (vehicle_id, {}) VALUES (%s, {}) RETURNING id").format(
-                sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(sql.Placeholder() * len(names))
-            ),
-            [vehicle_id, *(values[n] for n in names)],
-        )
+        visit_id = await insert_id(conn, "service_events", columns)
     except UniqueViolation as exc:
         raise ConflictError(
             f"invoice {values.get('invoice_number')} of dealer {values.get('dealer_id')} is recorded already"
         ) from exc
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"dealer, branch or recall not found: {exc.diag.message_detail}") from exc
-    row = await cur.fetchone()
-    assert row is not None
-    visit = await fetch_one(conn, Service, f"{_SELECT} WHERE s.id = %s", (row["id"],), missing="no visit returned")
+    visit = await fetch_one(conn, Service, f"{_SELECT} WHERE s.id = %s", (visit_id,), missing="no visit returned")
     await incident_outcomes.visit_recorded(conn, visit=visit, within_days=visit_days)
     return visit
 

@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from telemetry.errors import NotFoundError
 from telemetry.storage.db import Conn, SyncConn
-from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
+from telemetry.storage.typed_rows import fetch_all, fetch_one, insert_one, select_list
 from telemetry.vocabulary import DeliveryState, EventFamily
 
 
@@ -78,12 +78,9 @@ async def create_endpoint(
     dealer_id: int | None,
     description: str | None,
 ) -> Endpoint:
-    query = (
-        "INSERT INTO webhook_endpoints AS e (url, secret, event_types, dealer_id, description)"
-        f" VALUES (%s, %s, %s, %s, %s) RETURNING {_ENDPOINT_COLUMNS}"
-    )
-    params = (url, secret, event_types, dealer_id, description)
-    return await fetch_one(conn, Endpoint, query, params, missing="no endpoint returned")
+    values = {"url": url, "secret": secret, "event_types": event_types, "dealer_id": dealer_id,
+              "description": description}  # fmt: skip
+    return await insert_one(conn, Endpoint, "webhook_endpoints", values)
 
 
 async def list_endpoints(conn: Conn) -> list[EndpointBacklog]:

@@ -17,7 +17,7 @@ from psycopg.errors import ForeignKeyViolation
 
 from telemetry.errors import InvalidRequestError, NotFoundError
 from telemetry.storage.db import Conn, SyncConn
-from telemetry.storage.typed_rows import fetch_all_sync, fetch_one_sync, select_list
+from telemetry.storage.typed_rows import fetch_all_sync, fetch_one_sync, insert_sql, select_list
 from telemetry.vocabulary import Role
 
 ROLES = tuple(Role)
@@ -77,11 +77,10 @@ def create_sync(conn: SyncConn, *, role: str, dealer_id: int | None = None, name
     """The new key (shown once) and its row."""
     check_role(role, dealer_id)
     key, prefix, digest = new_key()
-    query = (
-        f"INSERT INTO api_keys (prefix, digest, role, dealer_id, name) VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}"
-    )
+    values = {"prefix": prefix, "digest": digest, "role": role, "dealer_id": dealer_id, "name": name}
+    query = insert_sql("api_keys", values, _COLUMNS)
     try:
-        row = fetch_one_sync(conn, ApiKey, query, (prefix, digest, role, dealer_id, name), missing="no key returned")
+        row = fetch_one_sync(conn, ApiKey, query, list(values.values()), missing="no key returned")
     except ForeignKeyViolation as exc:
         raise NotFoundError(f"dealer {dealer_id} not found") from exc
     return key, row

@@ -8,7 +8,7 @@ import dataclasses
 import enum
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from psycopg import sql
@@ -76,6 +76,33 @@ def _enum_list_of(hint: object) -> type[enum.Enum] | None:
         if isinstance(arm, type) and issubclass(arm, enum.Enum):
             return arm
     return None
+
+
+def insert_sql(table: str, columns: Iterable[str], returning: str) -> sql.Composed:
+    """INSERT INTO table (columns) VALUES (a placeholder each) RETURNING ...: each column is named
+    once, beside its value, by the caller."""
+    names = list(columns)
+    return sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(map(sql.Identifier, names)),
+        sql.SQL(", ").join(sql.Placeholder() * len(names)),
+        sql.SQL(returning),
+    )
+
+
+async def insert_one(conn: Conn, cls: type[T], table: str, values: Mapping[str, object]) -> T:
+    """Insert one row of `values` (column -> value) into `table`; the new row as `cls`, whose
+    fields are the table's columns."""
+    query = insert_sql(table, values, select_list(cls, table))
+    return await fetch_one(conn, cls, query, list(values.values()), missing=f"no {table} row returned")
+
+
+async def insert_id(conn: Conn, table: str, values: Mapping[str, object]) -> int:
+    """Insert one row of `values` into `table`; its id (for a row read back through a join)."""
+    cur = await conn.execute(insert_sql(table, values, "id"), list(values.values()))
+    row = await cur.fetchone()
+    assert row is not None  # an INSERT without ON CONFLICT returns its row or raises
+    return int(row["id"])
 
 
 async def fetch_one(conn: Conn, cls: type[T], query: Query, params: Params | None = None, *, missing: str) -> T:
