@@ -244,7 +244,5 @@ class SampleKernel(ABC):
     ) -> Events:
         """Run one signal's samples through the rule, updating `state` in place. Samples may come
         in any order; callers that already sorted them by (slot, ts) say `presorted`."""
-        kernel = type(
-            self
-        )._kernel  # read from the class: a numba dispatcher read through an instance binds as a method
-        return run_kernel(kernel, self.params, slot, ts, value, state, presorted)
+        # from the class: a numba dispatcher read through an instance binds as a method
+        return run_kernel(type(self)._kernel, self.params, slot, ts, value, state, presorted)

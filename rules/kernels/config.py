@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import numba
 import numpy as np
@@ -12,14 +12,17 @@ T = TypeVar("T")
 
 
 def njit(func: Callable[..., T]) -> Callable[..., T]:
-    compiled: Callable[..., T] = numba.njit(cache=True, nogil=True, fastmath=False)(func)
-    return compiled
+    return _compiled(func, "never")
 
 
 def njit_inline(func: Callable[..., T]) -> Callable[..., T]:
     """For helpers that take arrays in a kernel's per-sample loop: inlined in numba's IR, so no
     call (and no reference counting of its array arguments) remains per sample."""
-    compiled: Callable[..., T] = numba.njit(cache=True, nogil=True, fastmath=False, inline="always")(func)
+    return _compiled(func, "always")
+
+
+def _compiled(func: Callable[..., T], inline: Literal["never", "always"]) -> Callable[..., T]:
+    compiled: Callable[..., T] = numba.njit(cache=True, nogil=True, fastmath=False, inline=inline)(func)
     return compiled
 
 

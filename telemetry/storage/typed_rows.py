@@ -62,13 +62,6 @@ def _enum_of(hint: object) -> type[enum.Enum] | None:
     return None
 
 
-def select_list(cls: type, alias: str, **elsewhere: str) -> str:
-    """The row class's fields as a SELECT list, each a column of table `alias` unless `elsewhere`
-    says where it comes from (`vin="v.vin"`): the class is the one list of its query's columns."""
-    fields = dataclasses.fields(cls)
-    return ", ".join(f"{elsewhere[f.name]} AS {f.name}" if f.name in elsewhere else f"{alias}.{f.name}" for f in fields)
-
-
 def _enum_list_of(hint: object) -> type[enum.Enum] | None:
     """The enum of a `list[SomeEnum]` field (an array column of its words)."""
     if typing.get_origin(hint) is list:
@@ -76,6 +69,13 @@ def _enum_list_of(hint: object) -> type[enum.Enum] | None:
         if isinstance(arm, type) and issubclass(arm, enum.Enum):
             return arm
     return None
+
+
+def select_list(cls: type, alias: str, **elsewhere: str) -> str:
+    """The row class's fields as a SELECT list, each a column of table `alias` unless `elsewhere`
+    says where it comes from (`vin="v.vin"`): the class is the one list of its query's columns."""
+    fields = dataclasses.fields(cls)
+    return ", ".join(f"{elsewhere[f.name]} AS {f.name}" if f.name in elsewhere else f"{alias}.{f.name}" for f in fields)
 
 
 def insert_sql(table: str, columns: Iterable[str], returning: str) -> sql.Composed:
