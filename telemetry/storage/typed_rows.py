@@ -38,15 +38,11 @@ def _maker(cls: type[T]) -> Callable[..., T]:
     hints = typing.get_type_hints(cls)
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # a dataclass, by contract
     enums = {f.name: e for f in fields if (e := _enum_of(hints[f.name])) is not None}
-    enum_lists = {f.name: e for f in fields if (e := _enum_list_of(hints[f.name])) is not None}
 
     def make(**values: Any) -> T:
         for name, kind in enums.items():
             if values[name] is not None:
                 values[name] = kind(values[name])
-        for name, kind in enum_lists.items():
-            if values[name] is not None:
-                values[name] = [kind(v) for v in values[name]]
         return cls(**values)
 
     return make
@@ -59,15 +55,6 @@ def _enum_of(hint: object) -> type[enum.Enum] | None:
         arms = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(arms) == 1:
             return _enum_of(arms[0])
-    return None
-
-
-def _enum_list_of(hint: object) -> type[enum.Enum] | None:
-    """The enum of a `list[SomeEnum]` field (an array column of its words)."""
-    if typing.get_origin(hint) is list:
-        (arm,) = typing.get_args(hint)
-        if isinstance(arm, type) and issubclass(arm, enum.Enum):
-            return arm
     return None
 
 
