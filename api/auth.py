@@ -167,3 +167,30 @@ async def _seen_vehicle(vin: str, conn: ConnDep, principal: Anyone) -> records.V
 
 SeenVehicle = Annotated[records.Vehicle, Depends(_seen_vehicle)]
 """The path's vehicle (`{vin}`), for any key that sees it; one it does not see is a 404."""
+
+
+# The path's record for an advisor's or admin's key (403 for another role), when the key sees it:
+# a route that takes one cannot forget the check, and a record out of reach is a 404 like one
+# that does not exist.
+
+
+async def _seen_alert(alert_id: int, conn: ConnDep, principal: CustomerUser) -> alerts.Alert:
+    return await visible_alert(conn, principal, alert_id)
+
+
+async def _seen_incident(incident_id: int, conn: ConnDep, principal: CustomerUser) -> incidents.Incident:
+    return await visible_incident(conn, principal, incident_id)
+
+
+async def _seen_customer(customer_id: int, conn: ConnDep, principal: CustomerUser) -> records.Customer:
+    return await visible_customer(conn, principal, customer_id)
+
+
+async def _seen_dealer(dealer_id: int, conn: ConnDep, principal: CustomerUser) -> records.Dealer:
+    return await visible_dealer(conn, principal, dealer_id)
+
+
+SeenAlert = Annotated[alerts.Alert, Depends(_seen_alert)]
+SeenIncident = Annotated[incidents.Incident, Depends(_seen_incident)]
+SeenCustomer = Annotated[records.Customer, Depends(_seen_customer)]
+SeenDealer = Annotated[records.Dealer, Depends(_seen_dealer)]

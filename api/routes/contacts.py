@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from api.auth import CustomerUser, referenced_dealer, visible_alert, visible_customer, visible_vehicle
+from api.auth import CustomerUser, SeenCustomer, referenced_dealer, visible_alert, visible_vehicle
 from api.deps import ConnDep
 from api.schemas.common import RECORD_ERRORS
 from api.schemas.customers import ContactIn, ContactOut
@@ -24,8 +24,7 @@ router = APIRouter(prefix="/customers", tags=["customers"])
     responses=RECORD_ERRORS,
     summary="Log a contact with the customer (a call, an e-mail, a letter), about a vehicle or alert",
 )
-async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principal: CustomerUser) -> Contact:
-    await visible_customer(conn, principal, customer_id)
+async def log_contact(customer: SeenCustomer, body: ContactIn, conn: ConnDep, principal: CustomerUser) -> Contact:
     await referenced_dealer(conn, principal, body.dealer_id)
     vin = body.vin
     if body.alert_id is not None:
@@ -36,12 +35,12 @@ async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principa
     vehicle_id = None
     if vin is not None:
         vehicle = await visible_vehicle(conn, principal, vin)
-        if vehicle.owner_customer_id != customer_id:
-            raise InvalidRequestError(f"vehicle {vin} is not customer {customer_id}'s")
+        if vehicle.owner_customer_id != customer.id:
+            raise InvalidRequestError(f"vehicle {vin} is not customer {customer.id}'s")
         vehicle_id = vehicle.id
     return await contacts.record(
         conn,
-        customer_id=customer_id,
+        customer_id=customer.id,
         vehicle_id=vehicle_id,
         dealer_id=body.dealer_id if body.dealer_id is not None else principal.dealer_id,
         alert_id=body.alert_id,
@@ -55,6 +54,5 @@ async def log_contact(customer_id: int, body: ContactIn, conn: ConnDep, principa
 
 
 @router.get("/{customer_id}/contacts", response_model=list[ContactOut], responses=RECORD_ERRORS, summary="Newest first")
-async def list_contacts(customer_id: int, conn: ConnDep, principal: CustomerUser) -> list[Contact]:
-    await visible_customer(conn, principal, customer_id)
-    return await contacts.of_customer(conn, customer_id=customer_id)
+async def list_contacts(customer: SeenCustomer, conn: ConnDep) -> list[Contact]:
+    return await contacts.of_customer(conn, customer_id=customer.id)

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
-from api.auth import Admin, CustomerUser, as_seen_by, visible_customer, writable_dealer
+from api.auth import Admin, CustomerUser, SeenCustomer, as_seen_by, writable_dealer
 from api.customer_view import customer_view
 from api.deps import CatalogDep, ConnDep, SettingsDep
 from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
@@ -75,10 +75,7 @@ async def create_customer(
     "latest telemetry, open alerts, recalls and next service; alerts; service history; consents; and "
     "a timeline of it all",
 )
-async def get_customer(
-    customer_id: int, request: Request, conn: ConnDep, catalog: CatalogDep, principal: CustomerUser
-) -> object:
-    customer = await visible_customer(conn, principal, customer_id)
+async def get_customer(customer: SeenCustomer, request: Request, conn: ConnDep, catalog: CatalogDep) -> object:
     if customer.merged_into is not None:
         return RedirectResponse(f"/customers/{customer.merged_into}", status_code=308)
     return await customer_view(conn, catalog, request.app.state.rules, customer)
@@ -91,11 +88,10 @@ async def get_customer(
     responses=RECORD_ERRORS,
     summary="Record a grant or withdrawal of consent for one purpose; it is in force at once",
 )
-async def record_consent(customer_id: int, body: ConsentIn, conn: ConnDep, principal: CustomerUser) -> Consent:
-    await visible_customer(conn, principal, customer_id)
+async def record_consent(customer: SeenCustomer, body: ConsentIn, conn: ConnDep) -> Consent:
     given_at = body.given_at or datetime.now(UTC)
     return await consents.record(
-        conn, customer_id=customer_id, purpose=body.purpose, granted=body.granted, given_at=given_at, source=body.source
+        conn, customer_id=customer.id, purpose=body.purpose, granted=body.granted, given_at=given_at, source=body.source
     )
 
 
@@ -105,11 +101,10 @@ async def record_consent(customer_id: int, body: ConsentIn, conn: ConnDep, princ
     responses=RECORD_ERRORS,
     summary="Consent in force per purpose, and every grant and withdrawal, newest first",
 )
-async def get_consents(customer_id: int, conn: ConnDep, principal: CustomerUser) -> dict[str, object]:
-    await visible_customer(conn, principal, customer_id)
+async def get_consents(customer: SeenCustomer, conn: ConnDep) -> dict[str, object]:
     return {
-        "current": await consents.current(conn, customer_id=customer_id),
-        "history": await consents.history(conn, customer_id=customer_id),
+        "current": await consents.current(conn, customer_id=customer.id),
+        "history": await consents.history(conn, customer_id=customer.id),
     }
 
 
@@ -121,9 +116,8 @@ async def get_consents(customer_id: int, conn: ConnDep, principal: CustomerUser)
     "history, and per vehicle which signals are stored, how many values, and where to fetch them",
 )
 async def export_customer(
-    customer_id: int, request: Request, conn: ConnDep, catalog: CatalogDep, principal: CustomerUser
+    customer: SeenCustomer, request: Request, conn: ConnDep, catalog: CatalogDep
 ) -> dict[str, object]:
-    customer = await visible_customer(conn, principal, customer_id)
     record = await customer_view(conn, catalog, request.app.state.rules, customer)
     columns = {s.column: s.path for s in catalog.signals}
     telemetry: dict[str, object] = {}
@@ -135,7 +129,7 @@ async def export_customer(
     return {
         "exported_at": datetime.now(UTC),
         "record": record,
-        "consent_history": await consents.history(conn, customer_id=customer_id),
+        "consent_history": await consents.history(conn, customer_id=customer.id),
         "telemetry": telemetry,
     }
 

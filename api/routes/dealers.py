@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from api.auth import Admin, CustomerUser, DealerReader, sees_dealer, visible_dealer
+from api.auth import Admin, CustomerUser, DealerReader, SeenDealer, sees_dealer, visible_dealer
 from api.deps import ConnDep, SettingsDep
 from api.schemas.alerts import QueuedAlertOut
 from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
@@ -65,9 +65,8 @@ MAX_IMPORT_BYTES = 50 * 2**20
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 async def import_services(
-    dealer_id: int, request: Request, conn: ConnDep, principal: CustomerUser, settings: SettingsDep
+    dealer: SeenDealer, request: Request, conn: ConnDep, principal: CustomerUser, settings: SettingsDep
 ) -> dict[str, object]:
-    await visible_dealer(conn, principal, dealer_id)
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "text/csv":
         raise UnsupportedMediaTypeError("send the file as Content-Type: text/csv")  # no form can post it
     raw = await request.body()
@@ -81,7 +80,7 @@ async def import_services(
         raise InvalidRequestError(str(exc)) from exc
     return await services.import_lines(
         conn,
-        dealer_id=dealer_id,
+        dealer_id=dealer.id,
         lines=lines,
         may_record=lambda v: sees_dealer(principal, v.dealer_id),
         visit_days=settings.incident_visit_days,
@@ -109,10 +108,9 @@ class QueueQuery:
     summary="The dealer's alert queue: alerts on its vehicles, by severity, due date or age",
 )
 async def alert_queue_of_dealer(
-    dealer_id: int, conn: ConnDep, principal: CustomerUser, q: Annotated[QueueQuery, Depends()]
+    dealer: SeenDealer, conn: ConnDep, q: Annotated[QueueQuery, Depends()]
 ) -> list[QueuedAlert]:
-    await visible_dealer(conn, principal, dealer_id)
-    return await alert_queue.queue(conn, q.view(dealer_id))
+    return await alert_queue.queue(conn, q.view(dealer.id))
 
 
 @router.get(
@@ -122,7 +120,6 @@ async def alert_queue_of_dealer(
     summary="The dealer's work queue: one row per problem (its alerts are the evidence), by severity, due date or age",
 )
 async def incident_queue_of_dealer(
-    dealer_id: int, conn: ConnDep, principal: CustomerUser, q: Annotated[QueueQuery, Depends()]
+    dealer: SeenDealer, conn: ConnDep, q: Annotated[QueueQuery, Depends()]
 ) -> list[QueuedIncident]:
-    await visible_dealer(conn, principal, dealer_id)
-    return await alert_queue.incident_queue(conn, q.view(dealer_id))
+    return await alert_queue.incident_queue(conn, q.view(dealer.id))

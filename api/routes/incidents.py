@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from api.auth import Anyone, CustomerUser, DealerReader, visible_incident
+from api.auth import Anyone, DealerReader, SeenIncident, visible_incident
 from api.deps import ConnDep, SettingsDep
 from api.schemas.alerts import AcknowledgeIn, AssignIn
 from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
@@ -37,19 +37,15 @@ async def get_incident(incident_id: int, conn: ConnDep, principal: Anyone) -> di
     responses=_ERRORS,
     summary="Take an open incident (open -> acknowledged), its open alerts with it",
 )
-async def acknowledge_incident(
-    incident_id: int, body: AcknowledgeIn, conn: ConnDep, principal: CustomerUser
-) -> Incident:
-    await visible_incident(conn, principal, incident_id)
-    return await incidents.acknowledge(conn, incident_id=incident_id, by=body.by, note=body.note)
+async def acknowledge_incident(incident: SeenIncident, body: AcknowledgeIn, conn: ConnDep) -> Incident:
+    return await incidents.acknowledge(conn, incident_id=incident.id, by=body.by, note=body.note)
 
 
 @router.post(
     "/incidents/{incident_id}/assign", response_model=IncidentOut, responses=_ERRORS, summary="Give it to an advisor"
 )
-async def assign_incident(incident_id: int, body: AssignIn, conn: ConnDep, principal: CustomerUser) -> Incident:
-    await visible_incident(conn, principal, incident_id)
-    return await incidents.assign(conn, incident_id=incident_id, to=body.to)
+async def assign_incident(incident: SeenIncident, body: AssignIn, conn: ConnDep) -> Incident:
+    return await incidents.assign(conn, incident_id=incident.id, to=body.to)
 
 
 @router.post(
@@ -59,9 +55,8 @@ async def assign_incident(incident_id: int, body: AssignIn, conn: ConnDep, princ
     summary="Close the incident with its outcome and the visit that followed (-> resolved)",
 )
 async def resolve_incident(
-    incident_id: int, body: IncidentResolveIn, conn: ConnDep, principal: CustomerUser, settings: SettingsDep
+    incident: SeenIncident, body: IncidentResolveIn, conn: ConnDep, settings: SettingsDep
 ) -> Incident:
-    incident = await visible_incident(conn, principal, incident_id)
     visit = body.service_event_id
     if visit is not None:
         await incident_outcomes.check_visit(conn, vehicle_id=incident.vehicle_id, service_event_id=visit)
@@ -71,7 +66,7 @@ async def resolve_incident(
         )
     return await incidents.resolve(
         conn,
-        incident_id=incident_id,
+        incident_id=incident.id,
         by=body.by,
         outcome=body.outcome,
         operation=body.operation,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.auth import CustomerUser, as_seen_by, visible_customer
+from api.auth import CustomerUser, SeenCustomer, as_seen_by, visible_customer
 from api.deps import ConnDep
 from api.schemas.common import AUTH_ERRORS, RECORD_ERRORS, ErrorOut
 from api.schemas.customers import DuplicatePairOut, MergeIn, MergeOut, UnmergeIn
@@ -43,11 +43,10 @@ async def duplicates(
     summary="Merge a source record into this golden record: contact data it lacks, vehicles, consents, "
     "household; the source stays behind it as it was",
 )
-async def merge_customer(customer_id: int, body: MergeIn, conn: ConnDep, principal: CustomerUser) -> Merge:
-    await visible_customer(conn, principal, customer_id)
+async def merge_customer(customer: SeenCustomer, body: MergeIn, conn: ConnDep, principal: CustomerUser) -> Merge:
     await visible_customer(conn, principal, body.source_id)
     return await customer_merges.merge(
-        conn, golden_id=customer_id, source_id=body.source_id, by=body.by, prefer_source=list(body.prefer_source)
+        conn, golden_id=customer.id, source_id=body.source_id, by=body.by, prefer_source=list(body.prefer_source)
     )
 
 
@@ -57,9 +56,8 @@ async def merge_customer(customer_id: int, body: MergeIn, conn: ConnDep, princip
     responses=RECORD_ERRORS,
     summary="Merges this record took part in, as golden or source record, newest first",
 )
-async def merge_history(customer_id: int, conn: ConnDep, principal: CustomerUser) -> list[Merge]:
-    await visible_customer(conn, principal, customer_id)
-    return await customer_merges.history(conn, customer_id=customer_id)
+async def merge_history(customer: SeenCustomer, conn: ConnDep) -> list[Merge]:
+    return await customer_merges.history(conn, customer_id=customer.id)
 
 
 @router.post(
@@ -68,8 +66,5 @@ async def merge_history(customer_id: int, conn: ConnDep, principal: CustomerUser
     responses=RECORD_ERRORS | {409: {"model": ErrorOut}},
     summary="Undo a merge: the source record is its own again, with what moved (unless changed since)",
 )
-async def unmerge_customer(
-    customer_id: int, merge_id: int, body: UnmergeIn, conn: ConnDep, principal: CustomerUser
-) -> Merge:
-    await visible_customer(conn, principal, customer_id)
-    return await customer_merges.unmerge(conn, golden_id=customer_id, merge_id=merge_id, by=body.by)
+async def unmerge_customer(customer: SeenCustomer, merge_id: int, body: UnmergeIn, conn: ConnDep) -> Merge:
+    return await customer_merges.unmerge(conn, golden_id=customer.id, merge_id=merge_id, by=body.by)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.auth import CustomerUser, visible_dealer
+from api.auth import SeenDealer
 from api.deps import ConnDep, SettingsDep
 from api.schemas.common import RECORD_ERRORS, Day
 from api.schemas.customers import RecommendationOut
@@ -35,17 +35,15 @@ def policy(settings: Settings) -> Policy:
     "with the reasons and the contact-pressure rules that allow or hold back each",
 )
 async def who_to_call(
-    dealer_id: int,
+    dealer: SeenDealer,
     conn: ConnDep,
     settings: SettingsDep,
-    principal: CustomerUser,
     on: Annotated[Day | None, Query(description="The day to plan (default: today, UTC); 1950 .. 2100")] = None,
     include_blocked: Annotated[bool, Query(description="Also those contact pressure holds back")] = False,
 ) -> list[dict[str, object]]:
-    await visible_dealer(conn, principal, dealer_id)
     found = await recommendations.for_dealer(
         conn,
-        dealer_id=dealer_id,
+        dealer_id=dealer.id,
         today=on or datetime.now(UTC).date(),
         policy=policy(settings),
         warranty_offer_days=settings.warranty_offer_days,
