@@ -44,7 +44,7 @@ async def latest_summary(conn: Conn, catalog: Catalog, vid: int, now: datetime) 
     latest: dict[str, object] = {"last_seen": await last_sample_at(conn, vehicle_id=vid, since=now - LOOK_BACK)}
     for name, (path, factor) in SUMMARY.items():
         got = await latest_value(conn, vehicle_id=vid, signal=catalog[path], since=now - LOOK_BACK)
-        latest[name] = None if got is None else round(float(got[1]) * factor, 1)
+        latest[name] = round(got[1] * factor, 1) if got is not None and isinstance(got[1], float) else None
     return latest
 
 

@@ -13,11 +13,13 @@ from telemetry.storage.db import Conn
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings  # set by create_app
+    return settings
 
 
 def get_catalog(request: Request) -> Catalog:
-    return request.app.state.catalog
+    catalog: Catalog = request.app.state.catalog  # set by create_app
+    return catalog
 
 
 async def get_conn(request: Request) -> AsyncIterator[Conn]:

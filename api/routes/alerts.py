@@ -38,6 +38,7 @@ async def acknowledge_alert(alert: SeenAlert, body: AcknowledgeIn, conn: ConnDep
 )
 async def resolve_alert(alert: SeenAlert, body: ResolveIn, conn: ConnDep) -> Alert:
     resolved = await alerts.resolve(conn, alert_id=alert.id, by=body.by, resolution=body.resolution, note=body.note)
+    assert resolved.resolved_at is not None  # resolving sets it
     await incidents.alert_closed(conn, alert_id=alert.id, at=resolved.resolved_at)
     return resolved
 

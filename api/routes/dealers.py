@@ -27,7 +27,7 @@ async def create_dealer(body: DealerIn, conn: ConnDep, _principal: Admin) -> Dea
 
 
 @router.get("", response_model=list[DealerOut], responses=AUTH_ERRORS, summary="Dealers (an advisor's own only)")
-async def list_dealers(conn: ConnDep, principal: DealerReader) -> list[dict[str, object]]:
+async def list_dealers(conn: ConnDep, principal: DealerReader) -> list[Dealer]:
     return [d for d in await records.list_dealers(conn) if sees_dealer(principal, d.id)]
 
 

@@ -31,7 +31,9 @@ from telemetry.errors import ConflictError, NotFoundError
 from telemetry.vocabulary import EntitlementKind
 
 router = APIRouter(tags=["software options"])
-_CONFLICT = {409: {"model": ErrorOut, "description": "Not eligible, or in a state that does not allow it: `detail`"}}
+_CONFLICT: dict[int | str, dict[str, object]] = {
+    409: {"model": ErrorOut, "description": "Not eligible, or in a state that does not allow it: `detail`"}
+}
 
 
 @router.post("/features", response_model=FeatureOut, status_code=201, responses=AUTH_ERRORS | _CONFLICT)

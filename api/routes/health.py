@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 import aiomqtt
 import psycopg
 from fastapi import APIRouter
@@ -40,7 +42,7 @@ async def health(conn: ConnDep, settings: SettingsDep) -> HealthOut:
             broker = ComponentStatus(ok=True, detail=f"connected to {redacted(settings.require_mqtt_url())}")
     except (aiomqtt.MqttError, OSError, TelemetryError) as exc:
         broker = ComponentStatus(ok=False, detail=str(exc))
-    status = "ok" if database.ok and broker.ok else "degraded"
+    status: Literal["ok", "degraded"] = "ok" if database.ok and broker.ok else "degraded"
     return HealthOut(
         status=status, database=database, broker=broker, samples_layout=layout, samples_layout_reason=reason
     )

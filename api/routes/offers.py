@@ -21,7 +21,9 @@ from telemetry.storage.offers import Offer
 from telemetry.vocabulary import OfferState
 
 router = APIRouter(tags=["software options"])
-_CONFLICT = {409: {"model": ErrorOut, "description": "Not open any more, or the vehicle is not eligible"}}
+_CONFLICT: dict[int | str, dict[str, object]] = {
+    409: {"model": ErrorOut, "description": "Not open any more, or the vehicle is not eligible"}
+}
 
 
 async def _visible(conn: Conn, principal: Principal, offer_id: int) -> tuple[offers.Offer, Vehicle]:

@@ -21,10 +21,12 @@ from api.schemas.alerts import AlertOut
 from api.schemas.common import RECORD_ERRORS, AnyMoment, ErrorOut
 from api.schemas.incidents import IncidentOut
 from api.schemas.vehicles import (
+    BucketOut,
     BucketSeries,
     RecallOut,
     ServiceIn,
     ServiceOut,
+    SignalPoint,
     SignalSeries,
     VehicleChange,
     VehicleIn,
@@ -190,7 +192,7 @@ async def signal_series(
 ) -> SignalSeries:
     rows = await read_series(conn, vehicle_id=w.vehicle_id, signal=w.signal, start=w.start, end=w.end, limit=limit)
     boolean = w.signal.kind == "boolean"
-    points = [{"ts": ts, "value": bool(v) if boolean else v} for ts, v in rows]
+    points = [SignalPoint(ts=ts, value=bool(v) if boolean else v) for ts, v in rows]
     return SignalSeries(vin=w.vin, signal=w.path, unit=w.signal.unit, start=w.start, end=w.end, points=points)
 
 
@@ -209,7 +211,13 @@ async def signal_buckets(
     width, rows = await read_buckets(conn, vehicle_id=w.vehicle_id, signal=w.signal, start=w.start, end=w.end,
                                      buckets=points)  # fmt: skip
     return BucketSeries(
-        vin=w.vin, signal=w.path, unit=w.signal.unit, start=w.start, end=w.end, bucket_s=width, buckets=rows
+        vin=w.vin,
+        signal=w.path,
+        unit=w.signal.unit,
+        start=w.start,
+        end=w.end,
+        bucket_s=width,
+        buckets=[BucketOut.model_validate(r) for r in rows],
     )
 
 

@@ -9,18 +9,22 @@ from crm.alert_queue import Note, QueuedAlert
 from telemetry.storage.alerts import Alert
 from telemetry.vocabulary import AlertResolution
 
-AlertOut = schema_of(Alert, "AlertOut", descriptions={"incident_id": "The incident the alert is evidence of"})
+
+class AlertOut(schema_of(Alert, descriptions={"incident_id": "The incident the alert is evidence of"})):  # type: ignore[misc]  # derived at run time
+    pass
 
 
-QueuedAlertOut = schema_of(
-    QueuedAlert,
-    "QueuedAlertOut",
-    descriptions={
-        "incident_id": "The incident the alert is evidence of",
-        "due_at": "The trend's projected date, or raised + 1 day / 7 days / 30 days by severity",
-        "model": "The vehicle's model",
-    },
-)
+class QueuedAlertOut(
+    schema_of(  # type: ignore[misc]  # derived at run time
+        QueuedAlert,
+        descriptions={
+            "incident_id": "The incident the alert is evidence of",
+            "due_at": "The trend's projected date, or raised + 1 day / 7 days / 30 days by severity",
+            "model": "The vehicle's model",
+        },
+    )
+):
+    pass
 
 
 class AssignIn(BaseModel):
@@ -32,7 +36,8 @@ class NoteIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
 
 
-NoteOut = schema_of(Note, "NoteOut")
+class NoteOut(schema_of(Note)):  # type: ignore[misc]  # derived at run time
+    pass
 
 
 class AcknowledgeIn(BaseModel):

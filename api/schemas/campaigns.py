@@ -55,11 +55,12 @@ class SegmentIn(BaseModel):
     filter: SegmentFilter
 
 
-class SegmentOut(schema_of(SizedSegment, "SegmentFields", descriptions={"vehicles": "Members now"})):  # type: ignore[misc]
+class SegmentOut(schema_of(SizedSegment, descriptions={"vehicles": "Members now"})):  # type: ignore[misc]  # derived at run time
     filter: SegmentFilter
 
 
-SegmentVehicleOut = schema_of(SegmentVehicle, "SegmentVehicleOut", exclude={"id"})
+class SegmentVehicleOut(schema_of(SegmentVehicle, exclude={"id"})):  # type: ignore[misc]  # derived at run time
+    pass
 
 
 class CampaignTarget(BaseModel):
@@ -101,5 +102,5 @@ class ProgressOut(BaseModel):
     skip_reasons: dict[str, int]
 
 
-class CampaignOut(schema_of(Campaign, "CampaignFields")):  # type: ignore[misc]
+class CampaignOut(schema_of(Campaign)):  # type: ignore[misc]  # derived at run time
     progress: ProgressOut

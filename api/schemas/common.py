@@ -74,11 +74,12 @@ def descriptions_of(model: type[BaseModel]) -> dict[str, str]:
 
 
 def schema_of(
-    row: type, name: str, *, descriptions: Mapping[str, str] | None = None, exclude: Collection[str] = ()
+    row: type, *, descriptions: Mapping[str, str] | None = None, exclude: Collection[str] = ()
 ) -> type[BaseModel]:
-    """The response model of a storage row (a dataclass): its fields (but `exclude`, what the
-    server keeps for itself), types and defaults in its order, read from attributes; the API does
-    not declare the shape a second time."""
+    """The base of a storage row's response model (`class AlertOut(schema_of(Alert))`): the row's
+    fields (but `exclude`, what the server keeps for itself), types and defaults in its order,
+    read from attributes; the API does not declare the shape a second time. mypy cannot follow a
+    class built at run time: each subclass says so (`# type: ignore[misc]`)."""
     hints = typing.get_type_hints(row)
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(row):
@@ -86,5 +87,7 @@ def schema_of(
             continue
         default = ... if f.default is dataclasses.MISSING else f.default
         fields[f.name] = (hints[f.name], Field(default, description=(descriptions or {}).get(f.name)))
-    model: type[BaseModel] = create_model(name, __config__=ConfigDict(from_attributes=True), **fields)
+    model: type[BaseModel] = create_model(
+        f"{row.__name__}Fields", __config__=ConfigDict(from_attributes=True), **fields
+    )
     return model

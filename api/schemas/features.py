@@ -34,7 +34,8 @@ class FeatureIn(BaseModel):
     trial_days: int | None = Field(default=None, ge=1, le=365, description="Null: no trial")
 
 
-FeatureOut = schema_of(Feature, "FeatureOut", descriptions=descriptions_of(FeatureIn))
+class FeatureOut(schema_of(Feature, descriptions=descriptions_of(FeatureIn))):  # type: ignore[misc]  # derived at run time
+    pass
 
 
 class ActivationIn(BaseModel):
@@ -64,9 +65,8 @@ class CommandOut(BaseModel):
 
 
 class EntitlementOut(
-    schema_of(
+    schema_of(  # type: ignore[misc]  # derived at run time
         Entitlement,
-        "EntitlementRow",
         descriptions={
             "state": "pending until the vehicle accepts; failed with the vehicle's reason; ended when expired or"
             " deactivated",
@@ -79,33 +79,36 @@ class EntitlementOut(
     last_command: CommandOut | None
 
 
-OfferOut = schema_of(
-    Offer,
-    "OfferOut",
-    descriptions={
-        "rule_id": "The usage rule that found it",
-        "reason": "What in the vehicle's use suggests the option",
-        "entitlement_id": "The trial it became",
-    },
-)
+class OfferOut(
+    schema_of(  # type: ignore[misc]  # derived at run time
+        Offer,
+        descriptions={
+            "rule_id": "The usage rule that found it",
+            "reason": "What in the vehicle's use suggests the option",
+            "entitlement_id": "The trial it became",
+        },
+    )
+):
+    pass
 
 
-EntitlementEventOut = schema_of(
-    Event,
-    "EntitlementEventOut",
-    descriptions={
-        "event": "requested, sent, resent, timed_out, active, failed, renewed, expired, disabled, switched_off"
-    },
-)
+class EntitlementEventOut(
+    schema_of(  # type: ignore[misc]  # derived at run time
+        Event,
+        descriptions={
+            "event": "requested, sent, resent, timed_out, active, failed, renewed, expired, disabled, switched_off"
+        },
+    )
+):
+    pass
 
 
 class EntitlementDetail(EntitlementOut):
     events: list[EntitlementEventOut] = Field(description="The audit log, oldest first")
 
 
-VehicleCommandOut = schema_of(
-    Command, "VehicleCommandOut", descriptions={"reason": "The vehicle's, when it rejected the command"}
-)
+class VehicleCommandOut(schema_of(Command, descriptions={"reason": "The vehicle's, when it rejected the command"})):  # type: ignore[misc]  # derived at run time
+    pass
 
 
 class OfferTrialOut(BaseModel):

@@ -9,7 +9,11 @@ from crm.alert_queue import QueuedIncident
 from telemetry.storage.incidents import Evidence, Incident
 from telemetry.vocabulary import IncidentOutcome
 
-EvidenceOut = schema_of(Evidence, "EvidenceOut", descriptions={"id": "The alert's id (GET /alerts/{id})"})
+
+class EvidenceOut(schema_of(Evidence, descriptions={"id": "The alert's id (GET /alerts/{id})"})):  # type: ignore[misc]  # derived at run time
+    pass
+
+
 _INCIDENT_DESCRIPTIONS = {
     "system": "cooling, oil, engine, charging, tyres, brakes, traction_battery, ...",
     "component": "The wheel for per-wheel systems ('front left'); empty otherwise",
@@ -20,25 +24,31 @@ _INCIDENT_DESCRIPTIONS = {
     "operation": "What the workshop did (outcome 'repaired')",
     "service_event_id": "The service visit that followed",
 }
-IncidentOut = schema_of(
-    Incident,
-    "IncidentOut",
-    exclude=("vehicle_id", "dealer_id"),  # the API names vehicles by VIN; who sees it is the server's business
-    descriptions=_INCIDENT_DESCRIPTIONS,
-)
+
+
+class IncidentOut(
+    schema_of(  # type: ignore[misc]  # derived at run time
+        Incident,
+        exclude=("vehicle_id", "dealer_id"),  # the API names vehicles by VIN; who sees it is the server's business
+        descriptions=_INCIDENT_DESCRIPTIONS,
+    )
+):
+    pass
 
 
 class IncidentDetailOut(IncidentOut):
     alerts: list[EvidenceOut] = Field(description="The evidence, oldest first")
 
 
-QueuedIncidentOut = schema_of(
-    QueuedIncident,
-    "QueuedIncidentOut",
-    exclude=("vehicle_id", "dealer_id"),
-    descriptions=_INCIDENT_DESCRIPTIONS
-    | {"due_at": "The earliest due date of its alerts (see the alert queue)", "model": "The vehicle's model"},
-)
+class QueuedIncidentOut(
+    schema_of(  # type: ignore[misc]  # derived at run time
+        QueuedIncident,
+        exclude=("vehicle_id", "dealer_id"),
+        descriptions=_INCIDENT_DESCRIPTIONS
+        | {"due_at": "The earliest due date of its alerts (see the alert queue)", "model": "The vehicle's model"},
+    )
+):
+    pass
 
 
 class IncidentResolveIn(BaseModel):

@@ -64,12 +64,14 @@ class VehicleIn(BaseModel):
 
 
 # what is stored is shown as it is, without the input's ranges: no stored value can make a read fail
-VehicleOut = schema_of(
-    Vehicle,
-    "VehicleOut",
-    descriptions=descriptions_of(VehicleIn)
-    | {"dropped_samples": "Samples the vehicle's own buffer dropped when full, in all, as it last reported"},
-)
+class VehicleOut(
+    schema_of(  # type: ignore[misc]  # derived at run time
+        Vehicle,
+        descriptions=descriptions_of(VehicleIn)
+        | {"dropped_samples": "Samples the vehicle's own buffer dropped when full, in all, as it last reported"},
+    )
+):
+    pass
 
 
 def _check_warranty(start: date | None, end: date | None) -> None:
@@ -116,13 +118,18 @@ class RecallIn(BaseModel):
         return self
 
 
-RecallOut = schema_of(Recall, "RecallOut", descriptions=descriptions_of(RecallIn))
-RecallStatus = schema_of(
-    RecallProgress,
-    "RecallStatus",
-    descriptions=descriptions_of(RecallIn)
-    | {"vehicles": "Registered vehicles it concerns", "done": "Of those, how many have had it carried out"},
-)
+class RecallOut(schema_of(Recall, descriptions=descriptions_of(RecallIn))):  # type: ignore[misc]  # derived at run time
+    pass
+
+
+class RecallStatus(
+    schema_of(  # type: ignore[misc]  # derived at run time
+        RecallProgress,
+        descriptions=descriptions_of(RecallIn)
+        | {"vehicles": "Registered vehicles it concerns", "done": "Of those, how many have had it carried out"},
+    )
+):
+    pass
 
 
 class PartIn(BaseModel):
@@ -156,7 +163,7 @@ class PartOut(BaseModel):
     quantity: float = 1.0
 
 
-class ServiceOut(schema_of(Service, "ServiceRow", descriptions=descriptions_of(ServiceIn))):
+class ServiceOut(schema_of(Service, descriptions=descriptions_of(ServiceIn))):  # type: ignore[misc]  # derived at run time
     """A visit as stored, without the input's ranges (an old record must still show), its parts typed."""
 
     parts: list[PartOut]

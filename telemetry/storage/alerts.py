@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
@@ -204,7 +205,7 @@ async def clear(conn: Conn, clearing: Clearing) -> int | None:
 
 
 async def for_vehicles(
-    conn: Conn, *, vehicle_ids: list[int], states: list[str] | None = None, limit: int = 200
+    conn: Conn, *, vehicle_ids: list[int], states: Sequence[str] | None = None, limit: int = 200
 ) -> list[Alert]:
     """Alerts on these vehicles, newest first."""
     select = f"SELECT {ALERT_COLUMNS} {_FROM}"
@@ -221,14 +222,13 @@ async def on_vehicles(
     alias: str,
     order: str,
     vehicle_ids: list[int],
-    states: list[str] | None,
+    states: Sequence[str] | None,
     limit: int,
 ) -> list[W]:
     """Alerts or incidents (`select`, over table `alias`) on these vehicles in `states` (None: any)."""
     where = f" WHERE {alias}.vehicle_id = ANY(%s) AND (%s::text[] IS NULL OR {alias}.state = ANY(%s))"
-    return await fetch_all(
-        conn, cls, f"{select}{where} ORDER BY {order} LIMIT %s", (vehicle_ids, states, states, limit)
-    )
+    words = None if states is None else [str(s) for s in states]  # an array parameter, from any sequence
+    return await fetch_all(conn, cls, f"{select}{where} ORDER BY {order} LIMIT %s", (vehicle_ids, words, words, limit))
 
 
 async def get(conn: Conn, *, alert_id: int) -> Alert:

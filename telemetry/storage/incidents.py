@@ -9,6 +9,7 @@ component).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -208,7 +209,7 @@ async def members(conn: Conn, *, incident_id: int) -> list[Evidence]:
 
 
 async def for_vehicles(
-    conn: Conn, *, vehicle_ids: list[int], states: list[str] | None = None, limit: int = 100
+    conn: Conn, *, vehicle_ids: list[int], states: Sequence[str] | None = None, limit: int = 100
 ) -> list[Incident]:
     """The vehicles' incidents in `states` (None: all), newest first."""
     select = f"SELECT {INCIDENT_COLUMNS} {_FROM}"

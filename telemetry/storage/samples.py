@@ -163,6 +163,9 @@ class SampleWriter:
         return changed
 
 
+Value = float | bool | list[str]  # what a signal's column holds: a number, a flag, a list of words
+
+
 async def read_series(
     conn: Conn,
     *,
@@ -171,7 +174,7 @@ async def read_series(
     start: datetime,
     end: datetime,
     limit: int,
-) -> list[tuple[datetime, object]]:
+) -> list[tuple[datetime, Value]]:
     """Stored values of one signal for one vehicle, in time order."""
     query = sql.SQL(
         "SELECT ts, {c} AS value FROM samples WHERE vehicle_id = %s AND ts >= %s AND ts < %s"
@@ -183,7 +186,7 @@ async def read_series(
 
 async def latest_value(
     conn: Conn, *, vehicle_id: int, signal: Signal, since: datetime
-) -> tuple[datetime, object] | None:
+) -> tuple[datetime, Value] | None:
     """The newest stored value of one signal for one vehicle since `since`, with its time."""
     query = sql.SQL(
         "SELECT ts, {c} AS value FROM samples WHERE vehicle_id = %s AND ts >= %s AND {c} IS NOT NULL"
