@@ -39,7 +39,10 @@ ANSWER_TIMEOUT_S = 10.0
 def vehicle_acls(vin: str, prefix: str = "") -> list[dict[str, object]]:
     """What one vehicle may do: publish its telemetry and acks, subscribe to its commands. Nothing
     else, no wildcard and no `$share`: the plugin's default denies every other subscription."""
-    topic = lambda kind: vehicle_topic(prefix, vin, kind)  # noqa: E731 - four one-line uses
+
+    def topic(kind: str) -> str:
+        return vehicle_topic(prefix, vin, kind)
+
     return [
         {"acltype": "publishClientSend", "topic": topic(TELEMETRY), "allow": True},
         {"acltype": "publishClientSend", "topic": topic(TELEMETRY_ARROW), "allow": True},

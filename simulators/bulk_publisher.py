@@ -50,7 +50,7 @@ class BulkPublisher:
         if on_message is not None:
 
             def received(_client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:
-                reply = on_message(msg.topic, msg.payload)
+                reply = on_message(msg.topic, bytes(msg.payload))
                 if reply is not None:
                     client.publish(*reply, qos=1)
 

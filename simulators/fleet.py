@@ -21,6 +21,7 @@ from simulators.faults import FAULTS, WEAR_OUT, WEAR_OUT_LIMIT, Label, component
 from simulators.models import MODELS, VehicleModel, make_vin
 from simulators.scenario import Scenario
 from simulators.usage import ALWAYS, COMMUTE, FLEET_VAN, LONG_TRIPS, WEEKEND, DayPlan, assign_profiles, day_plan
+from telemetry.vocabulary import DAYS_PER_MONTH
 
 DAY_S = 86_400.0
 SERVICE_HOUR_S = 8 * 3600.0
@@ -246,7 +247,7 @@ class Fleet:
         ts_ms = self.scenario.start_ms + int(t * 1000)
         km = self.state[:, ph.S_ODO] / 1000
         plan_km = np.array([m.service_km for m in self.models])
-        plan_ms = np.array([m.service_months * 30.44 * DAY_S * 1000 for m in self.models])
+        plan_ms = np.array([m.service_months * DAYS_PER_MONTH * DAY_S * 1000 for m in self.models])
         due = (km - self.last_service_km >= plan_km * self._due_slack) | (
             ts_ms - self.last_service_ms >= plan_ms * self._due_slack
         )
@@ -254,7 +255,7 @@ class Fleet:
             if (i, w) in self._worn:
                 self._replace_pads(i, w // 2, ts_ms)
         visits = []
-        for i in np.flatnonzero(due):
+        for i in np.flatnonzero(due).tolist():
             st, pr = self.state[i], self.params[i]
             for w in range(4):
                 if self._developing(i, w, ph.F_PUNCTURE):
@@ -311,6 +312,8 @@ class Fleet:
             pr, st = self.params[i], self.state[i]
             fault = by_code[int(pr[ph.P_FAULT])]
             onset = start + int(pr[ph.P_ONSET] * 1000)
+            failure: int | None
+            end: int | None
             if fault.code == ph.F_SENSOR:
                 failure, end = None, start + int(pr[ph.P_FAULT_ARG] * 1000)
             else:

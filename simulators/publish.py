@@ -16,6 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from multiprocessing.queues import Queue
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import httpx
@@ -66,7 +69,14 @@ class PublishResult:
         return self.sent * self.processes / self.busy_seconds if self.busy_seconds else float("inf")
 
 
-def _share(plan: PublishPlan, share: int, sent: mp.Value, busy: mp.Value, stop: mp.Event, labels: mp.Queue) -> None:
+def _share(
+    plan: PublishPlan,
+    share: int,
+    sent: Synchronized[int],
+    busy: Synchronized[float],
+    stop: Event,
+    labels: Queue[list[Label]],
+) -> None:
     members = np.arange(share, plan.scenario.vehicles, plan.processes)
     fleet = Fleet(plan.scenario, members=members, fault_window=plan.fault_window)
     fleet.jump_to(plan.start_s)
@@ -132,7 +142,7 @@ def _record_services(api_url: str, api_key: str | None, fleet: Fleet, visits: li
                 log.warning("service visit of %s not recorded: %s", fleet.vins[v.vehicle], exc)
 
 
-def _count(sent: mp.Value, busy: mp.Value, messages: int, busy_s: float) -> None:
+def _count(sent: Synchronized[int], busy: Synchronized[float], messages: int, busy_s: float) -> None:
     with sent.get_lock():
         sent.value += messages
     with busy.get_lock():

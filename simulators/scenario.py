@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from simulators.faults import FaultMix
 from simulators.usage import USAGES
@@ -53,7 +54,7 @@ class Scenario:
 
     def with_values(self, pairs: dict[str, str]) -> Scenario:
         types = {f.name: f.type for f in fields(self)}
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}  # each converted to its field's type by `_convert`
         for key, text in pairs.items():
             if key not in types:
                 raise ConfigError(f"scenario: unknown key {key!r}; keys: {', '.join(types)}")

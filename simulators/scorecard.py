@@ -179,7 +179,7 @@ def score(
                 wrong_episodes.add(id(label))
     for label in labels:
         first = first_true.get(id(label))
-        if not failed(label) or first is None or first > (label.failure_ms or 0):
+        if not failed(label) or first is None or label.failure_ms is None or first > label.failure_ms:
             continue
         lead = (label.failure_ms - first) / DAY_MS
         for s in (faults[label.fault], overall):
