@@ -188,11 +188,11 @@ def run_kernel(
     state: SlotState,
     presorted: bool,
 ) -> Events:
-    """The frame every numba kernel shares: (slot, ts)-ordered columns, then the kind's params,
-    then its state arrays in spec order, then room for one event per sample; returns the events."""
+    """The frame every numba kernel shares: (slot, ts)-ordered columns and room for one event per
+    sample, then the kind's params, then its state arrays in spec order; returns the events."""
     slot, ts, value = sort_samples(slot, ts, value, presorted)
     ev = Events.empty(len(slot))
-    count = kernel(slot, ts, value, *params, *state.ordered, ev.columns())
+    count = kernel(slot, ts, value, ev.columns(), *params, *state.ordered)
     return ev.head(count)
 
 
@@ -213,7 +213,7 @@ KERNEL_PARAM_TYPES: dict[str, type] = {"float": float, "int": int, "bool": bool}
 class SampleKernel(ABC):
     """A kind whose numba kernel walks the samples, declared with it:
     `class ThresholdParams(SampleKernel, kernel=_threshold_kernel, state=STATE)`. A kind's fields
-    are its kernel's params, in the order the kernel takes them after the sample columns; its
+    are its kernel's params, in the order the kernel takes them after the frame (`run_kernel`); its
     state is what a vehicle keeps (a kind whose state depends on its params overrides
     `state_spec`). `evaluate` is the same frame for all of them."""
 

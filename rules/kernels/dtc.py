@@ -24,7 +24,7 @@ STATE: Spec = {
 
 
 @njit
-def _dtc_kernel(slot, ts, value, code, clear_after, last_ts, active, since, absent, ev):
+def _dtc_kernel(slot, ts, value, ev, code, clear_after, last_ts, active, since, absent):
     n_ev = 0
     n = slot.shape[0]
     i = 0

@@ -35,6 +35,7 @@ def _episodes_kernel(
     slot,
     ts,
     value,
+    ev,
     on_value,
     above,
     min_ms,
@@ -48,7 +49,6 @@ def _episodes_kernel(
     head,
     filled,
     active,
-    ev,
 ):
     n_ev = 0
     for i in range(slot.shape[0]):

@@ -32,6 +32,7 @@ def _rate_kernel(
     slot,
     ts,
     value,
+    ev,
     per_hour,
     falling,
     window_ms,
@@ -42,7 +43,6 @@ def _rate_kernel(
     active,
     since,
     worst,
-    ev,
 ):
     n_ev = 0
     for i in range(slot.shape[0]):

@@ -32,7 +32,7 @@ STATE: Spec = {
 
 @njit
 def _odometer_kernel(
-    slot, ts, value, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, last_ts, active, since, ev
+    slot, ts, value, ev, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, last_ts, active, since
 ):
     """The newest new odometer reading of each vehicle moves its distance, then its stage."""
     slots, nows = np.empty(slot.shape[0], np.int64), np.empty(slot.shape[0], np.int64)
@@ -52,18 +52,18 @@ def _odometer_kernel(
             slots[m], nows[m] = s, ts[newest]
             m += 1
         i = j
-    return _stage(slots[:m], nows[:m], lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, active, since, ev)
+    return _stage(slots[:m], nows[:m], ev, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, active, since)
 
 
 @njit
-def _calendar_kernel(now, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, last_ts, active, since, ev):
+def _calendar_kernel(now, ev, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, last_ts, active, since):
     slots = np.nonzero(base_ts >= 0)[0]
     nows = np.full(slots.shape[0], now, np.int64)
-    return _stage(slots, nows, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, active, since, ev)
+    return _stage(slots, nows, ev, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, active, since)
 
 
 @njit
-def _stage(slots, nows, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, active, since, ev):
+def _stage(slots, nows, ev, lead_km, lead_ms, plan_km, plan_ms, base_ts, base_km, odo_km, active, since):
     """Whether each vehicle's stage is due at its time (by distance or by time); emits changes.
     An event's `value` is the days and its `detail` the km since the last service."""
     n_ev = 0
@@ -103,5 +103,5 @@ class ServiceParams(SampleKernel, kernel=_odometer_kernel, state=STATE):
 
     def tick(self, now_ms: int, state: SlotState) -> Events:
         ev = Events.empty(len(state["base_ts"]))
-        count = _calendar_kernel(int(now_ms), *self.params, *state.ordered, ev.columns())
+        count = _calendar_kernel(int(now_ms), ev.columns(), *self.params, *state.ordered)
         return ev.head(count)

@@ -30,6 +30,7 @@ def _threshold_kernel(
     slot,
     ts,
     value,
+    ev,
     on_value,
     on_ms,
     off_value,
@@ -41,7 +42,6 @@ def _threshold_kernel(
     clear_since,
     active,
     peak,
-    ev,
 ):
     n_ev = 0
     for i in range(slot.shape[0]):

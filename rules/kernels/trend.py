@@ -53,6 +53,7 @@ def _trend_kernel(
     slot,
     ts,
     value,
+    ev,
     limit,
     falling,
     step_ms,
@@ -71,7 +72,6 @@ def _trend_kernel(
     active,
     since,
     projected,
-    ev,
 ):
     n_ev = 0
     scratch = np.empty(window * (window - 1) // 2 + 1)

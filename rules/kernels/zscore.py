@@ -45,6 +45,7 @@ def _zscore_kernel(
     slot,
     ts,
     value,
+    ev,
     alpha,
     z_on,
     z_off,
@@ -63,7 +64,6 @@ def _zscore_kernel(
     active,
     since,
     peak_z,
-    ev,
 ):
     n_ev = 0
     for i in range(slot.shape[0]):
