@@ -17,7 +17,7 @@ from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage.alerts import WorkItem, hand_to, on_vehicles, take
 from telemetry.storage.db import Conn
 from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
-from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES, AlertState, IncidentOutcome, Severity, System
+from telemetry.vocabulary import SEVERITIES_WORST_FIRST, WORKING_STATES, IncidentOutcome, System
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,19 +41,12 @@ INCIDENT_COLUMNS = select_list(Incident, "i", vin="v.vin", dealer_id="v.dealer_i
 _FROM = "FROM incidents i JOIN vehicles v ON v.id = i.vehicle_id"
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """One of an incident's alerts."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence(WorkItem):
+    """One of an incident's alerts: what an alert shows of its life, and what raised it."""
 
-    id: int
     rule_id: str
     rule_kind: str | None  # None on alerts stored before rules had kinds
-    severity: Severity
-    state: AlertState
-    title: str
-    explanation: str
-    first_seen: datetime
-    last_seen: datetime
     peak_value: float | None
 
 
@@ -202,8 +195,8 @@ async def get(conn: Conn, *, incident_id: int) -> Incident:
 async def members(conn: Conn, *, incident_id: int) -> list[Evidence]:
     """The incident's alerts, its evidence, oldest first."""
     query = (
-        "SELECT a.id, a.rule_id, a.rule_kind, a.severity, a.state, a.title, a.explanation, a.first_seen,"
-        " a.last_seen, a.peak_value FROM alerts a WHERE a.incident_id = %s ORDER BY a.first_seen, a.id"
+        f"SELECT {select_list(Evidence, 'a', vin='v.vin')} FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id"
+        " WHERE a.incident_id = %s ORDER BY a.first_seen, a.id"
     )
     return await fetch_all(conn, Evidence, query, (incident_id,))
 
