@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
@@ -24,7 +24,7 @@ from oem import segments
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.settings import Settings
 from telemetry.storage.db import Conn, connect
-from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
+from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list, widened
 from telemetry.vocabulary import CampaignState, EntitlementKind
 
 log = logging.getLogger(__name__)
@@ -106,17 +106,13 @@ async def create(
 async def get(conn: Conn, *, campaign_id: int) -> CampaignStatus:
     query = f"SELECT {COLUMNS} FROM campaigns c WHERE c.id = %s"
     campaign = await fetch_one(conn, Campaign, query, (campaign_id,), missing=f"campaign {campaign_id} not found")
-    return _with_progress(campaign, (await progress_of(conn, [campaign_id]))[campaign_id])
+    return widened(campaign, CampaignStatus, progress=(await progress_of(conn, [campaign_id]))[campaign_id])
 
 
 async def all_campaigns(conn: Conn) -> list[CampaignStatus]:
     rows = await fetch_all(conn, Campaign, f"SELECT {COLUMNS} FROM campaigns c ORDER BY c.id DESC")
     progress = await progress_of(conn, [r.id for r in rows])
-    return [_with_progress(r, progress[r.id]) for r in rows]
-
-
-def _with_progress(campaign: Campaign, progress: dict[str, object]) -> CampaignStatus:
-    return CampaignStatus(**{f.name: getattr(campaign, f.name) for f in fields(campaign)}, progress=progress)
+    return [widened(r, CampaignStatus, progress=progress[r.id]) for r in rows]
 
 
 async def progress_of(conn: Conn, campaign_ids: list[int]) -> dict[int, dict[str, object]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from crm import entitlements, features
 from telemetry.errors import ConflictError, NotFoundError
 from telemetry.storage.db import Conn
-from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list
+from telemetry.storage.typed_rows import fetch_all, fetch_one, select_list, widened
 
 FILTER_KEYS = (
     "models", "model_year_from", "model_year_to", "software_versions", "min_software_version",
@@ -147,7 +147,7 @@ async def resolve(conn: Conn, filter_: Mapping[str, Any]) -> Sorted:
 async def with_size(conn: Conn, segment: Segment) -> SizedSegment:
     """The segment with `vehicles`: how many it holds now."""
     size = len((await resolve(conn, segment.filter)).eligible)
-    return SizedSegment(**{f.name: getattr(segment, f.name) for f in fields(segment)}, vehicles=size)
+    return widened(segment, SizedSegment, vehicles=size)
 
 
 async def create(conn: Conn, *, name: str, filter_: Mapping[str, Any], by: str) -> Segment:

@@ -65,6 +65,13 @@ def select_list(cls: type, alias: str, **elsewhere: str) -> str:
     return ", ".join(f"{elsewhere[f.name]} AS {f.name}" if f.name in elsewhere else f"{alias}.{f.name}" for f in fields)
 
 
+def widened(row: object, cls: type[T], **more: object) -> T:
+    """The row as `cls`, a subclass of its class with the fields `more` adds (a segment with its
+    size, a campaign with its progress); a shallow copy, unlike `dataclasses.asdict`."""
+    fields = dataclasses.fields(row)  # type: ignore[arg-type]  # a dataclass, by contract
+    return cls(**{f.name: getattr(row, f.name) for f in fields}, **more)
+
+
 def insert_sql(table: str, columns: Iterable[str], returning: str) -> sql.Composed:
     """INSERT INTO table (columns) VALUES (a placeholder each) RETURNING ...: each column is named
     once, beside its value, by the caller."""
