@@ -139,8 +139,8 @@ class HouseholdIn(BaseModel):
     members: list[MemberIn] = Field(default_factory=list, max_length=50)
 
 
-class HouseholdOut(schema_of(Household, descriptions={"members": "Current members first, then past ones"})):  # type: ignore[misc]  # derived at run time
-    pass
+class HouseholdOut(schema_of(Household)):  # type: ignore[misc]  # derived at run time
+    members: list[MemberOut] = Field(description="Current members first, then past ones")
 
 
 class EndMembershipIn(BaseModel):
